@@ -1,0 +1,100 @@
+# songpipe: song recommendation as Unix filters.  `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eo pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := all
+MAKEFLAGS += --no-builtin-rules
+
+# ---- dependencies (Debian packages) --------------------------------------
+PKGS     := libzstd libcjson openblas fftw3f sndfile samplerate
+DEB_PKGS := build-essential pkg-config libcsv-dev libcjson-dev libopenblas-dev \
+            libfftw3-dev libsndfile1-dev libzstd-dev libsamplerate0-dev
+PY       ?= /usr/bin/python3
+
+# ---- build flags ---------------------------------------------------------
+CC      ?= cc
+SAN     ?= 0
+OUT     ?= build
+ifeq ($(SAN),1)
+  MODE    := san
+  OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  BIN     := $(OUT)/san/bin
+else
+  MODE    := rel
+  OPT     := -O3 -march=native -g
+  BIN     := $(if $(filter build,$(OUT)),bin,$(OUT)/rel/bin)
+endif
+BUILD   := $(OUT)/$(MODE)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter $(OPT) $(PKG_CFLAGS) -Icommon -Iformats
+LDLIBS  := $(PKG_LIBS) -lcsv -lm -lpthread
+SANFLAGS := -fsanitize=address,undefined
+LDFLAGS += $(if $(filter san,$(MODE)),$(SANFLAGS))
+
+LIB_SRC := $(wildcard common/*.c formats/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB     := $(BUILD)/libsongpipe.a
+STAGES  := $(patsubst stages/%.c,%,$(wildcard stages/*.c))
+BINS    := $(STAGES:%=$(BIN)/%)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNITS   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+HDRS    := $(wildcard common/*.h formats/*.h tests/unit/*.h)
+
+.PHONY: all deps test bench demo help clean
+all: $(BINS)
+
+$(BUILD)/%.o: %.c $(HDRS) | deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/%: stages/%.c $(LIB) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDFLAGS) $(LDLIBS)
+
+# `make deps`: install what is missing (as root), or print the command.
+.PHONY: deps-ok
+deps-ok:
+	@pkg-config --exists $(PKGS) && [ -f /usr/include/csv.h ] || \
+	  { echo "songpipe: missing libraries; run 'make deps'" >&2; exit 1; }
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "deps: installing $$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "deps: missing packages; run:"; echo "  sudo apt-get install -y $$missing"; exit 1; fi
+
+# ---- tests -----------------------------------------------------------------
+test: deps
+	@$(MAKE) --no-print-directory all units
+	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) SAN=$(SAN) bash tests/run.sh
+
+.PHONY: units
+units: $(UNITS)
+
+# ---- pipelines ---------------------------------------------------------------
+include $(wildcard pipelines/*.mk)
+
+help:
+	@echo "songpipe targets:"
+	@echo "  make demo            install deps, build, recommend songs from the shipped data"
+	@echo "  make test            unit and end-to-end tests (SAN=1: with ASan+UBSan)"
+	@echo "  make recommend SONG='name' | ARTIST='name' | PLAYLIST='a;b;c'   [K=10]"
+	@echo "  make bench           speed against faiss, scikit-learn, pandas (needs python3-* packages)"
+	@echo "  make deps            install missing Debian packages (or print the command)"
+	@echo "  make clean"
+
+clean:
+	rm -rf bin build out

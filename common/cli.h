@@ -1,0 +1,55 @@
+/* cli.h - what every stage shares: its name in messages, exit codes, signal
+ * handling that never leaves a half-written artifact, option value parsing,
+ * and a progress line that is live on a terminal and plain otherwise. */
+#ifndef SONGPIPE_CLI_H
+#define SONGPIPE_CLI_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "../formats/tensor.h"
+
+#define SONGPIPE_VERSION "0.1.0"
+
+enum { EXIT_OK = 0, EXIT_DATA = 1, EXIT_USAGE = 2 };
+
+extern const char *cli_stage;       /* set by cli_init */
+
+/* Sets the stage name, installs SIGINT/SIGTERM handlers that remove .tmp
+ * outputs, and handles -h/--help (prints help_text) and -V/--version when
+ * they are the first argument. */
+void cli_init(const char *stage, int argc, char **argv, const char *help_text);
+void cli_help(const char *help_text);           /* prints and exits 0 */
+void cli_version(void);                         /* prints and exits 0 */
+
+/* "stage: message" on stderr. die: removes .tmp outputs, exit 1. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* usage error: message plus "Try 'stage --help'", exit 2 */
+_Noreturn void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Option values: exit 2 naming the option when the text is not a number in range. */
+long cli_long(const char *opt, const char *s, long lo, long hi);
+double cli_double(const char *opt, const char *s, double lo, double hi);
+
+/* Reader/writer wrappers that die with the format's message. */
+ts_reader *cli_open_read(const char *path);
+ts_writer *cli_open_write(const char *path);   /* NULL or "-" = stdout */
+void cli_close_write(ts_writer *w);             /* dies on error */
+
+/* Progress: at most ~4 updates a second, "\r...\033[K" on a terminal, and on
+ * a non-terminal one plain line every `plain_every` seconds (0 = never). */
+typedef struct {
+    double start, last;
+    int tty, shown;
+    double plain_every;
+} cli_progress;
+void cli_progress_init(cli_progress *p, double plain_every);
+void cli_progress_update(cli_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_progress_done(cli_progress *p);
+double cli_now(void);                           /* monotonic seconds */
+
+/* 1 when stdout is a terminal */
+int cli_stdout_tty(void);
+
+#endif

@@ -1,0 +1,732 @@
+/* tensor.c - reader and writer of the songpipe tensor stream (formats/TENSOR.md).
+ * Records are little-endian; every record carries a CRC-32C; blocks are zstd
+ * frames holding the row payloads followed by the NUL-terminated keys. */
+#include "tensor.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+static const unsigned char TS_MAGIC[8] = {0x89, 'S', 'P', 'T', '\r', '\n', 0x1a, '\n'};
+
+/* ---------- dtypes ---------- */
+static const char *const dtype_names[TS_NDTYPES] = {"f32", "f64", "i32", "i64", "u8"};
+static const size_t dtype_sizes[TS_NDTYPES] = {4, 8, 4, 8, 1};
+
+const char *ts_dtype_name(ts_dtype t) { return (unsigned)t < TS_NDTYPES ? dtype_names[t] : "?"; }
+size_t ts_dtype_size(ts_dtype t) { return (unsigned)t < TS_NDTYPES ? dtype_sizes[t] : 0; }
+int ts_dtype_parse(const char *s, ts_dtype *t) {
+    for (int i = 0; i < TS_NDTYPES; i++)
+        if (strcmp(s, dtype_names[i]) == 0) { *t = (ts_dtype)i; return 0; }
+    return -1;
+}
+
+/* ---------- CRC-32C, slice-by-8 ---------- */
+static uint32_t crc_table[8][256];
+static int crc_ready;
+
+static void crc_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
+        crc_table[0][i] = c;
+    }
+    for (int t = 1; t < 8; t++)
+        for (int i = 0; i < 256; i++)
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+    crc_ready = 1;
+}
+
+uint32_t ts_crc32c(uint32_t crc, const void *buf, size_t len) {
+    if (!crc_ready) crc_init();
+    const unsigned char *p = buf;
+    crc = ~crc;
+    while (len >= 8) {
+        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+              crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+              crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]] ^ crc_table[0][p[7]];
+        p += 8; len -= 8;
+    }
+    while (len--) crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xff];
+    return ~crc;
+}
+
+/* ---------- little-endian helpers ---------- */
+static void put_u32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
+static void put_u64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
+static uint32_t get_u32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t get_u64(const unsigned char *p) { return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
+
+/* ---------- headers ---------- */
+static char *xstrdup(const char *s) {
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+static int header_derive(ts_header *h) {
+    int64_t n = 1;
+    for (int i = 0; i < h->ndim; i++) {
+        if (h->shape[i] < 0) return -1;
+        if (h->shape[i] && n > INT64_MAX / h->shape[i]) return -1;
+        n *= h->shape[i];
+    }
+    size_t es = ts_dtype_size(h->dtype);
+    if (!es || (uint64_t)n > (uint64_t)TS_MAX_BLOCK_RAW / es) return -1;
+    h->row_elems = n;
+    h->row_bytes = (size_t)n * es;
+    return 0;
+}
+
+int ts_header_set_shape(ts_header *h, int ndim, const int64_t *shape) {
+    if (ndim < 0 || ndim > TS_MAX_DIMS) return -1;
+    h->ndim = ndim;
+    for (int i = 0; i < ndim; i++) h->shape[i] = shape[i];
+    return header_derive(h);
+}
+
+int ts_header_init(ts_header *h, const char *name, ts_dtype t, int64_t n,
+                   const char *const *columns) {
+    memset(h, 0, sizeof *h);
+    h->dtype = t;
+    h->name = xstrdup(name ? name : "");
+    if (!h->name || ts_header_set_shape(h, 1, &n)) goto fail;
+    if (columns) {
+        h->columns = calloc((size_t)n ? (size_t)n : 1, sizeof *h->columns);
+        if (!h->columns) goto fail;
+        h->ncols = (int)n;
+        for (int64_t i = 0; i < n; i++)
+            if (!(h->columns[i] = xstrdup(columns[i]))) goto fail;
+    }
+    return 0;
+fail:
+    ts_header_free(h);
+    return -1;
+}
+
+void ts_header_free(ts_header *h) {
+    if (!h) return;
+    free(h->name);
+    for (int i = 0; i < h->ncols; i++) free(h->columns ? h->columns[i] : NULL);
+    free(h->columns);
+    free(h->key_name);
+    cJSON_Delete(h->meta);
+    memset(h, 0, sizeof *h);
+}
+
+int ts_header_copy(ts_header *d, const ts_header *s) {
+    memset(d, 0, sizeof *d);
+    d->dtype = s->dtype;
+    d->ndim = s->ndim;
+    memcpy(d->shape, s->shape, sizeof d->shape);
+    d->row_elems = s->row_elems;
+    d->row_bytes = s->row_bytes;
+    if (!(d->name = xstrdup(s->name ? s->name : ""))) goto fail;
+    if (s->key_name && !(d->key_name = xstrdup(s->key_name))) goto fail;
+    if (s->ncols) {
+        if (!(d->columns = calloc((size_t)s->ncols, sizeof *d->columns))) goto fail;
+        d->ncols = s->ncols;
+        for (int i = 0; i < s->ncols; i++)
+            if (!(d->columns[i] = xstrdup(s->columns[i]))) goto fail;
+    }
+    if (s->meta && !(d->meta = cJSON_Duplicate(s->meta, 1))) goto fail;
+    return 0;
+fail:
+    ts_header_free(d);
+    return -1;
+}
+
+int ts_header_column(const ts_header *h, const char *name) {
+    for (int i = 0; i < h->ncols; i++)
+        if (strcmp(h->columns[i], name) == 0) return i;
+    return -1;
+}
+
+cJSON *ts_header_meta(ts_header *h) {
+    if (!h->meta) h->meta = cJSON_CreateObject();
+    return h->meta;
+}
+
+static char *header_to_json(const ts_header *h) {
+    cJSON *o = cJSON_CreateObject(), *a;
+    char *s = NULL;
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "name", h->name ? h->name : "");
+    cJSON_AddStringToObject(o, "dtype", ts_dtype_name(h->dtype));
+    if (!(a = cJSON_AddArrayToObject(o, "shape"))) goto done;
+    for (int i = 0; i < h->ndim; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)h->shape[i]));
+    if (h->key_name) cJSON_AddStringToObject(o, "key", h->key_name);
+    if (h->ncols) {
+        if (!(a = cJSON_AddArrayToObject(o, "columns"))) goto done;
+        for (int i = 0; i < h->ncols; i++) cJSON_AddItemToArray(a, cJSON_CreateString(h->columns[i]));
+    }
+    if (h->meta) cJSON_AddItemToObject(o, "meta", cJSON_Duplicate(h->meta, 1));
+    s = cJSON_PrintUnformatted(o);
+done:
+    cJSON_Delete(o);
+    return s;
+}
+
+/* Parse and validate; on error writes a reason into why. */
+static int header_from_json(ts_header *h, const char *js, size_t len, char *why, size_t wl) {
+    memset(h, 0, sizeof *h);
+    cJSON *o = cJSON_ParseWithLength(js, len), *it;
+    if (!o || !cJSON_IsObject(o)) { snprintf(why, wl, "header is not a JSON object"); goto fail; }
+    it = cJSON_GetObjectItemCaseSensitive(o, "name");
+    if (!cJSON_IsString(it)) { snprintf(why, wl, "header has no string \"name\""); goto fail; }
+    if (!(h->name = xstrdup(it->valuestring))) goto oom;
+    it = cJSON_GetObjectItemCaseSensitive(o, "dtype");
+    if (!cJSON_IsString(it) || ts_dtype_parse(it->valuestring, &h->dtype)) {
+        snprintf(why, wl, "header has an unknown \"dtype\" (expected f32, f64, i32, i64 or u8)");
+        goto fail;
+    }
+    it = cJSON_GetObjectItemCaseSensitive(o, "shape");
+    if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) > TS_MAX_DIMS) {
+        snprintf(why, wl, "header \"shape\" must be an array of at most %d sizes", TS_MAX_DIMS);
+        goto fail;
+    }
+    cJSON *d;
+    cJSON_ArrayForEach(d, it) {
+        double v = cJSON_IsNumber(d) ? d->valuedouble : -1;
+        if (v < 0 || v != (double)(int64_t)v || v > 9.0e15) {
+            snprintf(why, wl, "header \"shape\" holds a size that is not a non-negative integer");
+            goto fail;
+        }
+        h->shape[h->ndim++] = (int64_t)v;
+    }
+    if (header_derive(h)) { snprintf(why, wl, "header \"shape\" is too large: a row would exceed %u bytes", TS_MAX_BLOCK_RAW); goto fail; }
+    it = cJSON_GetObjectItemCaseSensitive(o, "key");
+    if (it) {
+        if (!cJSON_IsString(it)) { snprintf(why, wl, "header \"key\" must be a string"); goto fail; }
+        if (!(h->key_name = xstrdup(it->valuestring))) goto oom;
+    }
+    it = cJSON_GetObjectItemCaseSensitive(o, "columns");
+    if (it) {
+        int n = cJSON_GetArraySize(it);
+        if (!cJSON_IsArray(it) || n != h->row_elems) {
+            snprintf(why, wl, "header \"columns\" must name each of the %" PRId64 " elements of a row", h->row_elems);
+            goto fail;
+        }
+        if (n && !(h->columns = calloc((size_t)n, sizeof *h->columns))) goto oom;
+        cJSON_ArrayForEach(d, it) {
+            if (!cJSON_IsString(d)) { snprintf(why, wl, "header \"columns\" holds a non-string"); goto fail; }
+            if (!(h->columns[h->ncols++] = xstrdup(d->valuestring))) goto oom;
+        }
+    }
+    it = cJSON_GetObjectItemCaseSensitive(o, "meta");
+    if (it) {
+        if (!cJSON_IsObject(it)) { snprintf(why, wl, "header \"meta\" must be an object"); goto fail; }
+        h->meta = cJSON_DetachItemViaPointer(o, it);
+    }
+    cJSON_Delete(o);
+    return 0;
+oom:
+    snprintf(why, wl, "out of memory");
+fail:
+    cJSON_Delete(o);
+    ts_header_free(h);
+    return -1;
+}
+
+/* ---------- reader ---------- */
+struct ts_reader {
+    FILE *f;
+    int own;
+    char name[256];
+    char err[1024];
+    int state;              /* 0 before a tensor, 1 inside a tensor, 2 done, -1 failed */
+    int ntensor;            /* tensors begun */
+    int64_t block_no;
+    int64_t rows;
+    ts_header h;
+    int have_h;
+    unsigned char *comp; size_t comp_cap;
+    unsigned char *raw; size_t raw_cap;
+    const char **keys; size_t keys_cap;
+    ZSTD_DCtx *dctx;
+};
+
+static int rfail(ts_reader *r, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (r->state == 1 && r->have_h)
+        snprintf(r->err, sizeof r->err, "%s: tensor '%s', block %" PRId64 ": %s", r->name, r->h.name, r->block_no + 1, msg);
+    else
+        snprintf(r->err, sizeof r->err, "%s: %s", r->name, msg);
+    r->state = -1;
+    return -1;
+}
+
+/* read exactly n bytes; 1 ok, 0 clean EOF before any byte, -1 short/error */
+static int rread(ts_reader *r, void *buf, size_t n) {
+    size_t got = fread(buf, 1, n, r->f);
+    if (got == n) return 1;
+    if (ferror(r->f)) return -2;
+    return got == 0 ? 0 : -1;
+}
+
+static int truncated(ts_reader *r, int rc, const char *what) {
+    if (rc == -2) return rfail(r, "read error: %s", strerror(errno));
+    if (r->state == 1)
+        return rfail(r, "truncated stream: it ends inside %s after %" PRId64 " rows, with no end record (was the writer interrupted?)", what, r->rows);
+    return rfail(r, "truncated stream: it ends inside %s, with no end record (was the writer interrupted?)", what);
+}
+
+ts_reader *ts_open_read(const char *path, char *err, size_t errlen) {
+    ts_reader *r = calloc(1, sizeof *r);
+    if (!r) { snprintf(err, errlen, "out of memory"); return NULL; }
+    if (!path || strcmp(path, "-") == 0) {
+        r->f = stdin;
+        snprintf(r->name, sizeof r->name, "<stdin>");
+    } else {
+        r->f = fopen(path, "rb");
+        r->own = 1;
+        snprintf(r->name, sizeof r->name, "%s", path);
+        if (!r->f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); free(r); return NULL; }
+    }
+    r->dctx = ZSTD_createDCtx();
+    if (!r->dctx) { snprintf(err, errlen, "out of memory"); ts_close_read(r); return NULL; }
+    unsigned char m[12];
+    size_t got = fread(m, 1, sizeof m, r->f);
+    if (got == 0) {
+        snprintf(err, errlen, "%s: empty input: expected a songpipe tensor stream (did the stage before it fail?)", r->name);
+        ts_close_read(r); return NULL;
+    }
+    if (got < 8 || memcmp(m, TS_MAGIC, 8) != 0) {
+        int text = 1;
+        for (size_t i = 0; i < got; i++)
+            if (m[i] < 9 || (m[i] > 13 && m[i] < 32)) text = 0;
+        if (text)
+            snprintf(err, errlen, "%s: not a tensor stream: it starts with text (\"%.*s...\"); is it a CSV? convert it with csv-clean first", r->name, (int)(got < 8 ? got : 8), (const char *)m);
+        else
+            snprintf(err, errlen, "%s: not a tensor stream (bad magic bytes)", r->name);
+        ts_close_read(r); return NULL;
+    }
+    if (got < 12) { snprintf(err, errlen, "%s: truncated stream: it ends inside the stream header", r->name); ts_close_read(r); return NULL; }
+    uint32_t v = get_u32(m + 8);
+    if (v != TS_VERSION) {
+        snprintf(err, errlen, "%s: unsupported tensor stream version %u (this build reads version %d); rebuild the stream or upgrade songpipe", r->name, v, TS_VERSION);
+        ts_close_read(r); return NULL;
+    }
+    return r;
+}
+
+const char *ts_error(const ts_reader *r) { return r->err; }
+const char *ts_reader_name(const ts_reader *r) { return r->name; }
+int64_t ts_reader_rows(const ts_reader *r) { return r->rows; }
+
+void ts_close_read(ts_reader *r) {
+    if (!r) return;
+    if (r->own && r->f) fclose(r->f);
+    ts_header_free(&r->h);
+    free(r->comp); free(r->raw); free(r->keys);
+    ZSTD_freeDCtx(r->dctx);
+    free(r);
+}
+
+static int grow(void *pp, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need) n = n > SIZE_MAX / 2 ? need : n * 2;
+    if (elem && n > SIZE_MAX / elem) return -1;
+    void *p = realloc(*(void **)pp, n * (elem ? elem : 1));
+    if (!p) return -1;
+    *(void **)pp = p;
+    *cap = n;
+    return 0;
+}
+
+/* Skip past an end-of-stream record: either EOF, or the magic of a
+ * concatenated stream.  Returns 0 at EOF, 1 when another stream follows. */
+static int after_stream_end(ts_reader *r) {
+    unsigned char m[12];
+    size_t got = fread(m, 1, sizeof m, r->f);
+    if (got == 0) { r->state = 2; return 0; }
+    if (got < 12 || memcmp(m, TS_MAGIC, 8) != 0)
+        return rfail(r, "unexpected bytes after the end record (a stream followed by garbage)");
+    if (get_u32(m + 8) != TS_VERSION)
+        return rfail(r, "concatenated stream has unsupported version %u", get_u32(m + 8));
+    return 1;
+}
+
+int ts_next_tensor(ts_reader *r, const ts_header **hp) {
+    unsigned char b[16];
+    int rc;
+    if (r->state < 0) return -1;
+    if (r->state == 2) return 0;
+    while (r->state == 1) {          /* skip the rest of the current tensor */
+        ts_block blk;
+        if ((rc = ts_read_block(r, &blk)) < 0) return -1;
+        if (rc == 0) break;
+    }
+    for (;;) {
+        if ((rc = rread(r, b, 1)) != 1) {
+            if (rc == 0) return truncated(r, 1, "the stream: after the last tensor there is no end-of-stream record");
+            return truncated(r, rc, "a record tag");
+        }
+        if (b[0] == 'Z') {
+            if ((rc = rread(r, b + 1, 8)) != 1) return truncated(r, rc ? rc : -1, "the end-of-stream record");
+            if (ts_crc32c(0, b, 5) != get_u32(b + 5)) return rfail(r, "checksum mismatch in the end-of-stream record: the stream is corrupt");
+            rc = after_stream_end(r);
+            if (rc <= 0) return rc;
+            continue;
+        }
+        if (b[0] != 'H') return rfail(r, "corrupt stream: expected a tensor header record, found byte 0x%02x", b[0]);
+        break;
+    }
+    if ((rc = rread(r, b + 1, 4)) != 1) return truncated(r, rc ? rc : -1, "a tensor header");
+    uint32_t len = get_u32(b + 1);
+    if (len > TS_MAX_HEADER) return rfail(r, "oversized header: %u bytes (the limit is %u); the stream is corrupt", len, TS_MAX_HEADER);
+    if (grow(&r->comp, &r->comp_cap, (size_t)len + 4, 1)) return rfail(r, "out of memory");
+    if ((rc = rread(r, r->comp, (size_t)len + 4)) != 1) return truncated(r, rc ? rc : -1, "a tensor header");
+    uint32_t crc = ts_crc32c(ts_crc32c(0, b, 5), r->comp, len);
+    if (crc != get_u32(r->comp + len)) return rfail(r, "checksum mismatch in tensor header %d: the stream is corrupt", r->ntensor + 1);
+    ts_header_free(&r->h);
+    r->have_h = 0;
+    char why[256];
+    if (header_from_json(&r->h, (const char *)r->comp, len, why, sizeof why))
+        return rfail(r, "malformed header of tensor %d: %s", r->ntensor + 1, why);
+    r->have_h = 1;
+    r->ntensor++;
+    r->state = 1;
+    r->rows = 0;
+    r->block_no = 0;
+    if (hp) *hp = &r->h;
+    return 1;
+}
+
+int ts_read_block(ts_reader *r, ts_block *blk) {
+    unsigned char b[16];
+    int rc;
+    if (r->state != 1) return r->state < 0 ? -1 : 0;
+    if ((rc = rread(r, b, 1)) != 1) return truncated(r, rc ? rc : -1, "a tensor");
+    if (b[0] == 'E') {
+        if ((rc = rread(r, b + 1, 12)) != 1) return truncated(r, rc ? rc : -1, "an end-of-tensor record");
+        if (ts_crc32c(0, b, 9) != get_u32(b + 9)) return rfail(r, "checksum mismatch in the end-of-tensor record: the stream is corrupt");
+        uint64_t total = get_u64(b + 1);
+        if (total != (uint64_t)r->rows)
+            return rfail(r, "end record says %" PRIu64 " rows but %" PRId64 " were read: the stream is corrupt", total, r->rows);
+        r->state = 0;
+        return 0;
+    }
+    if (b[0] != 'B') return rfail(r, "corrupt stream: expected a block or end record, found byte 0x%02x", b[0]);
+    if ((rc = rread(r, b + 1, 12)) != 1) return truncated(r, rc ? rc : -1, "a block header");
+    uint32_t nrows = get_u32(b + 1), raw_len = get_u32(b + 5), comp_len = get_u32(b + 9);
+    if (raw_len > TS_MAX_BLOCK_RAW || comp_len > ZSTD_compressBound(TS_MAX_BLOCK_RAW))
+        return rfail(r, "oversized block (%u bytes raw, %u compressed; the limit is %u): the stream is corrupt", raw_len, comp_len, TS_MAX_BLOCK_RAW);
+    uint64_t payload = (uint64_t)nrows * r->h.row_bytes;
+    if (payload + nrows > raw_len)   /* each key needs at least its NUL */
+        return rfail(r, "block sizes do not add up: %u rows of %zu bytes in %u bytes: the stream is corrupt", nrows, r->h.row_bytes, raw_len);
+    if (grow(&r->comp, &r->comp_cap, (size_t)comp_len + 4, 1)) return rfail(r, "out of memory");
+    if ((rc = rread(r, r->comp, (size_t)comp_len + 4)) != 1) return truncated(r, rc ? rc : -1, "a block");
+    uint32_t crc = ts_crc32c(ts_crc32c(0, b, 13), r->comp, comp_len);
+    if (crc != get_u32(r->comp + comp_len)) return rfail(r, "checksum mismatch: the stream is corrupt");
+    if (grow(&r->raw, &r->raw_cap, (size_t)raw_len + 1, 1)) return rfail(r, "out of memory");
+    size_t d = ZSTD_decompressDCtx(r->dctx, r->raw, raw_len, r->comp, comp_len);
+    if (ZSTD_isError(d)) return rfail(r, "cannot decompress: %s", ZSTD_getErrorName(d));
+    if (d != raw_len) return rfail(r, "block decompressed to %zu bytes, expected %u: the stream is corrupt", d, raw_len);
+    if (grow(&r->keys, &r->keys_cap, nrows ? nrows : 1, sizeof *r->keys)) return rfail(r, "out of memory");
+    const char *k = (const char *)r->raw + payload, *end = (const char *)r->raw + raw_len;
+    for (uint32_t i = 0; i < nrows; i++) {
+        const char *z = memchr(k, 0, (size_t)(end - k));
+        if (!z) return rfail(r, "key %u is not terminated: the stream is corrupt", i + 1);
+        r->keys[i] = k;
+        k = z + 1;
+    }
+    if (k != end) return rfail(r, "extra bytes after the keys: the stream is corrupt");
+    blk->nrows = nrows;
+    blk->data = r->raw;
+    blk->keys = r->keys;
+    blk->first_row = r->rows;
+    r->rows += nrows;
+    r->block_no++;
+    return 1;
+}
+
+/* ---------- whole tables ---------- */
+void ts_table_free(ts_table *t) {
+    if (!t) return;
+    ts_header_free(&t->h);
+    free(t->data); free(t->keys); free(t->keybuf);
+    memset(t, 0, sizeof *t);
+}
+
+int ts_read_table(ts_reader *r, ts_table *t) {
+    memset(t, 0, sizeof *t);
+    size_t data_cap = 0, kb_cap = 0, kb_len = 0, rows_cap = 0;
+    size_t *koff = NULL;
+    ts_block b;
+    int rc;
+    if (ts_header_copy(&t->h, &r->h)) return rfail(r, "out of memory");
+    while ((rc = ts_read_block(r, &b)) == 1) {
+        size_t need = (size_t)(t->nrows + b.nrows);
+        if (grow(&koff, &rows_cap, need, sizeof *koff)) goto oom;
+        if (t->h.row_bytes && (size_t)need > SIZE_MAX / t->h.row_bytes) goto oom;
+        if (grow(&t->data, &data_cap, need * t->h.row_bytes, 1)) goto oom;
+        memcpy((char *)t->data + (size_t)t->nrows * t->h.row_bytes, b.data, (size_t)b.nrows * t->h.row_bytes);
+        for (int64_t i = 0; i < b.nrows; i++) {
+            size_t l = strlen(b.keys[i]) + 1;
+            if (grow(&t->keybuf, &kb_cap, kb_len + l, 1)) goto oom;
+            memcpy(t->keybuf + kb_len, b.keys[i], l);
+            koff[t->nrows + i] = kb_len;
+            kb_len += l;
+        }
+        t->nrows += b.nrows;
+    }
+    if (rc < 0) goto fail;
+    t->keys = malloc((size_t)(t->nrows ? t->nrows : 1) * sizeof *t->keys);
+    if (!t->keys) goto oom;
+    for (int64_t i = 0; i < t->nrows; i++) t->keys[i] = t->keybuf + koff[i];
+    free(koff);
+    return 0;
+oom:
+    rfail(r, "out of memory reading the table (%" PRId64 " rows so far)", t->nrows);
+fail:
+    free(koff);
+    ts_table_free(t);
+    return -1;
+}
+
+int ts_load_table(const char *path, const char *name, ts_table *t, char *err, size_t errlen) {
+    memset(t, 0, sizeof *t);
+    ts_reader *r = ts_open_read(path, err, errlen);
+    const ts_header *h;
+    int rc;
+    if (!r) return -1;
+    while ((rc = ts_next_tensor(r, &h)) == 1)
+        if (!name || strcmp(h->name, name) == 0) break;
+    if (rc == 0) { snprintf(err, errlen, "%s: no tensor named '%s' in the stream", ts_reader_name(r), name ? name : "?"); goto fail; }
+    if (rc < 0 || ts_read_table(r, t)) { snprintf(err, errlen, "%s", ts_error(r)); goto fail; }
+    ts_close_read(r);
+    return 0;
+fail:
+    ts_close_read(r);
+    return -1;
+}
+
+/* ---------- writer ---------- */
+#define TS_MAX_OPEN 16
+static char tmp_paths[TS_MAX_OPEN][4096];
+static volatile int tmp_used[TS_MAX_OPEN];
+
+void ts_abort_all_tmp(void) {
+    for (int i = 0; i < TS_MAX_OPEN; i++)
+        if (tmp_used[i]) unlink(tmp_paths[i]);
+}
+
+struct ts_writer {
+    FILE *f;
+    int own, slot, allow_tty, level, in_tensor, failed, ntensors, started;
+    char *path;
+    char err[512];
+    ts_header h;
+    size_t block_bytes;
+    int64_t rows, block_rows, rows_per_block;
+    unsigned char *raw; size_t raw_cap;     /* payload rows, keys appended at flush */
+    char *kb; size_t kb_cap, kb_len;
+    unsigned char *comp; size_t comp_cap;
+    ZSTD_CCtx *cctx;
+};
+
+static int wfail(ts_writer *w, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->err, sizeof w->err, fmt, ap);
+    va_end(ap);
+    w->failed = 1;
+    return -1;
+}
+
+const char *ts_werror(const ts_writer *w) { return w->err; }
+void ts_writer_allow_tty(ts_writer *w, int allow) { w->allow_tty = allow; }
+void ts_writer_set_level(ts_writer *w, int level) { w->level = level; }
+void ts_writer_set_block_bytes(ts_writer *w, size_t bytes) { w->block_bytes = bytes ? bytes : 1; }
+
+ts_writer *ts_open_write(const char *path, char *err, size_t errlen) {
+    ts_writer *w = calloc(1, sizeof *w);
+    if (!w) { snprintf(err, errlen, "out of memory"); return NULL; }
+    w->slot = -1;
+    w->level = 1;
+    w->block_bytes = TS_DEFAULT_BLOCK;
+    if (!(w->cctx = ZSTD_createCCtx())) { snprintf(err, errlen, "out of memory"); free(w); return NULL; }
+    if (!path || strcmp(path, "-") == 0) {
+        w->f = stdout;
+        return w;
+    }
+    size_t n = strlen(path);
+    int slot = -1;
+    for (int i = 0; i < TS_MAX_OPEN; i++) if (!tmp_used[i]) { slot = i; break; }
+    if (slot < 0 || n + 5 > sizeof tmp_paths[0]) { snprintf(err, errlen, "%s: too many open outputs or path too long", path); goto fail; }
+    if (!(w->path = xstrdup(path))) { snprintf(err, errlen, "out of memory"); goto fail; }
+    snprintf(tmp_paths[slot], sizeof tmp_paths[slot], "%s.tmp", path);
+    w->f = fopen(tmp_paths[slot], "wb");
+    if (!w->f) { snprintf(err, errlen, "%s: cannot create: %s", tmp_paths[slot], strerror(errno)); goto fail; }
+    tmp_used[slot] = 1;
+    w->slot = slot;
+    w->own = 1;
+    return w;
+fail:
+    ZSTD_freeCCtx(w->cctx);
+    free(w->path);
+    free(w);
+    return NULL;
+}
+
+static int wwrite(ts_writer *w, const void *p, size_t n) {
+    if (fwrite(p, 1, n, w->f) != n)
+        return wfail(w, "%s: write failed: %s", w->path ? w->path : "<stdout>", strerror(errno));
+    return 0;
+}
+
+static int start_stream(ts_writer *w) {
+    if (w->started) return 0;
+    if (!w->own && !w->allow_tty && isatty(fileno(w->f)))
+        return wfail(w, "refusing to write a binary tensor stream to a terminal; redirect it (> file, -o file) or pipe it (| inspect, | to-csv)");
+    unsigned char m[12];
+    memcpy(m, TS_MAGIC, 8);
+    put_u32(m + 8, TS_VERSION);
+    w->started = 1;
+    return wwrite(w, m, 12);
+}
+
+int ts_begin_tensor(ts_writer *w, const ts_header *h) {
+    if (w->failed) return -1;
+    if (w->in_tensor) return wfail(w, "ts_begin_tensor: previous tensor not ended");
+    if (start_stream(w)) return -1;
+    ts_header_free(&w->h);
+    if (ts_header_copy(&w->h, h) || header_derive(&w->h)) return wfail(w, "out of memory or bad shape");
+    char *js = header_to_json(&w->h);
+    if (!js) return wfail(w, "out of memory");
+    size_t len = strlen(js);
+    if (len > TS_MAX_HEADER) { free(js); return wfail(w, "header too large (%zu bytes)", len); }
+    unsigned char b[8];
+    b[0] = 'H';
+    put_u32(b + 1, (uint32_t)len);
+    uint32_t crc = ts_crc32c(ts_crc32c(0, b, 5), js, len);
+    int rc = wwrite(w, b, 5) || wwrite(w, js, len);
+    free(js);
+    put_u32(b, crc);
+    if (rc || wwrite(w, b, 4)) return -1;
+    w->rows = w->block_rows = 0;
+    w->kb_len = 0;
+    w->rows_per_block = w->h.row_bytes ? (int64_t)(w->block_bytes / w->h.row_bytes) : 65536;
+    if (w->rows_per_block < 1) w->rows_per_block = 1;
+    if (w->rows_per_block > 1 << 20) w->rows_per_block = 1 << 20;
+    if (grow(&w->raw, &w->raw_cap, (size_t)w->rows_per_block * w->h.row_bytes + 1, 1)) return wfail(w, "out of memory");
+    w->in_tensor = 1;
+    w->ntensors++;
+    return 0;
+}
+
+static int flush_block(ts_writer *w) {
+    if (!w->block_rows) return 0;
+    size_t payload = (size_t)w->block_rows * w->h.row_bytes, raw_len = payload + w->kb_len;
+    if (raw_len > TS_MAX_BLOCK_RAW) return wfail(w, "block too large");
+    if (grow(&w->raw, &w->raw_cap, raw_len, 1)) return wfail(w, "out of memory");
+    memcpy(w->raw + payload, w->kb, w->kb_len);
+    size_t bound = ZSTD_compressBound(raw_len);
+    if (grow(&w->comp, &w->comp_cap, bound, 1)) return wfail(w, "out of memory");
+    size_t c = ZSTD_compressCCtx(w->cctx, w->comp, bound, w->raw, raw_len, w->level);
+    if (ZSTD_isError(c)) return wfail(w, "zstd: %s", ZSTD_getErrorName(c));
+    unsigned char b[16];
+    b[0] = 'B';
+    put_u32(b + 1, (uint32_t)w->block_rows);
+    put_u32(b + 5, (uint32_t)raw_len);
+    put_u32(b + 9, (uint32_t)c);
+    uint32_t crc = ts_crc32c(ts_crc32c(0, b, 13), w->comp, c);
+    if (wwrite(w, b, 13) || wwrite(w, w->comp, c)) return -1;
+    put_u32(b, crc);
+    if (wwrite(w, b, 4)) return -1;
+    w->block_rows = 0;
+    w->kb_len = 0;
+    return 0;
+}
+
+int ts_write_row(ts_writer *w, const char *key, const void *row) {
+    if (w->failed) return -1;
+    if (!w->in_tensor) return wfail(w, "ts_write_row outside a tensor");
+    size_t kl = strlen(key ? key : "");
+    if (kl >= TS_MAX_KEY) return wfail(w, "key too long (%zu bytes; the limit is %d)", kl, TS_MAX_KEY - 1);
+    if (grow(&w->kb, &w->kb_cap, w->kb_len + kl + 1, 1)) return wfail(w, "out of memory");
+    memcpy(w->kb + w->kb_len, key ? key : "", kl + 1);
+    w->kb_len += kl + 1;
+    if (w->h.row_bytes) memcpy(w->raw + (size_t)w->block_rows * w->h.row_bytes, row, w->h.row_bytes);
+    w->block_rows++;
+    w->rows++;
+    if (w->block_rows >= w->rows_per_block || w->kb_len >= w->block_bytes) return flush_block(w);
+    return 0;
+}
+
+int ts_write_rows(ts_writer *w, int64_t n, const char *const *keys, const void *rows) {
+    for (int64_t i = 0; i < n; i++)
+        if (ts_write_row(w, keys[i], (const char *)rows + (size_t)i * w->h.row_bytes)) return -1;
+    return 0;
+}
+
+int ts_end_tensor(ts_writer *w) {
+    if (w->failed) return -1;
+    if (!w->in_tensor) return wfail(w, "ts_end_tensor outside a tensor");
+    if (flush_block(w)) return -1;
+    unsigned char b[16];
+    b[0] = 'E';
+    put_u64(b + 1, (uint64_t)w->rows);
+    put_u32(b + 9, ts_crc32c(0, b, 9));
+    w->in_tensor = 0;
+    return wwrite(w, b, 13);
+}
+
+static void writer_free(ts_writer *w) {
+    if (w->slot >= 0) tmp_used[w->slot] = 0;
+    ts_header_free(&w->h);
+    free(w->raw); free(w->kb); free(w->comp); free(w->path);
+    ZSTD_freeCCtx(w->cctx);
+    free(w);
+}
+
+int ts_close(ts_writer *w, char *err, size_t errlen) {
+    int rc = 0;
+    if (!w) { if (err) snprintf(err, errlen, "no writer"); return -1; }
+    if (!w->failed && w->in_tensor) rc = ts_end_tensor(w);
+    if (!rc && !w->failed) {
+        unsigned char b[16];
+        rc = start_stream(w);
+        b[0] = 'Z';
+        put_u32(b + 1, (uint32_t)w->ntensors);
+        put_u32(b + 5, ts_crc32c(0, b, 5));
+        if (!rc) rc = wwrite(w, b, 9);
+    }
+    if (!rc && !w->failed && fflush(w->f) != 0) rc = wfail(w, "%s: write failed: %s", w->path ? w->path : "<stdout>", strerror(errno));
+    if (w->failed) rc = -1;
+    if (w->own) {
+        if (fclose(w->f) != 0 && !rc) rc = wfail(w, "%s: write failed: %s", w->path, strerror(errno));
+        if (!rc && rename(tmp_paths[w->slot], w->path) != 0) rc = wfail(w, "%s: cannot rename: %s", w->path, strerror(errno));
+        if (rc) unlink(tmp_paths[w->slot]);
+    }
+    if (rc) {
+        if (err) snprintf(err, errlen, "%s", w->err[0] ? w->err : "write failed");
+        writer_free(w);
+        return -1;
+    }
+    writer_free(w);
+    return 0;
+}
+
+void ts_abort(ts_writer *w) {
+    if (!w) return;
+    if (w->own) {
+        fclose(w->f);
+        unlink(tmp_paths[w->slot]);
+    }
+    writer_free(w);
+}
