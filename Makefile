@@ -98,3 +98,7 @@ help:
 
 clean:
 	rm -rf bin build out
+
+# ---- benchmarks: every tests/bench/*.sh, each printing ratios -------------
+bench: all
+	@for b in tests/bench/*.sh; do BIN=$(abspath $(BIN)) PY=$(PY) bash $$b || echo "bench: $$b failed"; done

@@ -75,7 +75,8 @@ static char *xstrdup(const char *s) {
 static int header_derive(ts_header *h) {
     int64_t n = 1;
     for (int i = 0; i < h->ndim; i++) {
-        if (h->shape[i] < 0) return -1;
+        /* JSON numbers are doubles: sizes above TS_MAX_DIM would not survive */
+        if (h->shape[i] < 0 || h->shape[i] > TS_MAX_DIM) return -1;
         if (h->shape[i] && n > INT64_MAX / h->shape[i]) return -1;
         n *= h->shape[i];
     }
@@ -178,8 +179,11 @@ done:
 /* Parse and validate; on error writes a reason into why. */
 static int header_from_json(ts_header *h, const char *js, size_t len, char *why, size_t wl) {
     memset(h, 0, sizeof *h);
-    cJSON *o = cJSON_ParseWithLength(js, len), *it;
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(js, len, &end, 0), *it;
     if (!o || !cJSON_IsObject(o)) { snprintf(why, wl, "header is not a JSON object"); goto fail; }
+    while (end < js + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
+    if (end != js + len) { snprintf(why, wl, "header has bytes after its JSON object"); goto fail; }
     it = cJSON_GetObjectItemCaseSensitive(o, "name");
     if (!cJSON_IsString(it)) { snprintf(why, wl, "header has no string \"name\""); goto fail; }
     if (!(h->name = xstrdup(it->valuestring))) goto oom;
@@ -196,7 +200,8 @@ static int header_from_json(ts_header *h, const char *js, size_t len, char *why,
     cJSON *d;
     cJSON_ArrayForEach(d, it) {
         double v = cJSON_IsNumber(d) ? d->valuedouble : -1;
-        if (v < 0 || v != (double)(int64_t)v || v > 9.0e15) {
+        /* range first: casting an out-of-range double to int64_t is undefined */
+        if (!(v >= 0 && v <= (double)TS_MAX_DIM) || v != (double)(int64_t)v) {
             snprintf(why, wl, "header \"shape\" holds a size that is not a non-negative integer");
             goto fail;
         }
@@ -244,6 +249,7 @@ struct ts_reader {
     char err[1024];
     int state;              /* 0 before a tensor, 1 inside a tensor, 2 done, -1 failed */
     int ntensor;            /* tensors begun */
+    uint32_t seg_tensors;   /* tensors begun in the current (concatenated) stream */
     int64_t block_no;
     int64_t rows;
     ts_header h;
@@ -278,6 +284,7 @@ static int rread(ts_reader *r, void *buf, size_t n) {
 
 static int truncated(ts_reader *r, int rc, const char *what) {
     if (rc == -2) return rfail(r, "read error: %s", strerror(errno));
+    if (rc == -3) return rfail(r, "out of memory");
     if (r->state == 1)
         return rfail(r, "truncated stream: it ends inside %s after %" PRId64 " rows, with no end record (was the writer interrupted?)", what, r->rows);
     return rfail(r, "truncated stream: it ends inside %s, with no end record (was the writer interrupted?)", what);
@@ -303,6 +310,10 @@ ts_reader *ts_open_read(const char *path, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: empty input: expected a songpipe tensor stream (did the stage before it fail?)", r->name);
         ts_close_read(r); return NULL;
     }
+    if (got < 8 && memcmp(m, TS_MAGIC, got) == 0) {
+        snprintf(err, errlen, "%s: truncated stream: it ends inside the stream header (%zu of 12 bytes)", r->name, got);
+        ts_close_read(r); return NULL;
+    }
     if (got < 8 || memcmp(m, TS_MAGIC, 8) != 0) {
         int text = 1;
         for (size_t i = 0; i < got; i++)
@@ -313,7 +324,7 @@ ts_reader *ts_open_read(const char *path, char *err, size_t errlen) {
             snprintf(err, errlen, "%s: not a tensor stream (bad magic bytes)", r->name);
         ts_close_read(r); return NULL;
     }
-    if (got < 12) { snprintf(err, errlen, "%s: truncated stream: it ends inside the stream header", r->name); ts_close_read(r); return NULL; }
+    if (got < 12) { snprintf(err, errlen, "%s: truncated stream: it ends inside the stream header (%zu of 12 bytes)", r->name, got); ts_close_read(r); return NULL; }
     uint32_t v = get_u32(m + 8);
     if (v != TS_VERSION) {
         snprintf(err, errlen, "%s: unsupported tensor stream version %u (this build reads version %d); rebuild the stream or upgrade songpipe", r->name, v, TS_VERSION);
@@ -347,16 +358,35 @@ static int grow(void *pp, size_t *cap, size_t need, size_t elem) {
     return 0;
 }
 
+/* Read n bytes into *buf, growing it as the bytes arrive, so that a corrupt
+ * length on a short stream cannot make us allocate the full claimed size.
+ * Same codes as rread, plus -3 for out of memory. */
+static int rread_grow(ts_reader *r, unsigned char **buf, size_t *cap, size_t n) {
+    size_t have = 0;
+    while (have < n) {
+        size_t want = n - have, step = have > (1u << 20) ? have : (1u << 20);
+        if (want > step) want = step;
+        if (grow(buf, cap, have + want, 1)) return -3;
+        size_t got = fread(*buf + have, 1, want, r->f);
+        have += got;
+        if (got < want) return ferror(r->f) ? -2 : have == 0 ? 0 : -1;
+    }
+    return 1;
+}
+
 /* Skip past an end-of-stream record: either EOF, or the magic of a
  * concatenated stream.  Returns 0 at EOF, 1 when another stream follows. */
 static int after_stream_end(ts_reader *r) {
     unsigned char m[12];
     size_t got = fread(m, 1, sizeof m, r->f);
     if (got == 0) { r->state = 2; return 0; }
+    if (got < 12 && memcmp(m, TS_MAGIC, got < 8 ? got : 8) == 0)
+        return rfail(r, "truncated stream: it ends inside the header of a concatenated stream");
     if (got < 12 || memcmp(m, TS_MAGIC, 8) != 0)
         return rfail(r, "unexpected bytes after the end record (a stream followed by garbage)");
     if (get_u32(m + 8) != TS_VERSION)
-        return rfail(r, "concatenated stream has unsupported version %u", get_u32(m + 8));
+        return rfail(r, "concatenated stream has unsupported version %u (this build reads version %d)", get_u32(m + 8), TS_VERSION);
+    r->seg_tensors = 0;
     return 1;
 }
 
@@ -378,6 +408,8 @@ int ts_next_tensor(ts_reader *r, const ts_header **hp) {
         if (b[0] == 'Z') {
             if ((rc = rread(r, b + 1, 8)) != 1) return truncated(r, rc ? rc : -1, "the end-of-stream record");
             if (ts_crc32c(0, b, 5) != get_u32(b + 5)) return rfail(r, "checksum mismatch in the end-of-stream record: the stream is corrupt");
+            if (get_u32(b + 1) != r->seg_tensors)
+                return rfail(r, "end-of-stream record says %u tensors but %u were read: the stream is corrupt", get_u32(b + 1), r->seg_tensors);
             rc = after_stream_end(r);
             if (rc <= 0) return rc;
             continue;
@@ -388,8 +420,7 @@ int ts_next_tensor(ts_reader *r, const ts_header **hp) {
     if ((rc = rread(r, b + 1, 4)) != 1) return truncated(r, rc ? rc : -1, "a tensor header");
     uint32_t len = get_u32(b + 1);
     if (len > TS_MAX_HEADER) return rfail(r, "oversized header: %u bytes (the limit is %u); the stream is corrupt", len, TS_MAX_HEADER);
-    if (grow(&r->comp, &r->comp_cap, (size_t)len + 4, 1)) return rfail(r, "out of memory");
-    if ((rc = rread(r, r->comp, (size_t)len + 4)) != 1) return truncated(r, rc ? rc : -1, "a tensor header");
+    if ((rc = rread_grow(r, &r->comp, &r->comp_cap, (size_t)len + 4)) != 1) return truncated(r, rc ? rc : -1, "a tensor header");
     uint32_t crc = ts_crc32c(ts_crc32c(0, b, 5), r->comp, len);
     if (crc != get_u32(r->comp + len)) return rfail(r, "checksum mismatch in tensor header %d: the stream is corrupt", r->ntensor + 1);
     ts_header_free(&r->h);
@@ -399,6 +430,7 @@ int ts_next_tensor(ts_reader *r, const ts_header **hp) {
         return rfail(r, "malformed header of tensor %d: %s", r->ntensor + 1, why);
     r->have_h = 1;
     r->ntensor++;
+    r->seg_tensors++;
     r->state = 1;
     r->rows = 0;
     r->block_no = 0;
@@ -423,15 +455,20 @@ int ts_read_block(ts_reader *r, ts_block *blk) {
     if (b[0] != 'B') return rfail(r, "corrupt stream: expected a block or end record, found byte 0x%02x", b[0]);
     if ((rc = rread(r, b + 1, 12)) != 1) return truncated(r, rc ? rc : -1, "a block header");
     uint32_t nrows = get_u32(b + 1), raw_len = get_u32(b + 5), comp_len = get_u32(b + 9);
-    if (raw_len > TS_MAX_BLOCK_RAW || comp_len > ZSTD_compressBound(TS_MAX_BLOCK_RAW))
-        return rfail(r, "oversized block (%u bytes raw, %u compressed; the limit is %u): the stream is corrupt", raw_len, comp_len, TS_MAX_BLOCK_RAW);
+    if (raw_len > TS_MAX_BLOCK_RAW || comp_len > ZSTD_compressBound(TS_MAX_BLOCK_RAW) || nrows > TS_MAX_BLOCK_ROWS)
+        return rfail(r, "oversized block (%u rows, %u bytes raw, %u compressed; the limits are %u rows, %u bytes): the stream is corrupt",
+                     nrows, raw_len, comp_len, TS_MAX_BLOCK_ROWS, TS_MAX_BLOCK_RAW);
     uint64_t payload = (uint64_t)nrows * r->h.row_bytes;
     if (payload + nrows > raw_len)   /* each key needs at least its NUL */
         return rfail(r, "block sizes do not add up: %u rows of %zu bytes in %u bytes: the stream is corrupt", nrows, r->h.row_bytes, raw_len);
-    if (grow(&r->comp, &r->comp_cap, (size_t)comp_len + 4, 1)) return rfail(r, "out of memory");
-    if ((rc = rread(r, r->comp, (size_t)comp_len + 4)) != 1) return truncated(r, rc ? rc : -1, "a block");
+    if ((rc = rread_grow(r, &r->comp, &r->comp_cap, (size_t)comp_len + 4)) != 1) return truncated(r, rc ? rc : -1, "a block");
     uint32_t crc = ts_crc32c(ts_crc32c(0, b, 13), r->comp, comp_len);
     if (crc != get_u32(r->comp + comp_len)) return rfail(r, "checksum mismatch: the stream is corrupt");
+    /* a frame that states its size must state raw_len: checked before allocating it */
+    unsigned long long fcs = ZSTD_getFrameContentSize(r->comp, comp_len);
+    if (fcs == ZSTD_CONTENTSIZE_ERROR) return rfail(r, "cannot decompress: the block is not a zstd frame");
+    if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != raw_len)
+        return rfail(r, "block decompresses to %llu bytes, its header says %u: the stream is corrupt", fcs, raw_len);
     if (grow(&r->raw, &r->raw_cap, (size_t)raw_len + 1, 1)) return rfail(r, "out of memory");
     size_t d = ZSTD_decompressDCtx(r->dctx, r->raw, raw_len, r->comp, comp_len);
     if (ZSTD_isError(d)) return rfail(r, "cannot decompress: %s", ZSTD_getErrorName(d));
@@ -441,6 +478,7 @@ int ts_read_block(ts_reader *r, ts_block *blk) {
     for (uint32_t i = 0; i < nrows; i++) {
         const char *z = memchr(k, 0, (size_t)(end - k));
         if (!z) return rfail(r, "key %u is not terminated: the stream is corrupt", i + 1);
+        if (z - k >= TS_MAX_KEY) return rfail(r, "key %u is longer than %d bytes: the stream is corrupt", i + 1, TS_MAX_KEY - 1);
         r->keys[i] = k;
         k = z + 1;
     }
@@ -474,7 +512,8 @@ int ts_read_table(ts_reader *r, ts_table *t) {
         if (grow(&koff, &rows_cap, need, sizeof *koff)) goto oom;
         if (t->h.row_bytes && (size_t)need > SIZE_MAX / t->h.row_bytes) goto oom;
         if (grow(&t->data, &data_cap, need * t->h.row_bytes, 1)) goto oom;
-        memcpy((char *)t->data + (size_t)t->nrows * t->h.row_bytes, b.data, (size_t)b.nrows * t->h.row_bytes);
+        if (t->h.row_bytes)
+            memcpy((char *)t->data + (size_t)t->nrows * t->h.row_bytes, b.data, (size_t)b.nrows * t->h.row_bytes);
         for (int64_t i = 0; i < b.nrows; i++) {
             size_t l = strlen(b.keys[i]) + 1;
             if (grow(&t->keybuf, &kb_cap, kb_len + l, 1)) goto oom;
@@ -506,7 +545,11 @@ int ts_load_table(const char *path, const char *name, ts_table *t, char *err, si
     if (!r) return -1;
     while ((rc = ts_next_tensor(r, &h)) == 1)
         if (!name || strcmp(h->name, name) == 0) break;
-    if (rc == 0) { snprintf(err, errlen, "%s: no tensor named '%s' in the stream", ts_reader_name(r), name ? name : "?"); goto fail; }
+    if (rc == 0) {
+        if (name) snprintf(err, errlen, "%s: no tensor named '%s' in the stream", ts_reader_name(r), name);
+        else snprintf(err, errlen, "%s: the stream holds no tensor", ts_reader_name(r));
+        goto fail;
+    }
     if (rc < 0 || ts_read_table(r, t)) { snprintf(err, errlen, "%s", ts_error(r)); goto fail; }
     ts_close_read(r);
     return 0;
@@ -605,7 +648,10 @@ int ts_begin_tensor(ts_writer *w, const ts_header *h) {
     if (w->in_tensor) return wfail(w, "ts_begin_tensor: previous tensor not ended");
     if (start_stream(w)) return -1;
     ts_header_free(&w->h);
-    if (ts_header_copy(&w->h, h) || header_derive(&w->h)) return wfail(w, "out of memory or bad shape");
+    if (ts_header_copy(&w->h, h)) return wfail(w, "out of memory");
+    if (header_derive(&w->h)) return wfail(w, "tensor '%s': bad shape: a size is negative or a row exceeds %u bytes", w->h.name, TS_MAX_BLOCK_RAW);
+    if (w->h.ncols && w->h.ncols != w->h.row_elems)
+        return wfail(w, "tensor '%s': %d column names for %" PRId64 " elements per row", w->h.name, w->h.ncols, w->h.row_elems);
     char *js = header_to_json(&w->h);
     if (!js) return wfail(w, "out of memory");
     size_t len = strlen(js);
@@ -670,7 +716,7 @@ int ts_write_row(ts_writer *w, const char *key, const void *row) {
 
 int ts_write_rows(ts_writer *w, int64_t n, const char *const *keys, const void *rows) {
     for (int64_t i = 0; i < n; i++)
-        if (ts_write_row(w, keys[i], (const char *)rows + (size_t)i * w->h.row_bytes)) return -1;
+        if (ts_write_row(w, keys[i], w->h.row_bytes ? (const char *)rows + (size_t)i * w->h.row_bytes : rows)) return -1;
     return 0;
 }
 

@@ -19,7 +19,9 @@
 #define TS_MAX_DIMS 8
 #define TS_MAX_HEADER (16u << 20)        /* JSON header bytes */
 #define TS_MAX_BLOCK_RAW (1u << 30)      /* decompressed block bytes */
-#define TS_MAX_KEY 4096                  /* bytes in one key */
+#define TS_MAX_KEY 4096                  /* bytes in one key, with its NUL */
+#define TS_MAX_BLOCK_ROWS (1u << 24)     /* rows in one block */
+#define TS_MAX_DIM (INT64_C(1) << 53)    /* one shape size (exact as a JSON number) */
 #define TS_DEFAULT_BLOCK (1u << 20)      /* writer flushes near this many raw bytes */
 
 typedef enum { TS_F32, TS_F64, TS_I32, TS_I64, TS_U8, TS_NDTYPES } ts_dtype;

@@ -1,0 +1,78 @@
+# features.mk - the feature recommender: songs CSV -> csv-clean -> normalize
+# -> knn.  Every artifact is a file under $(OUTDIR)/features with its real
+# prerequisites, so `make` redoes only what changed; the option variables are
+# kept in .cfg stamp files so changing FEATURES or NORM rebuilds too.
+OUTDIR      ?= out
+SONGS_CSV   ?= data/spotify_songs.csv
+SONG_KEY    ?= track_id
+FEATURES    ?= danceability,energy,loudness,speechiness,acousticness,instrumentalness,liveness,valence,tempo,duration_ms
+DISPLAY     ?= track_name,track_artist,track_album_release_date,playlist_genre,playlist_subgenre
+NORM        ?= minmax
+METRIC      ?= cosine
+K           ?= 10
+MAX_PER_ARTIST ?= 0
+# empty: artist profiles are the mean features of each artist's songs in
+# SONGS_CSV; set to data_by_artist.csv (artists,<features>...) to use it.
+ARTISTS_CSV ?=
+
+F := $(OUTDIR)/features
+export SONG ARTIST PLAYLIST
+
+# a stamp that changes only when its text changes
+define cfg_stamp
+	@mkdir -p $(@D); printf '%s\n' '$(1)' | cmp -s - $@ || printf '%s\n' '$(1)' > $@
+endef
+.PHONY: FORCE
+$(F)/clean.cfg: FORCE ; $(call cfg_stamp,$(SONG_KEY) $(FEATURES) $(DISPLAY))
+$(F)/norm.cfg: FORCE ; $(call cfg_stamp,$(NORM))
+$(F)/artists.cfg: FORCE ; $(call cfg_stamp,$(ARTISTS_CSV))
+
+$(F)/songs.ts $(F)/songs.tsv &: $(SONGS_CSV) $(F)/clean.cfg $(BIN)/csv-clean
+	$(BIN)/csv-clean --key $(SONG_KEY) --cols $(FEATURES) --display $(DISPLAY) \
+	  --catalog $(F)/songs.tsv -o $(F)/songs.ts $(SONGS_CSV)
+
+$(F)/songs.norm.ts $(F)/songs.stats.json &: $(F)/songs.ts $(F)/norm.cfg $(BIN)/normalize
+	$(BIN)/normalize --method $(NORM) --save $(F)/songs.stats.json -o $(F)/songs.norm.ts $(F)/songs.ts
+
+ifeq ($(ARTISTS_CSV),)
+$(F)/artists.ts: $(F)/songs.ts $(F)/songs.tsv $(F)/artists.cfg $(BIN)/pool
+	$(BIN)/pool --by track_artist --catalog $(F)/songs.tsv -o $@ $(F)/songs.ts
+else
+$(F)/artists.ts: $(ARTISTS_CSV) $(F)/clean.cfg $(F)/artists.cfg $(BIN)/csv-clean
+	$(BIN)/csv-clean --key artists --cols $(FEATURES) -o $@ $(ARTISTS_CSV)
+endif
+
+# artists normalised with the songs' statistics, so both live in one space
+$(F)/artists.norm.ts: $(F)/artists.ts $(F)/songs.stats.json $(BIN)/normalize
+	$(BIN)/normalize --stats $(F)/songs.stats.json -o $@ $(F)/artists.ts
+
+# all-pairs: every song's K nearest songs, as sortable TSV lines
+$(F)/neighbours.tsv: $(F)/songs.norm.ts $(F)/songs.tsv $(BIN)/knn
+	$(BIN)/knn --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric $(METRIC) \
+	  -k $(K) --batch $(F)/songs.norm.ts --self --tsv -o $@
+
+KNN_OPTS = --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric $(METRIC) -k $(K) \
+           $(if $(filter-out 0,$(MAX_PER_ARTIST)),--max-per-artist $(MAX_PER_ARTIST))
+
+.PHONY: recommend features neighbours
+features: $(F)/songs.norm.ts $(F)/artists.norm.ts
+neighbours: $(F)/neighbours.tsv
+
+recommend: $(F)/songs.norm.ts $(F)/songs.tsv $(F)/artists.norm.ts $(BIN)/knn
+	@if [ -n "$$SONG" ]; then $(BIN)/knn $(KNN_OPTS) --text --song "$$SONG"; \
+	elif [ -n "$$ARTIST" ]; then $(BIN)/knn $(KNN_OPTS) --text --artist "$$ARTIST" --artists $(F)/artists.norm.ts; \
+	elif [ -n "$$PLAYLIST" ]; then $(BIN)/knn $(KNN_OPTS) --text --playlist "$$PLAYLIST"; \
+	else echo "usage: make recommend SONG='title' | ARTIST='name' | PLAYLIST='title; title; ...'  [K=10 METRIC=cosine]" >&2; exit 2; fi
+
+DEMO_SONGS ?= Blinding Lights|Smells Like Teen Spirit|Billie Jean
+DEMO_ARTIST ?= Daft Punk
+DEMO_PLAYLIST ?= Take On Me; Africa - Toto; Billie Jean
+
+.PHONY: demo
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory features
+	@IFS='|'; for s in $(DEMO_SONGS); do echo; $(BIN)/knn $(KNN_OPTS) --text --first --song "$$s"; done
+	@echo; $(BIN)/knn $(KNN_OPTS) --text --artist '$(DEMO_ARTIST)' --artists $(F)/artists.norm.ts
+	@echo; $(BIN)/knn $(KNN_OPTS) --text --first --playlist '$(DEMO_PLAYLIST)'
+	@echo; echo "Try: make recommend SONG='your song'   (or ARTIST=, PLAYLIST='a; b; c')"
