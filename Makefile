@@ -79,7 +79,7 @@ deps:
 # ---- tests -----------------------------------------------------------------
 test: deps
 	@$(MAKE) --no-print-directory all units
-	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) SAN=$(SAN) bash tests/run.sh
+	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) SAN=$(SAN) OUT=$(OUT) bash tests/run.sh
 
 .PHONY: units
 units: $(UNITS)

@@ -64,15 +64,16 @@ recommend: $(F)/songs.norm.ts $(F)/songs.tsv $(F)/artists.norm.ts $(BIN)/knn
 	elif [ -n "$$PLAYLIST" ]; then $(BIN)/knn $(KNN_OPTS) --text --playlist "$$PLAYLIST"; \
 	else echo "usage: make recommend SONG='title' | ARTIST='name' | PLAYLIST='title; title; ...'  [K=10 METRIC=cosine]" >&2; exit 2; fi
 
-DEMO_SONGS ?= Blinding Lights|Smells Like Teen Spirit|Billie Jean
+DEMO_SONGS ?= Blinding Lights - The Weeknd; Smells Like Teen Spirit - Nirvana; Billie Jean - Michael Jackson
 DEMO_ARTIST ?= Daft Punk
-DEMO_PLAYLIST ?= Take On Me; Africa - Toto; Billie Jean
+DEMO_PLAYLIST ?= Take On Me - a-ha; Africa - Toto; Billie Jean - Michael Jackson
+export DEMO_SONGS
 
 .PHONY: demo
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory features
-	@IFS='|'; for s in $(DEMO_SONGS); do echo; $(BIN)/knn $(KNN_OPTS) --text --first --song "$$s"; done
+	@IFS=';'; for s in $$DEMO_SONGS; do echo; $(BIN)/knn $(KNN_OPTS) --text --song "$${s# }"; done
 	@echo; $(BIN)/knn $(KNN_OPTS) --text --artist '$(DEMO_ARTIST)' --artists $(F)/artists.norm.ts
-	@echo; $(BIN)/knn $(KNN_OPTS) --text --first --playlist '$(DEMO_PLAYLIST)'
+	@echo; $(BIN)/knn $(KNN_OPTS) --text --playlist '$(DEMO_PLAYLIST)'
 	@echo; echo "Try: make recommend SONG='your song'   (or ARTIST=, PLAYLIST='a; b; c')"
