@@ -1,0 +1,45 @@
+/* csvin.h - streaming CSV rows on top of libcsv, with the physical line
+ * number where each row starts (header = line 1; a quoted field spanning
+ * lines counts its lines; lines are counted by LF), a UTF-8 BOM dropped,
+ * CRLF or LF endings, and a second pass over a regular file.
+ *
+ *   csvin *c = csvin_open(path, ',', err, sizeof err);
+ *   rc = csvin_each(c, on_row, ctx);      // on_row returns > 0 to stop
+ *   csvin_rewind(c); csvin_each(c, ...);  // second pass (header again)
+ *
+ * Memory: one row's fields (bounded by CSVIN_MAX_ROW) and a read buffer.
+ * libcsv (non-strict mode) trims blanks around unquoted fields, keeps
+ * quotes inside unquoted fields as text, and ends a row at CR, LF or CRLF. */
+#ifndef SONGPIPE_CSVIN_H
+#define SONGPIPE_CSVIN_H
+#include <stddef.h>
+
+#define CSVIN_MAX_ROW (64u << 20)   /* bytes in one row: more is an unclosed quote */
+
+typedef struct {
+    int nfields;
+    const char *const *field;   /* NUL-terminated; NULL for fields not wanted */
+    const size_t *len;          /* byte lengths (0 for fields not wanted) */
+    long line;                  /* physical line where the row starts */
+    long index;                 /* 0 = the header row, then 1, 2, ... */
+} csvin_row;
+
+typedef struct csvin csvin;
+typedef int (*csvin_row_fn)(void *ctx, const csvin_row *row);
+
+/* path NULL or "-" = stdin.  NULL on error with the reason in err. */
+csvin *csvin_open(const char *path, unsigned char delim, char *err, size_t errlen);
+/* Keep only fields i with want[i] != 0 (i < n); later fields are dropped.
+ * Takes effect from the next field parsed; want is copied. */
+int csvin_want(csvin *c, const unsigned char *want, int n);
+/* Calls fn for every row.  0 at the end of the input, -1 on an error
+ * (csvin_error), or the value > 0 that fn returned (parsing stops there). */
+int csvin_each(csvin *c, csvin_row_fn fn, void *ctx);
+/* Back to the first byte for another csvin_each (regular files only; a
+ * pipe is an error).  0 ok, -1 error. */
+int csvin_rewind(csvin *c);
+const char *csvin_error(const csvin *c);
+const char *csvin_name(const csvin *c);   /* the path, or "<stdin>" */
+void csvin_close(csvin *c);
+
+#endif
