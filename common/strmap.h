@@ -8,6 +8,7 @@
 typedef struct {
     char **keys;        /* slot -> key (NULL = empty) */
     int64_t *vals;
+    uint64_t *hashes;   /* slot -> full hash, compared before strcmp */
     size_t cap, len;    /* cap is a power of two */
     char **arenas;      /* key storage, chunked */
     size_t narenas, arena_used, arena_cap;
