@@ -28,6 +28,11 @@
  *   as sklearn's _handle_zeros_in_scale does, so it maps to 0, never NaN.
  *   NaN inputs are ignored by the fit and counted; a column with no finite
  *   value gets center 0, scale 1. */
+/* Applying a normalized stream's statistics to a query row (as knn does):
+ *   ns_stats s;  int map[NCOLS];
+ *   ns_stats_from_json(cJSON_GetObjectItem(h->meta, "normalize"), path, &s, err, sizeof err);
+ *   ns_stats_map(&s, ncols, (const char *const *)query_columns, map, NULL, err, sizeof err);
+ *   ns_apply_f32(&s, map, row, ncols, NULL);  ...  ns_stats_free(&s); */
 #ifndef SONGPIPE_NORMSTATS_H
 #define SONGPIPE_NORMSTATS_H
 
