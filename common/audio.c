@@ -1,0 +1,166 @@
+/* audio.c - libsndfile decoding, down-mix to mono, libsamplerate resampling,
+ * all streaming in chunks of a fixed number of frames (see audio.h). */
+#include "audio.h"
+
+#include <samplerate.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct audio_reader {
+    SNDFILE *sf;
+    SF_INFO info;
+    int out_rate;
+    SRC_STATE *src;             /* NULL when the rates match */
+    double ratio;               /* out_rate / file rate */
+    size_t chunk;               /* frames per decode call */
+    float *inter;               /* chunk * channels, interleaved decode buffer */
+    float *mono;                /* chunk mono samples waiting for the resampler */
+    size_t mono_pos, mono_len;
+    int eof;                    /* libsndfile has no more frames */
+    int flushed;                /* resampler has been told end_of_input and drained */
+    char err[256];
+};
+
+/* libsndfile's messages end with a full stop; ours go on after them */
+static void copy_reason(char *dst, size_t n, const char *why) {
+    snprintf(dst, n, "%s", why && *why ? why : "unknown libsndfile error");
+    size_t l = strlen(dst);
+    while (l && (dst[l - 1] == '.' || dst[l - 1] == '\n' || dst[l - 1] == ' ')) dst[--l] = 0;
+}
+
+static const char *const quality_names[] = {"best", "medium", "fastest"};
+
+int audio_quality_parse(const char *s, audio_quality *q) {
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, quality_names[i]) == 0) { *q = (audio_quality)i; return 0; }
+    return -1;
+}
+
+const char *audio_quality_name(audio_quality q) {
+    return (unsigned)q < 3 ? quality_names[q] : "?";
+}
+
+static int src_type(audio_quality q) {
+    switch (q) {
+    case AUDIO_SRC_BEST: return SRC_SINC_BEST_QUALITY;
+    case AUDIO_SRC_FASTEST: return SRC_SINC_FASTEST;
+    default: return SRC_SINC_MEDIUM_QUALITY;
+    }
+}
+
+audio_reader *audio_open(const char *path, const audio_opts *o, char *err, size_t errlen) {
+    audio_reader *a = calloc(1, sizeof *a);
+    if (!a) { snprintf(err, errlen, "out of memory"); return NULL; }
+    a->sf = sf_open(path, SFM_READ, &a->info);
+    if (!a->sf) {
+        copy_reason(err, errlen, sf_strerror(NULL));
+        free(a);
+        return NULL;
+    }
+    if (a->info.channels < 1 || a->info.samplerate < 1) {
+        snprintf(err, errlen, "header says %d channels at %d Hz", a->info.channels, a->info.samplerate);
+        goto fail;
+    }
+    a->chunk = o && o->chunk_frames ? o->chunk_frames : 65536;
+    a->out_rate = o && o->target_rate > 0 ? o->target_rate : a->info.samplerate;
+    a->ratio = (double)a->out_rate / a->info.samplerate;
+    if (a->out_rate != a->info.samplerate) {
+        if (!src_is_valid_ratio(a->ratio)) {
+            snprintf(err, errlen, "cannot resample %d Hz to %d Hz (ratio beyond 1/256..256)",
+                     a->info.samplerate, a->out_rate);
+            goto fail;
+        }
+        int e = 0;
+        a->src = src_new(src_type(o ? o->quality : AUDIO_SRC_MEDIUM), 1, &e);
+        if (!a->src) { snprintf(err, errlen, "libsamplerate: %s", src_strerror(e)); goto fail; }
+    }
+    if ((size_t)a->info.channels > SIZE_MAX / sizeof(float) / a->chunk) {
+        snprintf(err, errlen, "too many channels (%d)", a->info.channels);
+        goto fail;
+    }
+    a->inter = malloc(a->chunk * (size_t)a->info.channels * sizeof(float));
+    a->mono = malloc(a->chunk * sizeof(float));
+    if (!a->inter || !a->mono) { snprintf(err, errlen, "out of memory"); goto fail; }
+    return a;
+fail:
+    audio_close(a);
+    return NULL;
+}
+
+/* Decode up to n frames and average the channels into out (librosa.to_mono:
+ * the plain mean of all channels, LFE included).  Returns frames, -1 on error. */
+static long decode_mono(audio_reader *a, float *out, size_t n) {
+    if (n > a->chunk) n = a->chunk;
+    sf_count_t got = sf_readf_float(a->sf, a->inter, (sf_count_t)n);
+    if (got <= 0) {
+        if (sf_error(a->sf)) {
+            copy_reason(a->err, sizeof a->err, sf_strerror(a->sf));
+            return -1;
+        }
+        a->eof = 1;
+        return 0;
+    }
+    int ch = a->info.channels;
+    if (ch == 1) {
+        memcpy(out, a->inter, (size_t)got * sizeof(float));
+    } else {
+        const float inv = 1.0f / (float)ch;
+        for (sf_count_t i = 0; i < got; i++) {
+            const float *f = a->inter + i * ch;
+            float s = 0;
+            for (int c = 0; c < ch; c++) s += f[c];
+            out[i] = ch == 2 ? s * 0.5f : s * inv;
+        }
+    }
+    return (long)got;
+}
+
+long audio_read(audio_reader *a, float *out, long cap) {
+    if (cap <= 0) return 0;
+    if (!a->src) {
+        if (a->eof) return 0;
+        return decode_mono(a, out, (size_t)cap);
+    }
+    while (!a->flushed) {
+        if (a->mono_pos == a->mono_len && !a->eof) {
+            long n = decode_mono(a, a->mono, a->chunk);
+            if (n < 0) return -1;
+            a->mono_pos = 0;
+            a->mono_len = (size_t)n;
+        }
+        SRC_DATA d = {
+            .data_in = a->mono + a->mono_pos,
+            .input_frames = (long)(a->mono_len - a->mono_pos),
+            .data_out = out,
+            .output_frames = cap,
+            .end_of_input = a->eof,
+            .src_ratio = a->ratio,
+        };
+        int e = src_process(a->src, &d);
+        if (e) {
+            snprintf(a->err, sizeof a->err, "libsamplerate: %s", src_strerror(e));
+            return -1;
+        }
+        a->mono_pos += (size_t)d.input_frames_used;
+        if (d.output_frames_gen > 0) return d.output_frames_gen;
+        if (a->eof && a->mono_pos == a->mono_len) a->flushed = 1;
+    }
+    return 0;
+}
+
+const char *audio_error(const audio_reader *a) { return a->err; }
+int audio_file_rate(const audio_reader *a) { return a->info.samplerate; }
+int audio_file_channels(const audio_reader *a) { return a->info.channels; }
+int64_t audio_file_frames(const audio_reader *a) { return (int64_t)a->info.frames; }
+int audio_out_rate(const audio_reader *a) { return a->out_rate; }
+
+void audio_close(audio_reader *a) {
+    if (!a) return;
+    if (a->sf) sf_close(a->sf);
+    if (a->src) src_delete(a->src);
+    free(a->inter);
+    free(a->mono);
+    free(a);
+}

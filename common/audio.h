@@ -1,0 +1,41 @@
+/* audio.h - decode an audio file to mono float samples at a target rate, in
+ * bounded chunks: libsndfile decodes (WAV, FLAC, Ogg Vorbis, Opus, MP3, ...),
+ * channels are averaged (librosa.to_mono), and libsamplerate's band-limited
+ * sinc converter changes the rate.  Memory is O(chunk), not O(file).
+ *
+ *   audio_reader *a = audio_open(path, &opts, err, sizeof err);
+ *   while ((n = audio_read(a, buf, cap)) > 0) ... ;   n < 0: audio_error(a)
+ *   audio_close(a); */
+#ifndef SONGPIPE_AUDIO_H
+#define SONGPIPE_AUDIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { AUDIO_SRC_BEST, AUDIO_SRC_MEDIUM, AUDIO_SRC_FASTEST } audio_quality;
+
+typedef struct {
+    int target_rate;            /* Hz; 0 = keep the file's rate */
+    audio_quality quality;      /* libsamplerate SRC_SINC_{BEST,MEDIUM}_QUALITY, SRC_SINC_FASTEST */
+    size_t chunk_frames;        /* frames decoded per libsndfile call; 0 = 65536 */
+} audio_opts;
+
+typedef struct audio_reader audio_reader;
+
+/* NULL on failure with "<libsndfile's reason>" (or ours) in err. */
+audio_reader *audio_open(const char *path, const audio_opts *o, char *err, size_t errlen);
+/* Up to cap mono samples at the target rate into out.  >0: count, 0: end of
+ * file, -1: decode error (audio_error says why). */
+long audio_read(audio_reader *a, float *out, long cap);
+const char *audio_error(const audio_reader *a);
+int audio_file_rate(const audio_reader *a);
+int audio_file_channels(const audio_reader *a);
+int64_t audio_file_frames(const audio_reader *a);   /* as the header says; may be approximate (MP3) */
+int audio_out_rate(const audio_reader *a);
+void audio_close(audio_reader *a);
+
+/* "best" / "medium" / "fastest" -> quality; 0 ok, -1 unknown. */
+int audio_quality_parse(const char *s, audio_quality *q);
+const char *audio_quality_name(audio_quality q);
+
+#endif

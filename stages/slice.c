@@ -1,0 +1,214 @@
+/* slice - cut each track's spectrogram frames (rows of spectro) into tiles of
+ * n_mels x width for a CNN: a hop between tiles, a policy for the partial
+ * tile at the end, optional frame and tile ranges.  Memory: one tile. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+"Usage: slice [options] [IN.ts | -]\n"
+"Cut the frames of each track (consecutive rows with one key, as spectro\n"
+"writes them) into tiles of n_mels x width, one output row per tile.\n"
+"\n"
+"  --width N         frames per tile (default 128)\n"
+"  --hop N           frames between the starts of two tiles (default = width)\n"
+"  --last P          a tile that starts inside the track but runs past its\n"
+"                    end: pad (fill with --pad-value, as seed 003) | drop\n"
+"                    (default pad)\n"
+"  --pad-value V     value of padded frames (default 0)\n"
+"  --frames A..B     use only frames A to B of each track, inclusive, counted\n"
+"                    from 0; either end may be left out (default all)\n"
+"  --tiles A..B      keep only tiles A to B of each track, inclusive (seed 003\n"
+"                    kept 6..25); either end may be left out (default all)\n"
+"  --key-format F    index: key \"TRACK#I\" (I = tile index) | track: key TRACK,\n"
+"                    I = --tiles start + position among the track's rows\n"
+"                    (default index)\n"
+"  -o FILE           output stream (default stdout; FILE.tmp until complete)\n"
+"  -h, --help        this help;  -V  version\n"
+"\n"
+"Input: the first tensor of the stream, f32 rows of n_mels values (one frame\n"
+"each); further tensors are ignored.  Tile I of a track covers frames\n"
+"A + I*hop .. A + I*hop + width - 1 (A = --frames start).  Output tensor\n"
+"\"tiles\", f32 rows of shape [n_mels, width]: row-major, mel band first, so\n"
+"row m holds band m over the tile's frames (librosa's S[:, t0:t1] layout).\n"
+"The input meta is kept and a \"slice\" object added.  A track shorter than\n"
+"one tile gives one padded tile with --last pad and none with --last drop.\n"
+"Example:\n"
+"  spectro --fmax 8000 songs/*.mp3 | slice --tiles 6..25 > tiles.ts\n";
+
+struct opts {
+    const char *input, *output;
+    int width, hop, drop, plain_key;
+    float pad_value;
+    int64_t f0, f1, t0, t1;                     /* inclusive ranges */
+};
+
+static void parse_range(const char *opt, const char *v, int64_t *a, int64_t *b) {
+    const char *dots = strstr(v, "..");
+    if (!dots) cli_usage("%s: '%s' is not a range A..B (A.. and ..B allowed)", opt, v);
+    char lo[32] = "", hi[32] = "";
+    if ((size_t)(dots - v) >= sizeof lo || strlen(dots + 2) >= sizeof hi)
+        cli_usage("%s: '%s' is not a range A..B", opt, v);
+    memcpy(lo, v, (size_t)(dots - v));
+    strcpy(hi, dots + 2);
+    *a = lo[0] ? cli_long(opt, lo, 0, INT64_MAX / 4) : 0;
+    *b = hi[0] ? cli_long(opt, hi, 0, INT64_MAX / 4) : INT64_MAX / 4;
+    if (*a > *b) cli_usage("%s: range '%s' ends before it starts", opt, v);
+}
+
+static struct opts parse_opts(int argc, char **argv) {
+    struct opts o = {.width = 128, .hop = -1, .t1 = INT64_MAX / 4, .f1 = INT64_MAX / 4};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEEDV() do { if (!v) cli_usage("%s needs a value", a); i++; } while (0)
+        if (strcmp(a, "-") == 0 || a[0] != '-') {
+            if (o.input) cli_usage("one input stream only ('%s' and '%s')", o.input, a);
+            o.input = a;
+        } else if (strcmp(a, "-o") == 0) { NEEDV(); o.output = v; }
+        else if (strcmp(a, "--width") == 0) { NEEDV(); o.width = (int)cli_long(a, v, 1, 1 << 16); }
+        else if (strcmp(a, "--hop") == 0) { NEEDV(); o.hop = (int)cli_long(a, v, 1, 1 << 24); }
+        else if (strcmp(a, "--pad-value") == 0) { NEEDV(); o.pad_value = (float)cli_double(a, v, -1e30, 1e30); }
+        else if (strcmp(a, "--frames") == 0) { NEEDV(); parse_range(a, v, &o.f0, &o.f1); }
+        else if (strcmp(a, "--tiles") == 0) { NEEDV(); parse_range(a, v, &o.t0, &o.t1); }
+        else if (strcmp(a, "--last") == 0) {
+            NEEDV();
+            if (strcmp(v, "pad") && strcmp(v, "drop")) cli_usage("--last: '%s' is not pad or drop", v);
+            o.drop = strcmp(v, "drop") == 0;
+        } else if (strcmp(a, "--key-format") == 0) {
+            NEEDV();
+            if (strcmp(v, "index") && strcmp(v, "track")) cli_usage("--key-format: '%s' is not index or track", v);
+            o.plain_key = strcmp(v, "track") == 0;
+        } else cli_usage("unknown option '%s'", a);
+#undef NEEDV
+    }
+    if (o.hop < 0) o.hop = o.width;
+    return o;
+}
+
+/* the frames of the current track waiting to become tiles */
+typedef struct {
+    const struct opts *o;
+    int nm;
+    float *buf;                 /* width rows of nm */
+    float *tile;                /* nm x width, the output row */
+    int count;                  /* frames in buf */
+    int64_t frame;              /* next input frame index within the track */
+    int64_t skip;               /* frames to skip before the next tile (hop > width) */
+    int64_t tile_index;
+    char *key;
+    char *out_key;
+    int64_t tiles_out;
+} tiler;
+
+static void emit(tiler *t, ts_writer *w) {
+    const struct opts *o = t->o;
+    if (t->tile_index >= o->t0 && t->tile_index <= o->t1) {
+        for (int f = 0; f < o->width; f++)      /* transpose to [mel][time] */
+            for (int m = 0; m < t->nm; m++)
+                t->tile[(size_t)m * o->width + f] = f < t->count ? t->buf[(size_t)f * t->nm + m] : o->pad_value;
+        const char *k = t->key;
+        if (!o->plain_key) {
+            if (strlen(t->key) + 22 >= TS_MAX_KEY) cli_die("key '%.40s...' is too long to add a tile index", t->key);
+            snprintf(t->out_key, TS_MAX_KEY, "%s#%lld", t->key, (long long)t->tile_index);
+            k = t->out_key;
+        }
+        if (ts_write_row(w, k, t->tile)) cli_die("%s", ts_werror(w));
+        t->tiles_out++;
+    }
+    t->tile_index++;
+    if (o->hop < o->width) {                    /* keep the overlap */
+        int keep = t->count > o->hop ? t->count - o->hop : 0;
+        memmove(t->buf, t->buf + (size_t)(t->count - keep) * t->nm, (size_t)keep * t->nm * sizeof(float));
+        t->count = keep;
+    } else {
+        t->skip = o->hop - o->width;
+        t->count = 0;
+    }
+}
+
+static void add_frame(tiler *t, const float *row, ts_writer *w) {
+    const struct opts *o = t->o;
+    int64_t f = t->frame++;
+    if (f < o->f0 || f > o->f1 || t->tile_index > o->t1) return;
+    if (t->skip) { t->skip--; return; }
+    memcpy(t->buf + (size_t)t->count * t->nm, row, (size_t)t->nm * sizeof(float));
+    if (++t->count == o->width) emit(t, w);
+}
+
+static void end_track(tiler *t, ts_writer *w) {
+    if (!t->o->drop)
+        while (t->count > 0 && t->tile_index <= t->o->t1) emit(t, w);
+    t->count = 0;
+    t->frame = 0;
+    t->skip = 0;
+    t->tile_index = 0;
+}
+
+static void build_header(ts_header *out, const ts_header *in, const struct opts *o) {
+    int64_t shape[2] = {in->shape[0], o->width};
+    if (ts_header_init(out, "tiles", TS_F32, 1, NULL) || ts_header_set_shape(out, 2, shape))
+        cli_die("out of memory");
+    out->key_name = strdup(o->plain_key ? "track" : "track#tile");
+    if (in->meta) out->meta = cJSON_Duplicate(in->meta, 1);
+    cJSON *m = ts_header_meta(out), *s = cJSON_CreateObject();
+    cJSON_DeleteItemFromObject(m, "slice");
+    cJSON_DeleteItemFromObject(m, "row");
+    cJSON_AddStringToObject(m, "row", "one tile: [n_mels, width], row m = mel band m over the tile's frames");
+    cJSON_AddNumberToObject(s, "width", o->width);
+    cJSON_AddNumberToObject(s, "hop", o->hop);
+    cJSON_AddStringToObject(s, "last", o->drop ? "drop" : "pad");
+    cJSON_AddNumberToObject(s, "pad_value", o->pad_value);
+    cJSON_AddNumberToObject(s, "frames_first", (double)o->f0);
+    if (o->f1 < INT64_MAX / 4) cJSON_AddNumberToObject(s, "frames_last", (double)o->f1);
+    cJSON_AddNumberToObject(s, "tiles_first", (double)o->t0);
+    if (o->t1 < INT64_MAX / 4) cJSON_AddNumberToObject(s, "tiles_last", (double)o->t1);
+    cJSON_AddStringToObject(s, "layout", "mel,time");
+    cJSON_AddStringToObject(s, "key_format", o->plain_key ? "track (tile index = tiles_first + position)"
+                                                          : "track#tile_index");
+    cJSON_AddItemToObject(m, "slice", s);
+}
+
+int main(int argc, char **argv) {
+    cli_init("slice", argc, argv, help);
+    struct opts o = parse_opts(argc, argv);
+    ts_reader *r = cli_open_read(o.input);
+    const ts_header *h;
+    int rc = ts_next_tensor(r, &h);
+    if (rc < 0) cli_die("%s", ts_error(r));
+    if (rc == 0) cli_die("%s: the stream has no tensor; give spectro's output", ts_reader_name(r));
+    if (h->dtype != TS_F32 || h->ndim != 1 || h->shape[0] < 1)
+        cli_die("%s: tensor '%s' has %s rows of %d dims; slice needs f32 rows of n_mels values "
+                "(one frame each), as spectro writes", ts_reader_name(r), h->name, ts_dtype_name(h->dtype), h->ndim);
+    if ((size_t)h->shape[0] * (size_t)o.width > (TS_MAX_BLOCK_RAW / 4) / sizeof(float))
+        cli_usage("a tile of %lld x %d values is too large", (long long)h->shape[0], o.width);
+    ts_header oh;
+    build_header(&oh, h, &o);
+    tiler t = {.o = &o, .nm = (int)h->shape[0]};
+    t.buf = malloc((size_t)t.nm * (size_t)o.width * sizeof(float));
+    t.tile = malloc((size_t)t.nm * (size_t)o.width * sizeof(float));
+    t.out_key = malloc(TS_MAX_KEY);
+    if (!t.buf || !t.tile || !t.out_key) cli_die("out of memory");
+    ts_writer *w = cli_open_write(o.output);
+    if (ts_begin_tensor(w, &oh)) cli_die("%s", ts_werror(w));
+    ts_block b;
+    while ((rc = ts_read_block(r, &b)) == 1) {
+        for (int64_t i = 0; i < b.nrows; i++) {
+            if (!t.key || strcmp(t.key, b.keys[i])) {
+                if (t.key) end_track(&t, w);
+                free(t.key);
+                if (!(t.key = strdup(b.keys[i]))) cli_die("out of memory");
+            }
+            add_frame(&t, (const float *)b.data + i * t.nm, w);
+        }
+    }
+    if (rc < 0) cli_die("%s", ts_error(r));
+    if (t.key) end_track(&t, w);
+    if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
+    cli_close_write(w);
+    ts_close_read(r);
+    ts_header_free(&oh);
+    free(t.buf); free(t.tile); free(t.out_key); free(t.key);
+    return EXIT_OK;
+}

@@ -1,0 +1,491 @@
+/* spectro - music files to log-mel spectrogram frames (librosa defaults):
+ * decode + down-mix + resample (common/audio.c), STFT power (common/stft.c),
+ * mel filter bank and power_to_db (common/mel.c).  One output row per frame,
+ * keyed by track.  Files are processed in parallel with -j, written in order. */
+#include "audio.h"
+#include "cli.h"
+#include "mel.h"
+#include "stft.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char help[] =
+"Usage: spectro [options] FILE...    or    find DIR -name '*.mp3' | spectro [options]\n"
+"Log-mel spectrogram of each audio file, one output row (n_mels f32) per frame,\n"
+"keyed by track.  With no FILE, or FILE '-', reads file paths from stdin, one\n"
+"per line.  Formats: whatever libsndfile reads (WAV, FLAC, Ogg Vorbis, Opus,\n"
+"MP3, AIFF, ...).  Defaults are librosa's (feature.melspectrogram + power_to_db).\n"
+"\n"
+"  -r, --sr HZ         resample to this rate (default 22050)\n"
+"  --n-fft N           FFT and window length (default 2048)\n"
+"  --hop N             hop length in samples (default 512)\n"
+"  --n-mels N          mel bands (default 128)\n"
+"  --fmin HZ           lowest filter edge (default 0)\n"
+"  --fmax HZ           highest filter edge (default sr/2; seed 003 used 8000)\n"
+"  --mel-scale S       slaney | htk (default slaney)\n"
+"  --norm N            slaney (area normalisation) | none (default slaney)\n"
+"  --pad M             centre padding: constant (zeros, librosa >= 0.9) |\n"
+"                      reflect (torchaudio's and older librosa's default)\n"
+"                      (default constant)\n"
+"  --no-center         frames start at sample t*hop, no padding\n"
+"  --ref R             dB reference (default 1.0)\n"
+"  --amin A            power floor before log10 (default 1e-10)\n"
+"  --top-db D          clamp at (track max - D) dB; 0 = no clamp (default 80)\n"
+"  --power             output mel power, no dB conversion (ignores the 3 above)\n"
+"  --resample Q        libsamplerate sinc converter: best | medium | fastest\n"
+"                      (default medium)\n"
+"  --key RULE          track key: stem (file name without extension) | name |\n"
+"                      path (as given) | parent (parent-dir/stem) (default stem)\n"
+"  --keep-going        skip files that cannot be decoded (exit status is still 1)\n"
+"  -j, --threads N     files processed in parallel (default 1)\n"
+"  --buffer-mb N       frames of one track kept in memory before spilling to an\n"
+"                      unnamed file in $TMPDIR (default 64)\n"
+"  -q, --quiet         no progress line\n"
+"  -o FILE             output stream (default stdout; FILE.tmp until complete)\n"
+"  -h, --help          this help;  -V  version\n"
+"\n"
+"Per file: channels are averaged (librosa.to_mono), resampled with a\n"
+"band-limited sinc filter, framed with a periodic Hann window (torch.stft,\n"
+"centred: frame t covers samples t*hop - n_fft/2 ..), power |X|^2, Slaney mel\n"
+"filters (librosa.filters.mel), then 10 log10(max(amin, S)) - 10 log10(max(amin,\n"
+"ref)), floored at the track's maximum - top_db.  A track of L samples at the\n"
+"target rate gives 1 + L/hop frames (centred), so silence and files shorter\n"
+"than a window give rows too.  Output tensor \"mel\", key \"track\", every\n"
+"parameter in its meta.\n"
+"Memory: O(n_fft + decode chunk) per thread plus --buffer-mb per thread (the\n"
+"top_db clamp needs the track's maximum before the first row is written).\n"
+"Example:\n"
+"  find music -name '*.mp3' | spectro -j 2 --fmax 8000 -o mel.ts\n";
+
+typedef enum { KEY_STEM, KEY_NAME, KEY_PATH, KEY_PARENT } key_rule;
+
+struct opts {
+    const char *output;
+    int sr, n_fft, hop, n_mels, center, db, keep_going, threads, quiet;
+    double fmin, fmax, ref, amin, top_db;
+    size_t buffer_bytes;
+    mel_scale scale;
+    mel_norm norm;
+    stft_pad pad;
+    audio_quality quality;
+    key_rule key;
+    char **files;               /* NULL-terminated; "-" = paths from stdin */
+};
+
+/* ---- frames of one track: memory up to a cap, then an unnamed file ---- */
+typedef struct {
+    int n_mels;
+    float *mem;
+    size_t mem_frames, mem_cap, max_mem_frames;
+    FILE *spill;
+    int64_t frames;
+    float max;
+} mel_store;
+
+static int store_append(mel_store *s, const float *row) {
+    if (s->mem_frames < s->max_mem_frames) {
+        if (s->mem_frames == s->mem_cap) {
+            size_t cap = s->mem_cap ? s->mem_cap * 2 : 1024;
+            if (cap > s->max_mem_frames) cap = s->max_mem_frames;
+            float *m = realloc(s->mem, cap * (size_t)s->n_mels * sizeof *m);
+            if (!m) return -1;
+            s->mem = m;
+            s->mem_cap = cap;
+        }
+        memcpy(s->mem + s->mem_frames * (size_t)s->n_mels, row, (size_t)s->n_mels * sizeof *row);
+        s->mem_frames++;
+    } else {
+        if (!s->spill && !(s->spill = tmpfile())) return -1;
+        if (fwrite(row, sizeof *row, (size_t)s->n_mels, s->spill) != (size_t)s->n_mels) return -1;
+    }
+    s->frames++;
+    for (int i = 0; i < s->n_mels; i++) if (row[i] > s->max) s->max = row[i];
+    return 0;
+}
+
+static void store_clear(mel_store *s) {
+    if (s->spill) fclose(s->spill);
+    s->spill = NULL;
+    s->mem_frames = 0;
+    s->frames = 0;
+    s->max = -1e30f;
+}
+
+/* ---- one track ---- */
+typedef struct {
+    const struct opts *o;
+    const stft_plan *plan;
+    const mel_bank *bank;
+    stft_stream *stft;
+    float *samples, *melrow;
+    mel_store st;
+    const char *path;
+    char *key;
+    int failed;
+    double seconds;             /* of audio at the target rate */
+    char err[600];
+} job;
+
+#define SAMPLES_CAP 65536
+
+static int on_frame(void *ctx, const float *power, int nbins) {
+    job *j = ctx;
+    mel_apply(j->bank, power, j->melrow);
+    if (j->o->db) mel_power_to_db(j->melrow, (size_t)j->o->n_mels, j->o->ref, j->o->amin);
+    return store_append(&j->st, j->melrow) ? -1 : 0;
+}
+
+static void run_job(job *j) {
+    char err[400];
+    audio_opts ao = {.target_rate = j->o->sr, .quality = j->o->quality};
+    store_clear(&j->st);
+    stft_stream_reset(j->stft);
+    j->failed = 0;
+    j->seconds = 0;
+    audio_reader *a = audio_open(j->path, &ao, err, sizeof err);
+    if (!a) {
+        snprintf(j->err, sizeof j->err, "%s: cannot decode: %s", j->path, err);
+        j->failed = 1;
+        return;
+    }
+    long n;
+    int64_t total = 0;
+    int rc = 0;
+    while ((n = audio_read(a, j->samples, SAMPLES_CAP)) > 0 && !rc) {
+        total += n;
+        rc = stft_stream_push(j->stft, j->samples, (size_t)n, on_frame, j);
+    }
+    if (!rc && n == 0) rc = stft_stream_finish(j->stft, on_frame, j);
+    if (n < 0)
+        snprintf(j->err, sizeof j->err, "%s: decode error after %.2f s: %s", j->path,
+                 (double)total / j->o->sr, audio_error(a));
+    else if (rc)
+        snprintf(j->err, sizeof j->err, "%s: cannot store frames (out of memory or %s full)",
+                 j->path, getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    j->failed = n < 0 || rc;
+    j->seconds = (double)total / j->o->sr;
+    audio_close(a);
+}
+
+static void *job_thread(void *arg) {
+    run_job(arg);
+    return NULL;
+}
+
+/* ---- keys ---- */
+static char *make_key(const char *path, key_rule rule) {
+    if (rule == KEY_PATH) return strdup(path);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *from = base;
+    if (rule == KEY_PARENT && base > path) {    /* back to the start of the parent's name */
+        const char *p = base - 1;
+        while (p > path && p[-1] != '/') p--;
+        from = p;
+    }
+    size_t len = strlen(from);
+    const char *dot = strrchr(base, '.');
+    if (rule != KEY_NAME && dot && dot > base) len = (size_t)(dot - from);
+    return strndup(from, len);
+}
+
+/* Keys seen so far (open addressing): two files with one key would mix their
+ * frames downstream. */
+typedef struct { char **slot; size_t cap, n; } key_set;
+
+static size_t key_hash(const char *s) {
+    size_t h = 1469598103934665603ull;
+    while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+    return h;
+}
+
+/* 1 when added, 0 when already present, -1 out of memory */
+static int key_set_add(key_set *ks, const char *k) {
+    if (2 * (ks->n + 1) > ks->cap) {
+        size_t cap = ks->cap ? ks->cap * 2 : 256;
+        char **slot = calloc(cap, sizeof *slot);
+        if (!slot) return -1;
+        for (size_t i = 0; i < ks->cap; i++)
+            if (ks->slot[i]) {
+                size_t h = key_hash(ks->slot[i]) & (cap - 1);
+                while (slot[h]) h = (h + 1) & (cap - 1);
+                slot[h] = ks->slot[i];
+            }
+        free(ks->slot);
+        ks->slot = slot;
+        ks->cap = cap;
+    }
+    size_t h = key_hash(k) & (ks->cap - 1);
+    for (; ks->slot[h]; h = (h + 1) & (ks->cap - 1))
+        if (strcmp(ks->slot[h], k) == 0) return 0;
+    if (!(ks->slot[h] = strdup(k))) return -1;
+    ks->n++;
+    return 1;
+}
+
+static void key_set_free(key_set *ks) {
+    for (size_t i = 0; i < ks->cap; i++) free(ks->slot[i]);
+    free(ks->slot);
+}
+
+/* ---- the list of input paths: arguments, '-' = lines of stdin ---- */
+typedef struct { char **files; int i, in_stdin; char *line; size_t cap; } path_iter;
+
+static const char *next_path(path_iter *it) {
+    for (;;) {
+        if (it->in_stdin) {
+            ssize_t n = getline(&it->line, &it->cap, stdin);
+            if (n < 0) { it->in_stdin = 0; continue; }
+            while (n > 0 && (it->line[n - 1] == '\n' || it->line[n - 1] == '\r')) it->line[--n] = 0;
+            if (n == 0) continue;
+            return it->line;
+        }
+        const char *f = it->files[it->i];
+        if (!f) return NULL;
+        it->i++;
+        if (strcmp(f, "-") == 0) { it->in_stdin = 1; continue; }
+        return f;
+    }
+}
+
+/* ---- options ---- */
+/* "--name value" or "--name=value"; advances *i past a separate value */
+static const char *optval(int argc, char **argv, int *i, const char *name) {
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0) return NULL;
+    if (argv[*i][n] == '=') return argv[*i] + n + 1;
+    if (argv[*i][n]) return NULL;
+    if (*i + 1 >= argc) cli_usage("%s needs a value", name);
+    return argv[++*i];
+}
+
+static struct opts parse_opts(int argc, char **argv) {
+    struct opts o = {.sr = 22050, .n_fft = 2048, .hop = 512, .n_mels = 128, .center = 1, .db = 1,
+                     .threads = 1, .fmin = 0, .fmax = -1, .ref = 1.0, .amin = 1e-10, .top_db = 80,
+                     .buffer_bytes = (size_t)64 << 20, .quality = AUDIO_SRC_MEDIUM};
+    o.files = calloc((size_t)argc + 1, sizeof *o.files);
+    if (!o.files) cli_die("out of memory");
+    int nf = 0, only_files = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (only_files || a[0] != '-' || strcmp(a, "-") == 0) { o.files[nf++] = argv[i]; continue; }
+        if (strcmp(a, "--") == 0) only_files = 1;
+        else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+            if (++i >= argc) cli_usage("-o needs a file name");
+            o.output = argv[i];
+        } else if ((v = optval(argc, argv, &i, "--sr")) || (v = optval(argc, argv, &i, "-r")))
+            o.sr = (int)cli_long("--sr", v, 1000, 768000);
+        else if ((v = optval(argc, argv, &i, "--n-fft"))) o.n_fft = (int)cli_long("--n-fft", v, 16, 1 << 18);
+        else if ((v = optval(argc, argv, &i, "--hop"))) o.hop = (int)cli_long("--hop", v, 1, 1 << 20);
+        else if ((v = optval(argc, argv, &i, "--n-mels"))) o.n_mels = (int)cli_long("--n-mels", v, 1, 4096);
+        else if ((v = optval(argc, argv, &i, "--fmin"))) o.fmin = cli_double("--fmin", v, 0, 1e6);
+        else if ((v = optval(argc, argv, &i, "--fmax"))) o.fmax = cli_double("--fmax", v, 0, 1e6);
+        else if ((v = optval(argc, argv, &i, "--ref"))) o.ref = cli_double("--ref", v, 1e-30, 1e30);
+        else if ((v = optval(argc, argv, &i, "--amin"))) o.amin = cli_double("--amin", v, 1e-30, 1);
+        else if ((v = optval(argc, argv, &i, "--top-db"))) o.top_db = cli_double("--top-db", v, 0, 1e4);
+        else if ((v = optval(argc, argv, &i, "--threads")) || (v = optval(argc, argv, &i, "-j")))
+            o.threads = (int)cli_long("--threads", v, 1, 256);
+        else if ((v = optval(argc, argv, &i, "--buffer-mb")))
+            o.buffer_bytes = (size_t)cli_long("--buffer-mb", v, 1, 1 << 20) << 20;
+        else if ((v = optval(argc, argv, &i, "--mel-scale"))) {
+            if (mel_scale_parse(v, &o.scale)) cli_usage("--mel-scale: '%s' is not slaney or htk", v);
+        } else if ((v = optval(argc, argv, &i, "--norm"))) {
+            if (mel_norm_parse(v, &o.norm)) cli_usage("--norm: '%s' is not slaney or none", v);
+        } else if ((v = optval(argc, argv, &i, "--pad"))) {
+            if (stft_pad_parse(v, &o.pad)) cli_usage("--pad: '%s' is not constant or reflect", v);
+        } else if ((v = optval(argc, argv, &i, "--resample"))) {
+            if (audio_quality_parse(v, &o.quality)) cli_usage("--resample: '%s' is not best, medium or fastest", v);
+        } else if ((v = optval(argc, argv, &i, "--key"))) {
+            static const char *const rules[] = {"stem", "name", "path", "parent"};
+            int k = 0;
+            while (k < 4 && strcmp(v, rules[k])) k++;
+            if (k == 4) cli_usage("--key: '%s' is not stem, name, path or parent", v);
+            o.key = (key_rule)k;
+        } else if (strcmp(a, "--no-center") == 0) o.center = 0;
+        else if (strcmp(a, "--power") == 0) o.db = 0;
+        else if (strcmp(a, "--keep-going") == 0) o.keep_going = 1;
+        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) o.quiet = 1;
+        else cli_usage("unknown option '%s'", a);
+    }
+    if (nf == 0) o.files[nf++] = "-";
+    if (o.fmax < 0) o.fmax = o.sr / 2.0;
+    if (o.fmax > o.sr / 2.0) cli_usage("--fmax %g is above the Nyquist frequency %g of --sr %d", o.fmax, o.sr / 2.0, o.sr);
+    if (o.fmin >= o.fmax) cli_usage("--fmin %g must be below --fmax %g", o.fmin, o.fmax);
+    for (int i = 0; i < nf; i++)
+        if (strcmp(o.files[i], "-") == 0 && isatty(STDIN_FILENO))
+            cli_usage("no audio files given; name them, or pipe a list of paths (find ... | spectro)");
+    return o;
+}
+
+static void build_header(ts_header *h, const struct opts *o) {
+    if (ts_header_init(h, "mel", TS_F32, o->n_mels, NULL)) cli_die("out of memory");
+    h->key_name = strdup("track");
+    cJSON *m = ts_header_meta(h);
+    cJSON_AddStringToObject(m, "stage", "spectro");
+    cJSON_AddStringToObject(m, "row", "one STFT frame: n_mels values, lowest band first");
+    cJSON_AddNumberToObject(m, "sample_rate", o->sr);
+    cJSON_AddNumberToObject(m, "n_fft", o->n_fft);
+    cJSON_AddNumberToObject(m, "win_length", o->n_fft);
+    cJSON_AddNumberToObject(m, "hop_length", o->hop);
+    cJSON_AddNumberToObject(m, "frames_per_second", (double)o->sr / o->hop);
+    cJSON_AddStringToObject(m, "window", "hann_periodic");
+    cJSON_AddBoolToObject(m, "center", o->center);
+    cJSON_AddStringToObject(m, "pad_mode", stft_pad_name(o->pad));
+    cJSON_AddNumberToObject(m, "power", 2.0);
+    cJSON_AddNumberToObject(m, "n_mels", o->n_mels);
+    cJSON_AddNumberToObject(m, "fmin", o->fmin);
+    cJSON_AddNumberToObject(m, "fmax", o->fmax);
+    cJSON_AddStringToObject(m, "mel_scale", mel_scale_name(o->scale));
+    cJSON_AddStringToObject(m, "norm", mel_norm_name(o->norm));
+    cJSON_AddStringToObject(m, "scale", o->db ? "db" : "power");
+    if (o->db) {
+        cJSON_AddNumberToObject(m, "ref", o->ref);
+        cJSON_AddNumberToObject(m, "amin", o->amin);
+        if (o->top_db > 0) cJSON_AddNumberToObject(m, "top_db", o->top_db);
+        else cJSON_AddNullToObject(m, "top_db");
+    }
+    cJSON_AddStringToObject(m, "downmix", "mean");
+    char rs[64];
+    snprintf(rs, sizeof rs, "libsamplerate sinc_%s", audio_quality_name(o->quality));
+    cJSON_AddStringToObject(m, "resampler", rs);
+    static const char *const rules[] = {"stem", "name", "path", "parent"};
+    cJSON_AddStringToObject(m, "key_rule", rules[o->key]);
+}
+
+/* ---- output of one finished track, clamped at max - top_db ---- */
+#define WRITE_ROWS 1024
+
+static void write_track(ts_writer *w, job *j, float *rows, const char **keys) {
+    mel_store *s = &j->st;
+    const size_t nm = (size_t)s->n_mels;
+    const int clamp = j->o->db && j->o->top_db > 0;
+    const float floor = (float)(s->max - j->o->top_db);
+    for (int i = 0; i < WRITE_ROWS; i++) keys[i] = j->key;
+    if (s->spill) rewind(s->spill);
+    for (int64_t done = 0; done < s->frames;) {
+        size_t n = (size_t)(s->frames - done) < WRITE_ROWS ? (size_t)(s->frames - done) : WRITE_ROWS;
+        const float *src;
+        if ((size_t)done < s->mem_frames) {
+            if (n > s->mem_frames - (size_t)done) n = s->mem_frames - (size_t)done;
+            src = s->mem + (size_t)done * nm;
+            if (clamp) { memcpy(rows, src, n * nm * sizeof *rows); src = rows; }
+        } else {
+            if (fread(rows, sizeof *rows * nm, n, s->spill) != n)
+                cli_die("%s: cannot read back the spilled frames", j->path);
+            src = rows;
+        }
+        if (clamp) mel_db_floor(rows, n * nm, floor);
+        if (ts_write_rows(w, (int64_t)n, keys, src)) cli_die("%s", ts_werror(w));
+        done += (int64_t)n;
+    }
+}
+
+static void job_init(job *j, const struct opts *o, const stft_plan *plan, const mel_bank *bank) {
+    memset(j, 0, sizeof *j);
+    j->o = o;
+    j->plan = plan;
+    j->bank = bank;
+    j->stft = stft_stream_new(plan);
+    j->samples = malloc(SAMPLES_CAP * sizeof(float));
+    j->melrow = malloc((size_t)o->n_mels * sizeof(float));
+    j->st.n_mels = o->n_mels;
+    j->st.max_mem_frames = o->buffer_bytes / ((size_t)o->n_mels * sizeof(float));
+    if (!j->st.max_mem_frames) j->st.max_mem_frames = 1;
+    if (!j->stft || !j->samples || !j->melrow) cli_die("out of memory");
+}
+
+static void job_free(job *j) {
+    store_clear(&j->st);
+    free(j->st.mem);
+    free(j->samples);
+    free(j->melrow);
+    free(j->key);
+    stft_stream_free(j->stft);
+}
+
+int main(int argc, char **argv) {
+    cli_init("spectro", argc, argv, help);
+    struct opts o = parse_opts(argc, argv);
+    char err[512];
+    stft_plan *plan = stft_plan_new(o.n_fft, o.hop, o.center, o.pad, err, sizeof err);
+    if (!plan) cli_usage("%s", err);
+    mel_bank bank;
+    if (mel_bank_init(&bank, o.sr, o.n_fft, o.n_mels, o.fmin, o.fmax, o.scale, o.norm, err, sizeof err))
+        cli_usage("%s", err);
+    ts_writer *w = cli_open_write(o.output);
+    ts_header h;
+    build_header(&h, &o);
+    if (ts_begin_tensor(w, &h)) cli_die("%s", ts_werror(w));
+
+    job *jobs = calloc((size_t)o.threads, sizeof *jobs);
+    pthread_t *tid = calloc((size_t)o.threads, sizeof *tid);
+    float *rows = malloc(WRITE_ROWS * (size_t)o.n_mels * sizeof *rows);
+    const char **keys = malloc(WRITE_ROWS * sizeof *keys);
+    if (!jobs || !tid || !rows || !keys) cli_die("out of memory");
+    for (int t = 0; t < o.threads; t++) job_init(&jobs[t], &o, plan, &bank);
+
+    path_iter it = {.files = o.files};
+    key_set ks = {0};
+    cli_progress prog;
+    cli_progress_init(&prog, o.quiet ? 0 : 30);
+    if (o.quiet) prog.tty = 0;
+    long done = 0, failed = 0;
+    double audio_s = 0;
+    for (int more = 1; more;) {
+        int nj = 0;                             /* a batch of up to -j files */
+        while (nj < o.threads) {
+            const char *p = next_path(&it);
+            if (!p) { more = 0; break; }
+            job *j = &jobs[nj];
+            free(j->key);
+            j->key = make_key(p, o.key);
+            free((char *)j->path);
+            j->path = strdup(p);
+            if (!j->key || !j->path) cli_die("out of memory");
+            nj++;
+        }
+        if (nj == 1) run_job(&jobs[0]);
+        else {
+            for (int t = 0; t < nj; t++)
+                if (pthread_create(&tid[t], NULL, job_thread, &jobs[t])) cli_die("cannot start a thread");
+            for (int t = 0; t < nj; t++) pthread_join(tid[t], NULL);
+        }
+        for (int t = 0; t < nj; t++) {
+            job *j = &jobs[t];
+            int added = j->failed ? 1 : key_set_add(&ks, j->key);
+            if (added < 0) cli_die("out of memory");
+            if (!added) {
+                snprintf(j->err, sizeof j->err, "%s: key '%s' is already used by an earlier file; "
+                         "choose another --key rule (path, parent)", j->path, j->key);
+                j->failed = 1;
+            }
+            if (j->failed) {
+                failed++;
+                if (!o.keep_going) cli_die("%s (--keep-going skips such files)", j->err);
+                cli_progress_done(&prog);
+                cli_warn("%s; skipped", j->err);
+                continue;
+            }
+            write_track(w, j, rows, keys);
+            done++;
+            audio_s += j->seconds;
+        }
+        double el = cli_now() - prog.start;
+        cli_progress_update(&prog, "%ld files, %.0f s of audio, %.1f s of audio per second%s",
+                            done, audio_s, el > 0 ? audio_s / el : 0.0, failed ? " (some failed)" : "");
+    }
+    cli_progress_done(&prog);
+    if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
+    cli_close_write(w);
+    if (failed) cli_warn("%ld of %ld files could not be processed (named above)", failed, failed + done);
+    for (int t = 0; t < o.threads; t++) { free((char *)jobs[t].path); job_free(&jobs[t]); }
+    free(jobs); free(tid); free(rows); free(keys); free(it.line); free(o.files);
+    key_set_free(&ks);
+    ts_header_free(&h);
+    mel_bank_free(&bank);
+    stft_plan_free(plan);
+    return failed ? EXIT_DATA : EXIT_OK;
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# bench/spectro.sh - decode + resample + log-mel of 30 s clips: spectro against
+# torchaudio (torchaudio.load, mean to mono, transforms.Resample, MelSpectrogram
+# + AmplitudeToDB with spectro's defaults), same files, CPU only.
+# One thread: spectro -j 1 vs torch.set_num_threads(1).  All cores: spectro -j N
+# vs N torchaudio processes over a share of the files each, and vs one process
+# with torch's default intra-op threads.  Best of $REPS runs; wall seconds, and
+# seconds of audio per CPU second (user + sys).
+# Clips: 30 s cut from ../shared/data/audio (Ogg Vorbis 44.1 kHz stereo, MP3
+# 22.05 kHz stereo, Ogg Vorbis 22.05 kHz mono), written to a scratch folder.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${BIN:-$ROOT/bin}
+PY=${PY:-/usr/bin/python3}
+SHARED=${SHARED:-$ROOT/../shared/data}
+REPS=${REPS:-3}
+NCPU=$(nproc)
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+A=$SHARED/audio
+[ -d "$A" ] || { echo "bench spectro: skipped: $A not present"; exit 0; }
+"$PY" -c 'import torchaudio, soundfile' 2>/dev/null || { echo "bench spectro: skipped: python3-torchaudio/-soundfile missing"; exit 0; }
+[ -x "$BIN/spectro" ] || { echo "bench spectro: $BIN/spectro not built" >&2; exit 1; }
+
+"$PY" - "$A" "$T/clips" <<'EOF' || exit 1
+import os, sys, soundfile as sf
+src, out = sys.argv[1], sys.argv[2]
+os.makedirs(out)
+jobs = [(f"debian/drascula-music/track{n}.ogg", 20, "OGG", "VORBIS") for n in (3, 5, 6, 7, 9, 11)]
+jobs += [(f"debian/asc-music/{n}.mp3", 60, "MP3", "MPEG_LAYER_III") for n in ("frontiers", "machine_wars", "time_to_strike")]
+jobs += [(f"librosa/{n}.ogg", 30, "OGG", "VORBIS") for n in
+         ("Kevin_MacLeod_-_Vibe_Ace", "Karissa_Hobbs_-_Lets_Go_Fishin", "Kevin_MacLeod_-_P_I_Tchaikovsky_Dance_of_the_Sugar_Plum_Fairy")]
+for i, (p, start, fmt, sub) in enumerate(jobs):
+    info = sf.info(os.path.join(src, p))
+    x, sr = sf.read(os.path.join(src, p), start=start * info.samplerate, frames=30 * info.samplerate, dtype="float32")
+    ext = "mp3" if fmt == "MP3" else "ogg"
+    sf.write(os.path.join(out, f"clip{i:02d}.{ext}"), x, sr, format=fmt, subtype=sub)
+EOF
+ls "$T"/clips/* >"$T/list"
+NCLIP=$(wc -l <"$T/list")
+AUDIO_S=$((NCLIP * 30))
+
+cat >"$T/ta.py" <<'EOF'
+import resource, sys, time, torch, torchaudio
+threads, paths = int(sys.argv[1]), sys.argv[2:]
+if threads > 0:
+    torch.set_num_threads(threads)
+mel = torchaudio.transforms.MelSpectrogram(sample_rate=22050, n_fft=2048, win_length=2048, hop_length=512,
+    n_mels=128, power=2.0, center=True, pad_mode="constant", norm="slaney", mel_scale="slaney")
+todb = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=80)
+resamplers = {}
+def one(p):
+    w, sr = torchaudio.load(p)
+    w = w.mean(dim=0)
+    if sr != 22050:
+        if sr not in resamplers:
+            resamplers[sr] = torchaudio.transforms.Resample(sr, 22050)
+        w = resamplers[sr](w)
+    return todb(mel(w))
+with torch.no_grad():
+    one(paths[0])                       # warm-up: kernels, caches
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    for p in paths:
+        one(p)
+    t1, r1 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+print(t1 - t0, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
+EOF
+
+# best of REPS: prints "wall cpu"
+best() { sort -n | head -n 1; }
+sp_run() {   # threads
+  for _ in $(seq "$REPS"); do
+    /usr/bin/time -f '%e %U %S' -o "$T/tm" "$BIN/spectro" -q -j "$1" -o "$T/out.ts" $(cat "$T/list") || exit 1
+    awk '{ print $1, $2 + $3 }' "$T/tm"
+  done | best
+}
+ta_run() {   # threads (0 = torch default)
+  for _ in $(seq "$REPS"); do "$PY" "$T/ta.py" "$1" $(cat "$T/list") || exit 1; done | best
+}
+ta_procs() { # N processes, one thread each, a share of the files each
+  for _ in $(seq "$REPS"); do
+    split -n "r/$1" "$T/list" "$T/part."
+    local t0; t0=$(date +%s.%N)
+    for f in "$T"/part.*; do "$PY" "$T/ta.py" 1 $(cat "$f") >"$f.out" & done; wait
+    local t1; t1=$(date +%s.%N)
+    # wall = slowest process's loop (imports excluded, as in the one-process run)
+    cat "$T"/part.*.out | awk '{ if ($1 > w) w = $1; c += $2 } END { print w, c }'
+    rm -f "$T"/part.*
+  done | best
+}
+report() {   # what sp ta
+  read -r sw sc <<<"$2"; read -r tw tc <<<"$3"
+  awk -v what="$1" -v sw="$sw" -v sc="$sc" -v tw="$tw" -v tc="$tc" -v a="$AUDIO_S" -v n="$NCLIP" 'BEGIN {
+    printf "bench spectro %s: songpipe %.3f s, torchaudio %.3f s, ratio %.1f x  (%d x 30 s clips; per clip %.1f ms vs %.1f ms; audio s per CPU s: songpipe %.0f, torchaudio %.0f)\n",
+      what, sw, tw, tw / sw, n, 1000 * sw / n, 1000 * tw / n, a / sc, a / tc }'
+}
+report "1 thread" "$(sp_run 1)" "$(ta_run 1)"
+report "$NCPU cores (spectro -j $NCPU vs $NCPU torch processes)" "$(sp_run "$NCPU")" "$(ta_procs "$NCPU")"
+report "$NCPU cores (spectro -j $NCPU vs torch default threads)" "$(sp_run "$NCPU")" "$(ta_run 0)"
