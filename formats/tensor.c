@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -202,7 +203,7 @@ static int header_from_json(ts_header *h, const char *js, size_t len, char *why,
         double v = cJSON_IsNumber(d) ? d->valuedouble : -1;
         /* range first: casting an out-of-range double to int64_t is undefined */
         if (!(v >= 0 && v <= (double)TS_MAX_DIM) || v != (double)(int64_t)v) {
-            snprintf(why, wl, "header \"shape\" holds a size that is not a non-negative integer");
+            snprintf(why, wl, "header \"shape\" holds a size that is not an integer from 0 to 2^53");
             goto fail;
         }
         h->shape[h->ndim++] = (int64_t)v;
@@ -290,6 +291,8 @@ static int truncated(ts_reader *r, int rc, const char *what) {
     return rfail(r, "truncated stream: it ends inside %s, with no end record (was the writer interrupted?)", what);
 }
 
+static ts_reader *open_stream(ts_reader *r, char *err, size_t errlen);
+
 ts_reader *ts_open_read(const char *path, char *err, size_t errlen) {
     ts_reader *r = calloc(1, sizeof *r);
     if (!r) { snprintf(err, errlen, "out of memory"); return NULL; }
@@ -302,6 +305,19 @@ ts_reader *ts_open_read(const char *path, char *err, size_t errlen) {
         snprintf(r->name, sizeof r->name, "%s", path);
         if (!r->f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); free(r); return NULL; }
     }
+    return open_stream(r, err, errlen);
+}
+
+ts_reader *ts_open_read_fp(FILE *f, const char *name, char *err, size_t errlen) {
+    ts_reader *r = calloc(1, sizeof *r);
+    if (!r) { snprintf(err, errlen, "out of memory"); return NULL; }
+    r->f = f;
+    snprintf(r->name, sizeof r->name, "%s", name ? name : "<stream>");
+    return open_stream(r, err, errlen);
+}
+
+/* Check the 12-byte stream header; frees r on error. */
+static ts_reader *open_stream(ts_reader *r, char *err, size_t errlen) {
     r->dctx = ZSTD_createDCtx();
     if (!r->dctx) { snprintf(err, errlen, "out of memory"); ts_close_read(r); return NULL; }
     unsigned char m[12];
@@ -402,7 +418,11 @@ int ts_next_tensor(ts_reader *r, const ts_header **hp) {
     }
     for (;;) {
         if ((rc = rread(r, b, 1)) != 1) {
-            if (rc == 0) return truncated(r, 1, "the stream: after the last tensor there is no end-of-stream record");
+            if (rc == 0 && r->seg_tensors == 0)
+                return rfail(r, "truncated stream: it ends before its first tensor, with no end-of-stream record (was the writer interrupted?)");
+            if (rc == 0)
+                return rfail(r, "truncated stream: it ends after tensor %u ('%s'), with no end-of-stream record (was the writer interrupted?)",
+                             r->seg_tensors, r->have_h ? r->h.name : "?");
             return truncated(r, rc, "a record tag");
         }
         if (b[0] == 'Z') {
@@ -607,6 +627,15 @@ ts_writer *ts_open_write(const char *path, char *err, size_t errlen) {
         w->f = stdout;
         return w;
     }
+    /* a device or a FIFO (-o /dev/null, -o /dev/stdout, a named pipe) is
+     * written in place: renaming a .tmp over it would replace the device */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (!(w->path = xstrdup(path))) { snprintf(err, errlen, "out of memory"); goto fail; }
+        if (!(w->f = fopen(path, "wb"))) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); goto fail; }
+        w->own = 1;
+        return w;
+    }
     size_t n = strlen(path);
     int slot = -1;
     for (int i = 0; i < TS_MAX_OPEN; i++) if (!tmp_used[i]) { slot = i; break; }
@@ -756,8 +785,10 @@ int ts_close(ts_writer *w, char *err, size_t errlen) {
     if (w->failed) rc = -1;
     if (w->own) {
         if (fclose(w->f) != 0 && !rc) rc = wfail(w, "%s: write failed: %s", w->path, strerror(errno));
-        if (!rc && rename(tmp_paths[w->slot], w->path) != 0) rc = wfail(w, "%s: cannot rename: %s", w->path, strerror(errno));
-        if (rc) unlink(tmp_paths[w->slot]);
+        if (w->slot >= 0) {
+            if (!rc && rename(tmp_paths[w->slot], w->path) != 0) rc = wfail(w, "%s: cannot rename: %s", w->path, strerror(errno));
+            if (rc) unlink(tmp_paths[w->slot]);
+        }
     }
     if (rc) {
         if (err) snprintf(err, errlen, "%s", w->err[0] ? w->err : "write failed");
@@ -772,7 +803,7 @@ void ts_abort(ts_writer *w) {
     if (!w) return;
     if (w->own) {
         fclose(w->f);
-        unlink(tmp_paths[w->slot]);
+        if (w->slot >= 0) unlink(tmp_paths[w->slot]);
     }
     writer_free(w);
 }

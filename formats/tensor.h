@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <cjson/cJSON.h>
 
 #define TS_VERSION 1
@@ -68,6 +69,8 @@ typedef struct {
 
 /* path NULL or "-" = stdin.  NULL on error with the reason in err. */
 ts_reader *ts_open_read(const char *path, char *err, size_t errlen);
+/* Read from an open FILE (not closed by ts_close_read); name is used in messages. */
+ts_reader *ts_open_read_fp(FILE *f, const char *name, char *err, size_t errlen);
 /* 1: next tensor's header in *h (valid until the next call), 0: clean end of
  * stream, -1: error. */
 int ts_next_tensor(ts_reader *r, const ts_header **h);
