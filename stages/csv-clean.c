@@ -7,6 +7,7 @@
  * header carries the row counts and the empty-cell fill values, which are
  * known only at the end; the tensor is then written from that file. */
 #include "cli.h"
+#include "outfile.h"
 #include "csvin.h"
 #include "csvnum.h"
 #include "strmap.h"
@@ -110,45 +111,6 @@ typedef struct {
     FILE *spool, *catf;
     cli_progress prog;
 } job;
-
-/* ---- outputs that appear only on success: FILE.tmp, renamed at the end ---- */
-
-#define MAX_SIDE 2
-static char side_tmp[MAX_SIDE][4096];
-static int side_live[MAX_SIDE];
-
-static void side_cleanup(void) {
-    for (int i = 0; i < MAX_SIDE; i++)
-        if (side_live[i]) unlink(side_tmp[i]), side_live[i] = 0;
-}
-
-static void on_signal(int sig) {            /* async-signal-safe */
-    for (int i = 0; i < MAX_SIDE; i++)
-        if (side_live[i]) unlink(side_tmp[i]);
-    ts_abort_all_tmp();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static FILE *side_open(int slot, const char *path) {
-    if (strlen(path) + 5 > sizeof side_tmp[slot]) cli_die("%s: path too long", path);
-    snprintf(side_tmp[slot], sizeof side_tmp[slot], "%s.tmp", path);
-    FILE *f = fopen(side_tmp[slot], "w");
-    if (!f) cli_die("%s: cannot create: %s", side_tmp[slot], strerror(errno));
-    side_live[slot] = 1;
-    setvbuf(f, NULL, _IOFBF, 1 << 20);
-    return f;
-}
-
-static void side_close(int slot, FILE *f) {
-    int bad = ferror(f);
-    if (fclose(f) || bad) cli_die("%s: write failed: %s", side_tmp[slot], strerror(errno));
-}
-
-static void side_commit(int slot, const char *path) {
-    if (rename(side_tmp[slot], path)) cli_die("%s: cannot rename to %s: %s", side_tmp[slot], path, strerror(errno));
-    side_live[slot] = 0;
-}
 
 /* ---- options ---- */
 
@@ -667,17 +629,14 @@ static FILE *open_spool(void) {
 
 int main(int argc, char **argv) {
     cli_init("csv-clean", argc, argv, HELP);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGHUP, on_signal);
-    atexit(side_cleanup);
     static job j;
     j.o = parse_opts(argc, argv);
     ts_writer *w = cli_open_write(j.o.output);
     char err[512];
     if (!(j.in = csvin_open(j.o.input, j.o.delim, err, sizeof err))) cli_die("%s", err);
-    if (j.o.catalog) j.catf = side_open(0, j.o.catalog);
-    FILE *vocf = j.o.vocab ? side_open(1, j.o.vocab) : NULL;
+    /* side files appear (FILE.tmp renamed) only after the tensor is complete */
+    if (j.o.catalog) j.catf = outfile_open(j.o.catalog, 0);
+    FILE *vocf = j.o.vocab ? outfile_open(j.o.vocab, 0) : NULL;
     j.spool = open_spool();
     cli_progress_init(&j.prog, 0);
 
@@ -689,11 +648,10 @@ int main(int argc, char **argv) {
                  csvin_name(j.in), j.unshown);
 
     write_tensor(&j, w);
-    if (vocf) write_vocab(&j, vocf), side_close(1, vocf);
-    if (j.catf) side_close(0, j.catf);
+    if (vocf) write_vocab(&j, vocf);
     cli_close_write(w);
-    if (j.o.catalog) side_commit(0, j.o.catalog);
-    if (j.o.vocab) side_commit(1, j.o.vocab);
+    if (j.catf) outfile_close(j.catf);
+    if (vocf) outfile_close(vocf);
 
     fprintf(stderr, "csv-clean: %s: %" PRId64 " rows in, %" PRId64 " out; dropped: %" PRId64
             " empty, %" PRId64 " unparsable, %" PRId64 " duplicate keys",
