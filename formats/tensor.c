@@ -43,9 +43,8 @@ static void crc_init(void) {
     crc_ready = 1;
 }
 
-uint32_t ts_crc32c(uint32_t crc, const void *buf, size_t len) {
+static uint32_t crc32c_soft(uint32_t crc, const unsigned char *p, size_t len) {
     if (!crc_ready) crc_init();
-    const unsigned char *p = buf;
     crc = ~crc;
     while (len >= 8) {
         uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
@@ -56,6 +55,37 @@ uint32_t ts_crc32c(uint32_t crc, const void *buf, size_t len) {
     }
     while (len--) crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xff];
     return ~crc;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* SSE4.2 has a CRC-32C instruction: ~5x the table version.  Chosen at run
+ * time, so a build made with -march=native still runs the same bytes. */
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_hw(uint32_t crc, const unsigned char *p, size_t len) {
+    uint64_t c = ~crc;
+    while (len && ((uintptr_t)p & 7)) { c = __builtin_ia32_crc32qi((uint32_t)c, *p++); len--; }
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+        p += 8; len -= 8;
+    }
+    while (len--) c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+    return ~(uint32_t)c;
+}
+#endif
+
+uint32_t ts_crc32c_portable(uint32_t crc, const void *buf, size_t len) {
+    return crc32c_soft(crc, buf, len);
+}
+
+uint32_t ts_crc32c(uint32_t crc, const void *buf, size_t len) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    static int hw = -1;
+    if (hw < 0) hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+    if (hw) return crc32c_hw(crc, buf, len);
+#endif
+    return crc32c_soft(crc, buf, len);
 }
 
 /* ---------- little-endian helpers ---------- */

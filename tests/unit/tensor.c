@@ -267,6 +267,17 @@ int main(void) {
         roundtrip_dtype((ts_dtype)t, 0, 100);       /* empty table */
     }
     CHECK(ts_crc32c(0, "123456789", 9) == 0xE3069283u, "crc32c check value");
+    CHECK(ts_crc32c_portable(0, "123456789", 9) == 0xE3069283u, "portable crc32c check value");
+    {   /* the hardware and table versions agree on every length and alignment */
+        unsigned char buf[300];
+        for (int i = 0; i < 300; i++) buf[i] = (unsigned char)(i * 131 + 7);
+        int same = 1;
+        for (int off = 0; off < 9; off++)
+            for (int len = 0; len + off <= 300; len += 7)
+                if (ts_crc32c(5, buf + off, (size_t)len) != ts_crc32c_portable(5, buf + off, (size_t)len)) same = 0;
+        uint32_t part = ts_crc32c(ts_crc32c(0, buf, 100), buf + 100, 200);
+        CHECK(same && part == ts_crc32c_portable(0, buf, 300), "crc32c: fast and portable paths agree; chaining works");
+    }
     CHECK(ts_crc32c(ts_crc32c(0, "1234", 4), "56789", 5) == 0xE3069283u, "crc32c continues across calls");
     test_multi_tensor();
     test_concatenated();
