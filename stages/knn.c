@@ -1,0 +1,736 @@
+/* knn.c - songs like a song, a playlist, an artist, or every row of a query
+ * stream: exact nearest neighbours over an index table (common/knn.c), names
+ * resolved through the catalogue (common/catalog.c), results filtered
+ * (query songs, one line per song, --max-per-artist) and written as a text
+ * table, TSV lines or a tensor stream. */
+#include "catalog.h"
+#include "cli.h"
+#include "outfile.h"
+#include "knn.h"
+#include "normstats.h"
+#include "text.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char HELP[] =
+"Usage: knn --index TABLE.ts [--catalog CAT.tsv] [options] QUERY\n"
+"Exact nearest neighbours of songs in an index table (keys = track ids).\n"
+"\n"
+"QUERY (exactly one):\n"
+"  --song TEXT          a key (exact), or a title search in the catalogue:\n"
+"                       case- and accent-insensitive substring, punctuation\n"
+"                       and spaces ignored; an exact title beats substrings;\n"
+"                       'TITLE - ARTIST' or 'TITLE by ARTIST' narrows by artist.\n"
+"                       Several songs match: they are listed on stderr, exit 1\n"
+"  --playlist 'A;B;C'   songs separated by ';', each resolved as --song\n"
+"  --playlist-file FILE one song per line (blank lines and # comments skipped)\n"
+"                       Results: the nearest song to each member plus the\n"
+"                       neighbours of the members' mean vector, without\n"
+"                       duplicates, all scored against the mean vector\n"
+"  --artist NAME        the songs nearest to an artist's row of --artists\n"
+"  --artists FILE.ts    artist table (keys = artist names); its columns are\n"
+"                       matched to the index's by name.  When the index\n"
+"                       carries normalize statistics and the artist table\n"
+"                       does not, they are applied to the artist's row\n"
+"  --batch Q.ts | -     every row of a query stream (columns matched by name)\n"
+"  --self               all pairs: every index row against the others (also\n"
+"                       when --batch names the index file itself)\n"
+"\n"
+"Options:\n"
+"  -k N                 neighbours per query (default 10)\n"
+"  --metric M           cosine (similarity, higher is better; default),\n"
+"                       euclidean (true distance, not squared, lower is better),\n"
+"                       dot (higher is better), mad (mean absolute difference\n"
+"                       over the dimensions, lower is better)\n"
+"  --max-per-artist N   at most N results by one artist (default 0 = no cap)\n"
+"  --first              take the first match of an ambiguous name\n"
+"  --title-col C        catalogue title column (default: the first of\n"
+"                       track_name, name, title)\n"
+"  --artist-col C       catalogue artist column (default: the first of\n"
+"                       track_artist, artists, artist_name, artist)\n"
+"  --threads N          search threads (default 2); results do not depend on it\n"
+"  --text | --tsv       output a readable table (the default on a terminal) or\n"
+"                       TSV lines: query_key rank neighbour_key score title artist\n"
+"  -o FILE              output file (FILE.tmp renamed on success); without\n"
+"                       --text/--tsv it gets the tensor stream\n"
+"  --timing             print the search time on stderr\n"
+"  -h, --help           this help;  -V, --version\n"
+"\n"
+"Results never include the query songs (nor their other ids), and one song\n"
+"under several ids (same folded title and artist) appears once, with its\n"
+"best score.  Equal scores go to the lower index row.  Tensor output: one\n"
+"f64 tensor 'neighbors', row shape [k,2] = (index row, score) per rank,\n"
+"keyed by the query key; missing ranks are (-1, NaN).\n"
+"\n"
+"Memory: the whole index table (and its catalogue) is held, as exact search\n"
+"needs it, plus one copy for the engine; queries stream in chunks.\n";
+
+enum { FMT_AUTO, FMT_TEXT, FMT_TSV, FMT_TENSOR };
+
+typedef struct {
+    const char *index, *catalog, *output, *song, *playlist, *playlist_file;
+    const char *artist, *artists, *batch, *title_col, *artist_col;
+    int k, threads, first, self, max_per_artist, fmt, timing;
+    knn_metric metric;
+} opts;
+
+/* ---- shared state ---- */
+typedef struct {
+    opts o;
+    ts_table tab;               /* the index table (f32 rows) */
+    int d;
+    knn_index ix;
+    catalog cat;
+    int have_cat;
+    cat_songs songs;
+    double search_secs;
+    /* filter session: group g is taken when seen[g] == stamp; artist a has
+     * acnt[a] results when astamp[a] == stamp */
+    int64_t *seen, *astamp, stamp;
+    int *acnt;
+    /* output */
+    int fmt;
+    ts_writer *w;
+    FILE *f;
+} app;
+
+static app A;
+
+static opts parse_opts(int argc, char **argv) {
+    enum { O_INDEX = 256, O_CATALOG, O_METRIC, O_SONG, O_PLAYLIST, O_PLAYLIST_FILE, O_ARTIST,
+           O_ARTISTS, O_BATCH, O_SELF, O_TITLE, O_ARTISTCOL, O_MAXPA, O_THREADS, O_FIRST,
+           O_TEXT, O_TSV, O_TIMING };
+    static const struct option lo[] = {
+        {"index", 1, 0, O_INDEX}, {"catalog", 1, 0, O_CATALOG}, {"metric", 1, 0, O_METRIC},
+        {"song", 1, 0, O_SONG}, {"playlist", 1, 0, O_PLAYLIST}, {"playlist-file", 1, 0, O_PLAYLIST_FILE},
+        {"artist", 1, 0, O_ARTIST}, {"artists", 1, 0, O_ARTISTS}, {"batch", 1, 0, O_BATCH},
+        {"self", 0, 0, O_SELF}, {"title-col", 1, 0, O_TITLE}, {"artist-col", 1, 0, O_ARTISTCOL},
+        {"max-per-artist", 1, 0, O_MAXPA}, {"threads", 1, 0, O_THREADS}, {"first", 0, 0, O_FIRST},
+        {"text", 0, 0, O_TEXT}, {"tsv", 0, 0, O_TSV}, {"timing", 0, 0, O_TIMING}, {0, 0, 0, 0}};
+    opts o = {.k = 10, .threads = 2, .metric = KNN_COSINE};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":k:o:", lo, NULL)) != -1) {
+        switch (c) {
+        case O_INDEX: o.index = optarg; break;
+        case O_CATALOG: o.catalog = optarg; break;
+        case O_METRIC:
+            if (knn_metric_parse(optarg, &o.metric))
+                cli_usage("--metric: unknown metric '%s'; use cosine, euclidean, dot or mad", optarg);
+            break;
+        case O_SONG: o.song = optarg; break;
+        case O_PLAYLIST: o.playlist = optarg; break;
+        case O_PLAYLIST_FILE: o.playlist_file = optarg; break;
+        case O_ARTIST: o.artist = optarg; break;
+        case O_ARTISTS: o.artists = optarg; break;
+        case O_BATCH: o.batch = optarg; break;
+        case O_SELF: o.self = 1; break;
+        case O_TITLE: o.title_col = optarg; break;
+        case O_ARTISTCOL: o.artist_col = optarg; break;
+        case O_MAXPA: o.max_per_artist = (int)cli_long("--max-per-artist", optarg, 0, INT_MAX); break;
+        case O_THREADS: o.threads = (int)cli_long("--threads", optarg, 1, 64); break;
+        case O_FIRST: o.first = 1; break;
+        case O_TEXT: o.fmt = FMT_TEXT; break;
+        case O_TSV: o.fmt = FMT_TSV; break;
+        case O_TIMING: o.timing = 1; break;
+        case 'k': o.k = (int)cli_long("-k", optarg, 1, 100000); break;
+        case 'o': o.output = optarg; break;
+        case ':': cli_usage("%s needs a value", argv[optind - 1]);
+        default: cli_usage("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) cli_usage("unexpected argument '%s' (a query is --song TEXT, --playlist, --artist or --batch)", argv[optind]);
+    if (!o.index) cli_usage("--index TABLE.ts is required (a tensor stream from csv-clean or normalize)");
+    int nq = !!o.song + !!o.playlist + !!o.playlist_file + !!o.artist + (o.batch || o.self);
+    if (nq != 1) cli_usage(nq ? "give exactly one query (--song, --playlist, --playlist-file, --artist, --batch or --self)"
+                              : "no query: give --song TEXT, --playlist 'A;B', --artist NAME, --batch Q.ts or --self");
+    if (o.artist && !o.artists) cli_usage("--artist needs --artists ARTISTS.ts (an artist table)");
+    if (o.fmt == FMT_AUTO) o.fmt = o.output ? FMT_TENSOR : cli_stdout_tty() ? FMT_TEXT : FMT_TENSOR;
+    return o;
+}
+
+/* ---- loading ---- */
+
+/* Converts an f64 table to f32 in place (knn works in f32). */
+static void table_to_f32(ts_table *t, const char *path) {
+    if (t->h.dtype == TS_F32) return;
+    if (t->h.dtype != TS_F64)
+        cli_die("%s: tensor '%s' holds %s; knn needs f32 or f64 rows", path, t->h.name, ts_dtype_name(t->h.dtype));
+    size_t n = (size_t)t->nrows * (size_t)t->h.row_elems;
+    float *f = malloc((n ? n : 1) * sizeof *f);
+    if (!f) cli_die("%s: out of memory", path);
+    for (size_t i = 0; i < n; i++) f[i] = (float)((double *)t->data)[i];
+    free(t->data);
+    t->data = f;
+}
+
+static void load_index(void) {
+    char err[512];
+    if (ts_load_table(A.o.index, NULL, &A.tab, err, sizeof err)) cli_die("%s", err);
+    table_to_f32(&A.tab, A.o.index);
+    if (A.tab.h.ndim != 1 || A.tab.h.row_elems < 1)
+        cli_die("%s: tensor '%s' rows must be vectors of shape [d]; this one has %d dimensions", A.o.index, A.tab.h.name, A.tab.h.ndim);
+    if (A.tab.nrows < 1) cli_die("%s: the index table has no rows", A.o.index);
+    if (A.tab.h.row_elems > INT_MAX / 16) cli_die("%s: rows of %" PRId64 " values are too wide", A.o.index, A.tab.h.row_elems);
+    A.d = (int)A.tab.h.row_elems;
+    const float *x = A.tab.data;
+    int64_t bad = 0;
+    for (int64_t r = 0; r < A.tab.nrows; r++)
+        for (int t = 0; t < A.d; t++)
+            if (!isfinite(x[r * A.d + t])) { bad++; break; }
+    if (bad) cli_warn("%s: %" PRId64 " rows hold NaN or infinity; they never appear as neighbours", A.o.index, bad);
+    if (knn_index_build(&A.ix, x, A.tab.nrows, A.d, A.o.metric)) cli_die("%s: out of memory building the index", A.o.index);
+}
+
+static void load_catalog(void) {
+    char err[600];
+    static const char *const tnames[] = {"track_name", "name", "title", NULL};
+    static const char *const anames[] = {"track_artist", "artists", "artist_name", "artist", NULL};
+    int tc = -1, ac = -1;
+    if (A.o.catalog) {
+        if (cat_load(&A.cat, A.o.catalog, err, sizeof err)) cli_die("%s", err);
+        A.have_cat = 1;
+        tc = A.o.title_col ? cat_column(&A.cat, A.o.title_col) : cat_pick_column(&A.cat, tnames);
+        ac = A.o.artist_col ? cat_column(&A.cat, A.o.artist_col) : cat_pick_column(&A.cat, anames);
+        if (A.o.title_col && tc < 0) cli_die("%s: no column '%s' (--title-col); its header is: %s ...", A.o.catalog, A.o.title_col, A.cat.colnames[0]);
+        if (A.o.artist_col && ac < 0) cli_die("%s: no column '%s' (--artist-col)", A.o.catalog, A.o.artist_col);
+        if (tc < 0) cli_warn("%s: no title column (track_name, name, title); pass --title-col", A.o.catalog);
+    }
+    if (cat_songs_build(&A.songs, A.have_cat ? &A.cat : NULL, tc, ac, (const char *const *)A.tab.keys,
+                        A.tab.nrows, err, sizeof err))
+        cli_die("%s", err);
+    if (A.have_cat && A.songs.nmissing)
+        cli_warn("%s: %" PRId64 " of %" PRId64 " index keys have no catalogue line (shown by key)",
+                 A.o.catalog, A.songs.nmissing, A.tab.nrows);
+    size_t n = (size_t)A.tab.nrows, na = (size_t)(A.songs.nartists ? A.songs.nartists : 1);
+    A.seen = calloc(n, sizeof *A.seen);
+    A.astamp = calloc(na, sizeof *A.astamp);
+    A.acnt = calloc(na, sizeof *A.acnt);
+    if (!A.seen || !A.astamp || !A.acnt) cli_die("out of memory");
+}
+
+/* ---- filtering: query songs out, one line per song, artist cap ---- */
+
+static void session_begin(void) { A.stamp++; }
+static void session_exclude_row(int64_t r) { if (r >= 0) A.seen[A.songs.group[r]] = A.stamp; }
+
+/* 1 and commits when row r may be the next result. */
+static int take(int64_t r) {
+    int64_t g = A.songs.group[r], a = A.songs.artist_id[r];
+    if (A.seen[g] == A.stamp) return 0;
+    if (A.o.max_per_artist && a >= 0) {
+        if (A.astamp[a] != A.stamp) { A.astamp[a] = A.stamp; A.acnt[a] = 0; }
+        if (A.acnt[a] >= A.o.max_per_artist) return 0;
+        A.acnt[a]++;
+    }
+    A.seen[g] = A.stamp;
+    return 1;
+}
+
+static void untake(int64_t r) {
+    int64_t a = A.songs.artist_id[r];
+    A.seen[A.songs.group[r]] = 0;
+    if (A.o.max_per_artist && a >= 0) A.acnt[a]--;
+}
+
+/* Picks up to want results from candidates (best first); *exhausted = 1
+ * when the candidate list ended before the index did (nothing more to fetch). */
+static int pick(const int64_t *lab, const float *sc, int kf, int want, int64_t *rows, double *scores, int *exhausted) {
+    int got = 0;
+    *exhausted = kf >= A.tab.nrows;
+    for (int i = 0; i < kf && got < want; i++) {
+        if (lab[i] < 0) { *exhausted = 1; break; }
+        if (!take(lab[i])) continue;
+        rows[got] = lab[i];
+        scores[got++] = sc[i];
+    }
+    return got;
+}
+
+static void timed_search(const float *q, int64_t nq, int kf, int64_t self, int64_t *lab, float *sc) {
+    knn_opts ko = {.k = kf, .threads = A.o.threads, .self_first = self};
+    double t0 = cli_now();
+    if (knn_search(&A.ix, q, nq, &ko, lab, sc)) cli_die("out of memory searching (k=%d)", kf);
+    A.search_secs += cli_now() - t0;
+}
+
+/* Up to want filtered neighbours of one vector within the current session,
+ * fetching more candidates (doubling) while filtering starves. */
+static int search_one(const float *q, int want, int64_t *rows, double *scores) {
+    int kf = want + 8 + (A.o.max_per_artist ? 2 * want : 0);
+    for (;;) {
+        if (kf > A.tab.nrows) kf = (int)A.tab.nrows;
+        int64_t *lab = malloc((size_t)kf * sizeof *lab);
+        float *sc = malloc((size_t)kf * sizeof *sc);
+        int exhausted;
+        if (!lab || !sc) cli_die("out of memory");
+        timed_search(q, 1, kf, -1, lab, sc);
+        int got = pick(lab, sc, kf, want, rows, scores, &exhausted);
+        free(lab); free(sc);
+        if (got == want || exhausted) return got;
+        for (int i = 0; i < got; i++) untake(rows[i]);
+        kf = kf > INT_MAX / 2 ? INT_MAX : kf * 2;
+    }
+}
+
+/* ---- output ---- */
+
+static const char *score_desc(void) {
+    switch (A.o.metric) {
+    case KNN_EUCLIDEAN: return "euclidean distance, lower is better";
+    case KNN_DOT: return "dot product, higher is better";
+    case KNN_MAD: return "mean absolute difference, lower is better";
+    default: return "cosine similarity, higher is better";
+    }
+}
+
+static void open_output(void) {
+    A.fmt = A.o.fmt;
+    if (A.fmt == FMT_TENSOR) {
+        A.w = cli_open_write(A.o.output);
+        ts_header h;
+        int64_t shape[2] = {A.o.k, 2};
+        if (ts_header_init(&h, "neighbors", TS_F64, 2, NULL) || ts_header_set_shape(&h, 2, shape)) cli_die("out of memory");
+        h.key_name = A.tab.h.key_name ? strdup(A.tab.h.key_name) : NULL;
+        cJSON *m = ts_header_meta(&h);
+        cJSON_AddStringToObject(m, "metric", knn_metric_name(A.o.metric));
+        cJSON_AddNumberToObject(m, "k", A.o.k);
+        cJSON_AddStringToObject(m, "index", A.o.index);
+        cJSON_AddNumberToObject(m, "index_rows", (double)A.tab.nrows);
+        if (ts_begin_tensor(A.w, &h)) cli_die("%s", ts_werror(A.w));
+        ts_header_free(&h);
+        return;
+    }
+    A.f = outfile_open(A.o.output, 0);      /* FILE.tmp, renamed on success */
+}
+
+static void close_output(void) {
+    if (A.fmt == FMT_TENSOR) { cli_close_write(A.w); return; }
+    outfile_close(A.f);
+}
+
+/* Prints s padded (or cut with an ellipsis) to w characters. */
+static void put_cell(const char *s, size_t w) {
+    size_t len = strlen(s), cw = text_width(s, len);
+    if (cw > w) {
+        fwrite(s, 1, text_prefix_bytes(s, len, w - 1), A.f);
+        fputs("\xE2\x80\xA6", A.f);
+    } else {
+        fputs(s, A.f);
+        for (size_t i = cw; i < w; i++) fputc(' ', A.f);
+    }
+}
+
+static void write_text(const char *header, int n, const int64_t *rows, const double *scores, const char *const *notes) {
+    size_t tw = 5, aw = 6;
+    const cat_songs *s = &A.songs;
+    for (int i = 0; i < n; i++) {
+        const char *t = s->title[rows[i]] ? s->title[rows[i]] : s->key[rows[i]];
+        const char *a = s->artist[rows[i]] ? s->artist[rows[i]] : "";
+        size_t w1 = text_width(t, strlen(t)), w2 = text_width(a, strlen(a));
+        if (w1 > tw) tw = w1;
+        if (w2 > aw) aw = w2;
+    }
+    if (tw > 42) tw = 42;
+    if (aw > 26) aw = 26;
+    fprintf(A.f, "%s (%s):\n", header, score_desc());
+    if (!n) { fputs("  (no results)\n", A.f); return; }
+    fprintf(A.f, "%4s  %-9s  ", "rank", "score");
+    put_cell("title", tw); fputs("  ", A.f); put_cell("artist", aw); fputs("  key\n", A.f);
+    for (int i = 0; i < n; i++) {
+        int64_t r = rows[i];
+        char sc[32];
+        snprintf(sc, sizeof sc, A.o.metric == KNN_COSINE ? "%.4f" : "%.5g", scores[i]);
+        fprintf(A.f, "%4d  %-9s  ", i + 1, sc);
+        put_cell(s->title[r] ? s->title[r] : s->key[r], tw);
+        fputs("  ", A.f);
+        put_cell(s->artist[r] ? s->artist[r] : "", aw);
+        fprintf(A.f, "  %s%s%s\n", s->key[r], notes && notes[i] ? "  " : "", notes && notes[i] ? notes[i] : "");
+    }
+}
+
+/* One query's results in the chosen format. */
+static void emit(const char *qkey, const char *header, int n, const int64_t *rows, const double *scores,
+                 const char *const *notes, int blank_line) {
+    if (A.fmt == FMT_TENSOR) {
+        static double *v;
+        if (!v && !(v = malloc(sizeof *v * 2 * (size_t)A.o.k))) cli_die("out of memory");
+        for (int i = 0; i < A.o.k; i++) {
+            v[2 * i] = i < n ? (double)rows[i] : -1;
+            v[2 * i + 1] = i < n ? scores[i] : NAN;
+        }
+        if (ts_write_row(A.w, qkey, v)) cli_die("%s", ts_werror(A.w));
+    } else if (A.fmt == FMT_TSV) {
+        for (int i = 0; i < n; i++) {
+            int64_t r = rows[i];
+            fprintf(A.f, "%s\t%d\t%s\t%.6g\t%s\t%s\n", qkey, i + 1, A.songs.key[r], scores[i],
+                    A.songs.title[r] ? A.songs.title[r] : "", A.songs.artist[r] ? A.songs.artist[r] : "");
+        }
+    } else {
+        if (blank_line) fputc('\n', A.f);
+        write_text(header, n, rows, scores, notes);
+    }
+}
+
+/* ---- resolving names ---- */
+
+/* The row a song query names (dies listing candidates when ambiguous). */
+static int64_t resolve_song(const char *query, const char *what) {
+    int64_t *rows, n = cat_songs_find(&A.songs, query, &rows);
+    char lab[1024];
+    if (n < 0) cli_die("out of memory");
+    if (n == 1 || (n > 1 && A.o.first)) { int64_t r = rows[0]; free(rows); return r; }
+    if (n == 0) {
+        if (!A.have_cat) cli_die("%s'%s' is not a key of %s; pass --catalog CAT.tsv to search by title", what, query, A.o.index);
+        int64_t sug[3];
+        int ns = cat_songs_suggest(&A.songs, query, sug, 3);
+        char buf[2048] = "";
+        size_t len = 0;
+        for (int i = 0; i < ns; i++) {
+            int64_t r = sug[i];
+            const char *a = A.songs.artist[r] && *A.songs.artist[r] ? A.songs.artist[r] : NULL;
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s%s%s%s", i ? "; " : "", A.songs.title[r],
+                                    a ? " (" : "", a ? a : "", a ? ")" : "");
+            if (len >= sizeof buf) break;
+        }
+        if (ns) cli_die("%sno song matches '%s'; did you mean: %s?", what, query, buf);
+        cli_die("%sno song matches '%s' (titles are searched; add ' - ARTIST' to narrow, or give a track id)", what, query);
+    }
+    cli_warn("%s'%s' matches %" PRId64 " songs; name one (add ' - ARTIST', or give its key) or pass --first:", what, query, n);
+    for (int64_t i = 0; i < n && i < 20; i++)
+        fprintf(stderr, "  %2" PRId64 ". %s  [%s]\n", i + 1, cat_songs_label(&A.songs, rows[i], lab, sizeof lab), A.songs.key[rows[i]]);
+    if (n > 20) fprintf(stderr, "  ... and %" PRId64 " more\n", n - 20);
+    free(rows);
+    ts_abort_all_tmp();
+    exit(EXIT_DATA);
+}
+
+static void song_header(char *buf, size_t cap, int64_t r) {
+    const cat_songs *s = &A.songs;
+    if (s->title[r] && s->artist[r] && *s->artist[r]) snprintf(buf, cap, "Songs like '%s' by %s", s->title[r], s->artist[r]);
+    else snprintf(buf, cap, "Songs like '%s'", s->title[r] ? s->title[r] : s->key[r]);
+}
+
+static const float *row_vec(int64_t r) { return A.ix.x + r * A.d; }
+
+static void run_song(void) {
+    int64_t r = resolve_song(A.o.song, "");
+    int64_t *rows = malloc(sizeof *rows * (size_t)A.o.k);
+    double *sc = malloc(sizeof *sc * (size_t)A.o.k);
+    char hdr[2048];
+    if (!rows || !sc) cli_die("out of memory");
+    session_begin();
+    session_exclude_row(r);
+    int n = search_one(row_vec(r), A.o.k, rows, sc);
+    song_header(hdr, sizeof hdr, r);
+    emit(A.songs.key[r], hdr, n, rows, sc, NULL, 0);
+    free(rows); free(sc);
+}
+
+
+/* ---- playlist ---- */
+
+/* Score of index row r against vector q (double precision, as --metric). */
+static double score_vs(const float *q, int64_t r) {
+    const float *x = (const float *)A.tab.data + r * A.d;
+    double dot = 0, qq = 0, xx = 0, l2 = 0, l1 = 0;
+    for (int t = 0; t < A.d; t++) {
+        double a = q[t], b = x[t];
+        dot += a * b; qq += a * a; xx += b * b; l2 += (a - b) * (a - b); l1 += fabs(a - b);
+    }
+    switch (A.o.metric) {
+    case KNN_COSINE: return qq > 0 && xx > 0 ? dot / sqrt(qq * xx) : 0;
+    case KNN_EUCLIDEAN: return sqrt(l2);
+    case KNN_DOT: return dot;
+    default: return l1 / A.d;
+    }
+}
+
+static int read_members(char ***out, char **textp) {
+    char *text = NULL, **m = NULL;
+    size_t len = 0;
+    int n = 0;
+    if (A.o.playlist) {
+        if (!(text = strdup(A.o.playlist))) cli_die("out of memory");
+    } else {
+        FILE *f = strcmp(A.o.playlist_file, "-") == 0 ? stdin : fopen(A.o.playlist_file, "r");
+        if (!f) cli_die("%s: cannot open: %m", A.o.playlist_file);
+        if (getdelim(&text, &len, 0, f) < 0 && ferror(f)) cli_die("%s: read error: %m", A.o.playlist_file);
+        if (!text && !(text = strdup(""))) cli_die("out of memory");
+        if (f != stdin) fclose(f);
+    }
+    const char *sep = A.o.playlist ? ";" : "\n";
+    char *save = NULL;
+    for (char *tok = strtok_r(text, sep, &save); tok; tok = strtok_r(NULL, sep, &save)) {
+        while (*tok == ' ' || *tok == '\t') tok++;
+        size_t l = strlen(tok);
+        while (l && (tok[l - 1] == ' ' || tok[l - 1] == '\t' || tok[l - 1] == '\r')) tok[--l] = 0;
+        if (!l || (!A.o.playlist && tok[0] == '#')) continue;
+        char **nm = realloc(m, sizeof *m * (size_t)(n + 1));
+        if (!nm) cli_die("out of memory");
+        m = nm;
+        m[n++] = tok;
+    }
+    if (!n) cli_die("%s: the playlist names no song", A.o.playlist ? "--playlist" : A.o.playlist_file);
+    *out = m;
+    *textp = text;
+    return n;
+}
+
+typedef struct { int64_t row; double score; const char *note; } result;
+
+static int result_order(const void *pa, const void *pb) {
+    const result *a = pa, *b = pb;
+    if (a->score != b->score)
+        return (knn_metric_lower_is_better(A.o.metric) ? a->score > b->score : a->score < b->score) ? 1 : -1;
+    return (a->row > b->row) - (a->row < b->row);
+}
+
+static void run_playlist(void) {
+    char **names, *text, what[64], hdr[4096], lab[512];
+    int nn = read_members(&names, &text), nm = 0, k = A.o.k, n = 0;
+    int64_t *mem = malloc(sizeof *mem * (size_t)nn), *rows = malloc(sizeof *rows * (size_t)k);
+    double *sc = malloc(sizeof *sc * (size_t)k), *acc = calloc((size_t)A.d, sizeof *acc);
+    float *centroid = malloc(sizeof *centroid * (size_t)A.d);
+    result *res = malloc(sizeof *res * (size_t)k);
+    char **notes = calloc((size_t)k, sizeof *notes);
+    if (!mem || !rows || !sc || !acc || !centroid || !res || !notes) cli_die("out of memory");
+    for (int i = 0; i < nn; i++) {
+        snprintf(what, sizeof what, "playlist song %d: ", i + 1);
+        int64_t r = resolve_song(names[i], what), dup = 0;
+        for (int j = 0; j < nm; j++) dup |= A.songs.group[mem[j]] == A.songs.group[r];
+        if (!dup) mem[nm++] = r;
+    }
+    session_begin();
+    for (int i = 0; i < nm; i++) {
+        session_exclude_row(mem[i]);
+        for (int t = 0; t < A.d; t++) acc[t] += row_vec(mem[i])[t];
+    }
+    for (int t = 0; t < A.d; t++) centroid[t] = (float)(acc[t] / nm);
+    for (int i = 0; i < nm && n < k; i++)   /* the nearest song to each member */
+        if (search_one(row_vec(mem[i]), 1, rows + n, sc + n)) {
+            if (asprintf(&notes[n], "(nearest to '%s')", A.songs.title[mem[i]] ? A.songs.title[mem[i]] : A.songs.key[mem[i]]) < 0)
+                cli_die("out of memory");
+            n++;
+        }
+    n += search_one(centroid, k - n, rows + n, sc + n);
+    for (int i = 0; i < n; i++) res[i] = (result){rows[i], score_vs(centroid, rows[i]), notes[i]};
+    qsort(res, (size_t)n, sizeof *res, result_order);
+    for (int i = 0; i < n; i++) { rows[i] = res[i].row; sc[i] = res[i].score; notes[i] = (char *)res[i].note; }
+    size_t len = (size_t)snprintf(hdr, sizeof hdr, "Songs like the playlist of %d songs: ", nm);
+    for (int i = 0; i < nm && len < sizeof hdr; i++)
+        len += (size_t)snprintf(hdr + len, sizeof hdr - len, i < 5 ? "%s'%s'" : i == 5 ? ", ..." : "",
+                                i ? ", " : "", cat_songs_label(&A.songs, mem[i], lab, sizeof lab));
+    emit("playlist", hdr, n, rows, sc, (const char *const *)notes, 0);
+    for (int i = 0; i < n; i++) free(notes[i]);
+    free(names); free(text);
+    free(mem); free(rows); free(sc); free(acc); free(centroid); free(res); free(notes);
+}
+
+/* ---- query tables: column matching ---- */
+
+/* map[i] = column of the query table holding index column i. */
+static int *map_columns(const ts_header *qh, const char *path) {
+    int *map = malloc(sizeof *map * (size_t)A.d);
+    if (!map) cli_die("out of memory");
+    if (qh->dtype != TS_F32 && qh->dtype != TS_F64)
+        cli_die("%s: tensor '%s' holds %s; queries must be f32 or f64 rows", path, qh->name, ts_dtype_name(qh->dtype));
+    if (!A.tab.h.columns || !qh->columns) {
+        if (qh->row_elems != A.d)
+            cli_die("%s: rows of %" PRId64 " values, the index's of %d, and no column names to match them by", path, qh->row_elems, A.d);
+        for (int i = 0; i < A.d; i++) map[i] = i;
+        return map;
+    }
+    for (int i = 0; i < A.d; i++)
+        if ((map[i] = ts_header_column(qh, A.tab.h.columns[i])) < 0)
+            cli_die("%s: no column '%s', which the index %s has; build both tables with the same columns",
+                    path, A.tab.h.columns[i], A.o.index);
+    return map;
+}
+
+static void gather_row(const ts_header *qh, const void *data, int64_t r, const int *map, float *out) {
+    for (int i = 0; i < A.d; i++)
+        out[i] = qh->dtype == TS_F32 ? ((const float *)data)[r * qh->row_elems + map[i]]
+                                     : (float)((const double *)data)[r * qh->row_elems + map[i]];
+}
+
+/* ---- artist ---- */
+
+static int64_t resolve_artist(const ts_table *at) {
+    int64_t exact = -1, n = 0, *cand = malloc(sizeof *cand * (size_t)(at->nrows ? at->nrows : 1));
+    int best = 2;
+    char *fq = text_fold_dup(A.o.artist, 1);
+    if (!cand || !fq) cli_die("out of memory");
+    for (int64_t r = 0; r < at->nrows && exact < 0; r++)
+        if (strcmp(at->keys[r], A.o.artist) == 0) exact = r;
+    for (int64_t r = 0; r < at->nrows && exact < 0 && *fq; r++) {
+        char *fk = text_fold_dup(at->keys[r], 1);
+        if (!fk) cli_die("out of memory");
+        int t = strcmp(fk, fq) == 0 ? 0 : strstr(fk, fq) ? 1 : 2;
+        free(fk);
+        if (t == 2 || t > best) continue;
+        if (t < best) { best = t; n = 0; }
+        cand[n++] = r;
+    }
+    free(fq);
+    if (exact >= 0 || n == 1 || (n > 1 && A.o.first)) { int64_t r = exact >= 0 ? exact : cand[0]; free(cand); return r; }
+    if (!n) cli_die("no artist matches '%s' in %s (%" PRId64 " artists; names are matched ignoring case, accents and punctuation)",
+                    A.o.artist, A.o.artists, at->nrows);
+    cli_warn("'%s' matches %" PRId64 " artists; name one exactly or pass --first:", A.o.artist, n);
+    for (int64_t i = 0; i < n && i < 20; i++) fprintf(stderr, "  %2" PRId64 ". %s\n", i + 1, at->keys[cand[i]]);
+    if (n > 20) fprintf(stderr, "  ... and %" PRId64 " more\n", n - 20);
+    ts_abort_all_tmp();
+    exit(EXIT_DATA);
+}
+
+/* Applies the index's normalize statistics to an artist row read raw. */
+static void normalize_artist(const ts_table *at, float *v) {
+    cJSON *im = A.tab.h.meta ? cJSON_GetObjectItemCaseSensitive(A.tab.h.meta, "normalize") : NULL;
+    cJSON *am = at->h.meta ? cJSON_GetObjectItemCaseSensitive(at->h.meta, "normalize") : NULL;
+    if (!im || am || !A.tab.h.columns) return;
+    ns_stats st;
+    char err[512];
+    if (ns_stats_from_json(im, A.o.index, &st, err, sizeof err)) cli_die("%s", err);
+    for (int i = 0; i < A.d; i++) {
+        int c = ns_stats_find(&st, A.tab.h.columns[i]);
+        if (c >= 0) v[i] = (float)ns_apply_value(&st.cols[c], v[i]);
+    }
+    ns_stats_free(&st);
+    cli_warn("%s: applied the index's normalize statistics to the artist's row", A.o.artists);
+}
+
+static void run_artist(void) {
+    ts_table at;
+    char err[512], hdr[1024];
+    if (ts_load_table(A.o.artists, NULL, &at, err, sizeof err)) cli_die("%s", err);
+    int *map = map_columns(&at.h, A.o.artists);
+    int64_t r = resolve_artist(&at), *rows = malloc(sizeof *rows * (size_t)A.o.k);
+    float *v = malloc(sizeof *v * (size_t)A.d);
+    double *sc = malloc(sizeof *sc * (size_t)A.o.k);
+    if (!rows || !v || !sc) cli_die("out of memory");
+    gather_row(&at.h, at.data, r, map, v);
+    normalize_artist(&at, v);
+    session_begin();
+    int n = search_one(v, A.o.k, rows, sc);
+    snprintf(hdr, sizeof hdr, "Songs like the artist '%s'", at.keys[r]);
+    emit(at.keys[r], hdr, n, rows, sc, NULL, 0);
+    free(map); free(rows); free(v); free(sc);
+    ts_table_free(&at);
+}
+
+/* ---- batch ---- */
+
+typedef struct {
+    float *q;                   /* chunk of query vectors */
+    char **keys;
+    int64_t n, cap;
+    int kf, filtering;
+    int64_t self_first;         /* all pairs: index row of the chunk's first query */
+    int64_t *lab, *rows;
+    float *sc;
+    double *scores;
+    int64_t done;
+    cli_progress prog;
+} batch;
+
+static void batch_flush(batch *b) {
+    int k = A.o.k, kf = b->filtering ? b->kf : k;
+    char hdr[2048];
+    if (!b->n) return;
+    timed_search(b->q, b->n, kf, b->filtering ? -1 : b->self_first, b->lab, b->sc);
+    for (int64_t i = 0; i < b->n; i++) {
+        int64_t qrow = b->self_first >= 0 ? b->self_first + i : strmap_get(&A.songs.keymap, b->keys[i]);
+        int n, exhausted;
+        session_begin();
+        session_exclude_row(qrow);
+        n = pick(b->lab + i * kf, b->sc + i * kf, kf, k, b->rows, b->scores, &exhausted);
+        if (n < k && !exhausted) {
+            for (int j = 0; j < n; j++) untake(b->rows[j]);
+            n = search_one(b->q + i * A.d, k, b->rows, b->scores);
+        }
+        if (qrow >= 0) song_header(hdr, sizeof hdr, qrow);
+        else snprintf(hdr, sizeof hdr, "Songs like '%s'", b->keys[i]);
+        emit(b->keys[i], hdr, n, b->rows, b->scores, NULL, b->done + i > 0);
+    }
+    b->done += b->n;
+    if (b->self_first >= 0) b->self_first += b->n;
+    for (int64_t i = 0; i < b->n && b->self_first < 0; i++) free(b->keys[i]);
+    b->n = 0;
+    cli_progress_update(&b->prog, "%" PRId64 " queries searched", b->done);
+}
+
+static int same_file(const char *a, const char *b) {
+    char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
+    int same = ra && rb && strcmp(ra, rb) == 0;
+    free(ra); free(rb);
+    return same;
+}
+
+static void run_batch(void) {
+    int self = A.o.self || (A.o.batch && strcmp(A.o.batch, "-") != 0 && same_file(A.o.batch, A.o.index));
+    batch b = {.self_first = self ? 0 : -1};
+    b.filtering = !self || A.have_cat || A.o.max_per_artist;
+    b.kf = A.o.k + 8 + (A.o.max_per_artist ? 2 * A.o.k : 0);
+    if (b.kf > A.tab.nrows) b.kf = (int)A.tab.nrows;
+    if (b.kf < A.o.k) b.kf = A.o.k;
+    b.cap = (4 << 20) / b.kf;
+    b.cap = b.cap < 256 ? 256 : b.cap > 16384 ? 16384 : b.cap;
+    b.lab = malloc(sizeof *b.lab * (size_t)(b.cap * b.kf));
+    b.sc = malloc(sizeof *b.sc * (size_t)(b.cap * b.kf));
+    b.rows = malloc(sizeof *b.rows * (size_t)A.o.k);
+    b.scores = malloc(sizeof *b.scores * (size_t)A.o.k);
+    if (!b.lab || !b.sc || !b.rows || !b.scores) cli_die("out of memory");
+    cli_progress_init(&b.prog, 0);
+    if (self) {
+        for (int64_t q0 = 0; q0 < A.tab.nrows; q0 += b.cap) {
+            b.n = A.tab.nrows - q0 < b.cap ? A.tab.nrows - q0 : b.cap;
+            b.q = (float *)A.tab.data + q0 * A.d;
+            b.keys = A.tab.keys + q0;
+            batch_flush(&b);
+        }
+    } else {
+        ts_reader *r = cli_open_read(A.o.batch);
+        const ts_header *qh;
+        ts_block blk;
+        int rc = ts_next_tensor(r, &qh);
+        if (rc <= 0) cli_die("%s", rc < 0 ? ts_error(r) : "the query stream holds no tensor");
+        int *map = map_columns(qh, ts_reader_name(r));
+        b.q = malloc(sizeof *b.q * (size_t)(b.cap * A.d));
+        b.keys = malloc(sizeof *b.keys * (size_t)b.cap);
+        if (!b.q || !b.keys) cli_die("out of memory");
+        while ((rc = ts_read_block(r, &blk)) == 1)
+            for (int64_t i = 0; i < blk.nrows; i++) {
+                gather_row(qh, blk.data, i, map, b.q + b.n * A.d);
+                if (!(b.keys[b.n++] = strdup(blk.keys[i]))) cli_die("out of memory");
+                if (b.n == b.cap) batch_flush(&b);
+            }
+        if (rc < 0) cli_die("%s", ts_error(r));
+        batch_flush(&b);
+        free(map); free(b.q); free(b.keys);
+        ts_close_read(r);
+    }
+    cli_progress_done(&b.prog);
+    free(b.lab); free(b.sc); free(b.rows); free(b.scores);
+}
+
+int main(int argc, char **argv) {
+    cli_init("knn", argc, argv, HELP);
+    A.o = parse_opts(argc, argv);
+    load_index();
+    load_catalog();
+    open_output();
+    if (A.o.song) run_song();
+    else if (A.o.playlist || A.o.playlist_file) run_playlist();
+    else if (A.o.artist) run_artist();
+    else run_batch();
+    close_output();
+    if (A.o.timing) cli_warn("search: %.3f s (metric %s, k=%d, %d threads, %" PRId64 " index rows)",
+                             A.search_secs, knn_metric_name(A.o.metric), A.o.k, A.o.threads, A.tab.nrows);
+    return EXIT_OK;
+}
