@@ -8,7 +8,7 @@ MAKEFLAGS += --no-builtin-rules
 # ---- dependencies (Debian packages) --------------------------------------
 PKGS     := libzstd libcjson openblas fftw3f sndfile samplerate
 DEB_PKGS := build-essential pkg-config libcsv-dev libcjson-dev libopenblas-dev \
-            libfftw3-dev libsndfile1-dev libzstd-dev libsamplerate0-dev
+            libfftw3-dev libsndfile1-dev libzstd-dev libsamplerate0-dev gnuplot-nox
 PY       ?= /usr/bin/python3
 
 # ---- build flags ---------------------------------------------------------
@@ -92,6 +92,9 @@ help:
 	@echo "  make demo            install deps, build, recommend songs from the shipped data"
 	@echo "  make test            unit and end-to-end tests (SAN=1: with ASan+UBSan)"
 	@echo "  make recommend SONG='name' | ARTIST='name' | PLAYLIST='a;b;c'   [K=10]"
+	@echo "  make recommend SONG=... STYLE=predictor|autoencoder|autoencoder-narrow|catae|catae-nogenre  (learned embeddings)"
+	@echo "  make learned         train every learned style;  make agreement: genre agreement@10 table"
+	@echo "  make spectro-library log-mel spectrograms and 128x128 tiles of an audio folder"
 	@echo "  make bench           speed against faiss, scikit-learn, pandas (needs python3-* packages)"
 	@echo "  make deps            install missing Debian packages (or print the command)"
 	@echo "  make clean"

@@ -59,7 +59,8 @@ features: $(F)/songs.norm.ts $(F)/artists.norm.ts
 neighbours: $(F)/neighbours.tsv
 
 recommend: $(F)/songs.norm.ts $(F)/songs.tsv $(F)/artists.norm.ts $(BIN)/knn
-	@if [ -n "$$SONG" ]; then $(BIN)/knn $(KNN_OPTS) --text --song "$$SONG"; \
+	@if [ -n "$(filter-out raw,$(STYLE))" ]; then exec $(MAKE) --no-print-directory recommend-learned STYLE=$(STYLE); fi; \
+	if [ -n "$$SONG" ]; then $(BIN)/knn $(KNN_OPTS) --text --song "$$SONG"; \
 	elif [ -n "$$ARTIST" ]; then $(BIN)/knn $(KNN_OPTS) --text --artist "$$ARTIST" --artists $(F)/artists.norm.ts; \
 	elif [ -n "$$PLAYLIST" ]; then $(BIN)/knn $(KNN_OPTS) --text --playlist "$$PLAYLIST"; \
 	else echo "usage: make recommend SONG='title' | ARTIST='name' | PLAYLIST='title; title; ...'  [K=10 METRIC=cosine]" >&2; exit 2; fi
