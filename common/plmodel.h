@@ -1,0 +1,63 @@
+/* plmodel.h - playlist-continuation baselines over a training set of
+ * playlists: popularity, title popularity and item co-occurrence.  Each
+ * fills up to n distinct tracks, best first, never a seed track; when a
+ * model has fewer candidates it continues with the most popular tracks.
+ * Ties break by popularity, then by the lower track index, so results are
+ * deterministic. */
+#ifndef SONGPIPE_PLMODEL_H
+#define SONGPIPE_PLMODEL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "playlists.h"
+#include "strmap.h"
+
+typedef struct {
+    int32_t ntracks;
+    int64_t npl;
+    int64_t *pl_off;        /* train playlist -> its distinct tracks (CSR) */
+    int32_t *pl_tr;
+    int64_t *tr_off;        /* track -> the train playlists holding it (CSR) */
+    int32_t *tr_pl;
+    int64_t *pop;           /* playlist rows per track in the training set */
+    int32_t *by_pop;        /* tracks, most popular first */
+    strmap title_id;        /* normalised title -> title id */
+    int64_t *title_off;     /* title id -> train playlists with that title */
+    int32_t *title_pl;
+    /* scratch, reset after every query */
+    double *score;
+    int32_t *cand;          /* tracks with a non-zero score */
+    int64_t ncand;
+    int32_t *plw;           /* per train playlist: seeds it holds */
+    int32_t *pl_touched;
+    unsigned char *taken;   /* per track: seed or already recommended */
+} plm_model;
+
+/* titles: per train playlist its name (NULL or "" unknown); titles may be
+ * NULL.  ntracks: the vocabulary size (>= train.ntracks).  0 ok, -1 out of
+ * memory (err says so). */
+int plm_build(plm_model *m, const pl_set *train, const char *const *titles,
+              int32_t ntracks, char *err, size_t errlen);
+void plm_free(plm_model *m);
+
+/* The title normalisation of the title model: text_fold compact (lower
+ * case, accents and punctuation and spaces removed), into out. */
+void plm_norm_title(const char *title, char *out, size_t cap);
+
+/* Each returns how many tracks it wrote to out (n unless the vocabulary
+ * minus the seeds is smaller), or -1 out of memory. */
+int64_t plm_popular(plm_model *m, const int32_t *seeds, int64_t ns, int32_t *out, int64_t n);
+/* popularity within the train playlists whose normalised title equals the
+ * query's; no such playlist: plain popularity */
+int64_t plm_title(plm_model *m, const char *title, const int32_t *seeds, int64_t ns,
+                  int32_t *out, int64_t n);
+/* score(t) = sum over seed tracks s of C[s,t], C = A^T A the co-occurrence
+ * counts of the binary train-playlist x track matrix A, computed without
+ * forming C: w[p] = number of seeds in playlist p, score(t) = sum_p w[p] A[p,t].
+ * No seed: the title model. */
+int64_t plm_cooc(plm_model *m, const char *title, const int32_t *seeds, int64_t ns,
+                 int32_t *out, int64_t n);
+/* top n of a dense score over every track (a learned model's scores),
+ * seeds excluded, ties as above. */
+int64_t plm_top_dense(plm_model *m, const float *score, const int32_t *seeds, int64_t ns,
+                      int32_t *out, int64_t n);
+#endif

@@ -1,0 +1,72 @@
+# playlists.mk - playlist continuation on Million Playlist Dataset slices:
+# mpd-ingest -> mpd-split (RecSys Challenge 2018 protocol) -> mpd-recommend
+# per model -> rec-eval.  The MPD may not be redistributed: it is read from
+# MPD_DIR (outside the repository) and the targets skip when it is absent.
+#   make eval-playlists [MPD_DIR=dir] [PL_MODELS='pop title cooc neural'] [PL_TRAIN_OPTS=...]
+#   make continue PLAYLIST=pid | PLAYLIST='Title - Artist; Title; ...'
+MPD_DIR        ?= ../shared/data/mpd/soundscout-followers10
+PL_MODELS      ?= pop title cooc neural
+PL_TRAIN_OPTS  ?=
+PL_KS          ?= 0,1,5,10,25
+PL_TEST_FRAC   ?= 0.1
+PL_MAX_TEST    ?= 1000
+PL_SEED        ?= 1
+# continue: pop, title or cooc, learning from every ingested playlist
+CONTINUE_MODEL ?= cooc
+CONTINUE_N     ?= 20
+OUTDIR         ?= out
+
+P := $(OUTDIR)/playlists
+MPD_FILES := $(sort $(wildcard $(MPD_DIR)/*.json $(MPD_DIR)/*.json.zst))
+export PLAYLIST
+
+define pl_stamp
+	@mkdir -p $(@D); printf '%s\n' '$(1)' | cmp -s - $@ || printf '%s\n' '$(1)' > $@
+endef
+.PHONY: FORCE eval-playlists continue playlists
+$(P)/ingest.cfg: FORCE ; $(call pl_stamp,$(MPD_DIR) $(MPD_FILES))
+$(P)/split.cfg: FORCE ; $(call pl_stamp,$(PL_KS) $(PL_TEST_FRAC) $(PL_MAX_TEST) $(PL_SEED))
+$(P)/train.cfg: FORCE ; $(call pl_stamp,$(PL_TRAIN_OPTS) $(PL_SEED))
+
+$(P)/playlists.ts $(P)/tracks.tsv $(P)/names.tsv &: $(MPD_FILES) $(P)/ingest.cfg $(BIN)/mpd-ingest
+	$(BIN)/mpd-ingest --tracks $(P)/tracks.tsv --names $(P)/names.tsv -o $(P)/playlists.ts $(MPD_DIR)
+
+$(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts $(P)/truth.ts &: $(P)/playlists.ts $(P)/names.tsv $(P)/split.cfg $(BIN)/mpd-split
+	$(BIN)/mpd-split --ks $(PL_KS) --test-frac $(PL_TEST_FRAC) --max-test $(PL_MAX_TEST) --seed $(PL_SEED) \
+	  --names $(P)/names.tsv --queries $(P)/queries.tsv --seeds $(P)/seeds.ts --truth $(P)/truth.ts \
+	  -o $(P)/train.ts $(P)/playlists.ts
+
+# the neural model: minutes per epoch on 6,000 playlists (mpd-train --help)
+$(P)/model.ts: $(P)/train.ts $(P)/train.cfg $(BIN)/mpd-train
+	$(BIN)/mpd-train --seed $(PL_SEED) $(PL_TRAIN_OPTS) -o $@ $(P)/train.ts
+
+$(P)/recs-neural.ts: $(P)/model.ts $(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts $(P)/tracks.tsv $(BIN)/mpd-recommend
+	$(BIN)/mpd-recommend --model neural --weights $(P)/model.ts --train $(P)/train.ts --names $(P)/names.tsv \
+	  --tracks $(P)/tracks.tsv --queries $(P)/queries.tsv --seeds $(P)/seeds.ts -o $@
+
+$(P)/recs-%.ts: $(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts $(P)/tracks.tsv $(BIN)/mpd-recommend
+	$(BIN)/mpd-recommend --model $* --train $(P)/train.ts --names $(P)/names.tsv --tracks $(P)/tracks.tsv \
+	  --queries $(P)/queries.tsv --seeds $(P)/seeds.ts -o $@
+
+$(P)/eval.txt: $(PL_MODELS:%=$(P)/recs-%.ts) $(P)/truth.ts $(BIN)/rec-eval
+	$(BIN)/rec-eval --truth $(P)/truth.ts --queries $(P)/queries.tsv --tracks $(P)/tracks.tsv \
+	  -o $@ $(PL_MODELS:%=$(P)/recs-%.ts)
+
+ifeq ($(MPD_FILES),)
+eval-playlists continue playlists:
+	@echo "$@: skipped: no MPD slices (*.json, *.json.zst) in $(MPD_DIR); set MPD_DIR=folder"
+else
+playlists: $(P)/playlists.ts
+
+# a table model x K x metric (K = 0: title only); RecSys Challenge 2018 metrics
+eval-playlists: $(P)/eval.txt
+	@cat $<
+
+# the next songs of an ingested playlist (by pid) or of a list of song names;
+# the model learns from every ingested playlist
+continue: $(P)/playlists.ts $(P)/tracks.tsv $(P)/names.tsv $(BIN)/mpd-recommend
+	@if [ -z "$$PLAYLIST" ]; then echo "usage: make continue PLAYLIST=pid | PLAYLIST='Title - Artist; Title; ...'  [CONTINUE_MODEL=cooc CONTINUE_N=20]" >&2; exit 2; fi
+	@if [[ "$$PLAYLIST" =~ ^[0-9]+$$ ]]; then sel=(--playlist "$$PLAYLIST"); else sel=(--songs "$$PLAYLIST"); fi; \
+	$(BIN)/mpd-recommend --model $(CONTINUE_MODEL) --train $(P)/playlists.ts --names $(P)/names.tsv \
+	  --tracks $(P)/tracks.tsv -n $(CONTINUE_N) "$${sel[@]}"
+endif

@@ -1,0 +1,454 @@
+/* mpd-ingest.c - reads Million Playlist Dataset slice files (the official
+ * mpd.slice.N-M.json format, plain or zstd-compressed), one slice at a time,
+ * into a playlists stream, a track vocabulary, popularity counts and a
+ * playlist catalogue.  Format: the MPD README (Spotify, v1, 2018). */
+#include "cli.h"
+#include "outfile.h"
+#include "strmap.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+static const char HELP[] =
+"Usage: mpd-ingest [options] --tracks FILE [SLICE.json | SLICE.json.zst | DIR | -]...\n"
+"Reads Million Playlist Dataset slices (the official mpd.slice.N-M.json format;\n"
+"zstd-compressed files are recognised by their magic number) one at a time, so\n"
+"memory is one slice plus the track vocabulary.  A DIR argument means every\n"
+"*.json and *.json.zst file in it, in version order (0-999 before 1000-1999).\n"
+"\n"
+"  -o FILE            playlists stream (default stdout): tensor 'playlists', i32\n"
+"                     rows (track, pos) keyed by pid, one row per track in the\n"
+"                     playlist's order; track = row of the --tracks vocabulary\n"
+"  --tracks FILE      track vocabulary TSV (required): track_uri, track (index),\n"
+"                     track_name, artist_name, artist_uri, album_name, count;\n"
+"                     in order of first appearance\n"
+"  --popularity FILE  tensor 'popularity': i64 count of playlist rows per track,\n"
+"                     keyed by track_uri, row i = track i\n"
+"  --names FILE       playlist catalogue TSV: pid, name, num_tracks,\n"
+"                     num_followers, collaborative, description\n"
+"  --max-mb N         refuse a slice larger than N MB of JSON (default 1024)\n"
+"  -h, --help         this help;  -V, --version\n"
+"\n"
+"Required per playlist: pid (integer) and tracks (array); per track: track_uri.\n"
+"Optional fields may be absent (name, description, collaborative, num_*,\n"
+"pos, track_name, artist_name, artist_uri, album_name, album_uri);\n"
+"collaborative may be a boolean or the string \"true\"/\"false\" (as in the\n"
+"official files).  A pid seen twice is an error: files with different pid\n"
+"spaces (official and renumbered) must be ingested separately.  TABs and\n"
+"newlines inside names become spaces in the TSV outputs.\n";
+
+struct opts {
+    const char *out, *tracks, *popularity, *names;
+    size_t max_bytes;
+    char **inputs;
+    int ninputs;
+};
+
+static struct opts parse_opts(int argc, char **argv) {
+    struct opts o = {.max_bytes = (size_t)1024 << 20};
+    static const struct option lo[] = {
+        {"tracks", 1, 0, 't'}, {"popularity", 1, 0, 'p'}, {"names", 1, 0, 'n'},
+        {"max-mb", 1, 0, 'm'}, {"output", 1, 0, 'o'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
+        switch (c) {
+        case 't': o.tracks = optarg; break;
+        case 'p': o.popularity = optarg; break;
+        case 'n': o.names = optarg; break;
+        case 'm': o.max_bytes = (size_t)cli_long("--max-mb", optarg, 1, 1L << 20) << 20; break;
+        case 'o': o.out = optarg; break;
+        default: cli_usage("unknown option");
+        }
+    }
+    if (!o.tracks) cli_usage("--tracks FILE is required (the vocabulary gives the track indices a meaning)");
+    o.inputs = argv + optind;
+    o.ninputs = argc - optind;
+    return o;
+}
+
+/* ---- reading one slice: the whole JSON text of one file ---- */
+
+typedef struct { char *p; size_t len, cap; } buf;
+
+static void buf_reserve(buf *b, size_t extra, size_t max, const char *name) {
+    if (b->len + extra + 1 <= b->cap) return;
+    if (b->len + extra > max)
+        cli_die("%s: larger than %zu MB of JSON; raise --max-mb if this is right", name, max >> 20);
+    size_t c = b->cap ? b->cap : 1 << 20;
+    while (c < b->len + extra + 1) c *= 2;
+    char *p = realloc(b->p, c);
+    if (!p) cli_die("%s: out of memory reading %zu bytes", name, c);
+    b->p = p;
+    b->cap = c;
+}
+
+/* Streams a zstd frame sequence through ZSTD_decompressStream into b. */
+static void read_zstd(FILE *f, const char *name, buf *b, size_t max,
+                      const unsigned char *head, size_t nhead) {
+    ZSTD_DStream *ds = ZSTD_createDStream();
+    if (!ds) cli_die("out of memory");
+    size_t inc = ZSTD_DStreamInSize(), outc = ZSTD_DStreamOutSize(), hint = 0;
+    int full = 0;
+    unsigned char *in = malloc(inc);
+    if (!in) cli_die("out of memory");
+    memcpy(in, head, nhead);
+    size_t n = nhead + fread(in + nhead, 1, inc - nhead, f);
+    while (n > 0) {
+        ZSTD_inBuffer ib = {in, n, 0};
+        while (ib.pos < ib.size) {
+            buf_reserve(b, outc, max, name);
+            ZSTD_outBuffer ob = {b->p + b->len, outc, 0};
+            hint = ZSTD_decompressStream(ds, &ob, &ib);
+            if (ZSTD_isError(hint))
+                cli_die("%s: corrupt zstd data near compressed byte %ld: %s; check the download (zstd -t)",
+                        name, ftell(f), ZSTD_getErrorName(hint));
+            b->len += ob.pos;
+            full = ob.pos == outc;
+        }
+        n = fread(in, 1, inc, f);
+    }
+    /* a full output buffer may leave decoded bytes inside the decoder */
+    while (full) {
+        buf_reserve(b, outc, max, name);
+        ZSTD_inBuffer ib = {in, 0, 0};
+        ZSTD_outBuffer ob = {b->p + b->len, outc, 0};
+        size_t r = ZSTD_decompressStream(ds, &ob, &ib);
+        if (ZSTD_isError(r)) cli_die("%s: corrupt zstd data: %s", name, ZSTD_getErrorName(r));
+        if (ob.pos) hint = r;
+        b->len += ob.pos;
+        full = ob.pos == outc;
+    }
+    if (ferror(f)) cli_die("%s: read error: %s", name, strerror(errno));
+    if (hint != 0) cli_die("%s: truncated zstd file (the last frame is incomplete); check the download", name);
+    ZSTD_freeDStream(ds);
+    free(in);
+}
+
+/* 1 when the text is zstd-compressed (it then reports positions in the
+ * decompressed text) */
+static int read_slice(const char *path, buf *b, size_t max) {
+    int is_stdin = !strcmp(path, "-");
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) cli_die("%s: cannot open: %s", path, strerror(errno));
+    b->len = 0;
+    unsigned char head[4];
+    size_t nh = fread(head, 1, 4, f);
+    int z = nh == 4 && head[0] == 0x28 && head[1] == 0xB5 && head[2] == 0x2F && head[3] == 0xFD;
+    if (z) read_zstd(f, path, b, max, head, nh);
+    else {
+        buf_reserve(b, nh, max, path);
+        memcpy(b->p, head, nh);
+        b->len = nh;
+        for (;;) {
+            buf_reserve(b, 1 << 20, max, path);
+            size_t n = fread(b->p + b->len, 1, 1 << 20, f);
+            b->len += n;
+            if (n < (1 << 20)) break;
+        }
+        if (ferror(f)) cli_die("%s: read error: %s", path, strerror(errno));
+    }
+    if (!is_stdin) fclose(f);
+    b->p[b->len] = 0;
+    return z;
+}
+
+/* ---- the vocabulary: uri -> index, display strings in one text arena ---- */
+
+enum { F_URI, F_NAME, F_ARTIST, F_ARTIST_URI, F_ALBUM, NFIELDS };
+
+typedef struct {
+    strmap index;
+    int64_t n, cap;
+    int64_t *off;           /* n * NFIELDS offsets into text */
+    int64_t *count;
+    buf text;
+} vocab;
+
+static int64_t text_add(buf *t, const char *s) {
+    size_t n = strlen(s);
+    buf_reserve(t, n + 1, SIZE_MAX / 2, "vocabulary");
+    int64_t at = (int64_t)t->len;
+    memcpy(t->p + t->len, s, n + 1);
+    t->len += n + 1;
+    return at;
+}
+
+static const char *str_field(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) && v->valuestring ? v->valuestring : "";
+}
+
+static int64_t vocab_add(vocab *v, const char *uri, const cJSON *track) {
+    int64_t got = strmap_put(&v->index, uri, v->n);
+    if (got == -2) cli_die("out of memory (%" PRId64 " tracks)", v->n);
+    if (got >= 0) { v->count[got]++; return got; }
+    if (v->n == v->cap) {
+        int64_t c = v->cap ? v->cap * 2 : 1 << 16;
+        int64_t *o = realloc(v->off, (size_t)c * NFIELDS * sizeof *o);
+        if (o) v->off = o;
+        int64_t *k = realloc(v->count, (size_t)c * sizeof *k);
+        if (k) v->count = k;
+        if (!o || !k) cli_die("out of memory (%" PRId64 " tracks)", v->n);
+        v->cap = c;
+    }
+    int64_t i = v->n++, *o = v->off + i * NFIELDS;
+    o[F_URI] = text_add(&v->text, uri);
+    o[F_NAME] = text_add(&v->text, str_field(track, "track_name"));
+    o[F_ARTIST] = text_add(&v->text, str_field(track, "artist_name"));
+    o[F_ARTIST_URI] = text_add(&v->text, str_field(track, "artist_uri"));
+    o[F_ALBUM] = text_add(&v->text, str_field(track, "album_name"));
+    v->count[i] = 1;
+    return i;
+}
+
+/* a TSV cell: TAB, CR and LF become spaces */
+static void put_cell(FILE *f, const char *s) {
+    for (; *s; s++) fputc(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, f);
+}
+
+static void write_vocab(const vocab *v, const char *path) {
+    FILE *f = outfile_open(path, 0);
+    fputs("track_uri\ttrack\ttrack_name\tartist_name\tartist_uri\talbum_name\tcount\n", f);
+    for (int64_t i = 0; i < v->n; i++) {
+        const int64_t *o = v->off + i * NFIELDS;
+        put_cell(f, v->text.p + o[F_URI]);
+        fprintf(f, "\t%" PRId64 "\t", i);
+        put_cell(f, v->text.p + o[F_NAME]); fputc('\t', f);
+        put_cell(f, v->text.p + o[F_ARTIST]); fputc('\t', f);
+        put_cell(f, v->text.p + o[F_ARTIST_URI]); fputc('\t', f);
+        put_cell(f, v->text.p + o[F_ALBUM]);
+        fprintf(f, "\t%" PRId64 "\n", v->count[i]);
+    }
+    outfile_close(f);
+}
+
+static void write_popularity(const vocab *v, const char *path) {
+    ts_header h;
+    static const char *const cols[] = {"count"};
+    if (ts_header_init(&h, "popularity", TS_I64, 1, cols)) cli_die("out of memory");
+    h.key_name = strdup("track_uri");
+    cJSON_AddStringToObject(ts_header_meta(&h), "row", "number of playlist rows holding the track; row i = track i of the vocabulary");
+    ts_writer *w = cli_open_write(path);
+    if (ts_begin_tensor(w, &h)) cli_die("%s", ts_werror(w));
+    for (int64_t i = 0; i < v->n; i++)
+        if (ts_write_row(w, v->text.p + v->off[i * NFIELDS + F_URI], &v->count[i])) cli_die("%s", ts_werror(w));
+    if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
+    cli_close_write(w);
+    ts_header_free(&h);
+}
+
+/* ---- one slice ---- */
+
+typedef struct {
+    const struct opts *o;
+    vocab voc;
+    strmap pids;            /* pid -> index of the file that held it */
+    ts_writer *w;
+    FILE *names;
+    int32_t *rows;          /* one playlist's rows */
+    char **keys;
+    size_t rows_cap;
+    int64_t nplaylists, nrows, nempty, npos_differ;
+    double bytes;
+} ingest;
+
+static void json_position(const char *text, size_t at, long *line, long *col) {
+    *line = 1; *col = 1;
+    for (size_t i = 0; i < at; i++) {
+        if (text[i] == '\n') { (*line)++; *col = 1; }
+        else (*col)++;
+    }
+}
+
+/* "FILE: playlist #i (pid P)" for messages */
+#define WHERE_FMT "%s: playlist #%d (pid %s)"
+
+static const char *collab_text(const cJSON *c, const char *file, int idx, const char *pid) {
+    if (!c || cJSON_IsNull(c)) return "";
+    if (cJSON_IsBool(c)) return cJSON_IsTrue(c) ? "true" : "false";
+    if (cJSON_IsString(c) && c->valuestring) {
+        if (!strcmp(c->valuestring, "true")) return "true";
+        if (!strcmp(c->valuestring, "false")) return "false";
+    }
+    cli_die(WHERE_FMT ": collaborative is neither a boolean nor \"true\"/\"false\"; fix the field or remove it",
+            file, idx, pid);
+}
+
+static void num_cell(FILE *f, const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (cJSON_IsNumber(v)) fprintf(f, "%.0f", v->valuedouble);
+}
+
+static void ingest_playlist(ingest *g, const cJSON *pl, const char *file, int idx, int file_no) {
+    char pid[32] = "?";
+    const cJSON *jp = cJSON_GetObjectItemCaseSensitive(pl, "pid");
+    if (!cJSON_IsObject(pl))
+        cli_die("%s: playlist #%d is not a JSON object; is this an MPD slice?", file, idx);
+    if (!cJSON_IsNumber(jp) || jp->valuedouble < 0 || jp->valuedouble > 9007199254740992.0 ||
+        jp->valuedouble != floor(jp->valuedouble))
+        cli_die("%s: playlist #%d: pid is missing or not a non-negative integer; every MPD playlist has one", file, idx);
+    snprintf(pid, sizeof pid, "%.0f", jp->valuedouble);
+    const cJSON *tracks = cJSON_GetObjectItemCaseSensitive(pl, "tracks");
+    if (!cJSON_IsArray(tracks))
+        cli_die(WHERE_FMT ": no 'tracks' array; every MPD playlist has one", file, idx, pid);
+    int64_t prev = strmap_put(&g->pids, pid, file_no);
+    if (prev == -2) cli_die("out of memory");
+    if (prev >= 0)
+        cli_die(WHERE_FMT ": pid %s was already seen in %s; ingest files with different pid spaces separately",
+                file, idx, pid, pid, g->o->inputs[prev]);
+    const char *collab = collab_text(cJSON_GetObjectItemCaseSensitive(pl, "collaborative"), file, idx, pid);
+    int nt = cJSON_GetArraySize(tracks);
+    if ((size_t)nt > g->rows_cap) {
+        size_t c = (size_t)nt * 2;
+        int32_t *r = realloc(g->rows, c * 2 * sizeof *r);
+        if (r) g->rows = r;
+        char **k = realloc(g->keys, c * sizeof *k);
+        if (k) g->keys = k;
+        if (!r || !k) cli_die("out of memory");
+        g->rows_cap = c;
+    }
+    int j = 0;
+    for (const cJSON *t = tracks->child; t; t = t->next, j++) {
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(t, "track_uri");
+        if (!cJSON_IsObject(t) || !cJSON_IsString(u) || !u->valuestring[0])
+            cli_die(WHERE_FMT ": track #%d has no track_uri; every MPD track has one", file, idx, pid, j);
+        int64_t ti = vocab_add(&g->voc, u->valuestring, t);
+        if (ti > INT32_MAX) cli_die("more than 2^31 distinct tracks");
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(t, "pos");
+        if (cJSON_IsNumber(p) && p->valuedouble != j) g->npos_differ++;
+        g->rows[2 * j] = (int32_t)ti;
+        g->rows[2 * j + 1] = j;     /* order = the array's; MPD guarantees pos == index */
+        g->keys[j] = pid;
+    }
+    if (nt == 0) g->nempty++;
+    else if (ts_write_rows(g->w, nt, (const char *const *)g->keys, g->rows)) cli_die("%s", ts_werror(g->w));
+    g->nrows += nt;
+    g->nplaylists++;
+    if (g->names) {
+        FILE *f = g->names;
+        fprintf(f, "%s\t", pid);
+        put_cell(f, str_field(pl, "name")); fputc('\t', f);
+        num_cell(f, pl, "num_tracks"); fputc('\t', f);
+        num_cell(f, pl, "num_followers"); fputc('\t', f);
+        fputs(collab, f); fputc('\t', f);
+        put_cell(f, str_field(pl, "description")); fputc('\n', f);
+    }
+}
+
+static void ingest_file(ingest *g, const char *path, int file_no, buf *b) {
+    int z = read_slice(path, b, g->o->max_bytes);
+    g->bytes += (double)b->len;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(b->p, b->len, &end, 0);
+    if (!root) {
+        const char *at = end ? end : cJSON_GetErrorPtr();
+        size_t pos = at && at >= b->p && at <= b->p + b->len ? (size_t)(at - b->p) : b->len;
+        long line, col;
+        json_position(b->p, pos, &line, &col);
+        cli_die("%s: invalid JSON at byte %zu%s (line %ld, column %ld); the file is damaged (cut short?) or not JSON",
+                path, pos, z ? " of the decompressed text" : "", line, col);
+    }
+    const cJSON *pls = cJSON_GetObjectItemCaseSensitive(root, "playlists");
+    if (!cJSON_IsArray(pls))
+        cli_die("%s: no 'playlists' array at the top level; not an MPD slice (mpd.slice.N-M.json)", path);
+    int idx = 0;
+    for (const cJSON *pl = pls->child; pl; pl = pl->next, idx++) ingest_playlist(g, pl, path, idx, file_no);
+    cJSON_Delete(root);
+}
+
+/* ---- inputs: files and directories ---- */
+
+static int is_slice_name(const struct dirent *d) {
+    size_t n = strlen(d->d_name);
+    return d->d_name[0] != '.' &&
+           ((n > 5 && !strcmp(d->d_name + n - 5, ".json")) || (n > 9 && !strcmp(d->d_name + n - 9, ".json.zst")));
+}
+
+static void expand_inputs(struct opts *o) {
+    char **list = NULL;
+    int n = 0, cap = 0;
+    static char *dash[] = {"-"};
+    char **in = o->ninputs ? o->inputs : dash;
+    int nin = o->ninputs ? o->ninputs : 1;
+    for (int i = 0; i < nin; i++) {
+        struct stat st;
+        struct dirent **ents = NULL;
+        int ne = 0;
+        if (strcmp(in[i], "-") && stat(in[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            ne = scandir(in[i], &ents, is_slice_name, versionsort);
+            if (ne < 0) cli_die("%s: cannot list: %s", in[i], strerror(errno));
+            if (ne == 0) cli_die("%s: no *.json or *.json.zst files in this folder", in[i]);
+        }
+        int add = ne ? ne : 1;
+        if (n + add > cap) {
+            cap = (n + add) * 2;
+            char **l = realloc(list, (size_t)cap * sizeof *l);
+            if (!l) cli_die("out of memory");
+            list = l;
+        }
+        if (!ne) { if (!(list[n++] = strdup(in[i]))) cli_die("out of memory"); continue; }
+        for (int k = 0; k < ne; k++) {
+            size_t len = strlen(in[i]) + strlen(ents[k]->d_name) + 2;
+            if (!(list[n] = malloc(len))) cli_die("out of memory");
+            snprintf(list[n++], len, "%s/%s", in[i], ents[k]->d_name);
+            free(ents[k]);
+        }
+        free(ents);
+    }
+    o->inputs = list;       /* owned: freed at the end of main */
+    o->ninputs = n;
+}
+
+int main(int argc, char **argv) {
+    cli_init("mpd-ingest", argc, argv, HELP);
+    struct opts o = parse_opts(argc, argv);
+    expand_inputs(&o);
+    ingest g = {.o = &o};
+    strmap_init(&g.voc.index);
+    strmap_init(&g.pids);
+    if (o.names) {
+        g.names = outfile_open(o.names, 0);
+        fputs("pid\tname\tnum_tracks\tnum_followers\tcollaborative\tdescription\n", g.names);
+    }
+    ts_header h;
+    static const char *const cols[] = {"track", "pos"};
+    if (ts_header_init(&h, "playlists", TS_I32, 2, cols)) cli_die("out of memory");
+    h.key_name = strdup("pid");
+    g.w = cli_open_write(o.out);
+    if (ts_begin_tensor(g.w, &h)) cli_die("%s", ts_werror(g.w));
+    buf b = {0};
+    cli_progress prog;
+    cli_progress_init(&prog, 0);
+    for (int i = 0; i < o.ninputs; i++) {
+        ingest_file(&g, o.inputs[i], i, &b);
+        cli_progress_update(&prog, "%d/%d files, %" PRId64 " playlists, %" PRId64 " tracks",
+                            i + 1, o.ninputs, g.nplaylists, g.voc.n);
+    }
+    cli_progress_done(&prog);
+    free(b.p);
+    if (ts_end_tensor(g.w)) cli_die("%s", ts_werror(g.w));
+    /* the vocabulary first, so a playlists file never exists without it */
+    write_vocab(&g.voc, o.tracks);
+    if (o.popularity) write_popularity(&g.voc, o.popularity);
+    if (g.names) outfile_close(g.names);
+    cli_close_write(g.w);
+    cli_warn("%d files (%.1f MB of JSON): %" PRId64 " playlists, %" PRId64 " rows, %" PRId64 " distinct tracks",
+             o.ninputs, g.bytes / 1e6, g.nplaylists, g.nrows, g.voc.n);
+    if (g.nempty) cli_warn("%" PRId64 " playlists without tracks (in --names only)", g.nempty);
+    if (g.npos_differ) cli_warn("%" PRId64 " tracks whose pos differs from their place in the array; the array order was kept", g.npos_differ);
+    ts_header_free(&h);
+    free(g.rows); free(g.keys);
+    free(g.voc.off); free(g.voc.count); free(g.voc.text.p);
+    strmap_free(&g.voc.index);
+    strmap_free(&g.pids);
+    for (int i = 0; i < o.ninputs; i++) free(o.inputs[i]);
+    free(o.inputs);
+    return 0;
+}

@@ -1,0 +1,308 @@
+/* mpd-recommend.c - playlist continuation: for every query (seed tracks and
+ * a title) the n best next tracks of a model trained on playlists, as a
+ * recommendation stream for rec-eval; or, for one playlist or a list of
+ * song names, the next songs as text. */
+#include "catalog.h"
+#include "cli.h"
+#include "playlists.h"
+#include "plmodel.h"
+#include "plneural.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char HELP[] =
+"Usage: mpd-recommend --model M --train TRAIN.ts [options]\n"
+"       batch:    --queries Q.tsv --seeds SEEDS.ts [-o RECS.ts]\n"
+"       continue: --tracks TRACKS.tsv (--playlist PID [--from PLAYLISTS.ts] | --songs 'A; B')\n"
+"Recommends up to -n tracks per query, best first, never a seed track and\n"
+"never one track twice.  Needs the whole training set in memory (CSR arrays:\n"
+"about 12 bytes per playlist row).\n"
+"\n"
+"  --model M         pop: most played tracks of the training playlists;\n"
+"                    title: most played within training playlists whose\n"
+"                      normalised name equals the query's (else pop);\n"
+"                    cooc: sum over the seeds of co-occurrence counts (title\n"
+"                      when there is no seed);\n"
+"                    neural: a model of mpd-train (--weights; title when\n"
+"                      there is no seed)\n"
+"  --train FILE      training playlists stream (mpd-split -o, or mpd-ingest -o)\n"
+"  --names FILE      playlist catalogue (mpd-ingest --names): titles of the\n"
+"                    training playlists, for the title model\n"
+"  --weights FILE    the neural model (mpd-train -o)\n"
+"  -n N              tracks per query (default 500, the challenge's count;\n"
+"                    20 in continue mode)\n"
+"  --queries FILE    query catalogue (mpd-split --queries): qid, pid, k, name\n"
+"  --seeds FILE      seed tracks keyed by qid (mpd-split --seeds)\n"
+"  -o FILE           recommendation stream (default stdout): tensor 'recs',\n"
+"                    i32 track keyed by qid, rows best first\n"
+"  --tracks FILE     track vocabulary (mpd-ingest --tracks), for names\n"
+"  --playlist PID    continue this playlist (all its tracks are seeds)\n"
+"  --from FILE       the playlists stream holding --playlist (default --train)\n"
+"  --songs LIST      continue a list of songs 'Title - Artist; Title; ...'\n"
+"  -h, --help        this help;  -V, --version\n";
+
+enum { M_POP, M_TITLE, M_COOC, M_NEURAL };
+
+struct opts {
+    int model;
+    long n;
+    const char *train, *names, *weights, *queries, *seeds, *out, *tracks, *playlist, *from, *songs;
+};
+
+static struct opts parse_opts(int argc, char **argv) {
+    struct opts o = {.model = -1, .n = -1};
+    static const struct option lo[] = {
+        {"model", 1, 0, 'm'}, {"train", 1, 0, 't'}, {"names", 1, 0, 'N'}, {"weights", 1, 0, 'w'},
+        {"queries", 1, 0, 'q'}, {"seeds", 1, 0, 's'}, {"tracks", 1, 0, 'T'}, {"playlist", 1, 0, 'p'},
+        {"from", 1, 0, 'f'}, {"songs", 1, 0, 'S'}, {"output", 1, 0, 'o'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "o:n:", lo, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            if (!strcmp(optarg, "pop")) o.model = M_POP;
+            else if (!strcmp(optarg, "title")) o.model = M_TITLE;
+            else if (!strcmp(optarg, "cooc")) o.model = M_COOC;
+            else if (!strcmp(optarg, "neural")) o.model = M_NEURAL;
+            else cli_usage("--model: '%s' is not one of pop, title, cooc, neural", optarg);
+            break;
+        case 't': o.train = optarg; break;
+        case 'N': o.names = optarg; break;
+        case 'w': o.weights = optarg; break;
+        case 'q': o.queries = optarg; break;
+        case 's': o.seeds = optarg; break;
+        case 'T': o.tracks = optarg; break;
+        case 'p': o.playlist = optarg; break;
+        case 'f': o.from = optarg; break;
+        case 'S': o.songs = optarg; break;
+        case 'n': o.n = cli_long("-n", optarg, 1, 1 << 24); break;
+        case 'o': o.out = optarg; break;
+        default: cli_usage("unknown option");
+        }
+    }
+    if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
+    if (o.model < 0) cli_usage("--model is required (pop, title, cooc or neural)");
+    if (!o.train) cli_usage("--train FILE is required");
+    if (o.model == M_NEURAL && !o.weights) cli_usage("--model neural needs --weights FILE (mpd-train -o)");
+    int batch = o.queries || o.seeds, cont = o.playlist || o.songs;
+    if (batch == cont) cli_usage("give either --queries and --seeds (batch) or --playlist / --songs (continue)");
+    if (batch && (!o.queries || !o.seeds)) cli_usage("--queries and --seeds go together");
+    if (o.playlist && o.songs) cli_usage("--playlist and --songs exclude each other");
+    if (cont && !o.tracks) cli_usage("continue mode needs --tracks FILE (the vocabulary) for the names");
+    if (o.n < 0) o.n = batch ? 500 : 20;
+    return o;
+}
+
+typedef struct {
+    const struct opts *o;
+    plm_model m;
+    pln_model *net;
+} recommender;
+
+static int64_t recommend(recommender *R, const char *title, const int32_t *seeds, int64_t ns, int32_t *out) {
+    int64_t n = R->o->n, k;
+    switch (R->o->model) {
+    case M_POP: k = plm_popular(&R->m, seeds, ns, out, n); break;
+    case M_TITLE: k = plm_title(&R->m, title, seeds, ns, out, n); break;
+    case M_COOC: k = plm_cooc(&R->m, title, seeds, ns, out, n); break;
+    default: k = ns ? pln_recommend(R->net, &R->m, seeds, ns, out, n) : plm_title(&R->m, title, seeds, ns, out, n);
+    }
+    if (k < 0) cli_die("out of memory");
+    return k;
+}
+
+/* titles of the training playlists, from the playlist catalogue */
+static const char **train_titles(const pl_set *train, const char *names, catalog *cat) {
+    if (!names) return NULL;
+    char err[1024];
+    if (cat_load(cat, names, err, sizeof err)) cli_die("%s", err);
+    int col = cat_column(cat, "name");
+    if (col < 0) cli_die("%s: no 'name' column; give the playlist catalogue of mpd-ingest --names", names);
+    const char **t = malloc((size_t)(train->n ? train->n : 1) * sizeof *t);
+    if (!t) cli_die("out of memory");
+    for (int64_t p = 0; p < train->n; p++) {
+        int64_t r = cat_find(cat, pl_key(train, p));
+        t[p] = r >= 0 ? cat_cell(cat, r, col) : NULL;
+    }
+    return t;
+}
+
+static void run_batch(recommender *R) {
+    const struct opts *o = R->o;
+    char err[1024];
+    catalog q;
+    pl_set seeds;
+    if (cat_load(&q, o->queries, err, sizeof err)) cli_die("%s", err);
+    int kc = cat_column(&q, "k"), nc = cat_column(&q, "name");
+    if (kc < 0 || nc < 0) cli_die("%s: needs columns k and name (mpd-split --queries)", o->queries);
+    if (pl_load(&seeds, o->seeds, NULL, err, sizeof err)) cli_die("%s", err);
+    ts_header h;
+    static const char *const cols[] = {"track"};
+    if (ts_header_init(&h, "recs", TS_I32, 1, cols)) cli_die("out of memory");
+    h.key_name = strdup("qid");
+    static const char *const names[] = {"pop", "title", "cooc", "neural"};
+    cJSON_AddStringToObject(ts_header_meta(&h), "model", names[o->model]);
+    cJSON_AddNumberToObject(ts_header_meta(&h), "n", (double)o->n);
+    ts_writer *w = cli_open_write(o->out);
+    if (ts_begin_tensor(w, &h)) cli_die("%s", ts_werror(w));
+    int32_t *out = malloc((size_t)o->n * sizeof *out);
+    const char **keys = malloc((size_t)o->n * sizeof *keys);
+    if (!out || !keys) cli_die("out of memory");
+    double t0 = cli_now();
+    cli_progress prog;
+    cli_progress_init(&prog, 0);
+    for (int64_t i = 0; i < q.nrows; i++) {
+        const char *qid = cat_cell(&q, i, 0);
+        int64_t p = pl_find(&seeds, qid);
+        const int32_t *s = p >= 0 ? pl_tracks(&seeds, p) : NULL;
+        int64_t ns = p >= 0 ? pl_len(&seeds, p) : 0;
+        if (ns == 0 && strcmp(cat_cell(&q, i, kc), "0"))
+            cli_die("%s: query %s shows %s tracks but %s has none for it", o->queries, qid, cat_cell(&q, i, kc), o->seeds);
+        int64_t k = recommend(R, cat_cell(&q, i, nc), s, ns, out);
+        for (int64_t j = 0; j < k; j++) keys[j] = qid;
+        if (k && ts_write_rows(w, k, keys, out)) cli_die("%s", ts_werror(w));
+        cli_progress_update(&prog, "%" PRId64 "/%" PRId64 " queries", i + 1, q.nrows);
+    }
+    cli_progress_done(&prog);
+    if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
+    cli_close_write(w);
+    double dt = cli_now() - t0;
+    cli_warn("%" PRId64 " queries in %.2f s (%.0f queries/s)", q.nrows, dt, dt > 0 ? (double)q.nrows / dt : 0.0);
+    free(out); free(keys);
+    ts_header_free(&h);
+    cat_free(&q);
+    pl_free(&seeds);
+}
+
+/* ---- continue mode ---- */
+
+typedef struct { catalog cat; int name_col, artist_col, count_col; cat_songs songs; } vocab;
+
+static void load_vocab(vocab *v, const char *path) {
+    char err[1024];
+    if (cat_load(&v->cat, path, err, sizeof err)) cli_die("%s", err);
+    int tc = cat_column(&v->cat, "track");
+    v->name_col = cat_column(&v->cat, "track_name");
+    v->artist_col = cat_column(&v->cat, "artist_name");
+    v->count_col = cat_column(&v->cat, "count");
+    if (tc < 0 || v->name_col < 0 || v->artist_col < 0)
+        cli_die("%s: needs columns track, track_name, artist_name (mpd-ingest --tracks)", path);
+    for (int64_t r = 0; r < v->cat.nrows; r++)
+        if (strtoll(cat_cell(&v->cat, r, tc), NULL, 10) != r)
+            cli_die("%s:%" PRId64 ": track index %s out of order; give the file mpd-ingest wrote", path, r + 2, cat_cell(&v->cat, r, tc));
+    const char **keys = malloc((size_t)(v->cat.nrows ? v->cat.nrows : 1) * sizeof *keys);
+    if (!keys) cli_die("out of memory");
+    for (int64_t r = 0; r < v->cat.nrows; r++) keys[r] = cat_cell(&v->cat, r, 0);
+    if (cat_songs_build(&v->songs, &v->cat, v->name_col, v->artist_col, keys, v->cat.nrows, err, sizeof err))
+        cli_die("%s", err);
+    free(keys);
+}
+
+static const char *label(const vocab *v, int32_t t, char *buf, size_t cap) {
+    if (t < 0 || t >= v->cat.nrows) { snprintf(buf, cap, "track %d (not in the vocabulary)", t); return buf; }
+    snprintf(buf, cap, "%s - %s", cat_cell(&v->cat, t, v->name_col), cat_cell(&v->cat, t, v->artist_col));
+    return buf;
+}
+
+/* the track a name query means: the most played of the best matches */
+static int32_t resolve_song(const vocab *v, const char *query) {
+    int64_t *rows, n = cat_songs_find(&v->songs, query, &rows);
+    if (n < 0) cli_die("out of memory");
+    if (n == 0) {
+        int64_t sug[3];
+        int ns = cat_songs_suggest(&v->songs, query, sug, 3);
+        char buf[1536] = "", lab[512];
+        size_t len = 0;
+        for (int i = 0; i < ns && len < sizeof buf; i++)
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? "; " : "", label(v, (int32_t)sug[i], lab, sizeof lab));
+        if (ns) cli_die("no song matches '%s'; did you mean: %s?", query, buf);
+        cli_die("no song matches '%s' (titles are searched; add ' - ARTIST' to narrow it, or give a track_uri)", query);
+    }
+    int64_t best = rows[0];
+    if (v->count_col >= 0)
+        for (int64_t i = 1; i < n; i++)
+            if (atoll(cat_cell(&v->cat, rows[i], v->count_col)) > atoll(cat_cell(&v->cat, best, v->count_col))) best = rows[i];
+    free(rows);
+    return (int32_t)best;
+}
+
+static void run_continue(recommender *R, const pl_set *train) {
+    const struct opts *o = R->o;
+    vocab v = {0};
+    load_vocab(&v, o->tracks);
+    char lab[1024], err[1024];
+    int32_t *seeds = NULL;
+    int64_t ns = 0;
+    pl_set from;
+    int own = 0;
+    if (o->playlist) {
+        const pl_set *src = train;
+        if (o->from) { if (pl_load(&from, o->from, NULL, err, sizeof err)) cli_die("%s", err); src = &from; own = 1; }
+        int64_t p = pl_find(src, o->playlist);
+        if (p < 0) cli_die("playlist '%s' is not in %s; give a pid of that stream", o->playlist, o->from ? o->from : o->train);
+        ns = pl_len(src, p);
+        if (!(seeds = malloc((size_t)ns * sizeof *seeds))) cli_die("out of memory");
+        memcpy(seeds, pl_tracks(src, p), (size_t)ns * sizeof *seeds);
+        printf("Playlist %s, %" PRId64 " tracks, ending with:\n", o->playlist, ns);
+        for (int64_t i = ns > 5 ? ns - 5 : 0; i < ns; i++) printf("      %s\n", label(&v, seeds[i], lab, sizeof lab));
+    } else {
+        char *list = strdup(o->songs), *save = NULL;
+        if (!list || !(seeds = malloc((strlen(o->songs) / 2 + 1) * sizeof *seeds))) cli_die("out of memory");
+        printf("Seed songs:\n");
+        for (char *s = strtok_r(list, ";", &save); s; s = strtok_r(NULL, ";", &save)) {
+            while (*s == ' ') s++;
+            if (!*s) continue;
+            seeds[ns] = resolve_song(&v, s);
+            printf("      %s\n", label(&v, seeds[ns], lab, sizeof lab));
+            ns++;
+        }
+        free(list);
+        if (!ns) cli_usage("--songs: no song names in '%s'", o->songs);
+    }
+    int32_t *out = malloc((size_t)o->n * sizeof *out);
+    if (!out) cli_die("out of memory");
+    int64_t k = recommend(R, "", seeds, ns, out);
+    static const char *const names[] = {"popularity", "title", "co-occurrence", "neural"};
+    printf("Next songs (%s model):\n", names[o->model]);
+    for (int64_t i = 0; i < k; i++) printf("  %3" PRId64 ". %s\n", i + 1, label(&v, out[i], lab, sizeof lab));
+    if (fflush(stdout)) cli_die("write error");
+    free(out); free(seeds);
+    if (own) pl_free(&from);
+    cat_songs_free(&v.songs);
+    cat_free(&v.cat);
+}
+
+int main(int argc, char **argv) {
+    cli_init("mpd-recommend", argc, argv, HELP);
+    struct opts o = parse_opts(argc, argv);
+    recommender R = {.o = &o};
+    char err[1024];
+    pl_set train;
+    if (pl_load(&train, o.train, NULL, err, sizeof err)) cli_die("%s", err);
+    catalog names;
+    const char **titles = train_titles(&train, o.names, &names);
+    /* the vocabulary bound: every track index a query may carry */
+    int32_t ntracks = train.ntracks;
+    if (o.tracks) {
+        catalog c;
+        if (cat_load(&c, o.tracks, err, sizeof err)) cli_die("%s", err);
+        if (c.nrows > ntracks) ntracks = (int32_t)c.nrows;
+        cat_free(&c);
+    }
+    if (o.model == M_NEURAL) {
+        if (!(R.net = pln_load(o.weights, err, sizeof err))) cli_die("%s", err);
+        if (R.net->ntracks > ntracks) ntracks = R.net->ntracks;
+    }
+    double t0 = cli_now();
+    if (plm_build(&R.m, &train, titles, ntracks, err, sizeof err)) cli_die("%s", err);
+    if (o.queries) cli_warn("model built in %.3f s (%" PRId64 " playlists, %" PRId64 " rows)", cli_now() - t0, train.n, train.off[train.n]);
+    if (o.queries) run_batch(&R);
+    else run_continue(&R, &train);
+    plm_free(&R.m);
+    if (R.net) { pln_free(R.net); free(R.net); }
+    if (titles) { free(titles); cat_free(&names); }
+    pl_free(&train);
+    return 0;
+}

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# bench/playlists.sh - playlist continuation on the shared MPD files (never
+# copied into the repository; skipped when absent):
+#   ingest  mpd-ingest (zstd + cJSON) against python3 json.loads of the same
+#           decompressed text building the same vocabulary and rows;
+#   cooc    the co-occurrence model: build time, and queries per second,
+#           against scipy.sparse (C = A^T A, scores = C[seeds].sum(0),
+#           argpartition top 500), the tool a Python user would reach for;
+#   eval    rec-eval playlists/s against the challenge formulas in numpy-free
+#           Python (as metrics.py computes them) on the same recommendations.
+# Ratio = songpipe time / reference time (below 1: songpipe is faster).
+# Env: BIN, PY, SHARED, MPD_DIR.
+set -eo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${BIN:-$ROOT/bin}
+PY=${PY:-/usr/bin/python3}
+SHARED=${SHARED:-$ROOT/../shared/data}
+MPD_DIR=${MPD_DIR:-$SHARED/mpd/soundscout-followers10}
+ls "$MPD_DIR"/*.json* >/dev/null 2>&1 || { echo "bench playlists: skipped: no MPD slices in $MPD_DIR"; exit 0; }
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+now() { date +%s.%N; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a / b}'; }
+
+# ---- ingest ----
+t0=$(now)
+"$BIN/mpd-ingest" --tracks "$W/tracks.tsv" --names "$W/names.tsv" -o "$W/pl.ts" "$MPD_DIR" 2>"$W/ingest.err"
+t1=$(now)
+mb=$(grep -o '[0-9.]* MB of JSON' "$W/ingest.err" | cut -d' ' -f1)
+sp=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')
+if command -v zstd >/dev/null; then
+  for f in "$MPD_DIR"/*.json*; do case $f in *.zst) zstd -dcq "$f";; *) cat "$f";; esac > "$W/$(basename "${f%.zst}")"; done
+  t0=$(now)
+  "$PY" - "$W"/*.json <<'X'
+import json, sys
+vocab, rows = {}, []
+for path in sys.argv[1:]:
+    with open(path, "rb") as f:
+        d = json.loads(f.read())
+    for p in d["playlists"]:
+        for t in p["tracks"]:
+            rows.append((p["pid"], vocab.setdefault(t["track_uri"], len(vocab))))
+X
+  t1=$(now)
+  # the reference reads already-decompressed files: its time excludes zstd
+  ref=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')
+  echo "bench ingest ($mb MB JSON): songpipe $sp s ($(awk -v m="$mb" -v t="$sp" 'BEGIN{printf "%.0f", m / t}') MB/s, zstd included), python json $ref s (decompressed input), ratio $(ratio "$sp" "$ref") x"
+else
+  echo "bench ingest ($mb MB JSON): songpipe $sp s ($(awk -v m="$mb" -v t="$sp" 'BEGIN{printf "%.0f", m / t}') MB/s); reference skipped: no zstd command"
+fi
+
+# ---- co-occurrence ----
+"$BIN/mpd-split" --names "$W/names.tsv" --queries "$W/q.tsv" --seeds "$W/s.ts" --truth "$W/t.ts" -o "$W/train.ts" "$W/pl.ts" 2>/dev/null
+t0=$(now)
+"$BIN/mpd-recommend" --model cooc --train "$W/train.ts" --names "$W/names.tsv" --queries "$W/q.tsv" --seeds "$W/s.ts" -o "$W/cooc.ts" 2>"$W/cooc.err"
+t1=$(now)
+build=$(grep -o 'built in [0-9.]*' "$W/cooc.err" | cut -d' ' -f3)
+qps=$(grep -o '([0-9]* queries/s)' "$W/cooc.err" | tr -d '(' | cut -d' ' -f1)
+sp=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')
+nq=$(($(wc -l < "$W/q.tsv") - 1))
+if "$PY" -c 'import scipy.sparse, numpy' 2>/dev/null; then
+  "$BIN/to-csv" --no-header "$W/train.ts" > "$W/train.csv"
+  "$BIN/to-csv" --no-header "$W/s.ts" > "$W/seeds.csv"
+  out=$("$PY" - "$W/train.csv" "$W/seeds.csv" "$W/q.tsv" <<'X'
+import sys, time, numpy as np, scipy.sparse as sp
+pid, tr = np.loadtxt(sys.argv[1], delimiter=",", usecols=(0, 1), dtype=np.int64, unpack=True)
+t0 = time.perf_counter()                        # both sides: build time after loading
+_, row = np.unique(pid, return_inverse=True)
+n = int(tr.max()) + 1
+A = sp.csr_matrix((np.ones(len(tr), np.float32), (row, tr)), shape=(row.max() + 1, n))
+A.data[:] = 1                                   # distinct tracks per playlist
+C = (A.T @ A).tocsr()
+t1 = time.perf_counter()
+seeds = {}
+for line in open(sys.argv[2]):
+    q, t, _ = line.rstrip("\n").split(",")
+    seeds.setdefault(q, []).append(int(t))
+queries = [l.split("\t")[0] for l in open(sys.argv[3]).read().splitlines()[1:]]
+for q in queries:
+    s = [t for t in seeds.get(q, []) if t < n]
+    if not s:
+        continue
+    score = np.asarray(C[s].sum(0)).ravel()
+    score[s] = -1
+    top = np.argpartition(-score, 500)[:500]
+    top = top[np.argsort(-score[top], kind="stable")]
+t2 = time.perf_counter()
+print(f"{t1 - t0:.3f} {t2 - t1:.3f}")
+X
+)
+  rb=${out% *}; rq=${out#* }
+  echo "bench cooc build: songpipe $build s, scipy A^T A $rb s, ratio $(ratio "$build" "$rb") x"
+  echo "bench cooc $nq queries: songpipe $sp s whole command ($qps queries/s), scipy queries alone $rq s, ratio $(ratio "$sp" "$rq") x"
+else
+  echo "bench cooc build: songpipe $build s; $nq queries: $sp s ($qps queries/s); reference skipped: no scipy"
+fi
+
+# ---- evaluation ----
+t0=$(now)
+"$BIN/rec-eval" --truth "$W/t.ts" --queries "$W/q.tsv" "$W/cooc.ts" > /dev/null 2>&1
+t1=$(now)
+sp=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')
+"$BIN/to-csv" --no-header "$W/cooc.ts" > "$W/recs.csv"
+"$BIN/to-csv" --no-header "$W/t.ts" > "$W/truth.csv"
+t0=$(now)
+"$PY" - "$W/recs.csv" "$W/truth.csv" 2>/dev/null <<'X'
+import sys, math
+from collections import OrderedDict
+def load(p):
+    d = {}
+    for line in open(p):
+        q, t = line.split(",")[:2]
+        d.setdefault(q, []).append(int(t))
+    return d
+R, G = load(sys.argv[1]), load(sys.argv[2])
+def ndcg(g, r, k=500):
+    r = list(OrderedDict.fromkeys(r[:k])); gs = set(g)
+    dcg = sum((x in gs) / math.log2(i + 2) for i, x in enumerate(r))
+    return dcg / sum(1 / math.log2(i + 2) for i in range(len(set(g[:k]))))
+tot = [0, 0, 0]
+for q, g in G.items():
+    r = R.get(q, [])[:500]; gs = set(g)
+    tot[0] += len(set(r[:len(g)]) & gs) / len(g)
+    tot[1] += ndcg(g, r)
+    tot[2] += next((i // 10 for i, x in enumerate(r) if x in gs), 51)
+print([x / len(G) for x in tot], file=sys.stderr)
+X
+
+t1=$(now)
+ref=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')
+echo "bench eval $nq playlists: songpipe $sp s ($(awk -v n="$nq" -v t="$sp" 'BEGIN{printf "%.0f", n / t}') playlists/s), python $ref s, ratio $(ratio "$sp" "$ref") x"
+
+# ---- training: one epoch of the neural model (one example per playlist),
+# with OpenBLAS's own kernel choice and with OPENBLAS_CORETYPE=SkylakeX ----
+for ct in default SkylakeX; do
+  if [ "$ct" = SkylakeX ] && ! grep -q avx512f /proc/cpuinfo; then echo "bench train SkylakeX: skipped: no avx512f"; continue; fi
+  if [ "$ct" = SkylakeX ]; then set -- OPENBLAS_CORETYPE=SkylakeX; else set -- ; fi
+  env "$@" "$BIN/mpd-train" --epochs 1 --samples 1 --valid-frac 0 \
+    -o "$W/model.ts" "$W/train.ts" 2>"$W/train.err"
+  line=$(grep 'epoch 1:' "$W/train.err" | sed 's/.*, \([0-9.]* s (.*examples\/s)\)/\1/')
+  echo "bench train epoch ($ct coretype): songpipe $line; no PyTorch reference in this script yet"
+done

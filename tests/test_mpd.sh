@@ -1,0 +1,167 @@
+# test_mpd.sh - playlists: mpd-ingest on invented MPD-format slices (plain
+# and zstd), its error messages, mpd-split, the pop/title/cooc models, and
+# rec-eval against metric values derived by hand (tests/data/mpd/
+# expected_metrics.py writes the derivation out).  The real MPD files in
+# $SHARED/mpd are only counted against their README, never copied.
+. "$(dirname "$0")/lib.sh"
+D=$ROOT/tests/data/mpd
+for s in mpd-ingest mpd-split mpd-recommend rec-eval to-csv; do [ -x "$BIN/$s" ] || { skip mpd "no $BIN/$s"; exit 0; }; done
+
+# ---- ingest: both slices (a folder: .json and .json.zst, version order) ----
+ok "ingest a folder of .json and .json.zst" mpd-ingest --tracks "$T/tr.tsv" --popularity "$T/pop.ts" --names "$T/nm.tsv" -o "$T/pl.ts" "$D/slices"
+like "summary" "$(cat "$T/.err")" "2 files .*: 7 playlists, 24 rows, 10 distinct tracks"
+is "playlists in file order" "$(to-csv --no-header "$T/pl.ts" | cut -d, -f1 | uniq | tr '\n' ' ')" "0 1 2 3 4 5 6 "
+is "rows of pid 6 (a repeated track), in order" "$(to-csv --no-header "$T/pl.ts" | grep '^6,' | tr '\n' ' ')" "6,9,0 6,8,1 6,8,2 "
+is "vocabulary header" "$(head -1 "$T/tr.tsv")" $'track_uri\ttrack\ttrack_name\tartist_name\tartist_uri\talbum_name\tcount'
+is "vocabulary: first appearance order, counts" "$(cut -f1,2,7 "$T/tr.tsv" | sed -n '2p;10p;11p' | tr '\t\n' ', ')" \
+   "spotify:track:fixture0001,0,4 spotify:track:fixture0009,8,3 spotify:track:fixture0010,9,2 "
+is "missing artist_uri and album fields: empty cells" "$(grep fixture0008 "$T/tr.tsv")" \
+   $'spotify:track:fixture0008\t7\tHotel Song\tFixture Artist Three\t\t\t2'
+is "popularity tensor = vocabulary counts" "$(to-csv --no-header "$T/pop.ts" | cut -d, -f2 | tr '\n' ' ')" "$(tail -n +2 "$T/tr.tsv" | cut -f7 | tr '\n' ' ')"
+is "collaborative: string, boolean, absent" "$(cut -f5 "$T/nm.tsv" | tr '\n' ' ')" "collaborative false true false  false false false "
+is "TAB in a description becomes a space" "$(awk -F'\t' '$1==2{print $6}' "$T/nm.tsv")" "made up for tests"
+is "TAB in a name becomes a space" "$(awk -F'\t' '$1==6{print $2}' "$T/nm.tsv")" "Focus Time"
+ok "stdin input" bash -c "mpd-ingest --tracks '$T/tr2.tsv' < '$D/slices/mpd.slice.0-4.json' > '$T/pl2.ts'"
+is "stdin gives the same rows" "$(to-csv "$T/pl2.ts")" "$(to-csv "$T/pl.ts" | head -19)"
+
+# ---- ingest errors ----
+bad=$D/bad/mpd.slice.7-7.json
+at=$(grep -bo '"num_tracks"' "$bad" | cut -d: -f1)
+fails "bad JSON: file, byte position, line and column" 1 "mpd.slice.7-7.json: invalid JSON at byte $at \\(line 7, column 13\\)" \
+  mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$bad"
+ok "no output or .tmp after bad JSON" test ! -e "$T/x.ts" -a ! -e "$T/x.ts.tmp" -a ! -e "$T/x.tsv" -a ! -e "$T/x.tsv.tmp"
+if command -v zstd >/dev/null; then
+  zstd -q -c "$bad" > "$T/bad.json.zst"
+  fails "bad JSON inside zstd: position in the decompressed text" 1 "invalid JSON at byte $at of the decompressed text" \
+    mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$T/bad.json.zst"
+  head -c 200 "$D/slices/mpd.slice.5-6.json.zst" > "$T/cut.json.zst"
+  fails "truncated zstd file" 1 "truncated zstd|corrupt zstd" mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$T/cut.json.zst"
+else
+  skip "bad JSON inside zstd" "no zstd command"
+fi
+fails "a pid seen twice" 1 "pid 0 was already seen in .*mpd.slice.0-4.json" \
+  mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$D/slices/mpd.slice.0-4.json" "$D/slices/mpd.slice.0-4.json"
+sed '0,/"track_uri"/{/"track_uri"/d}' "$D/slices/mpd.slice.0-4.json" > "$T/nouri.json"
+fails "a track without track_uri" 1 "playlist #0 \\(pid 0\\): track #0 has no track_uri" mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$T/nouri.json"
+sed '0,/"collaborative": "false"/s//"collaborative": "maybe"/' "$D/slices/mpd.slice.0-4.json" > "$T/collab.json"
+fails "collaborative neither boolean nor true/false" 1 "pid 0\\): collaborative is neither" mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$T/collab.json"
+echo '{"info": {}, "items": []}' > "$T/other.json"
+fails "JSON that is not a slice" 1 "no 'playlists' array" mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$T/other.json"
+fails "--tracks is required" 2 "--tracks FILE is required" mpd-ingest -o "$T/x.ts" "$bad"
+fails "a folder without slices" 1 "no \\*.json" mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$D/.."/audio
+ok "--help" mpd-ingest --help
+
+# ---- split, models, evaluation on slice 0-4 (values derived by hand) ----
+# Held out: pid 0 "Road Trip" = a b c d e (track indices 0-4); training:
+# 1 "Road Trip" a b f g, 2 "road trip!" a c f, 3 "Chill" f g h, 4 "Chill" g h b.
+# Training counts: f 3, g 3, a 2, b 2, h 2, c 1, d 0, e 0 (ties: lower index).
+#  pop:   f g a b h c d e, seeds left out.
+#  title: playlists 1 and 2 share the folded title "roadtrip": a 2, f 2, b 1,
+#         g 1, c 1 -> f a g b c, then by popularity h d e.
+#  cooc K=1 (seed a): a is in 1 and 2 -> f 2, b 1, g 1, c 1 -> f g b c h d e.
+#  cooc K=2 (seeds a b): weights 1:2, 2:1, 4:1 -> f 3, g 3, h 1, c 1 -> f g h c d e.
+S=$T/split; mkdir -p "$S"
+mpd-ingest --tracks "$S/tr.tsv" --names "$S/nm.tsv" -o "$S/pl.ts" "$D/slices/mpd.slice.0-4.json" 2>/dev/null
+ok "split: one held-out playlist" mpd-split --test-frac 1 --max-test 1 --ks 0,1,2 --names "$S/nm.tsv" \
+  --queries "$S/q.tsv" --seeds "$S/s.ts" --truth "$S/t.ts" -o "$S/train.ts" "$S/pl.ts"
+is "queries" "$(tail -n +2 "$S/q.tsv" | tr '\t\n' ', ')" "0/0,0,0,Road Trip 0/1,0,1,Road Trip 0/2,0,2,Road Trip "
+is "seeds: the first K tracks" "$(to-csv --no-header "$S/s.ts" | tr '\n' ' ')" "0/1,0,0 0/2,0,0 0/2,1,1 "
+is "truth: the rest, with positions" "$(to-csv --no-header "$S/t.ts" | grep '^0/2' | tr '\n' ' ')" "0/2,2,2 0/2,3,3 0/2,4,4 "
+is "training keeps the other playlists" "$(to-csv --no-header "$S/train.ts" | cut -d, -f1 | uniq | tr '\n' ' ')" "1 2 3 4 "
+for m in pop title cooc; do
+  mpd-recommend --model $m --train "$S/train.ts" --names "$S/nm.tsv" --tracks "$S/tr.tsv" \
+    --queries "$S/q.tsv" --seeds "$S/s.ts" -o "$S/r-$m.ts" 2>/dev/null
+done
+recs() { to-csv --no-header "$S/r-$1.ts" | grep "^0/$2," | cut -d, -f2 | tr '\n' ' '; }
+is "pop K=1 leaves out the seed" "$(recs pop 1)" "5 6 1 7 2 3 4 "
+is "title K=0" "$(recs title 0)" "5 0 6 1 2 7 3 4 "
+is "cooc K=0 falls back to the title model" "$(recs cooc 0)" "$(recs title 0)"
+is "cooc K=1" "$(recs cooc 1)" "5 6 1 2 7 3 4 "
+is "cooc K=2" "$(recs cooc 2)" "5 6 7 2 3 4 "
+got=$(rec-eval --tsv --truth "$S/t.ts" --queries "$S/q.tsv" --tracks "$S/tr.tsv" "$S/r-pop.ts" "$S/r-title.ts" "$S/r-cooc.ts" 2>"$T/ev.err")
+want=$(cd "$D" && cat <<'X'
+model	k	queries	r_precision	ndcg	clicks	r_precision_artist
+pop	0	1	0.400000	0.656506	0.000000	0.500000
+pop	1	1	0.250000	0.615393	0.000000	0.375000
+pop	2	1	0.000000	0.550810	0.000000	0.166667
+pop	all	3	0.216667	0.607569	0.000000	0.347222
+title	0	1	0.600000	0.711306	0.000000	0.650000
+title	1	1	0.500000	0.632500	0.000000	0.562500
+title	2	1	0.333333	0.583342	0.000000	0.416667
+title	all	3	0.477778	0.642383	0.000000	0.543056
+cooc	0	1	0.600000	0.711306	0.000000	0.650000
+cooc	1	1	0.500000	0.632500	0.000000	0.562500
+cooc	2	1	0.000000	0.550810	0.000000	0.166667
+cooc	all	3	0.366667	0.631539	0.000000	0.459722
+X
+)
+is "rec-eval: R-precision, NDCG, clicks, artist credit per K and overall" "$got" "$want"
+like "artist ids fall back to names when a uri is missing" "$(cat "$T/ev.err")" "folded artist_name"
+out=$(rec-eval --truth "$S/t.ts" "$S/r-cooc.ts" 2>/dev/null | tail -1)
+like "without --queries: one overall row" "$out" "^cooc +all +3 +0.3667 +0.6315 +0.000$"
+# a query without recommendations scores 0, 0, 51
+to-csv --no-header "$S/r-cooc.ts" | grep -v '^0/2,' > /dev/null
+mpd-recommend --model cooc --train "$S/train.ts" --queries <(head -3 "$S/q.tsv") --seeds "$S/s.ts" -o "$S/r-part.ts" 2>/dev/null
+out=$(rec-eval --tsv --truth "$S/t.ts" --queries "$S/q.tsv" "$S/r-part.ts" 2>"$T/ev.err" | grep -P '^cooc\t2\t')
+is "missing query scored 0, 0, 51" "$out" $'cooc\t2\t1\t0.000000\t0.000000\t51.000000\t0.000000'
+like "missing queries are reported" "$(cat "$T/ev.err")" "1 queries have no recommendations"
+fails "recommendations for an unknown query" 1 "query '0' is not in the ground truth" rec-eval --truth "$S/t.ts" "$S/pl.ts"
+fails "rec-eval needs --truth" 2 "--truth" rec-eval "$S/r-pop.ts"
+
+# ---- continue: next songs with names ----
+out=$(mpd-recommend --model cooc --train "$S/train.ts" --tracks "$S/tr.tsv" -n 3 --songs 'alpha song; Bravo Song - fixture artist one' 2>&1)
+like "continue a list of songs" "$out" "1\\. Foxtrot Song - Fixture Artist Two"
+like "continue: third song" "$out" "3\\. Hotel Song - Fixture Artist Three"
+out=$(mpd-recommend --model cooc --train "$S/train.ts" --tracks "$S/tr.tsv" -n 2 --playlist 0 --from "$S/pl.ts" 2>&1)
+like "continue a playlist by pid: its last songs" "$(head -3 <<<"$out")" "^Playlist 0, 5 tracks, ending with:$"
+like "continue a playlist by pid: next songs" "$(tail -2 <<<"$out")" "^ +1\\. Foxtrot Song - Fixture Artist Two$"
+fails "unknown song: suggestions" 1 "no song matches 'Alfa Song'; did you mean: .*Alpha Song - Fixture Artist One" \
+  mpd-recommend --model cooc --train "$S/train.ts" --tracks "$S/tr.tsv" --songs 'Alfa Song'
+fails "unknown playlist" 1 "playlist '99' is not in" mpd-recommend --model cooc --train "$S/train.ts" --tracks "$S/tr.tsv" --playlist 99
+fails "bad --model" 2 "--model" mpd-recommend --model knn --train "$S/train.ts" --tracks "$S/tr.tsv" --playlist 1
+out=$(mpd-recommend --model pop --train "$S/train.ts" --tracks "$S/tr.tsv" --playlist 1 2>&1 | head -1; echo "rc=${PIPESTATUS[0]}")
+is "survives | head" "$out" $'Playlist 1, 4 tracks, ending with:\nrc=0'
+
+# ---- the neural model learns a clustered synthetic set ----
+# 200 playlists of 10 distinct tracks, even pids from cluster A (20 tracks),
+# odd from cluster B: after training, seeds of one cluster must bring only
+# tracks of that cluster, and the loss must fall to near ln(remaining tracks).
+awk 'BEGIN { srand(1); printf "{\"info\": {\"slice\": \"0-199\", \"version\": \"v1\"}, \"playlists\": [";
+  for (p = 0; p < 200; p++) { c = p % 2 ? "B" : "A"; printf "%s{\"name\": \"Synthetic %d\", \"pid\": %d, \"tracks\": [", p ? ", " : "", p, p;
+    split("", used); n = 0;
+    while (n < 10) { t = int(rand() * 20); if (t in used) continue; used[t] = 1;
+      printf "%s{\"pos\": %d, \"track_uri\": \"spotify:track:synth%s%02d\", \"track_name\": \"%s%02d\", \"artist_name\": \"Synth %s\"}", n ? ", " : "", n, c, t, c, t, c; n++ }
+    printf "]}" }
+  print "]}" }' > "$T/syn.json"
+mpd-ingest --tracks "$T/syn.tsv" -o "$T/syn.ts" "$T/syn.json" 2>/dev/null
+ok "mpd-train on synthetic clusters" mpd-train --dim 8 --hidden 16 --blocks 1 --min-count 1 --epochs 30 --batch 32 --lr 0.01 \
+  --patience 0 --valid-frac 0 -o "$T/syn-model.ts" "$T/syn.ts"
+first=$(grep -m1 'epoch 1:' "$T/.err" | grep -o 'train loss [0-9.]*' | cut -d' ' -f3)
+last=$(grep 'epoch 30:' "$T/.err" | grep -o 'train loss [0-9.]*' | cut -d' ' -f3)
+# the best possible loss with k seeds is ln(20 - k) for "all" targets: 2.2 (k = 9) to 2.9 (k = 1)
+near "training loss falls to the clusters' entropy" "$last" 2.75 0.25
+like "training loss at the start is near ln(40) = 3.7" "$first" "^3\.[5-9]"
+out=$(mpd-recommend --model neural --weights "$T/syn-model.ts" --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 10 --songs 'A03' 2>&1 | tail -10)
+is "neural: seeds of cluster A bring 10 tracks of A" "$(grep -c ' - Synth A$' <<<"$out")" 10
+out=$(mpd-recommend --model neural --weights "$T/syn-model.ts" --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 10 --songs 'B03; B11' 2>&1 | tail -10)
+is "neural: seeds of cluster B bring 10 tracks of B" "$(grep -c ' - Synth B$' <<<"$out")" 10
+fails "neural without --weights" 2 "--weights" mpd-recommend --model neural --train "$T/syn.ts" --tracks "$T/syn.tsv" --songs A03
+fails "a model file that is not a model" 1 "no arch.dim|not an mpd-train model" \
+  mpd-recommend --model neural --weights "$T/syn.ts" --train "$T/syn.ts" --tracks "$T/syn.tsv" --songs A03
+# the neural model in batch mode: 500 distinct, seed-free tracks per query (8 exist)
+mpd-train --dim 4 --hidden 8 --min-count 1 --epochs 2 --valid-frac 0 -o "$S/nn.ts" "$S/train.ts" 2>/dev/null
+mpd-recommend --model neural --weights "$S/nn.ts" --train "$S/train.ts" --names "$S/nm.tsv" --tracks "$S/tr.tsv" \
+  --queries "$S/q.tsv" --seeds "$S/s.ts" -o "$S/r-nn.ts" 2>/dev/null
+is "neural batch: every track but the seeds, once" "$(to-csv --no-header "$S/r-nn.ts" | grep '^0/2,' | cut -d, -f2 | sort -n | tr '\n' ' ')" "2 3 4 5 6 7 "
+is "neural batch: no seed track" "$(to-csv --no-header "$S/r-nn.ts" | grep -c '^0/1,0$')" 0
+
+# ---- the real MPD files, when present: counts from their README ----
+M=$SHARED/mpd
+if [ -f "$M/mpd.slice.0-999.pid0-36.json" ]; then
+  mpd-ingest --tracks "$T/m.tsv" -o "$T/m.ts" "$M/mpd.slice.0-999.pid0-36.json" 2>"$T/m.err"
+  like "official slice excerpt: 37 playlists, 2023 rows, 1907 tracks" "$(cat "$T/m.err")" ": 37 playlists, 2023 rows, 1907 distinct tracks"
+else skip "official slice excerpt" "$M absent"; fi
+if [ -d "$M/soundscout-followers10" ]; then
+  mpd-ingest --tracks "$T/m.tsv" -o "$T/m.ts" "$M/soundscout-followers10" 2>"$T/m.err"
+  like "7,071 followed playlists (.json.zst): counts of the README" "$(cat "$T/m.err")" "8 files .*: 7071 playlists, 696957 rows, 201730 distinct tracks"
+else skip "soundscout playlists" "$M/soundscout-followers10 absent"; fi
