@@ -1,0 +1,127 @@
+# test_taste.sh - taste (Spotify history -> scores, matching, train/test
+# tables) and taste-rank (unheard list, candidates, evaluation) on the
+# invented fixtures of tests/data/history, values worked out by hand; and the
+# whole `make taste` pipeline with train-mlp and embed.
+. "$(dirname "$0")/lib.sh"
+H=$ROOT/tests/data/history
+for s in csv-clean taste taste-rank to-csv; do [ -x "$BIN/$s" ] || { skip taste "no $BIN/$s"; exit 0; }; done
+csv-clean --key track_id --cols danceability,energy,valence,tempo,year:track_album_release_date,track_popularity \
+  --display track_name,track_artist,playlist_genre --catalog "$T/cat.tsv" -o "$T/f.ts" "$H/songs.csv" 2>/dev/null
+scores() { to-csv --no-header "$1" | awk -F, '{ printf "%s:%g:%g:%.4g:%.4g:%g ", $1, $2, $3, $4, $5, $6 }'; }
+
+# basic history: plays = entries >= 30 s; ranked by plays, then total time:
+# Paper Lanterns 3 plays, Neon Harbour 2 (370 s), Glass Orchard 2 (200 s),
+# Slow Tide 1 (240 s), Copper Sky 1 -> (N - r) / N = 1 .. 0.2
+taste --catalog "$T/cat.tsv" -o "$T/b.ts" "$H/basic" 2>"$T/err"
+is "basic: scores, plays, minutes, skip rate, ranked" "$(scores "$T/b.ts")" \
+  "trk01:1:3:10.08:0.25:1 trk02:0.8:2:6.167:0.3333:1 trk04:0.6:2:3.333:0:1 trk03:0.4:1:4:0:1 trk05:0.2:1:0.5167:0:1 "
+like "basic: match report" "$(cat "$T/err")" "1 files, 16 entries .* 6 distinct tracks; matched 5 \(83\.3 %: 0 by uri, 3 by title\+artist, 2 by shortened title\)"
+is "a file and its folder read the same" "$(taste --catalog "$T/cat.tsv" "$H/basic/StreamingHistory_music_0.json" 2>/dev/null | to-csv | md5sum)" "$(to-csv "$T/b.ts" | md5sum)"
+is "--top 2" "$(taste --catalog "$T/cat.tsv" --top 2 "$H/basic" 2>/dev/null | to-csv --no-header | cut -d, -f1,2,6 | tr '\n' ' ')" \
+  "trk01,1,1 trk02,0.5,1 trk04,0,0 trk03,0,0 trk05,0,0 "
+is "--min-ms 150000 changes plays" "$(taste --catalog "$T/cat.tsv" --min-ms 150000 "$H/basic" 2>/dev/null | to-csv --no-header | cut -d, -f1,3 | tr '\n' ' ')" \
+  "trk01,3 trk02,2 trk03,1 trk04,0 trk05,0 "
+taste --catalog "$T/cat.tsv" --unmatched "$T/u.tsv" "$H/basic" >/dev/null 2>&1
+is "--unmatched lists the missing track" "$(cat "$T/u.tsv")" $'artist\ttitle\tentries\tplays\nNobody Known\tUnknown Song\t5\t5'
+
+# extended: matched by uri (the title differs), skipped true/false/null,
+# the podcast episode counted apart
+taste --catalog "$T/cat.tsv" -o "$T/e.ts" "$H/extended" 2>"$T/err"
+is "extended: scores" "$(scores "$T/e.ts")" "trk07:1:2:6.833:0.3333:1 trk08:0.5:1:0.8333:0:1 "
+like "extended: report" "$(cat "$T/err")" "5 entries \(1 without a track.*3 distinct tracks; matched 2 \(66\.7 %: 2 by uri"
+# plays score: (1 - skip rate) log1p(min) / max log1p(min)
+want=$(awk 'BEGIN { m = log(1 + 410000/60000); printf "trk07:%.4f trk08:%.4f", (2/3) * m / m, log(1 + 50000/60000) / m }')
+is "--score plays" "$(taste --catalog "$T/cat.tsv" --score plays "$H/extended" 2>/dev/null | to-csv --no-header | awk -F, '{ printf "%s%s:%.4f", (NR > 1 ? " " : ""), $1, $2 }')" "$want"
+# a ranked CSV keeps its rank column's order, ranks among the matched
+is "ranked CSV" "$(taste --catalog "$T/cat.tsv" "$H/ranked.csv" 2>/dev/null | to-csv --no-header | cut -d, -f1,2 | tr '\n' ' ')" "trk03,1 trk02,0.5 "
+fails "ranked CSV with --score plays" 2 "needs play histories" taste --catalog "$T/cat.tsv" --score plays "$H/ranked.csv"
+is "two folders add up" "$(taste --catalog "$T/cat.tsv" "$H/basic" "$H/extended" 2>/dev/null | to-csv --no-header | wc -l)" 7
+
+# training tables: 5 scored + 5 unheard, 40 % of each to --test; negatives
+# are never heard, nor trk06 (another id of the heard Paper Lanterns)
+taste --catalog "$T/cat.tsv" --features "$T/f.ts" --train "$T/tr.ts" --test "$T/te.ts" --test-share 0.4 "$H/basic" >/dev/null 2>&1
+is "train + test columns" "$(to-csv "$T/tr.ts" | head -1)" "track_id,danceability,energy,valence,tempo,year,track_popularity,taste,heard"
+is "test: 2 heard + 2 unheard" "$(to-csv --no-header "$T/te.ts" | awk -F, '{ n[$NF]++ } END { print n[1] + 0, n[0] + 0 }')" "2 2"
+is "train: 3 heard + 3 unheard" "$(to-csv --no-header "$T/tr.ts" | awk -F, '{ n[$NF]++ } END { print n[1] + 0, n[0] + 0 }')" "3 3"
+bad=0
+for seed in 1 2 3 4 5 6 7 8; do
+  taste --catalog "$T/cat.tsv" --features "$T/f.ts" --train "$T/tr.ts" --test "$T/te.ts" --seed $seed "$H/basic" >/dev/null 2>&1
+  bad=$((bad + $( { to-csv --no-header "$T/tr.ts"; to-csv --no-header "$T/te.ts"; } | awk -F, '$NF == 0 && $1 ~ /^trk0[1-6]$/' | wc -l)))
+done
+is "negatives never heard nor another id of a heard song (8 seeds)" "$bad" 0
+is "heard rows carry their score" "$( { to-csv --no-header "$T/tr.ts"; to-csv --no-header "$T/te.ts"; } | awk -F, '$NF == 1 { print $1 ":" $(NF-1) }' | sort | tr '\n' ' ')" \
+  "trk01:1 trk02:0.800000012 trk03:0.400000006 trk04:0.600000024 trk05:0.200000003 "
+s1=$(taste --catalog "$T/cat.tsv" --features "$T/f.ts" --train "$T/tr.ts" --test "$T/te.ts" --seed 3 "$H/basic" 2>&1 >/dev/null; to-csv "$T/te.ts" | md5sum)
+s2=$(taste --catalog "$T/cat.tsv" --features "$T/f.ts" --train "$T/tr.ts" --test "$T/te.ts" --seed 3 "$H/basic" 2>&1 >/dev/null; to-csv "$T/te.ts" | md5sum)
+is "same seed, same split" "$s1" "$s2"
+
+fails "no catalogue" 2 "--catalog" taste "$H/basic"
+fails "no history" 2 "no history" taste --catalog "$T/cat.tsv"
+fails "--train without --features" 2 "need --features" taste --catalog "$T/cat.tsv" --train x --test y "$H/basic"
+printf '[{"endTime": "2023-01-01 00:00", "artistName": "A",\n "trackName": "B", "msPlayed": }]' > "$T/StreamingHistory0.json"
+fails "broken JSON names the line" 1 "StreamingHistory0.json:2: invalid JSON" taste --catalog "$T/cat.tsv" "$T/StreamingHistory0.json"
+printf '[{"foo": 1}]' > "$T/other.json"
+fails "not a history" 1 "no msPlayed" taste --catalog "$T/cat.tsv" "$T/other.json"
+mkdir -p "$T/empty"
+fails "folder without history files" 1 "no streaming-history file" taste --catalog "$T/cat.tsv" "$T/empty"
+printf 'track_name,artist\nNothing,Nobody\n' > "$T/none.csv"
+fails "nothing matched" 1 "no history track matched" taste --catalog "$T/cat.tsv" -o "$T/fail.ts" "$T/none.csv"
+ok "no output or .tmp after failure" test ! -e "$T/fail.ts" -a ! -e "$T/fail.ts.tmp"
+ok "--help" taste --help
+
+# ---- taste-rank: hand-made predictions ----
+printf 'track_id,pred\n' > "$T/p.csv"
+awk -F, 'NR > 1 { printf "%s,%.3f\n", $1, 1 - (NR - 2) / 40 }' "$H/songs.csv" >> "$T/p.csv"   # trk01 0.99 ... falling
+csv-clean --key track_id --cols pred "$T/p.csv" -o "$T/p.ts" 2>/dev/null
+out=$(taste-rank --pred "$T/p.ts" --catalog "$T/cat.tsv" --heard "$T/b.ts" -k 3 --tsv)
+is "unheard list skips heard ids and other ids of heard songs" "$(cut -f1-3 <<<"$out" | tr '\t\n' ', ')" "rank,match_percent,key 1,85.0,trk07 2,82.5,trk08 3,80.0,trk09 "
+like "readable list" "$(taste-rank --pred "$T/p.ts" --catalog "$T/cat.tsv" -k 1)" "^ +1 +100\.0 %  Paper Lanterns - The Invented Band  \[trk01\]$"
+printf 'trk09\nspotify:track:trk10\nneon harbour - the invented band\nSlow Tide\nno such song\n' > "$T/cand.txt"
+out=$(taste-rank --pred "$T/p.ts" --catalog "$T/cat.tsv" --candidates "$T/cand.txt" --tsv 2>"$T/err")
+is "candidates: id, uri, title - artist, title, unknown" "$(cut -f2,3 <<<"$out" | tail -n +2 | tr '\t\n' ', ')" "80.0,trk09 77.5,trk10 97.5,trk02 95.0,trk03 , "
+like "candidates: missing ones reported" "$(cat "$T/err")" "1 of 5 candidates are not in the catalogue"
+printf 'id,name\ntrk09,\n,Neon Harbour\n' > "$T/cand.csv"
+is "candidates CSV" "$(taste-rank --pred "$T/p.ts" --catalog "$T/cat.tsv" --candidates "$T/cand.csv" --tsv | cut -f3 | tail -n +2 | tr '\n' ' ')" "trk09 trk02 "
+
+# evaluation, by hand: heard rows taste 1 .75 .5 .25, preds .9 .4 .7 .3,
+# unheard preds .5 .1: AUC 6/8; rho = 1 - 6*2/60 = 0.8; rounded accuracy
+# 4/6; MSE 0.435/6; baseline popularity 60 20 40 10 | 30 50: AUC 3/8, rho 0.8
+printf 'track_id,taste,heard,track_popularity\nh1,1,1,60\nh2,0.75,1,20\nh3,0.5,1,40\nh4,0.25,1,10\nu1,0,0,30\nu2,0,0,50\n' > "$T/te.csv"
+printf 'track_id,taste\nh1,0.9\nh2,0.4\nh3,0.7\nh4,0.3\nu1,0.5\nu2,0.1\nzz,0.3\n' > "$T/pe.csv"
+csv-clean --key track_id --cols taste,heard,track_popularity "$T/te.csv" -o "$T/te.ts" 2>/dev/null
+csv-clean --key track_id --cols taste "$T/pe.csv" -o "$T/pe.ts" 2>/dev/null
+ev=$(taste-rank --pred "$T/pe.ts" --eval "$T/te.ts" --tsv)
+get() { awk -F'\t' -v m="$1" -v c="$2" '$1 == m { print $c }' <<<"$ev"; }
+near "eval: model AUC" "$(get auc_heard_vs_unheard 2)" 0.75 1e-6
+near "eval: baseline AUC" "$(get auc_heard_vs_unheard 3)" 0.375 1e-6
+near "eval: model Spearman over heard" "$(get spearman_score_heard 2)" 0.8 1e-6
+near "eval: baseline Spearman" "$(get spearman_score_heard 3)" 0.8 1e-6
+near "eval: rounded accuracy" "$(get accuracy_rounded 2)" 0.666667 1e-5
+near "eval: majority class" "$(get accuracy_majority_class 2)" 0.5 1e-6
+near "eval: MSE" "$(get mse 2)" 0.0725 1e-6
+like "eval: readable report" "$(taste-rank --pred "$T/pe.ts" --eval "$T/te.ts")" "held-out rows: 6 \(4 heard, 2 unheard\)"
+printf 'track_id,taste\nh1,0.9\n' > "$T/pshort.csv"; csv-clean --key track_id --cols taste "$T/pshort.csv" -o "$T/pshort.ts" 2>/dev/null
+fails "eval: a test key without prediction" 1 "key 'h2' has no prediction" taste-rank --pred "$T/pshort.ts" --eval "$T/te.ts"
+fails "eval: unknown baseline" 1 "no column 'plays'" taste-rank --pred "$T/pe.ts" --eval "$T/te.ts" --baseline plays
+fails "list without catalogue" 2 "need --catalog" taste-rank --pred "$T/p.ts"
+fails "no --pred" 2 "--pred" taste-rank --catalog "$T/cat.tsv"
+ok "--help" taste-rank --help
+
+# ---- make taste end to end on the invented history ----
+for s in train-mlp embed; do [ -x "$BIN/$s" ] || { skip taste "make taste: no $BIN/$s"; exit 0; }; done
+printf 'Paper Lanterns - The Invented Band\ntrk12\n' > "$T/cands.txt"
+if make -s -C "$ROOT" taste HISTORY="$H/basic" CANDIDATES="$T/cands.txt" TASTE_SONGS="$H/songs.csv" \
+     TASTE_INPUTS=danceability,energy,valence,tempo,year TASTE_TEST=0.4 TASTE_EPOCHS=50 \
+     OUTDIR="$T/out" OUT="${OUT:-build}" SAN="${SAN:-0}" > "$T/make.log" 2>&1; then
+  pass "make taste"
+  D=$T/out/taste
+  like "make taste: match report" "$(cat "$T/make.log")" "matched 5 \(83\.3 %"
+  like "make taste: evaluation" "$(cat "$D/eval.txt")" "auc_heard_vs_unheard +[0-9.]+ +[0-9.]+"
+  ok "make taste: history has one row per epoch" test "$(to-csv --no-header "$D/history.ts" | wc -l)" -ge 1
+  is "make taste: unheard list leaves heard songs out" "$(grep -cE '\[trk0[1-6]\]' "$D/unheard.txt")" 0
+  like "make taste: candidates" "$(cat "$D/candidates.txt")" "%  Paper Lanterns - The Invented Band  \[trk01\]"
+  is "make taste: predictions for the whole catalogue" "$(to-csv --no-header "$D/pred.ts" | wc -l)" 30
+else
+  fail "make taste" "$(tail -5 "$T/make.log")"
+fi
+fails "make taste without HISTORY" 2 "usage: make taste HISTORY=" make -s -C "$ROOT" taste OUTDIR="$T/out2" OUT="${OUT:-build}" SAN="${SAN:-0}"
