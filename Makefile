@@ -8,7 +8,7 @@ MAKEFLAGS += --no-builtin-rules
 # ---- dependencies (Debian packages) --------------------------------------
 PKGS     := libzstd libcjson openblas fftw3f sndfile samplerate
 DEB_PKGS := build-essential pkg-config libcsv-dev libcjson-dev libopenblas-dev \
-            libfftw3-dev libsndfile1-dev libzstd-dev libsamplerate0-dev gnuplot-nox
+            libfftw3-dev libsndfile1-dev libzstd-dev libsamplerate0-dev gnuplot-nox slurm-wlm munge
 PY       ?= /usr/bin/python3
 
 # ---- build flags ---------------------------------------------------------

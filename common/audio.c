@@ -1,6 +1,8 @@
-/* audio.c - libsndfile decoding, down-mix to mono, libsamplerate resampling,
- * all streaming in chunks of a fixed number of frames (see audio.h). */
+/* audio.c - libsndfile decoding, down-mix to mono, resampling (common/resample.c
+ * or libsamplerate), all streaming in chunks of a fixed number of frames (see
+ * audio.h). */
 #include "audio.h"
+#include "resample.h"
 
 #include <samplerate.h>
 #include <sndfile.h>
@@ -12,7 +14,9 @@ struct audio_reader {
     SNDFILE *sf;
     SF_INFO info;
     int out_rate;
-    SRC_STATE *src;             /* NULL when the rates match */
+    SRC_STATE *src;             /* libsamplerate, or */
+    resampler *poly;            /* ours; both NULL when the rates match */
+    audio_quality used;         /* the converter actually in use */
     double ratio;               /* out_rate / file rate */
     size_t chunk;               /* frames per decode call */
     float *inter;               /* chunk * channels, interleaved decode buffer */
@@ -30,16 +34,19 @@ static void copy_reason(char *dst, size_t n, const char *why) {
     while (l && (dst[l - 1] == '.' || dst[l - 1] == '\n' || dst[l - 1] == ' ')) dst[--l] = 0;
 }
 
-static const char *const quality_names[] = {"best", "medium", "fastest"};
+static const char *const quality_names[] = {"poly", "poly-fast", "src-best", "src-medium", "src-fastest"};
 
 int audio_quality_parse(const char *s, audio_quality *q) {
-    for (int i = 0; i < 3; i++)
-        if (strcmp(s, quality_names[i]) == 0) { *q = (audio_quality)i; return 0; }
+    for (int i = 0; i < 5; i++)
+        if (strcmp(s, quality_names[i]) == 0 || (i >= 2 && strcmp(s, quality_names[i] + 4) == 0)) {
+            *q = (audio_quality)i;
+            return 0;
+        }
     return -1;
 }
 
 const char *audio_quality_name(audio_quality q) {
-    return (unsigned)q < 3 ? quality_names[q] : "?";
+    return (unsigned)q < 5 ? quality_names[q] : "?";
 }
 
 static int src_type(audio_quality q) {
@@ -66,14 +73,23 @@ audio_reader *audio_open(const char *path, const audio_opts *o, char *err, size_
     a->chunk = o && o->chunk_frames ? o->chunk_frames : 65536;
     a->out_rate = o && o->target_rate > 0 ? o->target_rate : a->info.samplerate;
     a->ratio = (double)a->out_rate / a->info.samplerate;
-    if (a->out_rate != a->info.samplerate) {
+    audio_quality q = o ? o->quality : AUDIO_POLY;
+    if (a->out_rate != a->info.samplerate && (q == AUDIO_POLY || q == AUDIO_POLY_FAST)) {
+        char why[200];
+        a->poly = resample_new(a->info.samplerate, a->out_rate,
+                               q == AUDIO_POLY ? RESAMPLE_POLY : RESAMPLE_POLY_FAST, why, sizeof why);
+        a->used = q;
+        if (!a->poly) q = AUDIO_SRC_BEST;       /* a ratio like 44101/22050: table too big */
+    }
+    if (a->out_rate != a->info.samplerate && !a->poly) {
         if (!src_is_valid_ratio(a->ratio)) {
             snprintf(err, errlen, "cannot resample %d Hz to %d Hz (ratio beyond 1/256..256)",
                      a->info.samplerate, a->out_rate);
             goto fail;
         }
         int e = 0;
-        a->src = src_new(src_type(o ? o->quality : AUDIO_SRC_MEDIUM), 1, &e);
+        a->src = src_new(src_type(q), 1, &e);
+        a->used = q;
         if (!a->src) { snprintf(err, errlen, "libsamplerate: %s", src_strerror(e)); goto fail; }
     }
     if ((size_t)a->info.channels > SIZE_MAX / sizeof(float) / a->chunk) {
@@ -93,7 +109,9 @@ fail:
  * the plain mean of all channels, LFE included).  Returns frames, -1 on error. */
 static long decode_mono(audio_reader *a, float *out, size_t n) {
     if (n > a->chunk) n = a->chunk;
-    sf_count_t got = sf_readf_float(a->sf, a->inter, (sf_count_t)n);
+    const int ch = a->info.channels;
+    float *in = ch == 1 ? out : a->inter;       /* mono: no copy */
+    sf_count_t got = sf_readf_float(a->sf, in, (sf_count_t)n);
     if (got <= 0) {
         if (sf_error(a->sf)) {
             copy_reason(a->err, sizeof a->err, sf_strerror(a->sf));
@@ -102,23 +120,44 @@ static long decode_mono(audio_reader *a, float *out, size_t n) {
         a->eof = 1;
         return 0;
     }
-    int ch = a->info.channels;
-    if (ch == 1) {
-        memcpy(out, a->inter, (size_t)got * sizeof(float));
-    } else {
+    if (ch == 2) {              /* the common case, in a loop the compiler vectorises */
+        for (sf_count_t i = 0; i < got; i++) out[i] = (in[2 * i] + in[2 * i + 1]) * 0.5f;
+    } else if (ch > 2) {
         const float inv = 1.0f / (float)ch;
         for (sf_count_t i = 0; i < got; i++) {
-            const float *f = a->inter + i * ch;
+            const float *f = in + i * ch;
             float s = 0;
             for (int c = 0; c < ch; c++) s += f[c];
-            out[i] = ch == 2 ? s * 0.5f : s * inv;
+            out[i] = s * inv;
         }
     }
     return (long)got;
 }
 
+/* Pull what the resampler can give; feed it decoded samples when it needs them. */
+static long read_poly(audio_reader *a, float *out, long cap) {
+    for (;;) {
+        size_t got = resample_pull(a->poly, out, (size_t)cap);
+        if (got) return (long)got;
+        if (a->flushed) return 0;
+        if (a->mono_pos == a->mono_len) {
+            if (a->eof) {
+                resample_finish(a->poly);
+                a->flushed = 1;
+                continue;
+            }
+            long n = decode_mono(a, a->mono, a->chunk);
+            if (n < 0) return -1;
+            a->mono_pos = 0;
+            a->mono_len = (size_t)n;
+        }
+        a->mono_pos += resample_push(a->poly, a->mono + a->mono_pos, a->mono_len - a->mono_pos);
+    }
+}
+
 long audio_read(audio_reader *a, float *out, long cap) {
     if (cap <= 0) return 0;
+    if (a->poly) return read_poly(a, out, cap);
     if (!a->src) {
         if (a->eof) return 0;
         return decode_mono(a, out, (size_t)cap);
@@ -155,11 +194,15 @@ int audio_file_rate(const audio_reader *a) { return a->info.samplerate; }
 int audio_file_channels(const audio_reader *a) { return a->info.channels; }
 int64_t audio_file_frames(const audio_reader *a) { return (int64_t)a->info.frames; }
 int audio_out_rate(const audio_reader *a) { return a->out_rate; }
+const char *audio_resampler_name(const audio_reader *a) {
+    return a->poly || a->src ? audio_quality_name(a->used) : "none";
+}
 
 void audio_close(audio_reader *a) {
     if (!a) return;
     if (a->sf) sf_close(a->sf);
     if (a->src) src_delete(a->src);
+    resample_free(a->poly);
     free(a->inter);
     free(a->mono);
     free(a);

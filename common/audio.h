@@ -1,7 +1,9 @@
 /* audio.h - decode an audio file to mono float samples at a target rate, in
  * bounded chunks: libsndfile decodes (WAV, FLAC, Ogg Vorbis, Opus, MP3, ...),
- * channels are averaged (librosa.to_mono), and libsamplerate's band-limited
- * sinc converter changes the rate.  Memory is O(chunk), not O(file).
+ * channels are averaged (librosa.to_mono), and a band-limited resampler
+ * changes the rate: common/resample.c's polyphase Kaiser-sinc filter by
+ * default, or one of libsamplerate's sinc converters.  Memory is O(chunk),
+ * not O(file).
  *
  *   audio_reader *a = audio_open(path, &opts, err, sizeof err);
  *   while ((n = audio_read(a, buf, cap)) > 0) ... ;   n < 0: audio_error(a)
@@ -12,11 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { AUDIO_SRC_BEST, AUDIO_SRC_MEDIUM, AUDIO_SRC_FASTEST } audio_quality;
+/* poly, poly-fast: common/resample.c (RESAMPLE_POLY, RESAMPLE_POLY_FAST); a
+ * rate pair whose reduced ratio needs a too-big table (e.g. 44101 -> 22050)
+ * falls back to libsamplerate's best converter.  src-*: libsamplerate
+ * SRC_SINC_{BEST,MEDIUM}_QUALITY, SRC_SINC_FASTEST. */
+typedef enum { AUDIO_POLY, AUDIO_POLY_FAST, AUDIO_SRC_BEST, AUDIO_SRC_MEDIUM, AUDIO_SRC_FASTEST } audio_quality;
 
 typedef struct {
     int target_rate;            /* Hz; 0 = keep the file's rate */
-    audio_quality quality;      /* libsamplerate SRC_SINC_{BEST,MEDIUM}_QUALITY, SRC_SINC_FASTEST */
+    audio_quality quality;      /* resampler; 0 = AUDIO_POLY */
     size_t chunk_frames;        /* frames decoded per libsndfile call; 0 = 65536 */
 } audio_opts;
 
@@ -32,9 +38,13 @@ int audio_file_rate(const audio_reader *a);
 int audio_file_channels(const audio_reader *a);
 int64_t audio_file_frames(const audio_reader *a);   /* as the header says; may be approximate (MP3) */
 int audio_out_rate(const audio_reader *a);
+/* the converter in use: "none", "poly", "poly-fast", "src-best", ... */
+const char *audio_resampler_name(const audio_reader *a);
 void audio_close(audio_reader *a);
 
-/* "best" / "medium" / "fastest" -> quality; 0 ok, -1 unknown. */
+/* "poly" / "poly-fast" / "src-best" / "src-medium" / "src-fastest" (and the
+ * older "best" / "medium" / "fastest" for the src-* ones) -> quality; 0 ok,
+ * -1 unknown. */
 int audio_quality_parse(const char *s, audio_quality *q);
 const char *audio_quality_name(audio_quality q);
 

@@ -10,6 +10,7 @@
 #include "outfile.h"
 #include "csvin.h"
 #include "csvnum.h"
+#include "shard.h"
 #include "strmap.h"
 
 #include <ctype.h>
@@ -43,6 +44,13 @@ static const char HELP[] =
 "  --strict             stop at the first unparsable value or ragged row (exit 1)\n"
 "  --name NAME          tensor name (default features)\n"
 "  --delim C            field delimiter, one byte or 'tab' (default ,)\n"
+"  --shard I/N          keep only the rows of shard I of N (0-based): those\n"
+"                       whose key (as cleaned) hashes to I (FNV-1a 64 mod N);\n"
+"                       all rows of one key meet in one shard, so duplicates\n"
+"                       resolve as unsharded.  `merge` joins the N outputs into\n"
+"                       exactly the unsharded output.  Needs a named FILE and\n"
+"                       --empty drop; not with --catalog, --vocab, --category\n"
+"                       (codes and fills depend on every row)\n"
 "  -o FILE              output (default stdout); -o, --catalog and --vocab\n"
 "                       files appear (FILE.tmp renamed) only when the run succeeds\n"
 "  -h, --help           this help;  -V, --version\n"
@@ -69,6 +77,7 @@ typedef struct {
     const char *input, *output, *key, *cols, *category, *catalog, *vocab, *display, *name;
     int empty, strict;
     unsigned char delim;
+    shard_spec shard;
 } opts;
 
 typedef struct { char *name, *src; int col, year; } numcol;
@@ -110,18 +119,19 @@ typedef struct {
     text key, cell;
     FILE *spool, *catf;
     cli_progress prog;
+    shard_out *so;          /* --shard */
 } job;
 
 /* ---- options ---- */
 
 static opts parse_opts(int argc, char **argv) {
     opts o = {.name = "features", .delim = ','};
-    enum { O_KEY = 256, O_COLS, O_CAT, O_VOCAB, O_CATALOG, O_DISPLAY, O_EMPTY, O_STRICT, O_NAME, O_DELIM };
+    enum { O_KEY = 256, O_COLS, O_CAT, O_VOCAB, O_CATALOG, O_DISPLAY, O_EMPTY, O_STRICT, O_NAME, O_DELIM, O_SHARD };
     static const struct option lo[] = {
         {"key", 1, 0, O_KEY}, {"cols", 1, 0, O_COLS}, {"category", 1, 0, O_CAT},
         {"vocab", 1, 0, O_VOCAB}, {"catalog", 1, 0, O_CATALOG}, {"display", 1, 0, O_DISPLAY},
         {"empty", 1, 0, O_EMPTY}, {"strict", 0, 0, O_STRICT}, {"name", 1, 0, O_NAME},
-        {"delim", 1, 0, O_DELIM}, {0, 0, 0, 0}};
+        {"delim", 1, 0, O_DELIM}, {"shard", 1, 0, O_SHARD}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
@@ -135,6 +145,11 @@ static opts parse_opts(int argc, char **argv) {
         case O_DISPLAY: o.display = optarg; break;
         case O_STRICT: o.strict = 1; break;
         case O_NAME: o.name = optarg; break;
+        case O_SHARD: {
+            char err[200];
+            if (shard_parse(optarg, &o.shard, err, sizeof err)) cli_usage("%s", err);
+            break;
+        }
         case O_EMPTY:
             o.empty = -1;
             for (int i = 0; i < 4; i++) if (strcmp(optarg, empty_names[i]) == 0) o.empty = i;
@@ -154,6 +169,14 @@ static opts parse_opts(int argc, char **argv) {
     if (optind < argc) o.input = argv[optind++];
     if (optind < argc) cli_usage("one input file at most ('%s' is extra)", argv[optind]);
     if (!*o.name) cli_usage("--name: empty");
+    if (shard_active(&o.shard)) {
+        if (!o.input || strcmp(o.input, "-") == 0)
+            cli_usage("--shard needs a named input FILE (its size and checksum identify the input), not stdin");
+        if (o.catalog || o.vocab || o.category)
+            cli_usage("--shard cannot write --catalog/--vocab or code --category: they depend on every row; run those unsharded");
+        if (o.empty != EMPTY_DROP)
+            cli_usage("--shard takes --empty drop only (fill values and counts are computed over every row)");
+    }
     return o;
 }
 
@@ -489,6 +512,11 @@ static void spool_row(job *j) {
 static int on_row(void *ctx, const csvin_row *r) {
     job *j = ctx;
     if (r->index == 0) { resolve_header(j, r); return 0; }
+    if (j->so) {            /* --shard: the row's owner from its cleaned key */
+        int has = j->keycol < r->nfields && r->field[j->keycol];
+        clean_text(has ? r->field[j->keycol] : "", has ? r->len[j->keycol] : 0, &j->key);
+        if (!shard_owns_key(&j->o.shard, j->key.p)) return 0;
+    }
     j->rows_in++;
     if ((j->rows_in & 0xffff) == 0)
         cli_progress_update(&j->prog, "%" PRId64 " rows read, %" PRId64 " kept", j->rows_in, j->rows_out);
@@ -515,6 +543,7 @@ static int on_row(void *ctx, const csvin_row *r) {
     keep_stats(j);
     code_categories(j, r);
     spool_row(j);
+    if (j->so && shard_out_rows(j->so, r->index, 1)) cli_die("cannot spool the row positions: %s", strerror(errno));
     if (j->catf) write_catalog_line(j, r);
     j->rows_out++;
     return 0;
@@ -580,6 +609,7 @@ static void write_tensor(job *j, ts_writer *w) {
         !(h.key_name = strdup(j->hdr[j->keycol])))
         cli_die("out of memory");
     h.meta = make_meta(j, fill);
+    if (j->so && shard_out_annotate(j->so, &h)) cli_die("out of memory");
     if (ts_begin_tensor(w, &h)) cli_die("%s", ts_werror(w));
     char key[TS_MAX_KEY];
     rewind(j->spool);
@@ -596,6 +626,8 @@ static void write_tensor(job *j, ts_writer *w) {
         if (ts_write_row(w, key, j->row)) cli_die("%s", ts_werror(w));
     }
     if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
+    char err[512];
+    if (j->so && shard_out_finish(j->so, w, err, sizeof err)) cli_die("%s", err);
     ts_header_free(&h);
     free(fill);
     free(names);
@@ -627,6 +659,20 @@ static FILE *open_spool(void) {
     return f;
 }
 
+/* --shard: ownership by key hash; the counts in meta.csv_clean add up */
+static void open_shard(job *j) {
+    static const char *const sums[] = {"rows_in", "rows_out", "dropped_empty", "dropped_unparsable",
+                                       "duplicate_keys", "filled"};
+    char err[600], path[64];
+    if (!(j->so = shard_out_new(&j->o.shard, "rows whose cleaned key hashes to I (FNV-1a 64 mod N)")))
+        cli_die("out of memory");
+    if (shard_out_input(j->so, j->o.input, err, sizeof err)) cli_die("%s", err);
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof path, "csv_clean.%s", sums[i]);
+        if (shard_out_sum(j->so, path)) cli_die("out of memory");
+    }
+}
+
 int main(int argc, char **argv) {
     cli_init("csv-clean", argc, argv, HELP);
     static job j;
@@ -638,6 +684,7 @@ int main(int argc, char **argv) {
     if (j.o.catalog) j.catf = outfile_open(j.o.catalog, 0);
     FILE *vocf = j.o.vocab ? outfile_open(j.o.vocab, 0) : NULL;
     j.spool = open_spool();
+    if (shard_active(&j.o.shard)) open_shard(&j);
     cli_progress_init(&j.prog, 0);
 
     if (csvin_each(j.in, on_row, &j) < 0) cli_die("%s", csvin_error(j.in));
@@ -659,5 +706,6 @@ int main(int argc, char **argv) {
             j.duplicate_keys);
     if (j.filled) fprintf(stderr, "; filled: %" PRId64 " cells (%s)", j.filled, empty_names[j.o.empty]);
     fputc('\n', stderr);
+    shard_out_free(j.so);
     return EXIT_OK;
 }

@@ -1,8 +1,12 @@
 /* embed - run a model made by train-mlp over a tensor stream and output the
  * activations of one layer (a song embedding) or the predictions, keys
- * passing through.  Streams in blocks: memory is one batch, not the table. */
+ * passing through; for a train-cnn model, the embedding of each
+ * spectrogram tile (common/cnn_embed.c).  Streams in blocks: memory is one
+ * batch, not the table. */
 #include "cli.h"
+#include "cnn.h"
 #include "mlp.h"
+#include "shard.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -30,9 +34,20 @@ static const char HELP[] =
 "  --tensor NAME     read the tensor NAME (default: the first)\n"
 "  --name NAME       output tensor name (default embedding / prediction)\n"
 "  --threads N       OpenBLAS threads (default 1)\n"
+"  --track-keys      (CNN) key each row by its track: \"TRACK#3\" -> \"TRACK\"\n"
+"  --shard I/N       run only the batches of shard I of N (0-based): batch b\n"
+"                    (counted over the input) goes to shard b mod N, so every\n"
+"                    row is computed in the same batch as unsharded; `merge`\n"
+"                    joins the N outputs into exactly the unsharded output.\n"
+"                    Needs a named input FILE\n"
 "  -o FILE           output (default stdout; FILE.tmp until complete)\n"
 "  -h, --help        this help;  -V  version\n"
 "\n"
+"A train-cnn model reads tiles (slice's output) and writes the embedding\n"
+"layer of each (--layer embed, the default; output = the logits) or, with\n"
+"--predict, the class probabilities (columns = class names); --batch\n"
+"defaults to 64 tiles there, and --track-keys cuts a trailing \"#I\" off\n"
+"each key so `pool` averages the tiles of a song.\n"
 "Layer activations are taken after the activation function, in evaluation\n"
 "mode (no dropout, batchnorm running statistics); another --batch may change\n"
 "the last digit (OpenBLAS picks kernels by size).  Memory: one batch.\n"
@@ -41,17 +56,22 @@ static const char HELP[] =
 
 typedef struct {
     const char *model, *input, *output, *layer, *tensor, *name;
-    int predict, list, batch, threads;
+    int predict, list, batch, threads, track_keys;
+    shard_spec shard;
 } opts;
 
+/* the train-cnn model path (common/cnn_embed.c) */
+int embed_cnn(const char *model, const char *input, const char *output, const char *layer,
+              const char *tensor, const char *name, int predict, int list, int batch, int track_keys);
+
 static opts parse_opts(int argc, char **argv) {
-    enum { O_LAYER = 256, O_PREDICT, O_LIST, O_BATCH, O_TENSOR, O_NAME, O_THREADS };
+    enum { O_LAYER = 256, O_PREDICT, O_LIST, O_BATCH, O_TENSOR, O_NAME, O_THREADS, O_SHARD, O_TRACKKEYS };
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"layer", 1, 0, O_LAYER}, {"predict", 0, 0, O_PREDICT},
         {"list", 0, 0, O_LIST}, {"batch", 1, 0, O_BATCH}, {"tensor", 1, 0, O_TENSOR},
-        {"name", 1, 0, O_NAME}, {"threads", 1, 0, O_THREADS}, {0, 0, 0, 0}};
+        {"name", 1, 0, O_NAME}, {"threads", 1, 0, O_THREADS}, {"shard", 1, 0, O_SHARD},
+        {"track-keys", 0, 0, O_TRACKKEYS}, {0, 0, 0, 0}};
     opts o = {0};
-    o.batch = 4096;
     o.threads = 1;
     int c;
     while ((c = getopt_long(argc, argv, "m:o:hV", lo, NULL)) != -1) {
@@ -65,6 +85,12 @@ static opts parse_opts(int argc, char **argv) {
         case O_TENSOR: o.tensor = optarg; break;
         case O_NAME: o.name = optarg; break;
         case O_THREADS: o.threads = (int)cli_long("--threads", optarg, 1, 1024); break;
+        case O_TRACKKEYS: o.track_keys = 1; break;
+        case O_SHARD: {
+            char e[200];
+            if (shard_parse(optarg, &o.shard, e, sizeof e)) cli_usage("%s", e);
+            break;
+        }
         default: cli_usage("unknown option");
         }
     }
@@ -72,6 +98,8 @@ static opts parse_opts(int argc, char **argv) {
     if (optind < argc) cli_usage("one input at most ('%s' is extra)", argv[optind]);
     if (!o.model) cli_usage("-m MODEL is required");
     if (o.predict && o.layer) cli_usage("--predict and --layer exclude each other");
+    if (shard_active(&o.shard) && (!o.input || strcmp(o.input, "-") == 0))
+        cli_usage("--shard needs a named input FILE (its size and checksum identify the input), not stdin");
     return o;
 }
 
@@ -155,6 +183,13 @@ int main(int argc, char **argv) {
     cli_init("embed", argc, argv, HELP);
     opts o = parse_opts(argc, argv);
     openblas_set_num_threads(o.threads);
+    if (cnn_is_model(o.model) == 1) {
+        if (shard_active(&o.shard)) cli_usage("--shard is for train-mlp models");
+        return embed_cnn(o.model, o.input, o.output, o.layer, o.tensor, o.name, o.predict, o.list,
+                         o.batch ? o.batch : 64, o.track_keys);
+    }
+    if (o.track_keys) cli_usage("--track-keys is for CNN models (train-cnn)");
+    if (!o.batch) o.batch = 4096;
     nn_mlp net;
     char err[1024];
     if (nn_mlp_load(&net, o.model, err, sizeof err)) cli_die("%s", err);
@@ -189,6 +224,15 @@ int main(int argc, char **argv) {
     cJSON *meta = ts_header_meta(&oh);
     cJSON_AddStringToObject(meta, "model", o.model);
     cJSON_AddStringToObject(meta, "layer", o.predict ? "prediction" : nn_layer_name(&net.arch, layer, lbuf, sizeof lbuf));
+    shard_out *so = NULL;                       /* --shard: identity of input and model */
+    if (shard_active(&o.shard)) {
+        if (!(so = shard_out_new(&o.shard, "batches of --batch rows within input blocks; batch b to shard b mod N")))
+            cli_die("out of memory");
+        if (shard_out_input(so, o.input, err, sizeof err) || shard_out_input(so, o.model, err, sizeof err))
+            cli_die("%s", err);
+        if (shard_out_annotate(so, &oh)) cli_die("out of memory");
+    }
+    int64_t batch_no = 0;
     if (ts_begin_tensor(out, &oh)) cli_die("%s", ts_werror(out));
     ts_header_free(&oh);
 
@@ -200,6 +244,9 @@ int main(int argc, char **argv) {
     while ((rc = ts_read_block(in, &b)) == 1) {
         for (int64_t i = 0; i < b.nrows; i += o.batch) {
             int m = (int)(b.nrows - i < o.batch ? b.nrows - i : o.batch);
+            if (!shard_owns_unit(&o.shard, batch_no++)) continue;
+            if (so) for (int r = 0; r < m; r++)
+                if (shard_out_rows(so, b.first_row + i + r, 1)) cli_die("cannot spool the row positions");
             nn_gather_f32(xb, ldx, (const char *)b.data + (size_t)i * h->row_bytes, h->dtype,
                           h->row_elems, m, map, ldx);
             int br, bc;
@@ -218,6 +265,8 @@ int main(int argc, char **argv) {
     }
     if (rc < 0) cli_die("%s", ts_error(in));
     if (ts_end_tensor(out)) cli_die("%s", ts_werror(out));
+    if (so && shard_out_finish(so, out, err, sizeof err)) cli_die("%s", err);
+    shard_out_free(so);
     cli_close_write(out);
     ts_close_read(in);
     free(xb);

@@ -8,6 +8,7 @@
 #include "outfile.h"
 #include "knn.h"
 #include "normstats.h"
+#include "shard.h"
 #include "text.h"
 
 #include <getopt.h>
@@ -60,6 +61,13 @@ static const char HELP[] =
 "  -o FILE              output file (FILE.tmp renamed on success); without\n"
 "                       --text/--tsv it gets the tensor stream\n"
 "  --timing             print the search time on stderr\n"
+"  --shard I/N          run shard I of N (0-based) of a --batch/--self search\n"
+"                       (tensor output only); `merge` joins the N outputs into\n"
+"                       exactly the unsharded output.  --self: shard I takes a\n"
+"                       contiguous range of the queries (in units of 128 rows,\n"
+"                       aligned to the search's query blocks); --batch: pieces\n"
+"                       of 1024 query rows, piece p to shard p mod N.  Every\n"
+"                       shard loads the whole index, so results are exact\n"
 "  -h, --help           this help;  -V, --version\n"
 "\n"
 "Results never include the query songs (nor their other ids), and one song\n"
@@ -78,6 +86,7 @@ typedef struct {
     const char *artist, *artists, *batch, *title_col, *artist_col;
     int k, threads, first, self, max_per_artist, fmt, timing;
     knn_metric metric;
+    shard_spec shard;
 } opts;
 
 /* ---- shared state ---- */
@@ -98,6 +107,7 @@ typedef struct {
     int fmt;
     ts_writer *w;
     FILE *f;
+    shard_out *so;              /* --shard: meta and row positions */
 } app;
 
 static app A;
@@ -105,14 +115,14 @@ static app A;
 static opts parse_opts(int argc, char **argv) {
     enum { O_INDEX = 256, O_CATALOG, O_METRIC, O_SONG, O_PLAYLIST, O_PLAYLIST_FILE, O_ARTIST,
            O_ARTISTS, O_BATCH, O_SELF, O_TITLE, O_ARTISTCOL, O_MAXPA, O_THREADS, O_FIRST,
-           O_TEXT, O_TSV, O_TIMING };
+           O_TEXT, O_TSV, O_TIMING, O_SHARD };
     static const struct option lo[] = {
         {"index", 1, 0, O_INDEX}, {"catalog", 1, 0, O_CATALOG}, {"metric", 1, 0, O_METRIC},
         {"song", 1, 0, O_SONG}, {"playlist", 1, 0, O_PLAYLIST}, {"playlist-file", 1, 0, O_PLAYLIST_FILE},
         {"artist", 1, 0, O_ARTIST}, {"artists", 1, 0, O_ARTISTS}, {"batch", 1, 0, O_BATCH},
         {"self", 0, 0, O_SELF}, {"title-col", 1, 0, O_TITLE}, {"artist-col", 1, 0, O_ARTISTCOL},
         {"max-per-artist", 1, 0, O_MAXPA}, {"threads", 1, 0, O_THREADS}, {"first", 0, 0, O_FIRST},
-        {"text", 0, 0, O_TEXT}, {"tsv", 0, 0, O_TSV}, {"timing", 0, 0, O_TIMING}, {0, 0, 0, 0}};
+        {"text", 0, 0, O_TEXT}, {"tsv", 0, 0, O_TSV}, {"timing", 0, 0, O_TIMING}, {"shard", 1, 0, O_SHARD}, {0, 0, 0, 0}};
     opts o = {.k = 10, .threads = 2, .metric = KNN_COSINE};
     int c;
     opterr = 0;
@@ -139,6 +149,11 @@ static opts parse_opts(int argc, char **argv) {
         case O_TEXT: o.fmt = FMT_TEXT; break;
         case O_TSV: o.fmt = FMT_TSV; break;
         case O_TIMING: o.timing = 1; break;
+        case O_SHARD: {
+            char err[200];
+            if (shard_parse(optarg, &o.shard, err, sizeof err)) cli_usage("%s", err);
+            break;
+        }
         case 'k': o.k = (int)cli_long("-k", optarg, 1, 100000); break;
         case 'o': o.output = optarg; break;
         case ':': cli_usage("%s needs a value", argv[optind - 1]);
@@ -152,6 +167,12 @@ static opts parse_opts(int argc, char **argv) {
                               : "no query: give --song TEXT, --playlist 'A;B', --artist NAME, --batch Q.ts or --self");
     if (o.artist && !o.artists) cli_usage("--artist needs --artists ARTISTS.ts (an artist table)");
     if (o.fmt == FMT_AUTO) o.fmt = o.output ? FMT_TENSOR : cli_stdout_tty() ? FMT_TEXT : FMT_TENSOR;
+    if (shard_active(&o.shard)) {
+        if (!o.batch && !o.self) cli_usage("--shard splits the queries of --batch or --self; a single query is not sharded");
+        if (o.fmt != FMT_TENSOR) cli_usage("--shard writes the tensor stream (merge joins the shards); drop --text/--tsv");
+        if (strcmp(o.index, "-") == 0 || (o.batch && strcmp(o.batch, "-") == 0))
+            cli_usage("--shard needs named input files (their size and checksum identify the input), not stdin");
+    }
     return o;
 }
 
@@ -290,6 +311,22 @@ static const char *score_desc(void) {
     }
 }
 
+static int same_file(const char *a, const char *b);
+
+/* --shard: the input identity (index and query files) in meta.shard */
+static void open_shard_meta(ts_header *h) {
+    char err[600];
+    int self = A.o.self || (A.o.batch && same_file(A.o.batch, A.o.index));
+    A.so = shard_out_new(&A.o.shard, self
+        ? "all pairs: contiguous ranges of the query rows, in units of 128 aligned to the search's query blocks"
+        : "query rows in pieces of 1024 aligned to the search's query blocks; piece p to shard p mod N");
+    if (!A.so) cli_die("out of memory");
+    if (shard_out_input(A.so, A.o.index, err, sizeof err)) cli_die("%s", err);
+    if (!self && shard_out_input(A.so, A.o.batch, err, sizeof err)) cli_die("%s", err);
+    if (A.o.catalog && shard_out_input(A.so, A.o.catalog, err, sizeof err)) cli_die("%s", err);
+    if (shard_out_annotate(A.so, h)) cli_die("out of memory");
+}
+
 static void open_output(void) {
     A.fmt = A.o.fmt;
     if (A.fmt == FMT_TENSOR) {
@@ -303,6 +340,7 @@ static void open_output(void) {
         cJSON_AddNumberToObject(m, "k", A.o.k);
         cJSON_AddStringToObject(m, "index", A.o.index);
         cJSON_AddNumberToObject(m, "index_rows", (double)A.tab.nrows);
+        if (shard_active(&A.o.shard)) open_shard_meta(&h);
         if (ts_begin_tensor(A.w, &h)) cli_die("%s", ts_werror(A.w));
         ts_header_free(&h);
         return;
@@ -311,7 +349,14 @@ static void open_output(void) {
 }
 
 static void close_output(void) {
-    if (A.fmt == FMT_TENSOR) { cli_close_write(A.w); return; }
+    if (A.fmt == FMT_TENSOR) {
+        char err[512];
+        if (A.so && ts_end_tensor(A.w)) cli_die("%s", ts_werror(A.w));
+        if (A.so && shard_out_finish(A.so, A.w, err, sizeof err)) cli_die("%s", err);
+        shard_out_free(A.so);
+        cli_close_write(A.w);
+        return;
+    }
     outfile_close(A.f);
 }
 
@@ -632,6 +677,7 @@ typedef struct {
     int64_t n, cap;
     int kf, filtering;
     int64_t self_first;         /* all pairs: index row of the chunk's first query */
+    int64_t pos0;               /* query number of q[0] in the whole query set */
     int64_t *lab, *rows;
     float *sc;
     double *scores;
@@ -657,6 +703,7 @@ static void batch_flush(batch *b) {
         if (qrow >= 0) song_header(hdr, sizeof hdr, qrow);
         else snprintf(hdr, sizeof hdr, "Songs like '%s'", b->keys[i]);
         emit(b->keys[i], hdr, n, b->rows, b->scores, NULL, b->done + i > 0);
+        if (A.so && shard_out_rows(A.so, b->pos0 + i, 1)) cli_die("cannot spool the row positions: %m");
     }
     b->done += b->n;
     if (b->self_first >= 0) b->self_first += b->n;
@@ -670,6 +717,34 @@ static int same_file(const char *a, const char *b) {
     int same = ra && rb && strcmp(ra, rb) == 0;
     free(ra); free(rb);
     return same;
+}
+
+/* The search engine (common/knn.c) cuts each call's queries into blocks of
+ * 128 rows from the call's first query; shards cut on that grid (units of
+ * QUERY_BLOCK rows within the unsharded run's chunks), so every query is
+ * searched in the same block as in the unsharded run. */
+#define QUERY_BLOCK 128
+#define SHARD_PIECE 1024        /* a multiple of QUERY_BLOCK */
+
+/* All pairs: chunks of b->cap index rows; with --shard only this shard's
+ * contiguous range of QUERY_BLOCK units. */
+static void run_self(batch *b) {
+    int64_t n = A.tab.nrows, units = 0, ub, ue, u = 0;
+    for (int64_t q0 = 0; q0 < n; q0 += b->cap)
+        units += ((n - q0 < b->cap ? n - q0 : b->cap) + QUERY_BLOCK - 1) / QUERY_BLOCK;
+    shard_range(&A.o.shard, units, &ub, &ue);
+    for (int64_t q0 = 0; q0 < n; q0 += b->cap) {
+        int64_t len = n - q0 < b->cap ? n - q0 : b->cap, nu = (len + QUERY_BLOCK - 1) / QUERY_BLOCK;
+        int64_t a = ub > u ? ub - u : 0, e = ue - u < nu ? ue - u : nu;
+        u += nu;
+        if (a >= e) continue;
+        int64_t start = q0 + a * QUERY_BLOCK, end = q0 + e * QUERY_BLOCK < q0 + len ? q0 + e * QUERY_BLOCK : q0 + len;
+        b->n = end - start;
+        b->q = (float *)A.tab.data + start * A.d;
+        b->keys = A.tab.keys + start;
+        b->self_first = b->pos0 = start;
+        batch_flush(b);
+    }
 }
 
 static void run_batch(void) {
@@ -688,12 +763,7 @@ static void run_batch(void) {
     if (!b.lab || !b.sc || !b.rows || !b.scores) cli_die("out of memory");
     cli_progress_init(&b.prog, 0);
     if (self) {
-        for (int64_t q0 = 0; q0 < A.tab.nrows; q0 += b.cap) {
-            b.n = A.tab.nrows - q0 < b.cap ? A.tab.nrows - q0 : b.cap;
-            b.q = (float *)A.tab.data + q0 * A.d;
-            b.keys = A.tab.keys + q0;
-            batch_flush(&b);
-        }
+        run_self(&b);
     } else {
         ts_reader *r = cli_open_read(A.o.batch);
         const ts_header *qh;
@@ -704,8 +774,18 @@ static void run_batch(void) {
         b.q = malloc(sizeof *b.q * (size_t)(b.cap * A.d));
         b.keys = malloc(sizeof *b.keys * (size_t)b.cap);
         if (!b.q || !b.keys) cli_die("out of memory");
+        int64_t q = 0, piece = -1;
+        int owned = 1, sharded = shard_active(&A.o.shard);
         while ((rc = ts_read_block(r, &blk)) == 1)
-            for (int64_t i = 0; i < blk.nrows; i++) {
+            for (int64_t i = 0; i < blk.nrows; i++, q++) {
+                /* --shard: pieces of SHARD_PIECE queries on the unsharded
+                 * run's chunk grid, so each search call sees its blocks */
+                if (sharded && q % b.cap % SHARD_PIECE == 0) {
+                    batch_flush(&b);
+                    owned = shard_owns_unit(&A.o.shard, ++piece);
+                }
+                if (!owned) continue;
+                if (!b.n) b.pos0 = q;
                 gather_row(qh, blk.data, i, map, b.q + b.n * A.d);
                 if (!(b.keys[b.n++] = strdup(blk.keys[i]))) cli_die("out of memory");
                 if (b.n == b.cap) batch_flush(&b);

@@ -4,6 +4,7 @@
  * apply the same ones to a query or a batch. */
 #include "cli.h"
 #include "normstats.h"
+#include "shard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,11 @@ static const char help[] =
 "                    columns are matched by name, input columns without\n"
 "                    statistics pass unchanged (not with --method/--col/--log)\n"
 "  --fit-only        fit and write the statistics (needs --save); no rows out\n"
+"  --shard I/N       with --stats: normalise only the rows of shard I of N\n"
+"                    (0-based), those whose key hashes to I (FNV-1a 64 mod N);\n"
+"                    `merge` joins the N outputs into exactly the unsharded\n"
+"                    output (shard 0 carries the passed-through tensors).\n"
+"                    Needs a named input file\n"
 "  -o FILE           output stream (default stdout; FILE.tmp until complete)\n"
 "  -h, --help        this help;  -V  version\n"
 "\n"
@@ -61,6 +67,7 @@ struct opts {
     char **col_name; ns_method *col_method; int ncol;
     char **exclude; int nexclude;
     char **logs; int nlog;
+    shard_spec shard;
 };
 
 static void push_name(char ***list, int *n, const char *name, const char *opt) {
@@ -113,6 +120,10 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name) {
 }
 
 static void check_opts(const struct opts *o) {
+    if (shard_active(&o->shard) && !o->stats)
+        cli_usage("--shard applies saved statistics: fit them once (--fit-only --save FILE), then --stats FILE --shard I/N");
+    if (shard_active(&o->shard) && (!o->input || strcmp(o->input, "-") == 0))
+        cli_usage("--shard needs a named input file (its size and checksum identify the input), not stdin");
     if (o->fit_only && !o->save) cli_usage("--fit-only needs --save FILE (it writes no rows)");
     if (o->fit_only && o->stats) cli_usage("--fit-only fits statistics; it cannot be used with --stats");
     if (o->stats && (o->method_set || o->ncol || o->nlog))
@@ -145,7 +156,10 @@ static struct opts parse_opts(int argc, char **argv) {
         else if ((v = opt_value(argc, argv, &i, "--save"))) o.save = v;
         else if ((v = opt_value(argc, argv, &i, "--stats"))) o.stats = v;
         else if ((v = opt_value(argc, argv, &i, "-o"))) o.output = v;
-        else if (strcmp(a, "--fit-only") == 0) o.fit_only = 1;
+        else if ((v = opt_value(argc, argv, &i, "--shard"))) {
+            char err[200];
+            if (shard_parse(v, &o.shard, err, sizeof err)) cli_usage("%s", err);
+        } else if (strcmp(a, "--fit-only") == 0) o.fit_only = 1;
         else cli_usage("unknown option '%s'", a);
     }
     for (; i < argc; i++) {
@@ -347,6 +361,29 @@ static void apply_block(ts_reader *r, const ts_header *h, const ns_stats *s, con
     }
 }
 
+/* --shard: meta.shard with the identity of the input and the statistics. */
+static shard_out *open_shard(const struct opts *o, const ts_header *in, ts_header *oh) {
+    char err[600];
+    if (shard_header_is_shard(in))
+        cli_die("%s: tensor '%s' is one shard's output; merge the shards first, then normalise", o->input, in->name);
+    shard_out *so = shard_out_new(&o->shard, "rows whose key hashes to I (FNV-1a 64 mod N)");
+    if (!so) cli_die("out of memory");
+    if (shard_out_input(so, o->input, err, sizeof err) || shard_out_input(so, o->stats, err, sizeof err))
+        cli_die("%s", err);
+    if (shard_out_annotate(so, oh)) cli_die("out of memory");
+    return so;
+}
+
+/* --shard: writes the rows of the block this shard owns, with their positions. */
+static void write_owned(shard_out *so, const shard_spec *sp, ts_writer *w, const ts_header *h,
+                        const ts_block *b, const void *buf) {
+    for (int64_t i = 0; i < b->nrows; i++) {
+        if (!shard_owns_key(sp, b->keys[i])) continue;
+        if (ts_write_row(w, b->keys[i], (const char *)buf + (size_t)i * h->row_bytes)) cli_die("%s", ts_werror(w));
+        if (shard_out_rows(so, b->first_row + i, 1)) cli_die("cannot spool the row positions: %s", strerror(errno));
+    }
+}
+
 /* Pass 2: write the first tensor normalised with s, the others unchanged. */
 static void apply_pass(const struct opts *o, const char *path, off_t off, const ns_stats *s, int warn_missing) {
     ts_reader *r = open_pass(path, off);
@@ -366,6 +403,7 @@ static void apply_pass(const struct opts *o, const char *path, off_t off, const 
         cli_warn("%s: the input was normalized before; its \"normalize\" meta is replaced", ts_reader_name(r));
     cJSON_DeleteItemFromObjectCaseSensitive(oh.meta, "normalize");
     cJSON_AddItemToObject(oh.meta, "normalize", js);
+    shard_out *so = shard_active(&o->shard) ? open_shard(o, h, &oh) : NULL;
     ts_writer *w = cli_open_write(o->output);
     if (ts_begin_tensor(w, &oh)) cli_die("%s", ts_werror(w));
     ts_header_free(&oh);
@@ -383,18 +421,23 @@ static void apply_pass(const struct opts *o, const char *path, off_t off, const 
             cap = need;
         }
         apply_block(r, h, s, map, &b, buf);
-        if (ts_write_rows(w, b.nrows, b.keys, buf)) cli_die("%s", ts_werror(w));
+        if (so) write_owned(so, &o->shard, w, h, &b, buf);
+        else if (ts_write_rows(w, b.nrows, b.keys, buf)) cli_die("%s", ts_werror(w));
         cli_progress_update(&prog, "%lld rows", (long long)(b.first_row + b.nrows));
     }
     cli_progress_done(&prog);
     if (rc < 0) cli_die("%s", ts_error(r));
     if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
+    if (so && shard_out_finish(so, w, err, sizeof err)) cli_die("%s", err);
+    shard_out_free(so);
     free(buf);
     free(map);
     int others = 0;
     while ((rc = ts_next_tensor(r, &h)) == 1) {
         if (!others++) cli_warn("%s: tensors after the first ('%s', ...) pass through unchanged", ts_reader_name(r), h->name);
-        pass_through(r, w, h);
+        if (o->shard.id == 0) pass_through(r, w, h);  /* --shard: shard 0 carries them */
+        else while ((rc = ts_read_block(r, &b)) == 1) {}
+        if (rc < 0) cli_die("%s", ts_error(r));
     }
     if (rc < 0) cli_die("%s", ts_error(r));
     ts_close_read(r);

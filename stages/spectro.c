@@ -5,6 +5,8 @@
 #include "audio.h"
 #include "cli.h"
 #include "mel.h"
+#include "resample.h"
+#include "shard.h"
 #include "stft.h"
 
 #include <pthread.h>
@@ -35,8 +37,11 @@ static const char help[] =
 "  --amin A            power floor before log10 (default 1e-10)\n"
 "  --top-db D          clamp at (track max - D) dB; 0 = no clamp (default 80)\n"
 "  --power             output mel power, no dB conversion (ignores the 3 above)\n"
-"  --resample Q        libsamplerate sinc converter: best | medium | fastest\n"
-"                      (default medium)\n"
+"  --resample Q        poly (polyphase Kaiser sinc: flat to 0.91 of Nyquist,\n"
+"                      >= 100 dB stopband from Nyquist) | poly-fast (flat to\n"
+"                      0.80, ~80 dB, 1/3 of the taps) | src-best | src-medium |\n"
+"                      src-fastest (libsamplerate's sinc converters)\n"
+"                      (default poly)\n"
 "  --key RULE          track key: stem (file name without extension) | name |\n"
 "                      path (as given) | parent (parent-dir/stem) (default stem)\n"
 "  --keep-going        skip files that cannot be decoded (exit status is still 1)\n"
@@ -44,18 +49,26 @@ static const char help[] =
 "  --buffer-mb N       frames of one track kept in memory before spilling to an\n"
 "                      unnamed file in $TMPDIR (default 64)\n"
 "  -q, --quiet         no progress line\n"
+"  --shard I/N         process only the files of shard I of N (0-based): those\n"
+"                      whose track key hashes to I (FNV-1a 64 mod N), so files\n"
+"                      with one key meet in one shard; `merge` joins the N\n"
+"                      outputs into exactly the unsharded output.  The whole\n"
+"                      path list is read first (its bytes identify the input)\n"
 "  -o FILE             output stream (default stdout; FILE.tmp until complete)\n"
 "  -h, --help          this help;  -V  version\n"
 "\n"
 "Per file: channels are averaged (librosa.to_mono), resampled with a\n"
-"band-limited sinc filter, framed with a periodic Hann window (torch.stft,\n"
+"band-limited sinc filter (poly: output sample t at input time t, exactly\n"
+"ceil(n * sr / rate) samples, as soxr; a rate pair with no small ratio, like\n"
+"44101 Hz, uses src-best), framed with a periodic Hann window (torch.stft,\n"
 "centred: frame t covers samples t*hop - n_fft/2 ..), power |X|^2, Slaney mel\n"
 "filters (librosa.filters.mel), then 10 log10(max(amin, S)) - 10 log10(max(amin,\n"
 "ref)), floored at the track's maximum - top_db.  A track of L samples at the\n"
 "target rate gives 1 + L/hop frames (centred), so silence and files shorter\n"
 "than a window give rows too.  Output tensor \"mel\", key \"track\", every\n"
 "parameter in its meta.\n"
-"Memory: O(n_fft + decode chunk) per thread plus --buffer-mb per thread (the\n"
+"Memory: O(n_fft + decode chunk) per thread, the resampler's table (one per\n"
+"input rate, e.g. 0.2 MB for 48 kHz), plus --buffer-mb per thread (the\n"
 "top_db clamp needs the track's maximum before the first row is written).\n"
 "Example:\n"
 "  find music -name '*.mp3' | spectro -j 2 --fmax 8000 -o mel.ts\n";
@@ -73,6 +86,7 @@ struct opts {
     audio_quality quality;
     key_rule key;
     char **files;               /* NULL-terminated; "-" = paths from stdin */
+    shard_spec shard;
 };
 
 /* ---- frames of one track: memory up to a cap, then an unnamed file ---- */
@@ -265,7 +279,7 @@ static const char *optval(int argc, char **argv, int *i, const char *name) {
 static struct opts parse_opts(int argc, char **argv) {
     struct opts o = {.sr = 22050, .n_fft = 2048, .hop = 512, .n_mels = 128, .center = 1, .db = 1,
                      .threads = 1, .fmin = 0, .fmax = -1, .ref = 1.0, .amin = 1e-10, .top_db = 80,
-                     .buffer_bytes = (size_t)64 << 20, .quality = AUDIO_SRC_MEDIUM};
+                     .buffer_bytes = (size_t)64 << 20, .quality = AUDIO_POLY};
     o.files = calloc((size_t)argc + 1, sizeof *o.files);
     if (!o.files) cli_die("out of memory");
     int nf = 0, only_files = 0;
@@ -297,7 +311,8 @@ static struct opts parse_opts(int argc, char **argv) {
         } else if ((v = optval(argc, argv, &i, "--pad"))) {
             if (stft_pad_parse(v, &o.pad)) cli_usage("--pad: '%s' is not constant or reflect", v);
         } else if ((v = optval(argc, argv, &i, "--resample"))) {
-            if (audio_quality_parse(v, &o.quality)) cli_usage("--resample: '%s' is not best, medium or fastest", v);
+            if (audio_quality_parse(v, &o.quality))
+                cli_usage("--resample: '%s' is not poly, poly-fast, src-best, src-medium or src-fastest", v);
         } else if ((v = optval(argc, argv, &i, "--key"))) {
             static const char *const rules[] = {"stem", "name", "path", "parent"};
             int k = 0;
@@ -308,6 +323,10 @@ static struct opts parse_opts(int argc, char **argv) {
         else if (strcmp(a, "--power") == 0) o.db = 0;
         else if (strcmp(a, "--keep-going") == 0) o.keep_going = 1;
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) o.quiet = 1;
+        else if ((v = optval(argc, argv, &i, "--shard"))) {
+            char e[200];
+            if (shard_parse(v, &o.shard, e, sizeof e)) cli_usage("%s", e);
+        }
         else cli_usage("unknown option '%s'", a);
     }
     if (nf == 0) o.files[nf++] = "-";
@@ -348,8 +367,15 @@ static void build_header(ts_header *h, const struct opts *o) {
         else cJSON_AddNullToObject(m, "top_db");
     }
     cJSON_AddStringToObject(m, "downmix", "mean");
-    char rs[64];
-    snprintf(rs, sizeof rs, "libsamplerate sinc_%s", audio_quality_name(o->quality));
+    char rs[160];
+    if (o->quality == AUDIO_POLY || o->quality == AUDIO_POLY_FAST) {
+        resample_design d = resample_quality_design(o->quality == AUDIO_POLY ? RESAMPLE_POLY : RESAMPLE_POLY_FAST);
+        snprintf(rs, sizeof rs, "%s: polyphase Kaiser-windowed sinc, passband %.2f, stopband %.2f of Nyquist, "
+                 "%.0f dB (src-best for rates with no small ratio)", audio_quality_name(o->quality),
+                 d.pass, d.stop, d.atten_db);
+    } else
+        snprintf(rs, sizeof rs, "%s: libsamplerate sinc_%s", audio_quality_name(o->quality),
+                 audio_quality_name(o->quality) + 4);
     cJSON_AddStringToObject(m, "resampler", rs);
     static const char *const rules[] = {"stem", "name", "path", "parent"};
     cJSON_AddStringToObject(m, "key_rule", rules[o->key]);
@@ -406,6 +432,31 @@ static void job_free(job *j) {
     stft_stream_free(j->stft);
 }
 
+/* --shard: reads the whole path list (arguments and stdin) into o->files,
+ * so the list's bytes identify the input in meta.shard. */
+static shard_out *shard_open(struct opts *o, ts_header *h) {
+    path_iter it = {.files = o->files};
+    size_t n = 0, cap = 16, len = 0;
+    char **all = malloc(cap * sizeof *all), *text = NULL;
+    const char *p;
+    if (!all) cli_die("out of memory");
+    while ((p = next_path(&it))) {
+        if (n + 2 > cap && !(all = realloc(all, (cap *= 2) * sizeof *all))) cli_die("out of memory");
+        if (!(all[n++] = strdup(p))) cli_die("out of memory");
+        len += strlen(p) + 1;
+    }
+    all[n] = NULL;
+    free(it.line);
+    if (!(text = malloc(len + 1))) cli_die("out of memory");
+    for (size_t i = 0, off = 0; i < n; i++) off += (size_t)sprintf(text + off, "%s\n", all[i]);
+    shard_out *so = shard_out_new(&o->shard, "files whose track key hashes to I (FNV-1a 64 mod N)");
+    if (!so || shard_out_input_bytes(so, "file list", text, len) || shard_out_annotate(so, h)) cli_die("out of memory");
+    free(text);
+    free(o->files);
+    o->files = all;
+    return so;
+}
+
 int main(int argc, char **argv) {
     cli_init("spectro", argc, argv, help);
     struct opts o = parse_opts(argc, argv);
@@ -418,6 +469,9 @@ int main(int argc, char **argv) {
     ts_writer *w = cli_open_write(o.output);
     ts_header h;
     build_header(&h, &o);
+    shard_out *so = shard_active(&o.shard) ? shard_open(&o, &h) : NULL;
+    int64_t file_no = 0, *file_pos = calloc((size_t)o.threads, sizeof *file_pos);  /* --shard: list positions */
+    if (!file_pos) cli_die("out of memory");
     if (ts_begin_tensor(w, &h)) cli_die("%s", ts_werror(w));
 
     job *jobs = calloc((size_t)o.threads, sizeof *jobs);
@@ -442,6 +496,8 @@ int main(int argc, char **argv) {
             job *j = &jobs[nj];
             free(j->key);
             j->key = make_key(p, o.key);
+            file_pos[nj] = file_no++;
+            if (so && j->key && !shard_owns_key(&o.shard, j->key)) continue;   /* another shard's file */
             free((char *)j->path);
             j->path = strdup(p);
             if (!j->key || !j->path) cli_die("out of memory");
@@ -470,6 +526,7 @@ int main(int argc, char **argv) {
                 continue;
             }
             write_track(w, j, rows, keys);
+            if (so && shard_out_rows(so, file_pos[t], j->st.frames)) cli_die("cannot spool the row positions");
             done++;
             audio_s += j->seconds;
         }
@@ -479,6 +536,10 @@ int main(int argc, char **argv) {
     }
     cli_progress_done(&prog);
     if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
+    if (so && shard_out_finish(so, w, err, sizeof err)) cli_die("%s", err);
+    if (so) for (char **f = o.files; *f; f++) free(*f);     /* the list shard_open read */
+    shard_out_free(so);
+    free(file_pos);
     cli_close_write(w);
     if (failed) cli_warn("%ld of %ld files could not be processed (named above)", failed, failed + done);
     for (int t = 0; t < o.threads; t++) { free((char *)jobs[t].path); job_free(&jobs[t]); }

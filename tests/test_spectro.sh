@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_spectro.sh - spectro end to end: golden log-mel against torchaudio
 # (references from tests/ref/make_spectro_ref.py), options, keys, parallel
-# and spilled output identical, formats, silence and short files, errors,
+# and spilled output identical, formats, the poly resampler against
+# libsamplerate's best on a 44.1 kHz clip, silence and short files, errors,
 # and a 1-hour file in bounded memory.
 source "$(dirname "$0")/lib.sh"
 D=$ROOT/tests/data/audio
@@ -77,6 +78,24 @@ if [ -d "$A" ]; then
     END { if (n1 != n2 || !n1) { print "shape"; exit } m = 0; for (i = 0; i < n1; i++) { d = x[i] - y[i]; if (d < 0) d = -d; if (d > m) m = d } print m }'; }
   is "5.1 WAV and 5.1 FLAC (lossless) give the same frames" "$(diffrows vibeace_5s_44k1_5.1_s16 vibeace_5s_44k1_5.1)" 0
   near "1 s trumpet: f32 vs s16 WAV within 0.5 dB" "$(diffrows trumpet_1s_22k05_mono_f32 trumpet_1s_22k05_mono_s16)" 0 0.5
+
+  # poly vs libsamplerate's best sinc on 10 s at 44.1 kHz: the same log-mel
+  # (bins within 60 dB of the clip's maximum) below poly's passband edge
+  # (0.91 x 11025 Hz); only the top 3 bands, in its transition band, differ.
+  v=$A/vibeace_10s_44k1_stereo_s16.wav
+  spectro -q --top-db 0 "$v" >"$T/rp.ts"
+  spectro -q --top-db 0 --resample src-best "$v" >"$T/rb.ts"
+  spectro -q --top-db 0 --fmax 10000 "$v" >"$T/rp10.ts"
+  spectro -q --top-db 0 --fmax 10000 --resample src-best "$v" >"$T/rb10.ts"
+  # melcmp A B BANDS: max |A - B| dB over bands < BANDS where B > max(B) - 60
+  melcmp() { paste -d, <(to-csv --no-header "$1") <(to-csv --no-header "$2") | awk -F, -v nb="$3" '
+    { n++; for (i = 2; i <= 129; i++) { a[n, i] = $i; b[n, i] = $(i + 129); if ($(i + 129) > m) m = $(i + 129) } }
+    END { if (!n) { print "empty"; exit } for (r = 1; r <= n; r++) for (i = 2; i < 2 + nb; i++) if (b[r, i] > m - 60) {
+          d = a[r, i] - b[r, i]; if (d < 0) d = -d; if (d > w) w = d } printf "%.4f\n", w }'; }
+  near "poly vs src-best, 44.1 kHz clip, fmax 10 kHz: all 128 bands within 0.02 dB" "$(melcmp "$T/rp10.ts" "$T/rb10.ts" 128)" 0 0.02
+  near "poly vs src-best, 44.1 kHz clip, fmax 11025: bands 0-124 within 0.02 dB" "$(melcmp "$T/rp.ts" "$T/rb.ts" 125)" 0 0.02
+  like "poly and src-best do differ in the top bands (10-11 kHz: poly's transition band)" "$(melcmp "$T/rp.ts" "$T/rb.ts" 128)" "^([1-9]|0\.[1-9])"
+  is "--resample poly names itself in the metadata" "$(inspect "$T/rp.ts" | grep -c '"resampler": "poly: polyphase Kaiser')" 1
 else
   skip "shared formats" "$A not present"
 fi
@@ -94,7 +113,11 @@ is "--keep-going writes the other files, complete" "$(to-csv --no-header "$T/kg.
 fails "unknown option" 2 "unknown option" spectro --fft 1024 "$D/robin.ogg"
 fails "fmax above Nyquist" 2 "Nyquist" spectro --fmax 12000 "$D/robin.ogg"
 fails "bad pad mode" 2 "--pad: 'edge'" spectro --pad edge "$D/robin.ogg"
-like "--help lists every option with defaults" "$(spectro --help | tr -d '\n')" "--resample.*\(default medium\).*--key RULE.*\(default stem\)"
+like "--help lists every option with defaults" "$(spectro --help | tr -d '\n')" "--resample.*\(default poly\).*--key RULE.*\(default stem\)"
+fails "bad resampler name" 2 "--resample: 'medium-ish' is not poly, poly-fast, src-best" spectro --resample medium-ish "$D/robin.ogg"
+spectro -q --resample src-medium "$D/robin.ogg" >"$T/rm.ts"
+spectro -q "$D/robin.ogg" >"$T/rd.ts"
+ok "at 22050 Hz (no resampling) src-medium and poly give the same rows" cmp -s <(to-csv "$T/rm.ts") <(to-csv "$T/rd.ts")
 like "-V" "$(spectro -V)" "spectro \(songpipe\)"
 spectro "$D/trumpet.ogg" "$D/brahms_4s.flac" 2>"$T/pipe.err" | head -c 100 >/dev/null
 is "| head ends quietly" "$(cat "$T/pipe.err")" ""

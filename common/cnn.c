@@ -1,0 +1,391 @@
+/* cnn.c - the network of cnn.h: parameter layout, arena, forward, loss,
+ * backward.  Shapes follow the torch module the reference script builds
+ * (tests/ref/make_cnn_golden.py), so state_dict names and values line up. */
+#include "cnn.h"
+#include "loss.h"
+#include "nn.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int cnn_arch_set(cnn_arch *a, const char *widths, float mult, int in_h, int in_w,
+                 char *err, size_t errlen) {
+    const char *p = widths;
+    a->n_stages = 0;
+    a->width_mult = mult;
+    a->in_h = in_h, a->in_w = in_w;
+    if (!(mult > 0 && mult <= 64)) return fail(err, errlen, "width multiplier %g: give a number in (0, 64]", mult);
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 65536 || (*end && *end != ','))
+            return fail(err, errlen, "widths '%s': give positive integers separated by commas, e.g. 64,64,128,256,512", widths);
+        if (a->n_stages == CNN_MAX_STAGES) return fail(err, errlen, "widths '%s': at most %d stages", widths, CNN_MAX_STAGES);
+        a->base[a->n_stages] = (int)v;
+        long w = lroundf((float)v * mult);
+        a->width[a->n_stages++] = w < 1 ? 1 : (int)w;
+        p = *end ? end + 1 : end;
+    }
+    if (a->n_stages == 0) return fail(err, errlen, "widths: give at least one stage");
+    int h = in_h, w = in_w;
+    for (int s = 0; s < a->n_stages; s++) {
+        if (h < 2 || w < 2)
+            return fail(err, errlen, "a %dx%d tile is too small for %d stages of 2x2 pooling (stage %d gets %dx%d); use fewer --widths or larger tiles",
+                        in_h, in_w, a->n_stages, s, h, w);
+        h /= 2, w /= 2;
+    }
+    if (a->adapt > h || a->adapt > w)
+        return fail(err, errlen, "adaptive pool to %dx%d needs at least that much after the stages (%dx%d)", a->adapt, a->adapt, h, w);
+    return 0;
+}
+
+/* ---------- parameter layout: one pass counts, the next assigns ---------- */
+typedef struct {
+    cnn_net *net;
+    int assign;
+    size_t np, nb;
+    int nt;
+} layout;
+
+static float *add(layout *L, float **grad, const char *name, int ndim, int64_t d0, int64_t d1,
+                  int64_t d2, int64_t d3, int buffer) {
+    int64_t shape[4] = {d0, d1, d2, d3};
+    size_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= (size_t)shape[d];
+    float *p = NULL;
+    if (L->assign) {
+        cnn_tensor *t = &L->net->tensors[L->nt];
+        snprintf(t->name, sizeof t->name, "%s", name);
+        t->ndim = ndim;
+        memcpy(t->shape, shape, sizeof shape);
+        t->n = n;
+        if (buffer) { t->p = L->net->buffers + L->nb; t->g = NULL; }
+        else { t->p = L->net->params + L->np; t->g = L->net->grads + L->np; }
+        p = t->p;
+        if (grad) *grad = t->g;
+    }
+    if (buffer) L->nb += n;
+    else L->np += n;
+    L->nt++;
+    return p;
+}
+
+static void add_conv(layout *L, cnn_conv *c, const char *pre, int O, int C) {
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s.weight", pre);
+    c->w = add(L, &c->dw, nm, 4, O, C, 3, 3, 0);
+}
+
+static void add_bn(layout *L, cnn_bn *b, const char *pre, int C) {
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s.weight", pre);
+    b->gamma = add(L, &b->dgamma, nm, 1, C, 0, 0, 0, 0);
+    snprintf(nm, sizeof nm, "%s.bias", pre);
+    b->beta = add(L, &b->dbeta, nm, 1, C, 0, 0, 0, 0);
+    snprintf(nm, sizeof nm, "%s.running_mean", pre);
+    b->run_mean = add(L, NULL, nm, 1, C, 0, 0, 0, 1);
+    snprintf(nm, sizeof nm, "%s.running_var", pre);
+    b->run_var = add(L, NULL, nm, 1, C, 0, 0, 0, 1);
+}
+
+static void do_layout(layout *L) {
+    cnn_net *n = L->net;
+    const cnn_arch *a = &n->arch;
+    char pre[48];
+    for (int s = 0; s < a->n_stages; s++) {
+        cnn_stage *st = &n->st[s];
+        snprintf(pre, sizeof pre, "stage.%d.conv", s);
+        add_conv(L, &st->conv, pre, st->C, st->Cin);
+        snprintf(pre, sizeof pre, "stage.%d.bn", s);
+        add_bn(L, &st->bn, pre, st->C);
+        if (!a->residual) continue;
+        snprintf(pre, sizeof pre, "stage.%d.res.conv1", s);
+        add_conv(L, &st->rc1, pre, st->C, st->C);
+        snprintf(pre, sizeof pre, "stage.%d.res.bn1", s);
+        add_bn(L, &st->bn1, pre, st->C);
+        snprintf(pre, sizeof pre, "stage.%d.res.conv2", s);
+        add_conv(L, &st->rc2, pre, st->C, st->C);
+        snprintf(pre, sizeof pre, "stage.%d.res.bn2", s);
+        add_bn(L, &st->bn2, pre, st->C);
+    }
+    n->We = add(L, &n->dWe, "embed.weight", 2, a->embed, n->feat, 0, 0, 0);
+    n->be = add(L, &n->dbe, "embed.bias", 1, a->embed, 0, 0, 0, 0);
+    n->Wo = add(L, &n->dWo, "out.weight", 2, a->classes, a->embed, 0, 0, 0);
+    n->bo = add(L, &n->dbo, "out.bias", 1, a->classes, 0, 0, 0, 0);
+}
+
+int cnn_create(cnn_net *net, const cnn_arch *a, char *err, size_t errlen) {
+    memset(net, 0, sizeof *net);
+    net->arch = *a;
+    net->bn_momentum = 0.1f, net->bn_eps = 1e-5f;
+    net->norm_std = 1;
+    if (a->n_stages < 1 || a->n_stages > CNN_MAX_STAGES || a->embed < 1 || a->embed > 65536 ||
+        a->classes < 2 || a->classes > CNN_MAX_CLASSES || a->adapt < 1 || a->in_h < 2 || a->in_w < 2)
+        return fail(err, errlen, "architecture out of range (stages 1..%d, embed >= 1, classes >= 2, adapt >= 1)", CNN_MAX_STAGES);
+    int C = 1, H = a->in_h, W = a->in_w;
+    for (int s = 0; s < a->n_stages; s++) {
+        cnn_stage *st = &net->st[s];
+        st->Cin = C, st->H = H, st->W = W, st->C = a->width[s];
+        st->Hp = H / 2, st->Wp = W / 2;
+        if (st->Hp < 1 || st->Wp < 1) return fail(err, errlen, "tile %dx%d too small for %d stages", a->in_h, a->in_w, a->n_stages);
+        C = st->C, H = st->Hp, W = st->Wp;
+    }
+    if (a->adapt > H || a->adapt > W) return fail(err, errlen, "adaptive pool %d larger than the last stage's %dx%d", a->adapt, H, W);
+    net->feat = C * a->adapt * a->adapt;
+    layout L = {net, 0, 0, 0, 0};
+    do_layout(&L);
+    net->n_params = L.np, net->n_buffers = L.nb, net->n_tensors = L.nt;
+    net->params = calloc(L.np, sizeof(float));
+    net->grads = calloc(L.np, sizeof(float));
+    net->buffers = calloc(L.nb ? L.nb : 1, sizeof(float));
+    net->tensors = calloc((size_t)L.nt, sizeof *net->tensors);
+    if (!net->params || !net->grads || !net->buffers || !net->tensors) {
+        cnn_free(net);
+        return fail(err, errlen, "out of memory for %zu parameters", L.np);
+    }
+    layout A = {net, 1, 0, 0, 0};
+    do_layout(&A);
+    return 0;
+}
+
+void cnn_free(cnn_net *net) {
+    free(net->params), free(net->grads), free(net->buffers), free(net->tensors);
+    free(net->arena), free(net->argmax_arena);
+    if (net->class_names) {
+        for (int i = 0; i < net->arch.classes; i++) free(net->class_names[i]);
+        free(net->class_names);
+    }
+    memset(net, 0, sizeof *net);
+}
+
+void cnn_init_params(cnn_net *net, uint64_t seed) {
+    rng_state r;
+    rng_seed(&r, seed);
+    int64_t fan_in = 1;
+    for (int i = 0; i < net->n_tensors; i++) {
+        cnn_tensor *t = &net->tensors[i];
+        const char *dot = strrchr(t->name, '.');
+        int is_bn = strstr(t->name, ".bn") != NULL;
+        if (!t->g) {                                        /* running mean 0, var 1 */
+            float v = strcmp(dot, ".running_var") == 0 ? 1.0f : 0.0f;
+            for (size_t j = 0; j < t->n; j++) t->p[j] = v;
+        } else if (is_bn) {                                 /* gamma 1, beta 0 */
+            float v = strcmp(dot, ".weight") == 0 ? 1.0f : 0.0f;
+            for (size_t j = 0; j < t->n; j++) t->p[j] = v;
+        } else {
+            /* conv and dense weights, then a dense bias with its weight's fan-in */
+            if (t->ndim > 1) fan_in = (int64_t)(t->n / (size_t)t->shape[0]);
+            float bound = 1.0f / sqrtf((float)fan_in);
+            for (size_t j = 0; j < t->n; j++) t->p[j] = (2.0f * rng_float(&r) - 1.0f) * bound;
+        }
+    }
+}
+
+cnn_tensor *cnn_tensor_find(cnn_net *net, const char *name) {
+    for (int i = 0; i < net->n_tensors; i++)
+        if (strcmp(net->tensors[i].name, name) == 0) return &net->tensors[i];
+    return NULL;
+}
+
+/* ---------- arena ---------- */
+static size_t stage_floats(const cnn_stage *st, int B, int residual) {
+    size_t full = (size_t)B * st->C * st->H * st->W, quarter = (size_t)B * st->C * st->Hp * st->Wp;
+    return 2 * full + (residual ? 5 : 1) * quarter + 6 * (size_t)st->C;
+}
+
+static int shapes(cnn_net *net, int B) {
+    const cnn_arch *a = &net->arch;
+    for (int s = 0; s < a->n_stages; s++) {
+        cnn_stage *st = &net->st[s];
+        if (nn_conv_shape_init(&st->conv.s, st->Cin, st->H, st->W, st->C, 3, 1, 1, B) ||
+            (a->residual && (nn_conv_shape_init(&st->rc1.s, st->C, st->Hp, st->Wp, st->C, 3, 1, 1, B) ||
+                             nn_conv_shape_init(&st->rc2.s, st->C, st->Hp, st->Wp, st->C, 3, 1, 1, B))))
+            return -1;
+    }
+    return 0;
+}
+
+static size_t arena_floats(cnn_net *net, int B, size_t *gmax, size_t *wsmax) {
+    const cnn_arch *a = &net->arch;
+    size_t n = (size_t)B * a->in_h * a->in_w, g = n, ws = 0;
+    for (int s = 0; s < a->n_stages; s++) {
+        const cnn_stage *st = &net->st[s];
+        n += stage_floats(st, B, a->residual);
+        size_t full = (size_t)B * st->C * st->H * st->W;
+        if (full > g) g = full;
+        size_t w = nn_conv_workspace(&st->conv.s);
+        if (a->residual && nn_conv_workspace(&st->rc1.s) > w) w = nn_conv_workspace(&st->rc1.s);
+        if (w > ws) ws = w;
+    }
+    if ((size_t)B * net->feat > g) g = (size_t)B * net->feat;
+    n += (size_t)B * (net->feat + a->embed + 2 * (size_t)a->classes + 1);
+    *gmax = g, *wsmax = ws;
+    return n + 3 * g + ws;
+}
+
+size_t cnn_arena_bytes(const cnn_net *net, int B) {
+    cnn_net tmp = *net;
+    size_t g, ws;
+    if (shapes(&tmp, B)) return 0;
+    return sizeof(float) * arena_floats(&tmp, B, &g, &ws);
+}
+
+int cnn_reserve(cnn_net *net, int B) {
+    if (net->arena && net->B >= B) return 0;
+    free(net->arena), free(net->argmax_arena);
+    net->arena = NULL, net->argmax_arena = NULL;
+    const cnn_arch *a = &net->arch;
+    if (shapes(net, B)) return -1;
+    size_t g, ws, n = arena_floats(net, B, &g, &ws);
+    float *p = net->arena = malloc(n * sizeof(float));
+    if (!p) return -1;
+    if (a->pool == CNN_POOL_MAX) {
+        size_t m = 0;
+        for (int s = 0; s < a->n_stages; s++) m += (size_t)B * net->st[s].C * net->st[s].Hp * net->st[s].Wp;
+        if (!(net->argmax_arena = malloc(m * sizeof(int32_t)))) return -1;
+    }
+    int32_t *am = net->argmax_arena;
+    net->x0 = p; p += (size_t)B * a->in_h * a->in_w;
+    for (int s = 0; s < a->n_stages; s++) {
+        cnn_stage *st = &net->st[s];
+        size_t full = (size_t)B * st->C * st->H * st->W, quarter = (size_t)B * st->C * st->Hp * st->Wp;
+        st->z1 = p; p += full;
+        st->a1 = p; p += full;
+        st->p = p; p += quarter;
+        if (a->residual) {
+            st->z2 = p; p += quarter;
+            st->a2 = p; p += quarter;
+            st->z3 = p; p += quarter;
+            st->out = p; p += quarter;
+        } else {
+            st->out = st->p;
+        }
+        cnn_bn *bns[3] = {&st->bn, &st->bn1, &st->bn2};
+        for (int k = 0; k < 3; k++) { bns[k]->mean = p; p += st->C; bns[k]->invstd = p; p += st->C; }
+        if (am) { st->argmax = am; am += quarter; }
+    }
+    net->ad = p; p += (size_t)B * net->feat;
+    net->emb = p; p += (size_t)B * a->embed;
+    net->logits = p; p += (size_t)B * a->classes;
+    net->dlogits = p; p += (size_t)B * a->classes;
+    net->tlab = p; p += B;
+    for (int k = 0; k < 3; k++) { net->g[k] = p; p += g; }
+    net->ws = p;
+    net->B = B;
+    return 0;
+}
+
+/* ---------- forward ---------- */
+static void bn_fwd(cnn_net *net, float *y, const float *x, cnn_bn *b, int B, int C, int HW, int train) {
+    if (train)
+        nn_bn2d_forward_train(y, b->mean, b->invstd, b->run_mean, b->run_var, x, b->gamma, b->beta,
+                              B, C, HW, net->bn_momentum, net->bn_eps);
+    else
+        nn_bn2d_forward_eval(y, x, b->gamma, b->beta, b->run_mean, b->run_var, B, C, HW, net->bn_eps);
+}
+
+static void stage_forward(cnn_net *net, cnn_stage *st, const float *in, int B, int train) {
+    const int HW = st->H * st->W, HWp = st->Hp * st->Wp, N = B * st->C;
+    nn_conv2d_forward(st->z1, in, st->conv.w, NULL, net->ws, &st->conv.s, B);
+    bn_fwd(net, st->a1, st->z1, &st->bn, B, st->C, HW, train);
+    nn_relu_inplace(st->a1, (int64_t)N * HW);
+    if (net->arch.pool == CNN_POOL_MAX) nn_maxpool_forward(st->p, st->argmax, st->a1, N, st->H, st->W, 2, 2);
+    else nn_avgpool_forward(st->p, st->a1, N, st->H, st->W, 2, 2);
+    if (!net->arch.residual) return;
+    nn_conv2d_forward(st->z2, st->p, st->rc1.w, NULL, net->ws, &st->rc1.s, B);
+    bn_fwd(net, st->a2, st->z2, &st->bn1, B, st->C, HWp, train);
+    nn_relu_inplace(st->a2, (int64_t)N * HWp);
+    nn_conv2d_forward(st->z3, st->a2, st->rc2.w, NULL, net->ws, &st->rc2.s, B);
+    bn_fwd(net, st->out, st->z3, &st->bn2, B, st->C, HWp, train);
+    size_t n = (size_t)N * HWp;
+    for (size_t i = 0; i < n; i++) {
+        float v = st->out[i] + st->p[i];
+        st->out[i] = v > 0 ? v : 0.0f;
+    }
+}
+
+void cnn_forward(cnn_net *net, const float *x, int B, int train) {
+    const cnn_arch *a = &net->arch;
+    size_t n = (size_t)B * a->in_h * a->in_w;
+    const float m = net->norm_mean, inv = 1.0f / net->norm_std;
+    for (size_t i = 0; i < n; i++) net->x0[i] = (x[i] - m) * inv;
+    const float *in = net->x0;
+    for (int s = 0; s < a->n_stages; s++) {
+        stage_forward(net, &net->st[s], in, B, train);
+        in = net->st[s].out;
+    }
+    const cnn_stage *last = &net->st[a->n_stages - 1];
+    nn_adaptive_avgpool_forward(net->ad, in, B * last->C, last->Hp, last->Wp, a->adapt, a->adapt);
+    nn_dense_forward(net->emb, net->ad, net->We, net->be, B, net->feat, a->embed);
+    nn_dense_forward(net->logits, net->emb, net->Wo, net->bo, B, a->embed, a->classes);
+}
+
+double cnn_loss(cnn_net *net, const int32_t *labels, int B, int *correct) {
+    const int K = net->arch.classes;
+    double loss;
+    int hits = 0;
+    for (int b = 0; b < B; b++) {
+        const float *z = net->logits + (size_t)b * K;
+        int best = 0;
+        for (int k = 1; k < K; k++) if (z[k] > z[best]) best = k;
+        hits += best == labels[b];
+    }
+    /* nn_loss_ce takes the class indices as floats */
+    for (int b = 0; b < B; b++) net->tlab[b] = (float)labels[b];
+    loss = nn_loss_ce(net->dlogits, net->logits, K, net->tlab, 1, B, K, 1.0f);
+    if (correct) *correct = hits;
+    return loss;
+}
+
+void cnn_zero_grad(cnn_net *net) {
+    memset(net->grads, 0, sizeof(float) * net->n_params);
+}
+
+/* ---------- backward ---------- */
+/* g: the gradient of the stage output (overwritten, then reused for the
+ * gradient of the stage input, dx != NULL); t1, t2: scratch */
+static void stage_backward(cnn_net *net, cnn_stage *st, const float *in, float *g, int want_dx, int B) {
+    const int HW = st->H * st->W, HWp = st->Hp * st->Wp, N = B * st->C;
+    float *t1 = net->g[1], *t2 = net->g[2];
+    if (net->arch.residual) {
+        nn_relu_backward_inplace(g, st->out, (int64_t)N * HWp);              /* d(bn2 + p) */
+        nn_bn2d_backward(t1, st->bn2.dgamma, st->bn2.dbeta, g, st->z3, st->bn2.mean, st->bn2.invstd,
+                         st->bn2.gamma, B, st->C, HWp);
+        nn_conv2d_backward(t2, st->rc2.dw, NULL, t1, st->a2, st->rc2.w, net->ws, &st->rc2.s, B);
+        nn_relu_backward_inplace(t2, st->a2, (int64_t)N * HWp);
+        nn_bn2d_backward(t2, st->bn1.dgamma, st->bn1.dbeta, t2, st->z2, st->bn1.mean, st->bn1.invstd,
+                         st->bn1.gamma, B, st->C, HWp);
+        nn_conv2d_backward(t1, st->rc1.dw, NULL, t2, st->p, st->rc1.w, net->ws, &st->rc1.s, B);
+        size_t n = (size_t)N * HWp;
+        for (size_t i = 0; i < n; i++) g[i] += t1[i];                        /* skip + branch */
+    }
+    if (net->arch.pool == CNN_POOL_MAX) nn_maxpool_backward(t1, g, st->argmax, N, st->H, st->W, 2, 2);
+    else nn_avgpool_backward(t1, g, N, st->H, st->W, 2, 2);
+    nn_relu_backward_inplace(t1, st->a1, (int64_t)N * HW);
+    nn_bn2d_backward(t1, st->bn.dgamma, st->bn.dbeta, t1, st->z1, st->bn.mean, st->bn.invstd,
+                     st->bn.gamma, B, st->C, HW);
+    nn_conv2d_backward(want_dx ? g : NULL, st->conv.dw, NULL, t1, in, st->conv.w, net->ws, &st->conv.s, B);
+}
+
+void cnn_backward(cnn_net *net, int B) {
+    const cnn_arch *a = &net->arch;
+    float *demb = net->g[1], *dad = net->g[2];
+    nn_dense_backward(demb, net->dWo, net->dbo, net->dlogits, net->emb, net->Wo, B, a->embed, a->classes);
+    nn_dense_backward(dad, net->dWe, net->dbe, demb, net->ad, net->We, B, net->feat, a->embed);
+    const cnn_stage *last = &net->st[a->n_stages - 1];
+    float *g = net->g[0];
+    nn_adaptive_avgpool_backward(g, dad, B * last->C, last->Hp, last->Wp, a->adapt, a->adapt);
+    for (int s = a->n_stages - 1; s >= 0; s--)
+        stage_backward(net, &net->st[s], s ? net->st[s - 1].out : net->x0, g, s > 0, B);
+}

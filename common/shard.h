@@ -1,0 +1,78 @@
+/* shard.h - running one stage as N independent shards (--shard I/N) whose
+ * outputs `merge` turns back into exactly the bytes of the unsharded run.
+ *
+ * A shard's output stream is:
+ *   1. the stage's tensor, its header identical to the unsharded one except
+ *      for meta.shard = {id, count, rule, combine, inputs: [{name, bytes,
+ *      crc32c}], sum: ["a.b", ...], meta_absent?}; the rows this shard owns;
+ *   2. a tensor "shard.order" (i64, one scalar per row of tensor 1, empty
+ *      keys): the position in the unsharded output of each row (the input
+ *      row, record or file it came from), non-decreasing;
+ *   3. shard 0 only: any further tensors the unsharded run writes after the
+ *      first one (passed-through tensors).
+ * merge orders the rows of all shards by position (combine "rows": every
+ * position in one shard; "sum": rows at one position are added), drops
+ * meta.shard, adds up the meta numbers named in "sum", and writes the
+ * result through the same writer settings, so the zstd blocks come out
+ * byte for byte as the unsharded run's.
+ *
+ * Which rows a shard owns is a deterministic rule of the stage (documented
+ * in its --help): a stable hash of the key (shard_owns_key), units taken
+ * round-robin (shard_owns_unit), or balanced contiguous ranges
+ * (shard_range). */
+#ifndef SONGPIPE_SHARD_H
+#define SONGPIPE_SHARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../formats/tensor.h"
+
+#define SHARD_ORDER_TENSOR "shard.order"
+#define SHARD_MAX 65536          /* at most this many shards */
+
+typedef struct { int id, count; } shard_spec;   /* count 0 = not sharded */
+
+/* "I/N", 0 <= I < N <= SHARD_MAX.  0 ok, -1 with the reason in err. */
+int shard_parse(const char *text, shard_spec *s, char *err, size_t errlen);
+int shard_active(const shard_spec *s);
+
+/* FNV-1a 64 of the key's bytes: the same on every machine and run. */
+uint64_t shard_key_hash(const char *key);
+/* 1 when this shard owns the row with this key (always 1 when not sharded) */
+int shard_owns_key(const shard_spec *s, const char *key);
+/* 1 when this shard owns unit u (u mod N == I; always 1 when not sharded) */
+int shard_owns_unit(const shard_spec *s, int64_t u);
+/* [*begin, *end) = this shard's part of 0..n-1: floor(n*I/N) .. floor(n*(I+1)/N) */
+void shard_range(const shard_spec *s, int64_t n, int64_t *begin, int64_t *end);
+
+/* Size and CRC-32C of a file's bytes (the input identity). */
+int shard_file_identity(const char *path, uint64_t *bytes, uint32_t *crc, char *err, size_t errlen);
+
+/* ---- the writing side, used by a stage run with --shard ---- */
+typedef struct shard_out shard_out;
+
+/* rule: how rows are assigned, in words (goes into the meta). NULL: no memory. */
+shard_out *shard_out_new(const shard_spec *s, const char *rule);
+/* Records an input file's identity (reads the whole file once). */
+int shard_out_input(shard_out *so, const char *path, char *err, size_t errlen);
+/* Records the identity of bytes that are not a file (a list of paths). */
+int shard_out_input_bytes(shard_out *so, const char *name, const void *buf, size_t len);
+/* A meta number (dotted path, "csv_clean.rows_in") that merge adds up. */
+int shard_out_sum(shard_out *so, const char *path);
+/* "rows" (default) or "sum": what merge does with rows at one position. */
+void shard_out_combine(shard_out *so, const char *how);
+/* Adds meta.shard to h (call it after the stage has filled h->meta). */
+int shard_out_annotate(shard_out *so, ts_header *h);
+/* n rows just written to the tensor all come from position pos. */
+int shard_out_rows(shard_out *so, int64_t pos, int64_t n);
+/* After ts_end_tensor of the stage's tensor: writes "shard.order". */
+int shard_out_finish(shard_out *so, ts_writer *w, char *err, size_t errlen);
+void shard_out_free(shard_out *so);
+
+/* 1 when h is the order tensor of a shard output (a stage reading a shard
+ * output directly, instead of merge's result, says so with this). */
+int shard_is_order_tensor(const ts_header *h);
+/* 1 when the header carries meta.shard */
+int shard_header_is_shard(const ts_header *h);
+
+#endif

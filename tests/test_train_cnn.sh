@@ -1,0 +1,71 @@
+# test_train_cnn.sh - train-cnn on tiles of the shipped library (data/sounds):
+# self-supervised and labelled runs, reproducibility, history, the split by
+# track, embed on CNN models (embedding, logits, probabilities, track keys),
+# pooling to songs, append, and the error paths.
+. "$(dirname "$0")/lib.sh"
+for s in spectro slice train-cnn embed pool to-csv inspect append; do
+  [ -x "$BIN/$s" ] || { skip "train-cnn" "no $BIN/$s yet"; exit 0; }
+done
+cd "$T"
+ls "$ROOT"/data/sounds/*.ogg > files.list
+spectro -q --fmax 8000 < files.list > mel.ts
+slice --tiles 0..3 mel.ts > tiles.ts           # 4 tiles per song (trumpet: 2), 38 in all
+ntiles=$(to-csv tiles.ts | tail -n +2 | wc -l)
+is "tiles of the library" "$ntiles" 38
+SMALL="--widths 4,4,8 --embed 6 --epochs 3 --batch 8 --threads 1"
+
+ok "self-supervised training" train-cnn -q $SMALL --history h.ts -o a.model tiles.ts
+ok "same seed, same model bytes" train-cnn -q $SMALL -o b.model tiles.ts
+ok "  (identical)" cmp a.model b.model
+train-cnn -q $SMALL --seed 2 -o c.model tiles.ts
+if cmp -s a.model c.model; then fail "another seed, another model"; else pass "another seed, another model"; fi
+is "history has one row per epoch" "$(to-csv h.ts | tail -n +2 | wc -l)" 3
+like "history columns" "$(to-csv h.ts | head -1)" "^epoch,epoch,train_loss,val_loss,metric,seconds,train_accuracy$"
+meta=$(inspect a.model 2>&1)
+like "model meta: self-supervised, 10 classes = tracks" "$meta" '"classes":[[:space:]]*10'
+like "model meta: class names are the tracks" "$meta" '"asc-frontiers"'
+like "model meta: train/val tiles (last tiles of each track held out)" "$meta" '"val_tiles":[[:space:]]*10'
+
+# labelled: two classes by track name; validation holds whole tracks
+{ printf 'track\tkind\n'; for f in $(cat files.list); do s=$(basename "$f" .ogg);
+  case $s in asc-*|vibeace|fishin) k=game;; *) k=other;; esac; printf '%s\t%s\n' "$s" "$k"; done; } > labels.tsv
+ok "labelled training" train-cnn -q $SMALL --labels labels.tsv --val 0.3 -o l.model tiles.ts
+lm=$(inspect l.model 2>&1)
+like "labelled: 2 classes" "$lm" '"classes":[[:space:]]*2'
+# 3 of 10 tracks held out, 4 tiles each
+like "labelled: 12 validation tiles = 3 whole tracks" "$lm" '"val_tiles":[[:space:]]*12'
+ok "label column by name" train-cnn -q $SMALL --labels labels.tsv --val 0.3 --label-column kind -o l2.model tiles.ts
+ok "  (same model as the default column)" cmp l.model l2.model
+
+# embed: the embedding per tile, logits, probabilities, track keys
+is "embed: one row per tile" "$(embed -m a.model tiles.ts | to-csv | tail -n +2 | wc -l)" 38
+is "embed: 6 columns" "$(embed -m a.model tiles.ts | to-csv | head -1)" "track#tile,embed.0,embed.1,embed.2,embed.3,embed.4,embed.5"
+is "embed --layer output: 10 logits" "$(embed -m a.model --layer output tiles.ts | to-csv | head -1 | awk -F, '{print NF-1}')" 10
+sums=$(embed -m l.model --predict tiles.ts | to-csv | tail -n +2 | awk -F, '{ s = $2 + $3; if (s < 0.9999 || s > 1.0001) bad++ } END { print bad + 0 }')
+is "embed --predict: probabilities sum to 1" "$sums" 0
+like "embed --predict: columns are class names" "$(embed -m l.model --predict tiles.ts | to-csv | head -1)" "^track#tile,(game,other|other,game)$"
+b1=$(embed -m a.model --batch 1 tiles.ts | to-csv | sed -n 5p | cut -d, -f2)
+b64=$(embed -m a.model tiles.ts | to-csv | sed -n 5p | cut -d, -f2)
+near "embed: batch size does not change a tile's embedding" "$b1" "$b64" 1e-4
+embed -m a.model --track-keys tiles.ts | pool > songs.ts 2>/dev/null
+is "embed --track-keys | pool: one row per song" "$(to-csv songs.ts | tail -n +2 | wc -l)" 10
+like "  keyed by track" "$(to-csv songs.ts | cut -d, -f1 | sort | tr '\n' ' ')" "asc-frontiers asc-machine_wars"
+
+# append: a new song's row joins the index
+slice --tiles 4..5 mel.ts | embed -m a.model --track-keys | pool > more.ts 2>/dev/null
+fails "append: a key already in the table" 1 "already in" append -o x.ts songs.ts more.ts
+ok "append --replace" append --replace -o x.ts songs.ts more.ts
+is "  still one row per song" "$(to-csv x.ts | tail -n +2 | wc -l)" 10
+
+# errors
+fails "missing label" 1 "not in the label file" train-cnn -q $SMALL --labels <(head -5 labels.tsv) -o e.model tiles.ts
+ok "--skip-unlabelled" train-cnn -q $SMALL --labels <(head -5 labels.tsv) --skip-unlabelled -o e.model tiles.ts
+fails "one class only" 1 "at least 2" train-cnn -q $SMALL --labels <(printf 'track\tk\nvibeace\tx\n') -o e.model tiles.ts
+fails "bad --widths" 2 "widths" train-cnn --widths 4,x -o e.model tiles.ts
+fails "-o required" 2 "-o MODEL" train-cnn tiles.ts
+fails "frames, not tiles" 1 "tiles of shape" train-cnn -q -o e.model mel.ts
+fails "too many stages for the tile" 1 "too small" train-cnn -q --widths 2,2,2,2,2,2,2,2 -o e.model tiles.ts
+slice --width 64 --tiles 0..1 mel.ts > t64.ts
+fails "embed: tiles of another shape" 1 "as the model was trained on" embed -m a.model t64.ts
+fails "embed: --shard is not for CNN models" 2 "train-mlp models" embed -m a.model --shard 0/2 tiles.ts
+[ -e e.model.tmp ] && fail "no .tmp left behind" || pass "no .tmp left behind"
