@@ -9,6 +9,9 @@ MAKEFLAGS += --no-builtin-rules
 PKGS     := libzstd libcjson openblas fftw3f sndfile samplerate
 DEB_PKGS := build-essential pkg-config libcsv-dev libcjson-dev libopenblas-dev \
             libfftw3-dev libsndfile1-dev libzstd-dev libsamplerate0-dev gnuplot-nox slurm-wlm munge
+# the references `make bench` measures against (never needed by demo or test)
+BENCH_DEB_PKGS := python3-numpy python3-scipy python3-pandas python3-sklearn python3-faiss \
+            python3-torch python3-torchaudio python3-soundfile
 PY       ?= /usr/bin/python3
 
 # ---- build flags ---------------------------------------------------------
@@ -68,7 +71,7 @@ deps-ok:
 	  { echo "songpipe: missing libraries; run 'make deps'" >&2; exit 1; }
 
 deps:
-	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(DEB_PKGS) $(EXTRA_DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "deps: all present"; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	  echo "deps: installing $$missing"; \
@@ -119,4 +122,5 @@ clean:
 
 # ---- benchmarks: every tests/bench/*.sh, each printing ratios -------------
 bench: all
+	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS='$(BENCH_DEB_PKGS)'
 	@for b in tests/bench/*.sh; do BIN=$(abspath $(BIN)) PY=$(PY) bash $$b || echo "bench: $$b failed"; done
