@@ -222,7 +222,7 @@ typedef struct job {
     int64_t nq;
     const knn_opts *o;
     int64_t *labels;
-    float *scores;
+    float *scores, *values;     /* values may be NULL */
     atomic_long next;           /* next query block to take */
     atomic_int failed;
 } job;
@@ -271,7 +271,7 @@ static float final_score(knn_metric m, float v, float qn2, int d) {
 static void finish_query(const job *jb, work *w, int qi, int64_t q) {
     int k = jb->o->k;
     int64_t *lab = jb->labels + q * k;
-    float *sc = jb->scores + q * k;
+    float *sc = jb->scores + q * k, *val = jb->values ? jb->values + q * k : NULL;
     cand tmp[HEAP_MAX_K];
     cand *c;
     int n;
@@ -290,9 +290,11 @@ static void finish_query(const job *jb, work *w, int qi, int64_t q) {
         if (i < n && c[i].i >= 0) {
             lab[i] = c[i].i;
             sc[i] = final_score(jb->ix->metric, c[i].v, w->qn2[qi], jb->ix->d);
+            if (val) val[i] = c[i].v;
         } else {
             lab[i] = -1;
             sc[i] = NAN;
+            if (val) val[i] = NAN;
         }
     }
 }
@@ -316,7 +318,8 @@ static void prepare_queries(const job *jb, work *w, int64_t q0, int mq) {
 }
 
 #if FUSED
-/* The fused kernel for small d (cosine, dot, euclidean with k <= HEAP_MAX_K):
+/* The fused kernel for small d (cosine, dot, euclidean; any k: the heap or,
+ * above HEAP_MAX_K, the reservoir, so a pair's value never depends on k):
  * 4 queries x 32 index rows per step, the dot products accumulated in 8
  * AVX-512 registers from the transposed panels (xt), turned into v and
  * compared with each query's threshold without ever being stored.  The
@@ -330,16 +333,17 @@ static void fused_block(const job *jb, work *w, int64_t q0, int mq, int64_t j0, 
     for (int qi = 0; qi < mq; qi += 4) {
         int nqq = mq - qi < 4 ? mq - qi : 4;
         const float *q[4];
-        float *hv[4];
-        int64_t *hi[4], selfrow[4];
+        float *hv[4] = {0};
+        int64_t *hi[4] = {0}, selfrow[4];
+        reservoir *res[4] = {0};
         __m512 thr[4];
         for (int u = 0; u < 4; u++) {
             int qq = qi + (u < nqq ? u : 0);
             q[u] = w->qbuf + (size_t)qq * d;
-            hv[u] = w->hv + (size_t)qq * k;
-            hi[u] = w->hi + (size_t)qq * k;
+            if (w->res) res[u] = &w->res[qq];
+            else { hv[u] = w->hv + (size_t)qq * k; hi[u] = w->hi + (size_t)qq * k; }
             selfrow[u] = self >= 0 ? self + q0 + qq : -1;
-            thr[u] = u < nqq ? _mm512_set1_ps(hv[u][0]) : _mm512_set1_ps(INFINITY);
+            thr[u] = u < nqq ? _mm512_set1_ps(res[u] ? res[u]->thr : hv[u][0]) : _mm512_set1_ps(INFINITY);
         }
         for (int64_t j = j0; j < jend; j += 32) {
             const float *x0 = ix->xt + (size_t)(j / 16) * (size_t)d * 16, *x1 = x0 + (size_t)d * 16;
@@ -375,9 +379,17 @@ static void fused_block(const job *jb, work *w, int64_t q0, int mq, int64_t j0, 
                     int b = __builtin_ctz(mm);
                     int64_t r = j + b;
                     if (r >= jend || r == selfrow[u]) continue;   /* padding, the query itself */
-                    if (vals[u][b] > hv[u][0]) heap_replace_top(hv[u], hi[u], k, vals[u][b], r);
+                    float v = vals[u][b];
+                    if (res[u]) {
+                        if (!(v > res[u]->thr)) continue;
+                        res[u]->c[res[u]->n].v = v;
+                        res[u]->c[res[u]->n].i = r;
+                        if (++res[u]->n == 2 * k) reservoir_compact(res[u], k);
+                    } else if (v > hv[u][0]) {
+                        heap_replace_top(hv[u], hi[u], k, v, r);
+                    }
                 }
-                thr[u] = _mm512_set1_ps(hv[u][0]);
+                thr[u] = _mm512_set1_ps(res[u] ? res[u]->thr : hv[u][0]);
             }
         }
     }
@@ -392,7 +404,7 @@ static void search_block(const job *jb, work *w, int64_t q0, int mq) {
     for (int64_t j0 = 0; j0 < ix->n; j0 += block_x) {
         int nx = ix->n - j0 < block_x ? (int)(ix->n - j0) : block_x;
 #if FUSED
-        if (use_fused && ix->xt && ix->metric != KNN_MAD && k <= HEAP_MAX_K) {
+        if (use_fused && ix->xt && ix->metric != KNN_MAD) {
             fused_block(jb, w, q0, mq, j0, nx);
             continue;
         }
@@ -438,9 +450,22 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+int knn_values_need_blocks(const knn_index *ix) {
+    return !(ix->metric == KNN_MAD || (FUSED && use_fused && ix->xt));
+}
+
+int64_t knn_part_rows(knn_metric m, int d) {
+    return m == KNN_MAD || (FUSED && use_fused && d <= FUSED_MAX_D) ? 16 : block_x;
+}
+
 int knn_search(const knn_index *ix, const float *q, int64_t nq, const knn_opts *o,
                int64_t *labels, float *scores) {
-    job jb = {.ix = ix, .q = q, .nq = nq, .o = o, .labels = labels, .scores = scores};
+    return knn_search_values(ix, q, nq, o, labels, scores, NULL);
+}
+
+int knn_search_values(const knn_index *ix, const float *q, int64_t nq, const knn_opts *o,
+                      int64_t *labels, float *scores, float *values) {
+    job jb = {.ix = ix, .q = q, .nq = nq, .o = o, .labels = labels, .scores = scores, .values = values};
     atomic_init(&jb.next, 0);
     atomic_init(&jb.failed, 0);
     if (o->k < 1 || nq <= 0) return o->k < 1 ? -1 : 0;

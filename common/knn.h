@@ -57,6 +57,28 @@ typedef struct {
 int knn_search(const knn_index *ix, const float *q, int64_t nq, const knn_opts *o,
                int64_t *labels, float *scores);
 
+/* knn_search, and also each result's selection value (values, nq*k, may be
+ * NULL): the "higher is better" number the results are ordered by, ties to
+ * the lower row (q.x; 2 q.x - |x|^2 for euclidean; -sum |q_i - x_i| for
+ * mad; NaN where the label is -1).  Two metric scores can be equal where
+ * the values differ, so whoever merges result lists of parts of an index
+ * (knn --index-shard, merge) orders by the value, not the score. */
+int knn_search_values(const knn_index *ix, const float *q, int64_t nq, const knn_opts *o,
+                      int64_t *labels, float *scores, float *values);
+
+/* Where a (query, row) value comes from.  The fused kernel (AVX-512, d <=
+ * 64, not mad) and mad compute each value alone (a sequential sum over the
+ * dimensions), the same in any search.  The BLAS path computes a block of
+ * queries against a block of rows in one SGEMM whose summation order
+ * depends on the shapes (OpenBLAS takes another kernel for one query), so
+ * a value is reproduced only by the same query block against the same
+ * index block.  knn_values_need_blocks: 1 for the BLAS path.
+ * knn_part_rows: a part of the index that starts at a multiple of this many
+ * rows (and ends at one, or at the end) computes every value as the whole
+ * index does: 16 for the exact-alone paths, the index block otherwise. */
+int knn_values_need_blocks(const knn_index *ix);
+int64_t knn_part_rows(knn_metric m, int d);
+
 /* Block sizes (rows); tests shrink them to exercise block edges.  Both are
  * rounded to multiples of 16. */
 void knn_set_blocks(int query_rows, int index_rows);

@@ -191,6 +191,16 @@ void nn_gather_f32(float *dst, int ld, const void *rows, ts_dtype t, int64_t row
                    int64_t n, const int *cols, int ncols);
 
 /* ---------------- training (mlp_train.c) ---------------- */
+/* the per-epoch metric of the first head: AUTO = accuracy for ce/bce, MAE
+ * for regression; ACCURACY on a regression head = share of outputs whose
+ * prediction rounded to the nearest integer equals the rounded target (both
+ * in target units: Keras' accuracy on round(y_pred) for a 0/1 target) */
+typedef enum { NN_METRIC_AUTO, NN_METRIC_MAE, NN_METRIC_ACCURACY } nn_metric;
+#define NN_METRIC_NAMES "auto mae accuracy"
+int nn_metric_parse(const char *s, nn_metric *m);
+/* "val_mae" or "val_accuracy": what metric m reports for net's first head */
+const char *nn_metric_name(const nn_mlp *net, nn_metric m);
+
 typedef struct {
     int epoch;                 /* 1-based */
     double train_loss, val_loss, metric, seconds;
@@ -202,6 +212,7 @@ typedef struct {
     double min_delta;
     double val_frac;           /* share of rows held out for validation */
     uint64_t seed;
+    nn_metric metric;          /* 0 = NN_METRIC_AUTO */
     nn_optim optim;            /* hyper-parameters (state allocated inside) */
     /* called after each epoch; improved = the model is the best so far
      * (save it now).  Non-zero return stops training with an error. */

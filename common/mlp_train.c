@@ -39,13 +39,31 @@ static void gather(batcher *b, const int64_t *idx, int n) {
     }
 }
 
-/* the metric of the first head: mean absolute error in target units for
- * regression (standardised units for an autoencoder), accuracy for
- * classification; *name says which */
-static double metric_batch(const nn_mlp *net, const float *tb, int ldt, int n, const char **name) {
+int nn_metric_parse(const char *s, nn_metric *m) {
+    static const char *const names[] = {"auto", "mae", "accuracy"};
+    for (int i = 0; i < 3; i++) if (strcmp(s, names[i]) == 0) { *m = (nn_metric)i; return 0; }
+    return -1;
+}
+
+static int is_accuracy(const nn_mlp *net, nn_metric m) {
+    const nn_loss l = net->arch.head[0].loss;
+    return m == NN_METRIC_ACCURACY || (m == NN_METRIC_AUTO && (l == NN_LOSS_CE || l == NN_LOSS_BCE));
+}
+
+const char *nn_metric_name(const nn_mlp *net, nn_metric m) {
+    return is_accuracy(net, m) ? "val_accuracy" : "val_mae";
+}
+
+/* the metric of the first head, summed over the n rows: accuracy for
+ * classification (or when asked for a regression head: rounded prediction ==
+ * rounded target, in target units), else mean absolute error in target units
+ * for regression (standardised units for an autoencoder) */
+static double metric_batch(const nn_mlp *net, nn_metric m, const float *tb, int ldt, int n) {
     const nn_head_spec *h = &net->arch.head[0];
     const int uo = nn_mlp_out_width(net), w = nn_head_width(h);
     const float *out = nn_mlp_output(net, net->arch.n_layers - 1);
+    const float *sh = net->t_shift + net->head_toff[0], *sc = net->t_scale + net->head_toff[0];
+    const int acc = is_accuracy(net, m);
     double s = 0;
     for (int i = 0; i < n; i++) {
         const float *o = out + (size_t)i * uo, *t = tb + (size_t)i * ldt;
@@ -54,26 +72,28 @@ static double metric_batch(const nn_mlp *net, const float *tb, int ldt, int n, c
             for (int c = 1; c < w; c++) if (o[c] > o[best]) best = c;
             s += best == (int)t[0];
         } else if (h->loss == NN_LOSS_BCE) {
-            for (int k = 0; k < w; k++) s += (o[k] >= 0.5f) == (t[k] >= 0.5f);
+            for (int k = 0; k < w; k++) s += acc ? (o[k] >= 0.5f) == (t[k] >= 0.5f) : fabs((double)o[k] - t[k]);
+        } else if (acc) {
+            for (int k = 0; k < w; k++)
+                s += round((double)o[k] * sc[k] + sh[k]) == round((double)t[k] * sc[k] + sh[k]);
         } else {
             /* autoencoder targets mix scales (ms next to [0,1]): keep them standardised */
-            for (int k = 0; k < w; k++) s += fabs((double)o[k] - t[k]) * (h->from_inputs ? 1 : net->t_scale[k]);
+            for (int k = 0; k < w; k++) s += fabs((double)o[k] - t[k]) * (h->from_inputs ? 1 : sc[k]);
         }
     }
-    *name = h->loss == NN_LOSS_CE || h->loss == NN_LOSS_BCE ? "val_accuracy" : "val_mae";
     return h->loss == NN_LOSS_CE ? s : s / w;
 }
 
 /* mean loss and metric over rows idx[0..n) in evaluation mode */
-static void evaluate(nn_mlp *net, batcher *b, const int64_t *idx, int64_t n,
-                     double *loss, double *metric, const char **name) {
+static void evaluate(nn_mlp *net, nn_metric mk, batcher *b, const int64_t *idx, int64_t n,
+                     double *loss, double *metric) {
     double ls = 0, ms = 0;
     for (int64_t i = 0; i < n; i += b->B) {
         int m = (int)(n - i < b->B ? n - i : b->B);
         gather(b, idx + i, m);
         nn_mlp_forward(net, b->xb, b->ldx, m, 0);
         ls += nn_mlp_loss(net, b->tb, b->ldt, m, NULL) * m;
-        ms += metric_batch(net, b->tb, b->ldt, m, name);
+        ms += metric_batch(net, mk, b->tb, b->ldt, m);
     }
     *loss = n ? ls / (double)n : NAN;
     *metric = n ? ms / (double)n : NAN;
@@ -113,7 +133,7 @@ int nn_mlp_train(nn_mlp *net, const float *x, const float *t, int64_t N,
                  nn_train_cfg *cfg, nn_train_result *res, char *err, size_t errlen) {
     memset(res, 0, sizeof *res);
     res->best_epoch = -1;
-    res->metric_name = "val_mae";
+    res->metric_name = nn_metric_name(net, cfg->metric);
     int rc = -1;
     batcher b = {x, t, net->arch.n_num + net->arch.n_cat, net->n_tcols, 0, NULL, NULL};
     int64_t *idx = malloc(sizeof *idx * (size_t)(N ? N : 1));
@@ -154,8 +174,8 @@ int nn_mlp_train(nn_mlp *net, const float *x, const float *t, int64_t N,
             goto done;
         }
         nn_epoch_stats s = {e, tl, tl, NAN, 0, 0};
-        if (n_val) evaluate(net, &b, val, n_val, &s.val_loss, &s.metric, &res->metric_name);
-        else evaluate(net, &b, idx, n_train, &s.val_loss, &s.metric, &res->metric_name);
+        if (n_val) evaluate(net, cfg->metric, &b, val, n_val, &s.val_loss, &s.metric);
+        else evaluate(net, cfg->metric, &b, idx, n_train, &s.val_loss, &s.metric);
         s.seconds = now_s() - t0;
         int st = nn_early_stop_update(&es, e, s.val_loss, net->params);
         s.improved = st == NN_ES_IMPROVED;

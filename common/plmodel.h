@@ -20,12 +20,14 @@ typedef struct {
     int32_t *tr_pl;
     int64_t *pop;           /* playlist rows per track in the training set */
     int32_t *by_pop;        /* tracks, most popular first */
+    int32_t *rank;          /* track -> its place in by_pop (the tie order) */
     strmap title_id;        /* normalised title -> title id */
     int64_t *title_off;     /* title id -> train playlists with that title */
     int32_t *title_pl;
     /* scratch, reset after every query */
-    double *score;
+    uint32_t *score;        /* integer scores of the count models */
     int32_t *cand;          /* tracks with a non-zero score */
+    uint64_t *keys;         /* ranking keys of the candidates */
     int64_t ncand;
     int32_t *plw;           /* per train playlist: seeds it holds */
     int32_t *pl_touched;
@@ -44,7 +46,8 @@ void plm_free(plm_model *m);
 void plm_norm_title(const char *title, char *out, size_t cap);
 
 /* Each returns how many tracks it wrote to out (n unless the vocabulary
- * minus the seeds is smaller), or -1 out of memory. */
+ * minus the seeds is smaller), or -1 out of memory; plm_cooc -2 when a
+ * score could pass 2^32 - 1 (more than 4 billion seed-playlist pairs). */
 int64_t plm_popular(plm_model *m, const int32_t *seeds, int64_t ns, int32_t *out, int64_t n);
 /* popularity within the train playlists whose normalised title equals the
  * query's; no such playlist: plain popularity */
@@ -60,4 +63,14 @@ int64_t plm_cooc(plm_model *m, const char *title, const int32_t *seeds, int64_t 
  * seeds excluded, ties as above. */
 int64_t plm_top_dense(plm_model *m, const float *score, const int32_t *seeds, int64_t ns,
                       int32_t *out, int64_t n);
+
+/* The co-occurrence counts C = A^T A of the binary playlist x track matrix
+ * A of the playlists p of train with owns(ctx, p) (every playlist when owns
+ * is NULL): emit(a, b, C[a,b]) for every non-zero C[a,b] with a <= b (C is
+ * symmetric; C[a,a] = playlists holding a), in (a, b) order.  Memory: the
+ * owned playlists as CSR and two int32 arrays of ntracks.  0 ok; -1 with
+ * err (out of memory, emit failed). */
+int plm_cooc_counts(const pl_set *train, int (*owns)(void *ctx, int64_t p), void *owns_ctx,
+                    int (*emit)(void *ctx, int32_t a, int32_t b, int32_t count), void *emit_ctx,
+                    int64_t *nplaylists, char *err, size_t errlen);
 #endif

@@ -147,6 +147,22 @@ void shard_out_combine(shard_out *so, const char *how) {
     cJSON_ReplaceItemInObjectCaseSensitive(so->info, "combine", cJSON_CreateString(how));
 }
 
+int shard_out_set_number(shard_out *so, const char *name, double v) {
+    cJSON *n = cJSON_CreateNumber(v);
+    if (!n) return -1;
+    cJSON_DeleteItemFromObjectCaseSensitive(so->info, name);
+    cJSON_AddItemToObject(so->info, name, n);
+    return 0;
+}
+
+int shard_out_set_string(shard_out *so, const char *name, const char *v) {
+    cJSON *n = cJSON_CreateString(v);
+    if (!n) return -1;
+    cJSON_DeleteItemFromObjectCaseSensitive(so->info, name);
+    cJSON_AddItemToObject(so->info, name, n);
+    return 0;
+}
+
 int shard_out_annotate(shard_out *so, ts_header *h) {
     cJSON *info = cJSON_Duplicate(so->info, 1);
     if (!info) return -1;

@@ -59,8 +59,14 @@ int shard_out_input(shard_out *so, const char *path, char *err, size_t errlen);
 int shard_out_input_bytes(shard_out *so, const char *name, const void *buf, size_t len);
 /* A meta number (dotted path, "csv_clean.rows_in") that merge adds up. */
 int shard_out_sum(shard_out *so, const char *path);
-/* "rows" (default) or "sum": what merge does with rows at one position. */
+/* "rows" (default), "sum" or "topk": what merge does with rows at one
+ * position ("topk": every shard holds every position, one query's candidate
+ * lists from a part of the index; knn --index-shard, stages/merge.c). */
 void shard_out_combine(shard_out *so, const char *how);
+/* A further member of meta.shard (a number or a string) that every shard of
+ * one run shares: merge compares them, and a combine kind may read them. */
+int shard_out_set_number(shard_out *so, const char *name, double v);
+int shard_out_set_string(shard_out *so, const char *name, const char *v);
 /* Adds meta.shard to h (call it after the stage has filled h->meta). */
 int shard_out_annotate(shard_out *so, ts_header *h);
 /* n rows just written to the tensor all come from position pos. */

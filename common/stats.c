@@ -103,53 +103,70 @@ void stats_sort_index(const double *x, int64_t n, int64_t *idx, int64_t *tmp) {
     sort_index_by(x, idx, tmp, n);
 }
 
-typedef struct { double v; int64_t i; } vpair;
+/* a double as an unsigned key with the same order (-0 taken as +0): flip
+ * every bit of a negative, the sign bit of a positive */
+static inline uint64_t order_key(double v) {
+    uint64_t u;
+    v += 0.0;
+    memcpy(&u, &v, sizeof u);
+    return u >> 63 ? ~u : u | 0x8000000000000000ull;
+}
 
-/* stable merge sort of (value, index) pairs by value: the values travel with
- * the indices, so the merges read memory in order (ranks of long columns) */
-static void sort_pairs(vpair *a, vpair *b, int64_t n) {
-    for (int64_t lo = 0; lo < n; lo += 16) {
-        int64_t hi = lo + 16 < n ? lo + 16 : n;
-        for (int64_t i = lo + 1; i < hi; i++) {
-            vpair v = a[i];
-            int64_t k = i;
-            while (k > lo && a[k - 1].v > v.v) { a[k] = a[k - 1]; k--; }
-            a[k] = v;
-        }
+typedef struct { uint64_t k; int64_t i; } kpair;
+
+enum { RADIX_BITS = 11, RADIX = 1 << RADIX_BITS, RADIX_PASSES = (64 + RADIX_BITS - 1) / RADIX_BITS };
+
+/* LSD radix sort of (key, index) pairs, 6 passes of 11 bits; a pass whose
+ * digit is the same for every key is skipped (f32 data widened to double:
+ * the low 29 bits are zero).  Stable.  b: n scratch pairs.  Returns the
+ * buffer holding the result (a or b).  O(n), against O(n log n) for the
+ * merge sort: ranks of long columns. */
+static kpair *radix_sort(kpair *a, kpair *b, int64_t n, int64_t *count) {
+    memset(count, 0, sizeof(int64_t) * RADIX * RADIX_PASSES);
+    for (int64_t i = 0; i < n; i++)
+        for (int p = 0; p < RADIX_PASSES; p++) count[p * RADIX + ((a[i].k >> (p * RADIX_BITS)) & (RADIX - 1))]++;
+    for (int p = 0; p < RADIX_PASSES; p++) {
+        int64_t *c = count + p * RADIX;
+        if (n && c[(a[0].k >> (p * RADIX_BITS)) & (RADIX - 1)] == n) continue;   /* one digit: nothing moves */
+        int64_t sum = 0;
+        for (int d = 0; d < RADIX; d++) { int64_t t = c[d]; c[d] = sum; sum += t; }
+        for (int64_t i = 0; i < n; i++) b[c[(a[i].k >> (p * RADIX_BITS)) & (RADIX - 1)]++] = a[i];
+        kpair *t = a; a = b; b = t;
     }
-    vpair *src = a, *dst = b;
-    for (int64_t w = 16; w < n; w *= 2) {
-        for (int64_t lo = 0; lo < n; lo += 2 * w) {
-            int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
-            int64_t i = lo, j = mid, k = lo;
-            while (i < mid && j < hi) dst[k++] = src[j].v < src[i].v ? src[j++] : src[i++];
-            while (i < mid) dst[k++] = src[i++];
-            while (j < hi) dst[k++] = src[j++];
-        }
-        vpair *t = src; src = dst; dst = t;
-    }
-    if (src != a) memcpy(a, src, (size_t)n * sizeof *a);
+    return a;
 }
 
 void stats_rank_average(const double *x, int64_t n, double *rank, int64_t *idx) {
-    vpair *p = malloc((size_t)(n ? n : 1) * 2 * sizeof *p);
-    if (p) {
-        for (int64_t i = 0; i < n; i++) p[i] = (vpair){x[i], i};
-        sort_pairs(p, p + n, n);
-        for (int64_t i = 0; i < n; i++) idx[i] = p[i].i;
+    kpair *p = malloc((size_t)(n ? n : 1) * 2 * sizeof *p);
+    int64_t *count = malloc(sizeof(int64_t) * RADIX * RADIX_PASSES);
+    if (p && count) {
+        for (int64_t i = 0; i < n; i++) p[i] = (kpair){order_key(x[i]), i};
+        kpair *r = radix_sort(p, p + n, n, count);
+        /* ties: equal keys (== on the doubles, as -0 == +0) */
+        for (int64_t i = 0; i < n;) {
+            int64_t j = i + 1;
+            while (j < n && r[j].k == r[i].k) j++;
+            double rk = 0.5 * (double)(i + 1 + j);     /* mean of positions i+1 .. j */
+            for (int64_t k = i; k < j; k++) { rank[r[k].i] = rk; idx[k] = r[k].i; }
+            i = j;
+        }
         free(p);
-    } else {    /* out of memory: the index sort needs less */
-        int64_t *tmp = malloc((size_t)(n ? n : 1) * sizeof *tmp);
-        for (int64_t i = 0; i < n; i++) idx[i] = i;
-        if (tmp) sort_index_by(x, idx, tmp, n);
-        else
-            for (int64_t i = 1; i < n; i++) {   /* insertion sort: no scratch (slow, rare) */
-                int64_t v = idx[i], k = i;
-                while (k > 0 && x[idx[k - 1]] > x[v]) { idx[k] = idx[k - 1]; k--; }
-                idx[k] = v;
-            }
-        free(tmp);
+        free(count);
+        return;
     }
+    free(p);
+    free(count);
+    /* out of memory: the index merge sort needs less */
+    int64_t *tmp = malloc((size_t)(n ? n : 1) * sizeof *tmp);
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    if (tmp) sort_index_by(x, idx, tmp, n);
+    else
+        for (int64_t i = 1; i < n; i++) {   /* insertion sort: no scratch (slow, rare) */
+            int64_t v = idx[i], k = i;
+            while (k > 0 && x[idx[k - 1]] > x[v]) { idx[k] = idx[k - 1]; k--; }
+            idx[k] = v;
+        }
+    free(tmp);
     for (int64_t i = 0; i < n;) {
         int64_t j = i + 1;
         while (j < n && x[idx[j]] == x[idx[i]]) j++;

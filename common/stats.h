@@ -33,8 +33,10 @@ void stats_cov_corr(const stats_cov *c, double *r);
 void stats_cov_matrix(const stats_cov *c, double *cov);
 
 /* Average ranks, 1-based, ties share the mean of their positions (as
- * scipy.stats.rankdata(method='average')).  idx: n int64 scratch.  NaN must
- * not occur. */
+ * scipy.stats.rankdata(method='average')), by an LSD radix sort of the
+ * doubles' order-preserving bit patterns (O(n); 32 bytes per value of heap
+ * scratch, a merge sort when that is not available).  idx: n int64, left
+ * holding the sort order.  NaN must not occur. */
 void stats_rank_average(const double *x, int64_t n, double *rank, int64_t *idx);
 /* idx = 0..n-1 sorted by x, stable (a merge sort); tmp: n int64 scratch */
 void stats_sort_index(const double *x, int64_t n, int64_t *idx, int64_t *tmp);

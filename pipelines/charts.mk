@@ -76,7 +76,8 @@ $(CHD)/genres.ts: $(CHD)/songs.ts $(CHD)/songs.tsv $(BIN)/pool
 	$(BIN)/pool --by playlist_genre --catalog $(CHD)/songs.tsv -o $@ $<
 $(CH)/genres.png $(CH)/genres.svg &: $(CHD)/genres.ts $(BIN)/chart
 	for f in png svg; do $(BIN)/chart --kind bars --cols $(BAR_FEATURES) --size $(CHART_SIZE) \
-	  --title "Mean audio features per playlist genre ($(notdir $(CHART_SONGS)))" --ylabel mean -o $(CH)/genres.$$f $<; done
+	  --title "Mean audio features per playlist genre ($(notdir $(CHART_SONGS)))" \
+	  --xlabel 'playlist genre' --ylabel 'mean (0 to 1)' -o $(CH)/genres.$$f $<; done
 
 $(CHD)/artists.ts: $(CHD)/songs.ts $(CHD)/songs.tsv $(BIN)/pool
 	$(BIN)/pool --by track_artist --catalog $(CHD)/songs.tsv -o $@ $<
@@ -87,7 +88,7 @@ $(CHD)/artists.txt: $(CHD)/songs.tsv
 $(CH)/artists.png $(CH)/artists.svg &: $(CHD)/artists.ts $(CHD)/artists.txt $(BIN)/chart
 	for f in png svg; do $(BIN)/chart --kind bars --cols $(BAR_FEATURES) --rows "$$(cat $(CHD)/artists.txt)" \
 	  --size $(CHART_SIZE) --title "Mean audio features of the artists with most tracks ($(notdir $(CHART_SONGS)))" \
-	  --ylabel mean -o $(CH)/artists.$$f $<; done
+	  --xlabel artist --ylabel 'mean (0 to 1)' -o $(CH)/artists.$$f $<; done
 
 # ---- a genre classifier: training curves and its latent space ----
 $(CHD)/genre.model $(CHD)/genre.history.ts &: $(CHD)/songs.ts $(BIN)/train-mlp

@@ -448,34 +448,45 @@ static void scatter(FILE *f, chart_data *d, const struct opts *o) {
     int shown = ng < o->max_groups ? ng : (int)o->max_groups;
     int64_t nother = 0;
     for (int k = 0; k < ng; k++) { rank[sorted[k].id] = k < shown ? k : -1; if (k >= shown) nother += sorted[k].n; }
-    /* blocks: 'other' first (drawn underneath), then each shown group */
-    fputs("$d << EOD\n", f);
-    for (int b = nother ? -1 : 0; b < shown; b++) {
-        for (int64_t i = 0; i < d->nrows; i++) {
-            if (rank[gid[i]] != b) continue;
-            gp_put_number(f, cell(d, d->row[i], d->col[0]));
-            putc(' ', f);
-            gp_put_number(f, cell(d, d->row[i], d->col[1]));
-            putc('\n', f);
-        }
-        fputs("\n\n", f);
+    /* one block of x, y, colour (0xRRGGBB as an integer): 'other' first
+     * (underneath), then the shown groups in a seeded random order, so that
+     * no group is painted over by the groups drawn after it; the key gets
+     * one keyentry per group */
+    int64_t *ord = malloc((size_t)(d->nrows ? d->nrows : 1) * sizeof *ord), no = 0;
+    if (!ord) cli_die("out of memory");
+    for (int64_t i = 0; i < d->nrows; i++) if (rank[gid[i]] < 0) ord[no++] = i;
+    int64_t first = no;
+    for (int64_t i = 0; i < d->nrows; i++) if (rank[gid[i]] >= 0) ord[no++] = i;
+    rng_state sh;
+    rng_seed(&sh, (uint64_t)o->seed ^ 0x5ca77e5ull);
+    for (int64_t i = no - 1; i > first; i--) {      /* Fisher-Yates over the shown groups */
+        int64_t j = first + (int64_t)rng_below(&sh, (uint64_t)(i - first + 1)), t = ord[i];
+        ord[i] = ord[j]; ord[j] = t;
     }
+    const int ncolors = (int)(sizeof COLORS / sizeof *COLORS);
+    fputs("$d << EOD\n", f);
+    for (int64_t q = 0; q < no; q++) {
+        int64_t i = ord[q];
+        int k = rank[gid[i]];
+        gp_put_number(f, cell(d, d->row[i], d->col[0]));
+        putc(' ', f);
+        gp_put_number(f, cell(d, d->row[i], d->col[1]));
+        fprintf(f, " %ld\n", k < 0 ? 0xc0c0c0L : strtol(COLORS[k % ncolors] + 1, NULL, 16));
+    }
+    free(ord);
     fputs("EOD\nset key outside right top\nset grid\n", f);
     if (!o->xlabel) { fputs("set xlabel ", f); gp_put_string(f, d->name[0]); putc('\n', f); }
     if (!o->ylabel) { fputs("set ylabel ", f); gp_put_string(f, d->name[1]); putc('\n', f); }
-    fputs("plot ", f);
-    int block = 0;
+    fputs("plot $d using 1:2:3 with points pt 7 ps 0.4 lc rgb variable notitle", f);
     char label[512];
+    for (int k = 0; k < shown; k++) {
+        snprintf(label, sizeof label, "%s (%lld)", sorted[k].name, (long long)sorted[k].n);
+        fprintf(f, ", \\\n  keyentry with points pt 7 ps 1 lc rgb '%s' title ", COLORS[k % ncolors]);
+        gp_put_string(f, label);
+    }
     if (nother) {
         snprintf(label, sizeof label, "other (%lld)", (long long)nother);
-        fputs("$d index 0 using 1:2 with points pt 7 ps 0.4 lc rgb '#c0c0c0' title ", f);
-        gp_put_string(f, label);
-        block = 1;
-    }
-    for (int k = 0; k < shown; k++, block++) {
-        snprintf(label, sizeof label, "%s (%lld)", sorted[k].name, (long long)sorted[k].n);
-        fprintf(f, "%s$d index %d using 1:2 with points pt 7 ps 0.4 lc rgb '%s' title ", block ? ", \\\n  " : "",
-                block, COLORS[k % (int)(sizeof COLORS / sizeof *COLORS)]);
+        fputs(", \\\n  keyentry with points pt 7 ps 1 lc rgb '#c0c0c0' title ", f);
         gp_put_string(f, label);
     }
     putc('\n', f);

@@ -4,7 +4,9 @@
 #include "outfile.h"
 #include "stats.h"
 
+#include <cblas.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -27,7 +29,8 @@ static const char HELP[] =
 "Definitions (pandas.DataFrame.corr, scipy.stats):\n"
 "  pearson   sum (x - mx)(y - my) / sqrt(sum (x - mx)^2 sum (y - my)^2),\n"
 "            blocks merged with Chan-Golub-LeVeque, each by cblas_dsyrk\n"
-"  spearman  pearson of the average ranks (ties share their mean rank)\n"
+"  spearman  pearson of the average ranks (ties share their mean rank;\n"
+"            radix-sorted, then one cblas_dsyrk over the centred ranks)\n"
 "  kendall   tau-b = (C - D) / sqrt((C + D + Tx)(C + D + Ty)), O(n log n)\n"
 "            per pair (Knight 1966, as scipy.stats.kendalltau)\n"
 "Rows with a NaN in any chosen column are left out (counted on stderr); a\n"
@@ -185,11 +188,27 @@ static void rank_corr(accum *a, int method, double *R) {
         int64_t *idx = malloc((size_t)n * sizeof *idx + 1);
         double *rk = malloc((size_t)n * sizeof *rk + 1);
         if (!idx || !rk) cli_die("out of memory");
+        /* average ranks, centred: their mean is exactly (n + 1) / 2 */
         for (int j = 0; j < d; j++) {
             stats_rank_average(col + j * c, n, rk, idx);
-            memcpy(col + j * c, rk, (size_t)n * sizeof *rk);
+            for (int64_t i = 0; i < n; i++) col[j * c + (size_t)i] = rk[i] - 0.5 * (double)(n + 1);
         }
         free(idx); free(rk);
+        /* pearson of the centred ranks: S = R^T R by one cblas_dsyrk over
+         * the columns (column-major, leading dimension cap) */
+        double *S = malloc((size_t)d * (size_t)d * sizeof *S);
+        if (!S) cli_die("out of memory");
+        if (c > INT_MAX) cli_die("%lld rows: spearman handles at most %d", (long long)n, INT_MAX);
+        cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, d, (int)n, 1.0, col, (int)c, 0.0, S, d);
+        for (int j = 0; j < d; j++)
+            for (int k = j; k < d; k++) {
+                double den = sqrt(S[j + (size_t)j * d] * S[k + (size_t)k * d]);
+                double v = den > 0 ? S[j + (size_t)k * d] / den : NAN;
+                if (j == k && !isnan(v)) v = 1;
+                R[j * d + k] = R[k * d + j] = v > 1 ? 1 : v < -1 ? -1 : v;
+            }
+        free(S);
+        return;
     }
     void *work = NULL;
     int64_t *order = NULL;      /* kendall: each column's sort order, made once */
@@ -203,7 +222,7 @@ static void rank_corr(accum *a, int method, double *R) {
         for (int k = j; k < d; k++) {
             double v = method == M_KENDALL
                 ? stats_kendall_tau_b_sorted(col + j * c, col + k * c, n, order + (size_t)j * (size_t)n, work)
-                : stats_pearson(col + j * c, col + k * c, n);
+                : NAN;
             if (j == k && !isnan(v)) v = 1;
             R[j * d + k] = R[k * d + j] = v;
         }

@@ -68,6 +68,22 @@ static const char HELP[] =
 "                       aligned to the search's query blocks); --batch: pieces\n"
 "                       of 1024 query rows, piece p to shard p mod N.  Every\n"
 "                       shard loads the whole index, so results are exact\n"
+"  --index-shard I/N    run part I of N (0-based) of a --batch/--self search\n"
+"                       split by INDEX rows, for an index too big for one\n"
+"                       machine: part I holds only the contiguous rows\n"
+"                       floor(n*I/N) .. floor(n*(I+1)/N)-1 (n = index rows)\n"
+"                       and searches every query against them, writing each\n"
+"                       query's best --candidates rows (global row numbers,\n"
+"                       their song and artist ids); `merge` picks each\n"
+"                       query's results from the N lists with the filters\n"
+"                       below, exactly the unsharded output.  Tensor output\n"
+"                       only; not together with --shard\n"
+"  --candidates C       with --index-shard: candidates kept per query and part\n"
+"                       (default k+1 without --catalog and --max-per-artist,\n"
+"                       which is always enough; else 2*(k+8)+1, plus 4k with\n"
+"                       --max-per-artist).  merge refuses a query whose\n"
+"                       results need more (many ids of one song, or one\n"
+"                       artist's songs): re-run with 2C\n"
 "  -h, --help           this help;  -V, --version\n"
 "\n"
 "Results never include the query songs (nor their other ids), and one song\n"
@@ -77,7 +93,10 @@ static const char HELP[] =
 "keyed by the query key; missing ranks are (-1, NaN).\n"
 "\n"
 "Memory: the whole index table (and its catalogue) is held, as exact search\n"
-"needs it, plus one copy for the engine; queries stream in chunks.\n";
+"needs it, plus one copy for the engine; queries stream in chunks.  With\n"
+"--index-shard I/N: n/N index rows of d floats, plus every row's key (and\n"
+"the catalogue) for the song and artist ids, plus C candidates per query\n"
+"of a piece of 1024 queries.\n";
 
 enum { FMT_AUTO, FMT_TEXT, FMT_TSV, FMT_TENSOR };
 
@@ -86,7 +105,8 @@ typedef struct {
     const char *artist, *artists, *batch, *title_col, *artist_col;
     int k, threads, first, self, max_per_artist, fmt, timing;
     knn_metric metric;
-    shard_spec shard;
+    shard_spec shard, index_shard;
+    int candidates;             /* --index-shard: per query and part; 0 = default */
 } opts;
 
 /* ---- shared state ---- */
@@ -115,14 +135,15 @@ static app A;
 static opts parse_opts(int argc, char **argv) {
     enum { O_INDEX = 256, O_CATALOG, O_METRIC, O_SONG, O_PLAYLIST, O_PLAYLIST_FILE, O_ARTIST,
            O_ARTISTS, O_BATCH, O_SELF, O_TITLE, O_ARTISTCOL, O_MAXPA, O_THREADS, O_FIRST,
-           O_TEXT, O_TSV, O_TIMING, O_SHARD };
+           O_TEXT, O_TSV, O_TIMING, O_SHARD, O_INDEX_SHARD, O_CANDIDATES };
     static const struct option lo[] = {
         {"index", 1, 0, O_INDEX}, {"catalog", 1, 0, O_CATALOG}, {"metric", 1, 0, O_METRIC},
         {"song", 1, 0, O_SONG}, {"playlist", 1, 0, O_PLAYLIST}, {"playlist-file", 1, 0, O_PLAYLIST_FILE},
         {"artist", 1, 0, O_ARTIST}, {"artists", 1, 0, O_ARTISTS}, {"batch", 1, 0, O_BATCH},
         {"self", 0, 0, O_SELF}, {"title-col", 1, 0, O_TITLE}, {"artist-col", 1, 0, O_ARTISTCOL},
         {"max-per-artist", 1, 0, O_MAXPA}, {"threads", 1, 0, O_THREADS}, {"first", 0, 0, O_FIRST},
-        {"text", 0, 0, O_TEXT}, {"tsv", 0, 0, O_TSV}, {"timing", 0, 0, O_TIMING}, {"shard", 1, 0, O_SHARD}, {0, 0, 0, 0}};
+        {"text", 0, 0, O_TEXT}, {"tsv", 0, 0, O_TSV}, {"timing", 0, 0, O_TIMING}, {"shard", 1, 0, O_SHARD},
+        {"index-shard", 1, 0, O_INDEX_SHARD}, {"candidates", 1, 0, O_CANDIDATES}, {0, 0, 0, 0}};
     opts o = {.k = 10, .threads = 2, .metric = KNN_COSINE};
     int c;
     opterr = 0;
@@ -154,6 +175,12 @@ static opts parse_opts(int argc, char **argv) {
             if (shard_parse(optarg, &o.shard, err, sizeof err)) cli_usage("%s", err);
             break;
         }
+        case O_INDEX_SHARD: {
+            char err[200];
+            if (shard_parse(optarg, &o.index_shard, err, sizeof err)) cli_usage("--index-%s", err + 2);
+            break;
+        }
+        case O_CANDIDATES: o.candidates = (int)cli_long("--candidates", optarg, 1, 1000000); break;
         case 'k': o.k = (int)cli_long("-k", optarg, 1, 100000); break;
         case 'o': o.output = optarg; break;
         case ':': cli_usage("%s needs a value", argv[optind - 1]);
@@ -172,6 +199,16 @@ static opts parse_opts(int argc, char **argv) {
         if (o.fmt != FMT_TENSOR) cli_usage("--shard writes the tensor stream (merge joins the shards); drop --text/--tsv");
         if (strcmp(o.index, "-") == 0 || (o.batch && strcmp(o.batch, "-") == 0))
             cli_usage("--shard needs named input files (their size and checksum identify the input), not stdin");
+    }
+    if (shard_active(&o.index_shard)) {
+        if (shard_active(&o.shard))
+            cli_usage("--shard and --index-shard together: split the search by query rows or by index rows, not both");
+        if (!o.batch && !o.self) cli_usage("--index-shard splits the index of a --batch or --self search; a single query is not sharded");
+        if (o.fmt != FMT_TENSOR) cli_usage("--index-shard writes candidate lists for merge (tensor stream); drop --text/--tsv");
+        if (strcmp(o.index, "-") == 0 || (o.batch && strcmp(o.batch, "-") == 0))
+            cli_usage("--index-shard needs named input files (it reads the index twice; size and checksum identify it), not stdin");
+    } else if (o.candidates) {
+        cli_usage("--candidates goes with --index-shard I/N");
     }
     return o;
 }
@@ -683,12 +720,49 @@ typedef struct {
     double *scores;
     int64_t done;
     cli_progress prog;
+    /* the last block searched again for more candidates (batch_retry) */
+    int64_t rblock;
+    int rkf;
+    int64_t *rlab;
+    float *rsc;
 } batch;
+
+/* Query i of the chunk ran out of accepted candidates: up to k results from
+ * a longer candidate list.  Where the engine's values depend on the shape
+ * of the search (knn_values_need_blocks), the query's whole engine block
+ * (QUERY_BLOCK queries from the chunk's start) is searched again, doubling
+ * the candidates, so every value is the one the first search computed and
+ * the one an --index-shard part computes; the block's lists serve its
+ * other starving queries too.  Otherwise the query is searched alone. */
+#define QUERY_BLOCK 128
+static int batch_retry(batch *b, int64_t i) {
+    int k = A.o.k, got, exhausted;
+    if (!knn_values_need_blocks(&A.ix)) return search_one(b->q + i * A.d, k, b->rows, b->scores);
+    int64_t bs = i / QUERY_BLOCK * QUERY_BLOCK, len = b->n - bs < QUERY_BLOCK ? b->n - bs : QUERY_BLOCK;
+    int kf = b->rblock == bs ? b->rkf : b->kf > INT_MAX / 2 ? INT_MAX : 2 * b->kf;
+    for (;;) {
+        if (kf > A.tab.nrows) kf = (int)A.tab.nrows;
+        if (b->rblock != bs || b->rkf != kf) {
+            free(b->rlab); free(b->rsc);
+            b->rlab = malloc(sizeof *b->rlab * (size_t)len * (size_t)kf);
+            b->rsc = malloc(sizeof *b->rsc * (size_t)len * (size_t)kf);
+            if (!b->rlab || !b->rsc) cli_die("out of memory (%d candidates for %" PRId64 " queries)", kf, len);
+            timed_search(b->q + bs * A.d, len, kf, -1, b->rlab, b->rsc);
+            b->rblock = bs;
+            b->rkf = kf;
+        }
+        got = pick(b->rlab + (i - bs) * kf, b->rsc + (i - bs) * kf, kf, k, b->rows, b->scores, &exhausted);
+        if (got == k || exhausted) return got;
+        for (int j = 0; j < got; j++) untake(b->rows[j]);
+        kf = kf > INT_MAX / 2 ? INT_MAX : kf * 2;
+    }
+}
 
 static void batch_flush(batch *b) {
     int k = A.o.k, kf = b->filtering ? b->kf : k;
     char hdr[2048];
     if (!b->n) return;
+    b->rblock = -1;
     timed_search(b->q, b->n, kf, b->filtering ? -1 : b->self_first, b->lab, b->sc);
     for (int64_t i = 0; i < b->n; i++) {
         int64_t qrow = b->self_first >= 0 ? b->self_first + i : strmap_get(&A.songs.keymap, b->keys[i]);
@@ -698,7 +772,7 @@ static void batch_flush(batch *b) {
         n = pick(b->lab + i * kf, b->sc + i * kf, kf, k, b->rows, b->scores, &exhausted);
         if (n < k && !exhausted) {
             for (int j = 0; j < n; j++) untake(b->rows[j]);
-            n = search_one(b->q + i * A.d, k, b->rows, b->scores);
+            n = batch_retry(b, i);
         }
         if (qrow >= 0) song_header(hdr, sizeof hdr, qrow);
         else snprintf(hdr, sizeof hdr, "Songs like '%s'", b->keys[i]);
@@ -723,7 +797,6 @@ static int same_file(const char *a, const char *b) {
  * 128 rows from the call's first query; shards cut on that grid (units of
  * QUERY_BLOCK rows within the unsharded run's chunks), so every query is
  * searched in the same block as in the unsharded run. */
-#define QUERY_BLOCK 128
 #define SHARD_PIECE 1024        /* a multiple of QUERY_BLOCK */
 
 /* All pairs: chunks of b->cap index rows; with --shard only this shard's
@@ -796,12 +869,234 @@ static void run_batch(void) {
         ts_close_read(r);
     }
     cli_progress_done(&b.prog);
-    free(b.lab); free(b.sc); free(b.rows); free(b.scores);
+    free(b.lab); free(b.sc); free(b.rows); free(b.scores); free(b.rlab); free(b.rsc);
+}
+
+/* ---- --index-shard: one part of the index, every query ----
+ * Part I holds index rows [b, e) (shard_range over the rows) and writes, per
+ * query, its best C rows of the part in the engine's order (selection value
+ * descending, ties to the lower row), with global row numbers and each row's
+ * song group and artist id, so that merge can apply the filters of
+ * batch_flush/pick (query songs out, one row per song, --max-per-artist)
+ * to the merged lists without the catalogue.  The unsharded result of a
+ * query is the first k rows its filters accept in that order; merge
+ * reproduces it exactly while the accepted rows lie within the kept
+ * candidates, and refuses the query otherwise.
+ *
+ * Row layout of the part's tensor "neighbors" (f64, shape [1+C, 5]):
+ *   [0]     query's index row (-1), its excluded song group (-1),
+ *           candidates kept, 1 when they are all the part's rows that
+ *           qualify (the list is complete), 0
+ *   [1+c]   global row, selection value, score, song group, artist id
+ *           (-1, NaN, NaN, -1, -1 past the candidates) */
+#define TOPK_FIELDS 5
+#define INDEX_SHARD_PIECE 1024  /* queries per engine call, a multiple of QUERY_BLOCK */
+
+/* Rows of the index's first tensor (a first pass over the file), and in *d
+ * its row width. */
+static int64_t index_rows(int *d) {
+    ts_reader *r = cli_open_read(A.o.index);
+    const ts_header *h;
+    ts_block b;
+    int rc = ts_next_tensor(r, &h);
+    if (rc <= 0) cli_die("%s", rc < 0 ? ts_error(r) : "the index stream holds no tensor");
+    *d = h->row_elems > INT_MAX / 16 ? INT_MAX / 16 : (int)h->row_elems;
+    while ((rc = ts_read_block(r, &b)) == 1) {}
+    if (rc < 0) cli_die("%s", ts_error(r));
+    int64_t n = ts_reader_rows(r);
+    ts_close_read(r);
+    return n;
+}
+
+/* A.tab: the keys of all n rows, the vectors of rows [b, e) only; A.ix
+ * over those rows (labels b.. become 0..). */
+static void load_index_part(int64_t n, int64_t b, int64_t e) {
+    ts_reader *r = cli_open_read(A.o.index);
+    const ts_header *h;
+    ts_block blk;
+    int rc = ts_next_tensor(r, &h);
+    if (rc <= 0) cli_die("%s", rc < 0 ? ts_error(r) : "the index stream holds no tensor");
+    if (h->dtype != TS_F32 && h->dtype != TS_F64)
+        cli_die("%s: tensor '%s' holds %s; knn needs f32 or f64 rows", A.o.index, h->name, ts_dtype_name(h->dtype));
+    if (h->ndim != 1 || h->row_elems < 1 || h->row_elems > INT_MAX / 16)
+        cli_die("%s: tensor '%s' rows must be vectors of shape [d]", A.o.index, h->name);
+    if (n < 1) cli_die("%s: the index table has no rows", A.o.index);
+    if (ts_header_copy(&A.tab.h, h)) cli_die("out of memory");
+    A.d = (int)h->row_elems;
+    A.tab.nrows = n;
+    A.tab.keys = malloc(sizeof *A.tab.keys * (size_t)n);
+    float *x = malloc(sizeof *x * (size_t)((e - b) * A.d + 1));
+    if (!A.tab.keys || !x) cli_die("%s: out of memory (%" PRId64 " keys, %" PRId64 " rows of the part)", A.o.index, n, e - b);
+    int64_t row = 0, bad = 0;
+    while ((rc = ts_read_block(r, &blk)) == 1)
+        for (int64_t i = 0; i < blk.nrows; i++, row++) {
+            if (row >= n) cli_die("%s: the index changed while it was read (more than %" PRId64 " rows)", A.o.index, n);
+            if (!(A.tab.keys[row] = strdup(blk.keys[i]))) cli_die("out of memory");
+            if (row < b || row >= e) continue;
+            float *dst = x + (row - b) * A.d;
+            for (int t = 0; t < A.d; t++)
+                dst[t] = h->dtype == TS_F32 ? ((const float *)blk.data)[i * A.d + t]
+                                            : (float)((const double *)blk.data)[i * A.d + t];
+            for (int t = 0; t < A.d; t++) if (!isfinite(dst[t])) { bad++; break; }
+        }
+    if (rc < 0) cli_die("%s", ts_error(r));
+    if (row != n) cli_die("%s: the index changed while it was read (%" PRId64 " rows, then %" PRId64 ")", A.o.index, n, row);
+    ts_close_read(r);
+    if (bad) cli_warn("%s: %" PRId64 " rows of this part hold NaN or infinity; they never appear as neighbours", A.o.index, bad);
+    if (knn_index_build(&A.ix, x, e - b, A.d, A.o.metric)) cli_die("%s: out of memory building the index part", A.o.index);
+    free(x);                    /* the engine keeps its own copy */
+}
+
+static void open_index_shard_output(int C) {
+    char err[600];
+    int self = A.o.self || same_file(A.o.batch, A.o.index);
+    ts_header h;
+    int64_t shape[2] = {1 + (int64_t)C, TOPK_FIELDS};
+    A.w = cli_open_write(A.o.output);
+    if (ts_header_init(&h, "neighbors", TS_F64, 2, NULL) || ts_header_set_shape(&h, 2, shape)) cli_die("out of memory");
+    h.key_name = A.tab.h.key_name ? strdup(A.tab.h.key_name) : NULL;
+    cJSON *m = ts_header_meta(&h);          /* the unsharded meta, in its order */
+    cJSON_AddStringToObject(m, "metric", knn_metric_name(A.o.metric));
+    cJSON_AddNumberToObject(m, "k", A.o.k);
+    cJSON_AddStringToObject(m, "index", A.o.index);
+    cJSON_AddNumberToObject(m, "index_rows", (double)A.tab.nrows);
+    if (!(A.so = shard_out_new(&A.o.index_shard, "index rows floor(n*I/N) .. floor(n*(I+1)/N)-1, every query")))
+        cli_die("out of memory");
+    shard_out_combine(A.so, "topk");
+    if (shard_out_set_number(A.so, "candidates", C) || shard_out_set_number(A.so, "max_per_artist", A.o.max_per_artist) ||
+        shard_out_set_string(A.so, "row", "[0] = (query row, excluded song, candidates, complete, 0); "
+                                          "[1+c] = (index row, selection value, score, song, artist)"))
+        cli_die("out of memory");
+    if (shard_out_input(A.so, A.o.index, err, sizeof err)) cli_die("%s", err);
+    if (!self && shard_out_input(A.so, A.o.batch, err, sizeof err)) cli_die("%s", err);
+    if (A.o.catalog && shard_out_input(A.so, A.o.catalog, err, sizeof err)) cli_die("%s", err);
+    if (shard_out_annotate(A.so, &h)) cli_die("out of memory");
+    if (ts_begin_tensor(A.w, &h)) cli_die("%s", ts_werror(A.w));
+    ts_header_free(&h);
+}
+
+typedef struct {
+    int C;
+    int64_t b, part_rows;
+    int64_t *lab;
+    float *sc, *val;
+    double *row;                /* one output row */
+} index_part;
+
+/* Searches queries q[0..nq) (query numbers pos0..) and writes their rows. */
+static void index_shard_flush(index_part *p, const float *q, char **keys, int64_t nq, int64_t pos0, int self) {
+    int C = p->C;
+    for (int64_t s = 0; s < nq; s += INDEX_SHARD_PIECE) {
+        int64_t m = nq - s < INDEX_SHARD_PIECE ? nq - s : INDEX_SHARD_PIECE;
+        knn_opts ko = {.k = C, .threads = A.o.threads, .self_first = -1};
+        double t0 = cli_now();
+        if (knn_search_values(&A.ix, q + s * A.d, m, &ko, p->lab, p->sc, p->val))
+            cli_die("out of memory searching (%d candidates)", C);
+        A.search_secs += cli_now() - t0;
+        for (int64_t i = 0; i < m; i++) {
+            int64_t qrow = self ? pos0 + s + i : strmap_get(&A.songs.keymap, keys[s + i]), kept = 0;
+            double *o = p->row;
+            for (int c = 0; c < C; c++) {
+                int64_t l = p->lab[i * C + c];
+                double *f = o + TOPK_FIELDS * (1 + c);
+                if (l < 0) { f[0] = -1; f[1] = f[2] = NAN; f[3] = f[4] = -1; continue; }
+                int64_t r = p->b + l;
+                f[0] = (double)r;
+                f[1] = p->val[i * C + c];
+                f[2] = p->sc[i * C + c];
+                f[3] = (double)A.songs.group[r];
+                f[4] = (double)A.songs.artist_id[r];
+                kept++;
+            }
+            o[0] = (double)qrow;
+            o[1] = qrow >= 0 ? (double)A.songs.group[qrow] : -1;
+            o[2] = (double)kept;
+            o[3] = kept < C || C >= p->part_rows;
+            o[4] = 0;
+            if (ts_write_row(A.w, keys[s + i], o)) cli_die("%s", ts_werror(A.w));
+            if (shard_out_rows(A.so, pos0 + s + i, 1)) cli_die("cannot spool the row positions: %m");
+        }
+    }
+}
+
+static void run_index_shard(void) {
+    /* parts start on the engine's grid of index blocks where a value
+     * depends on its block (knn_part_rows), so they compute every value
+     * as the unsharded run does */
+    int d;
+    int64_t n = index_rows(&d), b, e, unit = knn_part_rows(A.o.metric, d > 0 ? d : 1);
+    shard_range(&A.o.index_shard, (n + unit - 1) / unit, &b, &e);
+    b *= unit;
+    e = e * unit < n ? e * unit : n;
+    load_index_part(n, b, e);
+    load_catalog();
+    int self = A.o.self || same_file(A.o.batch, A.o.index);
+    /* the unsharded run's candidates and chunk size (run_batch): the
+     * queries go to the engine on the same grid of query blocks */
+    int k = A.o.k, kf = k + 8 + (A.o.max_per_artist ? 2 * k : 0);
+    if (kf > n) kf = (int)n;
+    if (kf < k) kf = k;
+    int64_t cap = (4 << 20) / kf;
+    cap = cap < 256 ? 256 : cap > 16384 ? 16384 : cap;
+    /* without a catalogue every row is its own song, so only the query's
+     * own row is ever rejected and k + 1 candidates always suffice */
+    int C = A.o.candidates ? A.o.candidates
+          : !A.have_cat && !A.o.max_per_artist ? k + 1 : 2 * (k + 8) + 1 + (A.o.max_per_artist ? 4 * k : 0);
+    open_index_shard_output(C);
+    index_part p = {.C = C, .b = b, .part_rows = e - b};
+    p.lab = malloc(sizeof *p.lab * (size_t)INDEX_SHARD_PIECE * (size_t)C);
+    p.sc = malloc(sizeof *p.sc * (size_t)INDEX_SHARD_PIECE * (size_t)C);
+    p.val = malloc(sizeof *p.val * (size_t)INDEX_SHARD_PIECE * (size_t)C);
+    p.row = malloc(sizeof *p.row * (size_t)(1 + C) * TOPK_FIELDS);
+    float *q = malloc(sizeof *q * (size_t)cap * (size_t)A.d);
+    char **keys = calloc((size_t)cap, sizeof *keys);
+    if (!p.lab || !p.sc || !p.val || !p.row || !q || !keys) cli_die("out of memory");
+
+    ts_reader *r = cli_open_read(self ? A.o.index : A.o.batch);
+    const ts_header *qh;
+    ts_block blk;
+    int rc = ts_next_tensor(r, &qh);
+    if (rc <= 0) cli_die("%s", rc < 0 ? ts_error(r) : "the query stream holds no tensor");
+    int *map = map_columns(qh, ts_reader_name(r));
+    int64_t nq = 0, pos0 = 0;
+    cli_progress prog;
+    cli_progress_init(&prog, 0);
+    while ((rc = ts_read_block(r, &blk)) == 1)
+        for (int64_t i = 0; i < blk.nrows; i++) {
+            gather_row(qh, blk.data, i, map, q + nq * A.d);
+            free(keys[nq]);
+            if (!(keys[nq++] = strdup(blk.keys[i]))) cli_die("out of memory");
+            if (nq == cap) {
+                index_shard_flush(&p, q, keys, nq, pos0, self);
+                pos0 += nq;
+                nq = 0;
+                cli_progress_update(&prog, "%" PRId64 " queries searched", pos0);
+            }
+        }
+    if (rc < 0) cli_die("%s", ts_error(r));
+    index_shard_flush(&p, q, keys, nq, pos0, self);
+    cli_progress_done(&prog);
+    ts_close_read(r);
+    char err[512];
+    if (ts_end_tensor(A.w)) cli_die("%s", ts_werror(A.w));
+    if (shard_out_finish(A.so, A.w, err, sizeof err)) cli_die("%s", err);
+    shard_out_free(A.so);
+    cli_close_write(A.w);
+    for (int64_t i = 0; i < cap; i++) free(keys[i]);
+    for (int64_t i = 0; i < n; i++) free(A.tab.keys[i]);
+    free(keys); free(q); free(map);
+    free(p.lab); free(p.sc); free(p.val); free(p.row);
 }
 
 int main(int argc, char **argv) {
     cli_init("knn", argc, argv, HELP);
     A.o = parse_opts(argc, argv);
+    if (shard_active(&A.o.index_shard)) {
+        run_index_shard();
+        if (A.o.timing) cli_warn("search: %.3f s (metric %s, k=%d, %d threads, %" PRId64 " of %" PRId64 " index rows)",
+                                 A.search_secs, knn_metric_name(A.o.metric), A.o.k, A.o.threads, A.ix.n, A.tab.nrows);
+        return EXIT_OK;
+    }
     load_index();
     load_catalog();
     open_output();

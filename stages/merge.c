@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -29,13 +31,18 @@ static const char HELP[] =
 "writes the rows of all shards in position order (meta.shard.combine 'rows':\n"
 "each position comes from one shard, as for knn, csv-clean, normalize,\n"
 "spectro, embed; 'sum': the rows of one position in several shards are added\n"
-"element by element, keys equal, as for counts), removes meta.shard, adds up\n"
-"the meta numbers listed in meta.shard.sum, and copies shard 0's further\n"
-"tensors.  Files may come in any order.\n"
+"element by element, keys equal, as for counts; 'topk': every shard holds\n"
+"every query with its best candidates from one part of the index, as knn\n"
+"--index-shard writes them, and each query gets the first k that knn's\n"
+"filters accept in (value, row) order over all parts), removes meta.shard,\n"
+"adds up the meta numbers listed in meta.shard.sum, and copies shard 0's\n"
+"further tensors.  Files may come in any order.\n"
 "\n"
 "Refused (exit 1): a file that is not a shard output, shards of different\n"
 "inputs (a stale shard: re-run it), of different options or shard counts,\n"
-"a missing shard, a shard given twice, a truncated or corrupt shard.\n"
+"a missing shard, a shard given twice, a truncated or corrupt shard; for\n"
+"'topk', a query whose results need more candidates than were kept (re-run\n"
+"the index shards with a larger --candidates).\n"
 "Memory: about two blocks per shard (~2-3 MiB each with the default 1 MiB\n"
 "blocks), whatever the row count.\n";
 
@@ -141,6 +148,11 @@ static void check_set(shard_in *in, int n) {
         if (s->count != f->count)
             cli_die("mixed shard sets: %s is shard %d of %d but %s is shard %d of %d; merge the shards of one run",
                     f->path, f->id, f->count, s->path, s->id, s->count);
+        const cJSON *fc = cJSON_GetObjectItemCaseSensitive(shard_info(&f->h), "combine"),
+                    *sc = cJSON_GetObjectItemCaseSensitive(shard_info(&s->h), "combine");
+        if (cJSON_IsString(fc) && cJSON_IsString(sc) && strcmp(fc->valuestring, sc->valuestring))
+            cli_die("mixed shard kinds: %s combines as '%s' but %s as '%s' (e.g. knn --shard and --index-shard "
+                    "outputs); merge the outputs of one run", f->path, fc->valuestring, s->path, sc->valuestring);
         if (!cJSON_Compare(f_inputs, cJSON_GetObjectItemCaseSensitive(shard_info(&s->h), "inputs"), 1)) {
             describe_inputs(&f->h, a, sizeof a);
             describe_inputs(&s->h, b, sizeof b);
@@ -478,6 +490,153 @@ static void copy_trailing(ts_writer *w) {
     }
 }
 
+/* ---- combine "topk": knn --index-shard ----
+ * Every shard holds every query; row [0] of a query says which song the
+ * query is (excluded), rows [1..C] are its best candidates within the
+ * shard's part of the index, best first (stages/knn.c, run_index_shard).
+ * The unsharded result is the first k candidates, in the engine's order
+ * over the whole index (selection value descending, ties to the lower row),
+ * that knn's filters accept (stages/knn.c, pick/take): not the query's song,
+ * one row per song (group), at most max_per_artist per artist.  The merged
+ * order is exact until a shard whose list is not complete runs out of
+ * candidates; a query that needs more is refused. */
+
+#define TOPK_FIELDS 5
+
+typedef struct { int64_t *key; int *val; int64_t *stamp; size_t mask; int64_t now; } topk_set;
+
+static void topk_set_init(topk_set *t, int k) {
+    size_t cap = 16;
+    while (cap < (size_t)k * 4 + 8) cap *= 2;
+    t->key = malloc(cap * sizeof *t->key);
+    t->val = malloc(cap * sizeof *t->val);
+    t->stamp = calloc(cap, sizeof *t->stamp);
+    if (!t->key || !t->val || !t->stamp) cli_die("out of memory");
+    t->mask = cap - 1;
+    t->now = 0;
+}
+
+/* The count of key in the current query's set (0 when absent). */
+static int topk_count(const topk_set *t, int64_t key) {
+    size_t i = (size_t)((uint64_t)key * 0x9E3779B97F4A7C15ull >> 20) & t->mask;
+    while (t->stamp[i] == t->now && t->key[i] != key) i = (i + 1) & t->mask;
+    return t->stamp[i] == t->now ? t->val[i] : 0;
+}
+
+/* Adds one to key's count.  At most k + 1 keys per query: the table holds
+ * 4k + 8 slots, so a probe always ends at a free one. */
+static void topk_add(topk_set *t, int64_t key) {
+    size_t i = (size_t)((uint64_t)key * 0x9E3779B97F4A7C15ull >> 20) & t->mask;
+    while (t->stamp[i] == t->now && t->key[i] != key) i = (i + 1) & t->mask;
+    if (t->stamp[i] != t->now) { t->stamp[i] = t->now; t->key[i] = key; t->val[i] = 0; }
+    t->val[i]++;
+}
+
+static const double *topk_row(const shard_in *s) {
+    return (const double *)((const char *)s->db.data + (size_t)s->di * s->h.row_bytes);
+}
+
+static int topk_better(const double *a, const double *b) {      /* (value, row) order */
+    return a[1] > b[1] || (a[1] == b[1] && a[0] < b[0]);
+}
+
+static void topk_check_shape(int C) {
+    for (int i = 0; i < NS; i++) {
+        const ts_header *h = &S[i].h;
+        if (h->dtype != TS_F64 || h->ndim != 2 || h->shape[0] != (int64_t)C + 1 || h->shape[1] != TOPK_FIELDS)
+            cli_die("%s: tensor '%s' is not a knn --index-shard candidate list of %d (f64 [%d,%d]); "
+                    "the shard output is damaged", S[i].path, h->name, C, C + 1, TOPK_FIELDS);
+    }
+}
+
+/* One query: picks its results from the shards' current rows. */
+static void topk_query(ts_writer *w, int k, int mpa, int C, int *cur, topk_set *groups, topk_set *artists, double *out) {
+    const double *head = topk_row(&S[0]);
+    int got = 0;
+    groups->now++;
+    artists->now++;
+    if (head[1] >= 0) topk_add(groups, (int64_t)head[1]);
+    for (int i = 0; i < NS; i++) {
+        const double *r = topk_row(&S[i]);
+        if (!(r[2] >= 0 && r[2] <= C) || (r[3] != 0 && r[3] != 1))
+            cli_die("%s: query %" PRId64 " claims %g candidates of %d; the shard output is damaged", S[i].path, S[i].pos, r[2], C);
+        cur[i] = 0;
+    }
+    while (got < k) {
+        int best = -1;
+        const double *bc = NULL;
+        for (int i = 0; i < NS; i++) {
+            const double *r = topk_row(&S[i]);
+            if (cur[i] < (int)r[2]) {
+                const double *c = r + TOPK_FIELDS * (1 + cur[i]);
+                if (!bc || topk_better(c, bc)) { best = i; bc = c; }
+            } else if (!r[3]) {
+                cli_die("query '%s' (query %" PRId64 "): its %d results need more than the %d candidates %s kept "
+                        "(duplicates of a song or --max-per-artist rejected the others); "
+                        "re-run every index shard with --candidates %d", S[i].db.keys[S[i].di], S[i].pos, k, C,
+                        S[i].path, C > INT_MAX / 2 ? INT_MAX : 2 * C);
+            }
+        }
+        if (best < 0) break;                    /* every list complete and used up */
+        cur[best]++;
+        if (topk_count(groups, (int64_t)bc[3])) continue;   /* the query's song, or one taken */
+        if (mpa && bc[4] >= 0) {
+            if (topk_count(artists, (int64_t)bc[4]) >= mpa) continue;
+            topk_add(artists, (int64_t)bc[4]);
+        }
+        topk_add(groups, (int64_t)bc[3]);
+        out[2 * got] = bc[0];
+        out[2 * got + 1] = bc[2];
+        got++;
+    }
+    for (int i = got; i < k; i++) { out[2 * i] = -1; out[2 * i + 1] = NAN; }
+    if (ts_write_row(w, S[0].db.keys[S[0].di], out)) cli_die("%s", ts_werror(w));
+}
+
+/* The merged header: the unsharded "neighbors" header, rows [k,2]. */
+static int topk_output_header(ts_header *oh) {
+    const cJSON *kj = S[0].h.meta ? cJSON_GetObjectItemCaseSensitive(S[0].h.meta, "k") : NULL;
+    if (!cJSON_IsNumber(kj) || kj->valuedouble < 1 || kj->valuedouble > 1e6)
+        cli_die("%s: no meta.k; not a knn --index-shard output", S[0].path);
+    int64_t shape[2] = {(int64_t)kj->valuedouble, 2};
+    if (ts_header_set_shape(oh, 2, shape)) cli_die("out of memory");
+    return (int)shape[0];
+}
+
+static void merge_topk(ts_writer *w, int k) {
+    const cJSON *info = shard_info(&S[0].h);
+    int C = info_int(info, "candidates", S[0].path), mpa = info_int(info, "max_per_artist", S[0].path);
+    topk_check_shape(C);
+    int *cur = malloc(sizeof *cur * (size_t)NS);
+    double *out = malloc(sizeof *out * 2 * (size_t)k);
+    topk_set groups, artists;
+    if (!cur || !out) cli_die("out of memory");
+    topk_set_init(&groups, k);
+    topk_set_init(&artists, k);
+    for (;;) {
+        for (int i = 1; i < NS; i++) {
+            if (S[i].done != S[0].done)
+                cli_die("%s has %" PRId64 " queries but %s more or fewer; the shards do not belong together",
+                        S[S[i].done ? i : 0].path, ts_reader_rows(S[S[i].done ? i : 0].data), S[S[i].done ? 0 : i].path);
+            if (S[0].done) break;
+            const double *a = topk_row(&S[0]), *b = topk_row(&S[i]);
+            if (S[i].pos != S[0].pos || strcmp(S[i].db.keys[S[i].di], S[0].db.keys[S[0].di]) || a[0] != b[0] || a[1] != b[1])
+                cli_die("%s and %s: query %" PRId64 " is '%s' in one and '%s' in the other; the shards do not belong together",
+                        S[0].path, S[i].path, S[0].pos, S[0].db.keys[S[0].di], S[i].db.keys[S[i].di]);
+        }
+        if (S[0].done) break;
+        topk_query(w, k, mpa, C, cur, &groups, &artists, out);
+        for (int i = 0; i < NS; i++) {
+            S[i].di++;
+            S[i].oi++;
+            load_pos(&S[i]);
+        }
+    }
+    free(cur); free(out);
+    free(groups.key); free(groups.val); free(groups.stamp);
+    free(artists.key); free(artists.val); free(artists.stamp);
+}
+
 /* ---- main ---- */
 
 static void raise_file_limit(int files) {
@@ -551,13 +710,16 @@ int main(int argc, char **argv) {
 
     const cJSON *comb = cJSON_GetObjectItemCaseSensitive(shard_info(&S[0].h), "combine");
     int sum = cJSON_IsString(comb) && strcmp(comb->valuestring, "sum") == 0;
-    if (cJSON_IsString(comb) && !sum && strcmp(comb->valuestring, "rows"))
-        cli_die("%s: meta.shard.combine '%s' is not rows or sum; a newer songpipe made it?", S[0].path, comb->valuestring);
+    int topk = cJSON_IsString(comb) && strcmp(comb->valuestring, "topk") == 0, k = 0;
+    if (cJSON_IsString(comb) && !sum && !topk && strcmp(comb->valuestring, "rows"))
+        cli_die("%s: meta.shard.combine '%s' is not rows, sum or topk; a newer songpipe made it?", S[0].path, comb->valuestring);
     ts_header oh;
     output_header(&oh);
+    if (topk) k = topk_output_header(&oh);
     ts_writer *w = cli_open_write(output);
     if (ts_begin_tensor(w, &oh)) cli_die("%s", ts_werror(w));
-    merge_rows(w, sum);
+    if (topk) merge_topk(w, k);
+    else merge_rows(w, sum);
     if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
     copy_trailing(w);
     cli_close_write(w);

@@ -7,6 +7,7 @@
 #include "strmap.h"
 
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -159,6 +160,40 @@ static int read_slice(const char *path, buf *b, size_t max) {
     return z;
 }
 
+/* ---- a bump arena for cJSON's nodes and strings while one slice is parsed:
+ * the tree is dropped whole (arena_reset) instead of node by node, which
+ * was a third of the ingest time in malloc and free.  The hooks are set for
+ * the parse only, so cJSON trees made elsewhere (headers) use malloc. ---- */
+
+typedef struct chunk { struct chunk *next; size_t used, cap; max_align_t data[]; } chunk;
+static chunk *arena_head;       /* newest chunk first */
+static int arena_oom;
+
+static void *arena_alloc(size_t n) {
+    n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    chunk *c = arena_head;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = (size_t)16 << 20;
+        if (cap < n) cap = n;
+        if (!(c = malloc(sizeof *c + cap))) { arena_oom = 1; return NULL; }
+        *c = (chunk){arena_head, 0, cap};
+        arena_head = c;
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+static void arena_free(void *p) { (void)p; }
+
+/* keeps the newest chunk for the next slice */
+static void arena_reset(int keep) {
+    chunk *c = arena_head, *keep_c = keep ? c : NULL;
+    if (keep_c) { c = c->next; keep_c->used = 0; keep_c->next = NULL; }
+    while (c) { chunk *n = c->next; free(c); c = n; }
+    arena_head = keep_c;
+}
+
 /* ---- the vocabulary: uri -> index, display strings in one text arena ---- */
 
 enum { F_URI, F_NAME, F_ARTIST, F_ARTIST_URI, F_ALBUM, NFIELDS };
@@ -185,7 +220,35 @@ static const char *str_field(const cJSON *o, const char *k) {
     return cJSON_IsString(v) && v->valuestring ? v->valuestring : "";
 }
 
-static int64_t vocab_add(vocab *v, const char *uri, const cJSON *track) {
+/* the fields of one track object, found in one walk over its members
+ * (cJSON_GetObjectItem per field walked them once per field) */
+typedef struct { const cJSON *uri, *pos, *name, *artist, *artist_uri, *album; } track_fields;
+
+static void track_get(const cJSON *t, track_fields *f) {
+    *f = (track_fields){0};
+    for (const cJSON *c = t->child; c; c = c->next) {
+        const char *k = c->string;
+        if (!k) continue;
+        switch (k[0]) {
+        case 't':
+            if (!strcmp(k, "track_uri")) { if (!f->uri) f->uri = c; }
+            else if (!strcmp(k, "track_name")) { if (!f->name) f->name = c; }
+            break;
+        case 'a':
+            if (!strcmp(k, "artist_name")) { if (!f->artist) f->artist = c; }
+            else if (!strcmp(k, "artist_uri")) { if (!f->artist_uri) f->artist_uri = c; }
+            else if (!strcmp(k, "album_name")) { if (!f->album) f->album = c; }
+            break;
+        case 'p':
+            if (!strcmp(k, "pos") && !f->pos) f->pos = c;
+            break;
+        }
+    }
+}
+
+static const char *str_value(const cJSON *v) { return cJSON_IsString(v) && v->valuestring ? v->valuestring : ""; }
+
+static int64_t vocab_add(vocab *v, const char *uri, const track_fields *tf) {
     int64_t got = strmap_put(&v->index, uri, v->n);
     if (got == -2) cli_die("out of memory (%" PRId64 " tracks)", v->n);
     if (got >= 0) { v->count[got]++; return got; }
@@ -200,17 +263,23 @@ static int64_t vocab_add(vocab *v, const char *uri, const cJSON *track) {
     }
     int64_t i = v->n++, *o = v->off + i * NFIELDS;
     o[F_URI] = text_add(&v->text, uri);
-    o[F_NAME] = text_add(&v->text, str_field(track, "track_name"));
-    o[F_ARTIST] = text_add(&v->text, str_field(track, "artist_name"));
-    o[F_ARTIST_URI] = text_add(&v->text, str_field(track, "artist_uri"));
-    o[F_ALBUM] = text_add(&v->text, str_field(track, "album_name"));
+    o[F_NAME] = text_add(&v->text, str_value(tf->name));
+    o[F_ARTIST] = text_add(&v->text, str_value(tf->artist));
+    o[F_ARTIST_URI] = text_add(&v->text, str_value(tf->artist_uri));
+    o[F_ALBUM] = text_add(&v->text, str_value(tf->album));
     v->count[i] = 1;
     return i;
 }
 
 /* a TSV cell: TAB, CR and LF become spaces */
 static void put_cell(FILE *f, const char *s) {
-    for (; *s; s++) fputc(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, f);
+    for (;;) {
+        size_t n = strcspn(s, "\t\n\r");
+        fwrite(s, 1, n, f);
+        if (!s[n]) return;
+        fputc(' ', f);
+        s += n + 1;
+    }
 }
 
 static void write_vocab(const vocab *v, const char *path) {
@@ -304,28 +373,28 @@ static void ingest_playlist(ingest *g, const cJSON *pl, const char *file, int id
         cli_die(WHERE_FMT ": pid %s was already seen in %s; ingest files with different pid spaces separately",
                 file, idx, pid, pid, g->o->inputs[prev]);
     const char *collab = collab_text(cJSON_GetObjectItemCaseSensitive(pl, "collaborative"), file, idx, pid);
-    int nt = cJSON_GetArraySize(tracks);
-    if ((size_t)nt > g->rows_cap) {
-        size_t c = (size_t)nt * 2;
-        int32_t *r = realloc(g->rows, c * 2 * sizeof *r);
-        if (r) g->rows = r;
-        char **k = realloc(g->keys, c * sizeof *k);
-        if (k) g->keys = k;
-        if (!r || !k) cli_die("out of memory");
-        g->rows_cap = c;
-    }
-    int j = 0;
-    for (const cJSON *t = tracks->child; t; t = t->next, j++) {
-        const cJSON *u = cJSON_GetObjectItemCaseSensitive(t, "track_uri");
+    int nt = 0;
+    for (const cJSON *t = tracks->child; t; t = t->next, nt++) {
+        if ((size_t)nt == g->rows_cap) {
+            size_t c = g->rows_cap ? g->rows_cap * 2 : 512;
+            int32_t *r = realloc(g->rows, c * 2 * sizeof *r);
+            if (r) g->rows = r;
+            char **k = realloc(g->keys, c * sizeof *k);
+            if (k) g->keys = k;
+            if (!r || !k) cli_die("out of memory");
+            g->rows_cap = c;
+        }
+        track_fields tf = {0};
+        if (cJSON_IsObject(t)) track_get(t, &tf);
+        const cJSON *u = tf.uri;
         if (!cJSON_IsObject(t) || !cJSON_IsString(u) || !u->valuestring[0])
-            cli_die(WHERE_FMT ": track #%d has no track_uri; every MPD track has one", file, idx, pid, j);
-        int64_t ti = vocab_add(&g->voc, u->valuestring, t);
+            cli_die(WHERE_FMT ": track #%d has no track_uri; every MPD track has one", file, idx, pid, nt);
+        int64_t ti = vocab_add(&g->voc, u->valuestring, &tf);
         if (ti > INT32_MAX) cli_die("more than 2^31 distinct tracks");
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(t, "pos");
-        if (cJSON_IsNumber(p) && p->valuedouble != j) g->npos_differ++;
-        g->rows[2 * j] = (int32_t)ti;
-        g->rows[2 * j + 1] = j;     /* order = the array's; MPD guarantees pos == index */
-        g->keys[j] = pid;
+        if (cJSON_IsNumber(tf.pos) && tf.pos->valuedouble != nt) g->npos_differ++;
+        g->rows[2 * nt] = (int32_t)ti;
+        g->rows[2 * nt + 1] = nt;   /* order = the array's; MPD guarantees pos == index */
+        g->keys[nt] = pid;
     }
     if (nt == 0) g->nempty++;
     else if (ts_write_rows(g->w, nt, (const char *const *)g->keys, g->rows)) cli_die("%s", ts_werror(g->w));
@@ -346,7 +415,11 @@ static void ingest_file(ingest *g, const char *path, int file_no, buf *b) {
     int z = read_slice(path, b, g->o->max_bytes);
     g->bytes += (double)b->len;
     const char *end = NULL;
+    cJSON_Hooks arena = {arena_alloc, arena_free};
+    cJSON_InitHooks(&arena);
     cJSON *root = cJSON_ParseWithLengthOpts(b->p, b->len, &end, 0);
+    cJSON_InitHooks(NULL);
+    if (!root && arena_oom) cli_die("%s: out of memory parsing %zu bytes of JSON", path, b->len);
     if (!root) {
         const char *at = end ? end : cJSON_GetErrorPtr();
         size_t pos = at && at >= b->p && at <= b->p + b->len ? (size_t)(at - b->p) : b->len;
@@ -360,7 +433,7 @@ static void ingest_file(ingest *g, const char *path, int file_no, buf *b) {
         cli_die("%s: no 'playlists' array at the top level; not an MPD slice (mpd.slice.N-M.json)", path);
     int idx = 0;
     for (const cJSON *pl = pls->child; pl; pl = pl->next, idx++) ingest_playlist(g, pl, path, idx, file_no);
-    cJSON_Delete(root);
+    arena_reset(1);             /* the tree lived in the arena: no cJSON_Delete */
 }
 
 /* ---- inputs: files and directories ---- */
@@ -433,6 +506,7 @@ int main(int argc, char **argv) {
     }
     cli_progress_done(&prog);
     free(b.p);
+    arena_reset(0);
     if (ts_end_tensor(g.w)) cli_die("%s", ts_werror(g.w));
     /* the vocabulary first, so a playlists file never exists without it */
     write_vocab(&g.voc, o.tracks);

@@ -1,6 +1,7 @@
 /* pool.c - average (or max) the rows that share a key: per-song vectors from
  * per-tile embeddings, per-artist profiles from per-track features. */
 #include "cli.h"
+#include "shard.h"
 #include "strmap.h"
 
 #include <errno.h>
@@ -24,6 +25,13 @@ static const char HELP[] =
 "                         with the sums of one group in memory (otherwise the\n"
 "                         sums of every group; never the rows themselves)\n"
 "  --min-rows N           drop groups with fewer than N rows (default 1)\n"
+"  --shard I/N            pool only the groups whose name hashes to I (FNV-1a\n"
+"                         64 of the group key mod N), so each group lives in\n"
+"                         one shard with all its rows; `merge` joins the N\n"
+"                         outputs into exactly the unsharded output (groups in\n"
+"                         order of first appearance).  Every shard reads the\n"
+"                         whole input and keeps the sums of its groups only;\n"
+"                         needs a named input file\n"
 "  -o FILE                output (default stdout)\n"
 "  -h, --help             this help;  -V, --version\n"
 "\n"
@@ -38,13 +46,14 @@ struct opts {
     int op, sorted;
     long min_rows;
     const char *by, *catalog, *out, *in;
+    shard_spec shard;
 };
 
 static struct opts parse_opts(int argc, char **argv) {
     struct opts o = {.op = OP_MEAN, .min_rows = 1};
     static const struct option lo[] = {
         {"op", 1, 0, 'p'}, {"by", 1, 0, 'b'}, {"catalog", 1, 0, 'c'}, {"sorted", 0, 0, 's'},
-        {"min-rows", 1, 0, 'm'}, {"output", 1, 0, 'o'}, {0, 0, 0, 0}};
+        {"min-rows", 1, 0, 'm'}, {"output", 1, 0, 'o'}, {"shard", 1, 0, 'S'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
         switch (c) {
@@ -59,12 +68,19 @@ static struct opts parse_opts(int argc, char **argv) {
         case 's': o.sorted = 1; break;
         case 'm': o.min_rows = cli_long("--min-rows", optarg, 1, 1L << 40); break;
         case 'o': o.out = optarg; break;
+        case 'S': {
+            char err[200];
+            if (shard_parse(optarg, &o.shard, err, sizeof err)) cli_usage("%s", err);
+            break;
+        }
         default: cli_usage("unknown option");
         }
     }
     if (optind < argc) o.in = argv[optind++];
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
     if (!!o.by != !!o.catalog) cli_usage("--by and --catalog go together");
+    if (shard_active(&o.shard) && (!o.in || strcmp(o.in, "-") == 0))
+        cli_usage("--shard needs a named input file (its size and checksum identify the input), not stdin");
     return o;
 }
 
@@ -129,10 +145,11 @@ typedef struct {
     double *sum;
     float *max;
     int64_t *count;
+    int64_t *first;     /* input row of the group's first row (its position) */
     char **names;       /* group names (own copies) */
 } groups;
 
-static int64_t group_add(groups *g, const char *name) {
+static int64_t group_add(groups *g, const char *name, int64_t row) {
     if (g->ngroups == g->cap) {
         int64_t c = g->cap ? g->cap * 2 : 256;
         double *s = realloc(g->sum, (size_t)(c * g->d) * sizeof *s);
@@ -143,13 +160,16 @@ static int64_t group_add(groups *g, const char *name) {
         if (n) g->count = n;
         char **nm = realloc(g->names, (size_t)c * sizeof *nm);
         if (nm) g->names = nm;
-        if (!s || !m || !n || !nm) cli_die("out of memory (%lld groups)", (long long)g->ngroups);
+        int64_t *f = realloc(g->first, (size_t)c * sizeof *f);
+        if (f) g->first = f;
+        if (!s || !m || !n || !nm || !f) cli_die("out of memory (%lld groups)", (long long)g->ngroups);
         g->cap = c;
     }
     int64_t i = g->ngroups++;
     memset(g->sum + i * g->d, 0, (size_t)g->d * sizeof *g->sum);
     for (int64_t j = 0; j < g->d; j++) g->max[i * g->d + j] = -INFINITY;
     g->count[i] = 0;
+    g->first[i] = row;
     if (!(g->names[i] = strdup(name))) cli_die("out of memory");
     return i;
 }
@@ -165,7 +185,9 @@ static void group_accumulate(groups *g, int64_t i, const void *row, ts_dtype t) 
     g->count[i]++;
 }
 
-static void group_emit(const groups *g, int64_t i, int op, long min_rows, ts_writer *w, float *out, int64_t *emitted) {
+/* so: --shard, the positions of the rows written (NULL: not sharded) */
+static void group_emit(const groups *g, int64_t i, int op, long min_rows, ts_writer *w, float *out, int64_t *emitted,
+                       shard_out *so) {
     if (g->count[i] < min_rows) return;
     int64_t d = g->d, k = 0;
     if (op & OP_MEAN)
@@ -173,6 +195,7 @@ static void group_emit(const groups *g, int64_t i, int op, long min_rows, ts_wri
     if (op & OP_MAX)
         for (int64_t j = 0; j < d; j++) out[k++] = g->max[i * d + j];
     if (ts_write_row(w, g->names[i], out)) cli_die("%s", ts_werror(w));
+    if (so && shard_out_rows(so, g->first[i], 1)) cli_die("cannot spool the row positions: %s", strerror(errno));
     (*emitted)++;
 }
 
@@ -217,6 +240,17 @@ int main(int argc, char **argv) {
 
     ts_header oh;
     out_header(&oh, h, &o);
+    shard_out *so = NULL;
+    if (shard_active(&o.shard)) {
+        char err[600];
+        if (shard_header_is_shard(h))
+            cli_die("%s: tensor '%s' is one shard's output; merge the shards first, then pool", o.in, h->name);
+        if (!(so = shard_out_new(&o.shard, "groups whose key hashes to I (FNV-1a 64 mod N), position = the group's first input row")))
+            cli_die("out of memory");
+        if (shard_out_input(so, o.in, err, sizeof err) || (o.catalog && shard_out_input(so, o.catalog, err, sizeof err)))
+            cli_die("%s", err);
+        if (shard_out_annotate(so, &oh)) cli_die("out of memory");
+    }
     ts_writer *w = cli_open_write(o.out);
     if (ts_begin_tensor(w, &oh)) cli_die("%s", ts_werror(w));
     groups g = {.d = h->row_elems};
@@ -239,19 +273,22 @@ int main(int argc, char **argv) {
                 if (g.ngroups && strcmp(g.names[g.ngroups - 1], name) == 0) gi = g.ngroups - 1;
                 else {
                     if (g.ngroups) {    /* the previous group is complete */
-                        group_emit(&g, g.ngroups - 1, o.op, o.min_rows, w, out, &emitted);
+                        if (shard_owns_key(&o.shard, g.names[0]))
+                            group_emit(&g, g.ngroups - 1, o.op, o.min_rows, w, out, &emitted, so);
                         free(g.names[0]);
                         g.ngroups = 0;
                     }
                     if (strmap_put(&group_of, name, 0) != -1)
                         cli_die("%s: row %lld: group '%s' appears again after other groups: the input is not grouped; drop --sorted",
                                 ts_reader_name(r), (long long)rows + 1, name);
-                    gi = group_add(&g, name);
+                    gi = group_add(&g, name, rows);
                 }
+                if (!shard_owns_key(&o.shard, name)) continue;  /* another shard's group */
             } else {
+                if (!shard_owns_key(&o.shard, name)) continue;
                 gi = strmap_get(&group_of, name);
                 if (gi < 0) {
-                    gi = group_add(&g, name);
+                    gi = group_add(&g, name, rows);
                     if (strmap_put(&group_of, name, gi) == -2) cli_die("out of memory");
                 }
             }
@@ -260,16 +297,24 @@ int main(int argc, char **argv) {
     }
     if (rc < 0) cli_die("%s", ts_error(r));
     if (o.sorted) {
-        if (g.ngroups) { group_emit(&g, 0, o.op, o.min_rows, w, out, &emitted); free(g.names[0]); }
+        if (g.ngroups) {
+            if (shard_owns_key(&o.shard, g.names[0])) group_emit(&g, 0, o.op, o.min_rows, w, out, &emitted, so);
+            free(g.names[0]);
+        }
     } else {
-        for (int64_t i = 0; i < g.ngroups; i++) { group_emit(&g, i, o.op, o.min_rows, w, out, &emitted); free(g.names[i]); }
+        for (int64_t i = 0; i < g.ngroups; i++) { group_emit(&g, i, o.op, o.min_rows, w, out, &emitted, so); free(g.names[i]); }
     }
     if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
+    if (so) {
+        char err[512];
+        if (shard_out_finish(so, w, err, sizeof err)) cli_die("%s", err);
+        shard_out_free(so);
+    }
     cli_close_write(w);
     cli_warn("%lld rows in, %lld groups out", (long long)rows, (long long)emitted);
     ts_close_read(r);
     ts_header_free(&oh);
-    free(out); free(g.sum); free(g.max); free(g.count); free(g.names);
+    free(out); free(g.sum); free(g.max); free(g.count); free(g.first); free(g.names);
     for (int64_t i = 0; i < nnames; i++) free(names[i]);
     free(names);
     if (o.by) strmap_free(&key_to_name);

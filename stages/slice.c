@@ -2,6 +2,7 @@
  * n_mels x width for a CNN: a hop between tiles, a policy for the partial
  * tile at the end, optional frame and tile ranges.  Memory: one tile. */
 #include "cli.h"
+#include "shard.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,11 @@ static const char help[] =
 "  --key-format F    index: key \"TRACK#I\" (I = tile index) | track: key TRACK,\n"
 "                    I = --tiles start + position among the track's rows\n"
 "                    (default index)\n"
+"  --shard I/N       tile only the tracks whose key hashes to I (FNV-1a 64 of\n"
+"                    the track key mod N; a track = a run of rows with one\n"
+"                    key), so each track lives in one shard; `merge` joins\n"
+"                    the N outputs into exactly the unsharded output.  Every\n"
+"                    shard reads the whole input; needs a named input file\n"
 "  -o FILE           output stream (default stdout; FILE.tmp until complete)\n"
 "  -h, --help        this help;  -V  version\n"
 "\n"
@@ -42,6 +48,7 @@ struct opts {
     int width, hop, drop, plain_key;
     float pad_value;
     int64_t f0, f1, t0, t1;                     /* inclusive ranges */
+    shard_spec shard;
 };
 
 static void parse_range(const char *opt, const char *v, int64_t *a, int64_t *b) {
@@ -67,6 +74,11 @@ static struct opts parse_opts(int argc, char **argv) {
             if (o.input) cli_usage("one input stream only ('%s' and '%s')", o.input, a);
             o.input = a;
         } else if (strcmp(a, "-o") == 0) { NEEDV(); o.output = v; }
+        else if (strcmp(a, "--shard") == 0) {
+            char err[200];
+            NEEDV();
+            if (shard_parse(v, &o.shard, err, sizeof err)) cli_usage("%s", err);
+        }
         else if (strcmp(a, "--width") == 0) { NEEDV(); o.width = (int)cli_long(a, v, 1, 1 << 16); }
         else if (strcmp(a, "--hop") == 0) { NEEDV(); o.hop = (int)cli_long(a, v, 1, 1 << 24); }
         else if (strcmp(a, "--pad-value") == 0) { NEEDV(); o.pad_value = (float)cli_double(a, v, -1e30, 1e30); }
@@ -84,6 +96,8 @@ static struct opts parse_opts(int argc, char **argv) {
 #undef NEEDV
     }
     if (o.hop < 0) o.hop = o.width;
+    if (shard_active(&o.shard) && (!o.input || strcmp(o.input, "-") == 0))
+        cli_usage("--shard needs a named input file (its size and checksum identify the input), not stdin");
     return o;
 }
 
@@ -100,6 +114,8 @@ typedef struct {
     char *key;
     char *out_key;
     int64_t tiles_out;
+    shard_out *so;              /* --shard: positions of the tiles written */
+    int64_t track_no;           /* the current track's number in the input (its position) */
 } tiler;
 
 static void emit(tiler *t, ts_writer *w) {
@@ -115,6 +131,7 @@ static void emit(tiler *t, ts_writer *w) {
             k = t->out_key;
         }
         if (ts_write_row(w, k, t->tile)) cli_die("%s", ts_werror(w));
+        if (t->so && shard_out_rows(t->so, t->track_no, 1)) cli_die("cannot spool the row positions");
         t->tiles_out++;
     }
     t->tile_index++;
@@ -190,22 +207,40 @@ int main(int argc, char **argv) {
     t.tile = malloc((size_t)t.nm * (size_t)o.width * sizeof(float));
     t.out_key = malloc(TS_MAX_KEY);
     if (!t.buf || !t.tile || !t.out_key) cli_die("out of memory");
+    if (shard_active(&o.shard)) {
+        char err[600];
+        if (shard_header_is_shard(h))
+            cli_die("%s: tensor '%s' is one shard's output; merge the shards first, then slice", o.input, h->name);
+        if (!(t.so = shard_out_new(&o.shard, "tracks whose key hashes to I (FNV-1a 64 mod N), position = track number")))
+            cli_die("out of memory");
+        if (shard_out_input(t.so, o.input, err, sizeof err)) cli_die("%s", err);
+        if (shard_out_annotate(t.so, &oh)) cli_die("out of memory");
+    }
     ts_writer *w = cli_open_write(o.output);
     if (ts_begin_tensor(w, &oh)) cli_die("%s", ts_werror(w));
     ts_block b;
+    int owned = 1;
+    t.track_no = -1;
     while ((rc = ts_read_block(r, &b)) == 1) {
         for (int64_t i = 0; i < b.nrows; i++) {
             if (!t.key || strcmp(t.key, b.keys[i])) {
                 if (t.key) end_track(&t, w);
                 free(t.key);
                 if (!(t.key = strdup(b.keys[i]))) cli_die("out of memory");
+                t.track_no++;
+                owned = shard_owns_key(&o.shard, t.key);
             }
-            add_frame(&t, (const float *)b.data + i * t.nm, w);
+            if (owned) add_frame(&t, (const float *)b.data + i * t.nm, w);
         }
     }
     if (rc < 0) cli_die("%s", ts_error(r));
     if (t.key) end_track(&t, w);
     if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
+    if (t.so) {
+        char err[512];
+        if (shard_out_finish(t.so, w, err, sizeof err)) cli_die("%s", err);
+        shard_out_free(t.so);
+    }
     cli_close_write(w);
     ts_close_read(r);
     ts_header_free(&oh);

@@ -60,6 +60,11 @@ static const char HELP[] =
 "  --patience N          stop after N epochs without improvement (default 10;\n"
 "                        0 = never); the best epoch's weights are kept\n"
 "  --min-delta D         smallest improvement that counts (default 0)\n"
+"  --metric M            the history's per-epoch metric on the validation rows:\n"
+"                        auto (accuracy for ce/bce, mae for mse/mae), mae, or\n"
+"                        accuracy (for a regression output: the share of\n"
+"                        predictions that round to the same integer as the\n"
+"                        target, in target units: 0/1 targets at 0.5)\n"
 "  --seed N              initial weights, split, batches, dropout (default 1)\n"
 "  --threads N           OpenBLAS threads (default 1); the same seed and thread\n"
 "                        count give the same model bytes\n"
@@ -67,8 +72,9 @@ static const char HELP[] =
 "  -o, --model FILE      the model (required), rewritten via FILE.tmp at each\n"
 "                        improvement, so Ctrl-C leaves the best model so far\n"
 "  --history FILE        a stream 'history': epoch, train_loss, val_loss,\n"
-"                        metric (val MAE in target units, standardised for\n"
-"                        --autoencoder; or accuracy), seconds\n"
+"                        metric (--metric: val MAE in target units,\n"
+"                        standardised for --autoencoder; or accuracy), seconds;\n"
+"                        meta.metric names it (val_mae, val_accuracy)\n"
 "  -q, --quiet           no progress lines\n"
 "  -h, --help            this help;  -V  version\n"
 "\n"
@@ -127,7 +133,7 @@ static void free_list(char **l) {
 static opts parse_opts(int argc, char **argv) {
     enum { O_LAYERS = 256, O_ACT, O_SLOPE, O_DROPOUT, O_BN, O_OUTACT, O_CAT, O_ARCH, O_INPUTS,
            O_TARGETS, O_TSTREAM, O_AE, O_SCALE, O_TENSOR, O_LOSS, O_OPTIM, O_LR, O_MOM, O_WD,
-           O_EPOCHS, O_BATCH, O_VAL, O_PAT, O_MIND, O_SEED, O_THREADS, O_HIST };
+           O_EPOCHS, O_BATCH, O_VAL, O_PAT, O_MIND, O_SEED, O_THREADS, O_HIST, O_METRIC };
     static const struct option lo[] = {
         {"layers", 1, 0, O_LAYERS}, {"act", 1, 0, O_ACT}, {"slope", 1, 0, O_SLOPE},
         {"dropout", 1, 0, O_DROPOUT}, {"batchnorm", 0, 0, O_BN}, {"out-act", 1, 0, O_OUTACT},
@@ -138,7 +144,7 @@ static opts parse_opts(int argc, char **argv) {
         {"momentum", 1, 0, O_MOM}, {"weight-decay", 1, 0, O_WD}, {"epochs", 1, 0, O_EPOCHS},
         {"batch", 1, 0, O_BATCH}, {"val", 1, 0, O_VAL}, {"patience", 1, 0, O_PAT},
         {"min-delta", 1, 0, O_MIND}, {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS},
-        {"model", 1, 0, 'o'}, {"history", 1, 0, O_HIST}, {"quiet", 0, 0, 'q'}, {0, 0, 0, 0}};
+        {"model", 1, 0, 'o'}, {"history", 1, 0, O_HIST}, {"metric", 1, 0, O_METRIC}, {"quiet", 0, 0, 'q'}, {0, 0, 0, 0}};
     opts o = {0};
     o.slope = 0.01f;
     o.threads = 1;
@@ -186,6 +192,9 @@ static opts parse_opts(int argc, char **argv) {
         case O_THREADS: o.threads = (int)cli_long("--threads", optarg, 1, 1024); break;
         case 'o': o.model = optarg; break;
         case O_HIST: o.history = optarg; break;
+        case O_METRIC:
+            if (nn_metric_parse(optarg, &o.cfg.metric)) cli_usage("--metric '%s': one of %s", optarg, NN_METRIC_NAMES);
+            break;
         case 'q': o.quiet = 1; break;
         default: cli_usage("unknown option");
         }
@@ -554,7 +563,9 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     run r = {&o, NULL, train_meta(&o, &in, d.n), 0, 0, "val_mae", isatty(STDERR_FILENO)};
     const nn_head_spec *h0 = &net.arch.head[0];
-    r.metric_name = h0->loss == NN_LOSS_CE || h0->loss == NN_LOSS_BCE ? "val_accuracy" : "val_mae";
+    if (h0->loss == NN_LOSS_CE && o.cfg.metric == NN_METRIC_MAE)
+        cli_usage("--metric mae: the first output is a class (--loss ce); use accuracy");
+    r.metric_name = nn_metric_name(&net, o.cfg.metric);
     if (o.history) r.hist = open_history(o.history, r.metric_name);
     o.cfg.on_epoch = on_epoch;
     o.cfg.ctx = &r;

@@ -56,6 +56,11 @@ check_svg "scatter svg legend counts" "$T/sc.svg" 900 600 "high ($n_high)" "low 
 chart --kind scatter --cols a,b --color-by group --catalog "$T/cat.tsv" --max-groups 1 --max-points 10 --script "$T/sc.gp" -o x.png "$T/s.ts"
 is "sample of 10 points, one group + other" "$(grep -cE '^-?[0-9.]+(e[-+]?[0-9]+)? ' "$T/sc.gp")" 10
 like "script: other drawn in grey" "$(grep -o "other ([0-9]*)" "$T/sc.gp")" "^other \([0-9]+\)$"
+chart --kind scatter --cols a,b --color-by group --catalog "$T/cat.tsv" --script "$T/sc2.gp" -o x.png "$T/s.ts"
+# drawn in one shuffled block (no group painted over by the next): the colour
+# column changes more often than once per group
+changes=$(awk '/^EOD/ { d = 0 } d && NF == 3 { if (NR > 1 && $3 != last) c++; last = $3 } /<< EOD/ { d = 1 } END { print c + 0 }' "$T/sc2.gp")
+ok "scatter: groups interleaved ($changes colour changes)" test "$changes" -gt 4
 chart --kind heatmap --script - -o y.svg "$T/c.ts" > "$T/h.gp"
 like "--script -: the terminal and the data" "$(head -3 "$T/h.gp" | tr '\n' ' ')" "set terminal svg size 900,600"
 ok "--script does not run gnuplot" test ! -e y.svg

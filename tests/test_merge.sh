@@ -1,5 +1,5 @@
 # test_merge.sh - --shard I/N and merge: for knn (every metric, --self and
-# --batch), csv-clean, normalize --stats, spectro and embed, the merged
+# --batch), csv-clean, normalize --stats, spectro, embed, pool and slice, the merged
 # output of N = 1, 2, 3, 7 shards (N above the row count included) is byte
 # for byte the unsharded output; merge refuses a missing shard, a shard
 # given twice, shards of another input or other options, and non-shards.
@@ -83,6 +83,36 @@ if [ -x "$BIN/embed" ] && [ -x "$BIN/train-mlp" ] && embed --help | grep -q -- -
   for n in 1 2 3 7; do same "embed" $n u.ts embed -m m.model --batch 64 d.ts; done
 else
   skip "embed" "embed has no --shard yet"
+fi
+
+# ---- pool: groups by a stable hash of the group key ----
+if [ -x "$BIN/pool" ] && pool --help | grep -q -- --shard; then
+  printf 'id\tname\n' > pcat.tsv; awk -F, 'NR > 1 && NF == 10 { print $1 "\tsong " ($2 ~ /song 1[0-9]$/ ? 7 : substr($2, 6) % 40) }' d.csv >> pcat.tsv
+  for a in "--by name --catalog pcat.tsv" "--by name --catalog pcat.tsv --op meanmax --min-rows 20" ""; do
+    pool $a -o u.ts d.ts 2>/dev/null
+    for n in 1 2 3 7; do same "pool ${a:-by key}" $n u.ts pool $a d.ts; done
+  done
+  printf 'id\tblock\n' > scat.tsv; awk -F, 'NR > 1 && NF == 10 { print $1 "\tb" int(NR / 7) }' d.csv >> scat.tsv
+  pool --sorted --by block --catalog scat.tsv -o u.ts d.ts 2>/dev/null     # contiguous groups of 7 rows
+  for n in 1 3 7; do same "pool --sorted" $n u.ts pool --sorted --by block --catalog scat.tsv d.ts; done
+  is "pool shards partition the groups" "$(for i in 0 1 2; do pool --by name --catalog pcat.tsv --shard $i/3 d.ts 2>/dev/null | to-csv --no-header | wc -l; done | awk '{ s += $1 } END { print s }')" \
+    "$(pool --by name --catalog pcat.tsv d.ts 2>/dev/null | to-csv --no-header | wc -l)"
+  fails "pool --shard on stdin" 2 "named input" pool --shard 0/2 - < d.ts
+else
+  skip "pool" "pool has no --shard yet"
+fi
+
+# ---- slice: tracks by a stable hash of the track key ----
+if [ -x "$BIN/slice" ] && [ -x "$BIN/spectro" ] && slice --help | grep -q -- --shard; then
+  A=$ROOT/tests/data/audio
+  spectro -q --n-mels 16 "$A/trumpet.ogg" "$A/robin.ogg" "$A/brahms_4s.flac" "$A/machine_wars_4s.flac" -o fr.ts
+  for a in "--width 32" "--width 40 --hop 16 --last drop --key-format track" "--width 64 --tiles 1..2"; do
+    slice $a -o u.ts fr.ts
+    for n in 1 2 3 7; do same "slice $a" $n u.ts slice $a fr.ts; done
+  done
+  fails "slice --shard on stdin" 2 "named input" slice --shard 0/2 - < fr.ts
+else
+  skip "slice" "slice or spectro missing, or slice has no --shard yet"
 fi
 
 # ---- refusals ----

@@ -118,6 +118,11 @@ if make -s -C "$ROOT" taste HISTORY="$H/basic" CANDIDATES="$T/cands.txt" TASTE_S
   like "make taste: match report" "$(cat "$T/make.log")" "matched 5 \(83\.3 %"
   like "make taste: evaluation" "$(cat "$D/eval.txt")" "auc_heard_vs_unheard +[0-9.]+ +[0-9.]+"
   ok "make taste: history has one row per epoch" test "$(to-csv --no-header "$D/history.ts" | wc -l)" -ge 1
+  like "make taste: the history's metric is the accuracy of rounded predictions" \
+    "$(grep -ao '"metric":"[a-z_]*"' "$D/history.ts")" '"metric":"val_accuracy"'
+  ok "make taste: accuracy per epoch within [0, 1]" awk -F, 'NR > 1 && !($5 >= 0 && $5 <= 1) { bad = 1 } END { exit bad || NR < 2 }' <(to-csv "$D/history.ts")
+  like "make taste: popularity is a model input (TASTE_BASELINE_INPUT=1)" \
+    "$(grep -ao '"inputs":\[[^]]*\]' "$D/taste.model" | head -1)" '"year","track_popularity"\]$'
   is "make taste: unheard list leaves heard songs out" "$(grep -cE '\[trk0[1-6]\]' "$D/unheard.txt")" 0
   like "make taste: candidates" "$(cat "$D/candidates.txt")" "%  Paper Lanterns - The Invented Band  \[trk01\]"
   is "make taste: predictions for the whole catalogue" "$(to-csv --no-header "$D/pred.ts" | wc -l)" 30

@@ -43,6 +43,28 @@ acc=$(to-csv bce.hist | awk -F, 'NR > 1 && $5 > m { m = $5 } END { print m }')
 above "a > b accuracy above 0.95" "$acc" 0.95
 like "history names its metric" "$(to-csv bce.hist | head -1)" '^epoch,epoch,train_loss,val_loss,metric,seconds$'
 
+# --metric accuracy on a regression output: rounded prediction == rounded
+# target, in target units.  With --val 0 the metric is over every row, so the
+# best epoch's value must equal what the saved model's predictions give
+# (cls = 0..3 as a number, targets standardised inside: the metric unscales).
+# acc_of MODEL COLUMN-OF-f.csv: share of rows whose rounded prediction is the target
+acc_of() { embed -m "$1" --predict f.ts | to-csv | paste -d, - <(cut -d, -f"$2" f.csv) |
+           awk -F, 'NR > 1 { r = int($2 + 1000.5) - 1000; s += (r == $3); n++ } END { printf "%.5f", s / n }'; }
+# the metric of the epoch with the smallest loss (the saved model's)
+best_metric() { to-csv "$1" | awk -F, 'NR > 1 && (m == "" || $4 < m) { m = $4; a = $5 } END { printf "%.5f", a }'; }
+ok "mse with --metric accuracy (0/1 target)" train-mlp -q --inputs a,b --targets pos --layers 8,1 --act tanh --out-act sigmoid \
+  --loss mse --metric accuracy --val 0 --lr 0.01 --epochs 20 -o macc.model --history macc.hist f.ts
+like "history meta names val_accuracy" "$(grep -ao '"metric":"[a-z_]*"' macc.hist)" '"metric":"val_accuracy"'
+above "rounded-prediction accuracy of a > b above 0.95" "$(best_metric macc.hist)" 0.95
+is "history accuracy = accuracy of the saved model's rounded predictions (0/1)" "$(best_metric macc.hist)" "$(acc_of macc.model 8)"
+ok "mse with --metric accuracy (0..3 target, --scale-targets)" train-mlp -q --inputs a,b --targets cls --scale-targets --layers 16,1 \
+  --act tanh --loss mse --metric accuracy --val 0 --lr 0.01 --epochs 15 -o mcls.model --history mcls.hist f.ts
+is "history accuracy = accuracy of the rounded predictions in target units (0..3)" "$(best_metric mcls.hist)" "$(acc_of mcls.model 7)"
+like "the default metric of mse is still MAE" "$(grep -ao '"metric":"[a-z_]*"' reg.hist)" '"metric":"val_mae"'
+fails "unknown --metric" 2 "--metric 'auc': one of auto mae accuracy" train-mlp --metric auc --layers 8,1 --targets y -o x.model f.ts
+fails "--metric mae of a class output" 2 "--metric mae: the first output is a class" \
+  train-mlp --metric mae --inputs a,b --targets cls --loss ce --layers 8,4 -o x.model f.ts
+
 # rank-2 data (d = a + b) through a 2-wide bottleneck reconstructs
 ok "autoencoder trains" train-mlp -q --inputs a,b,d --autoencoder --layers 8,2,8,3 --act tanh --lr 0.01 --epochs 80 -o ae.model --history ae.hist f.ts
 v=$(best_val ae.hist)

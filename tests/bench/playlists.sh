@@ -5,7 +5,10 @@
 #           decompressed text building the same vocabulary and rows;
 #   cooc    the co-occurrence model: build time, and queries per second,
 #           against scipy.sparse (C = A^T A, scores = C[seeds].sum(0),
-#           argpartition top 500), the tool a Python user would reach for;
+#           argpartition top 500), the tool a Python user would reach for.
+#           "build" is mpd-recommend's CSR index (it never forms C) against
+#           scipy forming C; "counts" is mpd-train --model cooc forming the
+#           upper triangle of C and writing it as a tensor stream;
 #   eval    rec-eval playlists/s against the challenge formulas in numpy-free
 #           Python (as metrics.py computes them) on the same recommendations.
 # Ratio = songpipe time / reference time (below 1: songpipe is faster).
@@ -89,7 +92,12 @@ print(f"{t1 - t0:.3f} {t2 - t1:.3f}")
 X
 )
   rb=${out% *}; rq=${out#* }
-  echo "bench cooc build: songpipe $build s, scipy A^T A $rb s, ratio $(ratio "$build" "$rb") x"
+  echo "bench cooc build: songpipe $build s (CSR index, C not formed), scipy A^T A $rb s, ratio $(ratio "$build" "$rb") x"
+  t0=$(now)
+  "$BIN/mpd-train" --model cooc -o "$W/cooc-model.ts" "$W/train.ts" 2>"$W/counts.err"
+  t1=$(now)
+  ct=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')
+  echo "bench cooc counts: songpipe mpd-train --model cooc $ct s ($(grep -o '[0-9]* pairs' "$W/counts.err"), C[a,b] a<=b written and compressed), scipy A^T A in memory $rb s, ratio $(ratio "$ct" "$rb") x"
   echo "bench cooc $nq queries: songpipe $sp s whole command ($qps queries/s), scipy queries alone $rq s, ratio $(ratio "$sp" "$rq") x"
 else
   echo "bench cooc build: songpipe $build s; $nq queries: $sp s ($qps queries/s); reference skipped: no scipy"
