@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+static double row_sum(const float *p, int n);
+
 /* ---------- conv2d (torch.nn.Conv2d) ---------- */
 /* aim for sgemm operands of at least this many columns, and at most this
  * many floats of workspace (32 MiB) unless one sample needs more */
@@ -79,7 +81,8 @@ static void col2im(float *dx, const float *col, size_t ldc, const nn_conv_shape 
                     if (ih < 0 || ih >= s->H) continue;
                     const float *d = src + (size_t)oh * Wo;
                     float *xr = dx + ((size_t)c * s->H + ih) * s->W + off;
-                    for (int ow = lo; ow < hi; ow++) xr[ow * st] += d[ow];
+                    if (st == 1) for (int ow = lo; ow < hi; ow++) xr[ow] += d[ow];
+                    else for (int ow = lo; ow < hi; ow++) xr[ow * st] += d[ow];
                 }
             }
 }
@@ -115,9 +118,7 @@ void nn_conv2d_backward(float *dx, float *dW, float *db, const float *dy,
         for (int i = 0; i < B; i++)
             for (int o = 0; o < s->O; o++) {
                 const float *d = dy + ((size_t)i * s->O + o) * hw;
-                double acc = 0;
-                for (size_t j = 0; j < hw; j++) acc += d[j];
-                db[o] += (float)acc;
+                db[o] += (float)row_sum(d, (int)hw);
             }
     for (int b0 = 0; b0 < B; b0 += s->chunk) {
         int S = B - b0 < s->chunk ? B - b0 : s->chunk;
@@ -154,6 +155,45 @@ void nn_conv2d_init(float *W, float *b, const nn_conv_shape *s, rng_state *r) {
 }
 
 /* ---------- batch normalisation (torch.nn.BatchNorm2d) ---------- */
+/* Row sums in 16 float lanes (the compiler vectorises them; a double
+ * accumulator is a serial chain of dependent adds), each row's total added
+ * into a double.  The order is fixed, so results stay reproducible. */
+#define LANES 16
+static double row_sum(const float *p, int n) {
+    float acc[LANES] = {0};
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) acc[l] += p[i + l];
+    double s = 0;
+    for (int l = 0; l < LANES; l++) s += acc[l];
+    for (; i < n; i++) s += p[i];
+    return s;
+}
+
+/* sum (p - m)^2 */
+static double row_sqdev(const float *p, int n, float m) {
+    float acc[LANES] = {0};
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) { float d = p[i + l] - m; acc[l] += d * d; }
+    double s = 0;
+    for (int l = 0; l < LANES; l++) s += acc[l];
+    for (; i < n; i++) { double d = p[i] - m; s += d * d; }
+    return s;
+}
+
+/* sum d and sum d (p - m) is */
+static void row_dy_sums(const float *d, const float *p, int n, float m, float is, double *sdy, double *sdyx) {
+    float a[LANES] = {0}, b[LANES] = {0};
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) { a[l] += d[i + l]; b[l] += d[i + l] * ((p[i + l] - m) * is); }
+    double s = 0, t = 0;
+    for (int l = 0; l < LANES; l++) s += a[l], t += b[l];
+    for (; i < n; i++) { s += d[i]; t += (double)d[i] * ((p[i] - m) * is); }
+    *sdy += s, *sdyx += t;
+}
+
 void nn_bn2d_forward_train(float *y, float *mean, float *invstd, float *run_mean,
                            float *run_var, const float *x, const float *gamma,
                            const float *beta, int B, int C, int HW,
@@ -161,15 +201,9 @@ void nn_bn2d_forward_train(float *y, float *mean, float *invstd, float *run_mean
     const double n = (double)B * HW;
     for (int c = 0; c < C; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < B; b++) {
-            const float *p = x + ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) sum += p[i];
-        }
+        for (int b = 0; b < B; b++) sum += row_sum(x + ((size_t)b * C + c) * HW, HW);
         double mu = sum / n;
-        for (int b = 0; b < B; b++) {
-            const float *p = x + ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) { double d = p[i] - mu; sq += d * d; }
-        }
+        for (int b = 0; b < B; b++) sq += row_sqdev(x + ((size_t)b * C + c) * HW, HW, (float)mu);
         double var = sq / n;
         float is = (float)(1.0 / sqrt(var + eps)), m = (float)mu;
         mean[c] = m, invstd[c] = is;
@@ -206,10 +240,8 @@ void nn_bn2d_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
     for (int c = 0; c < C; c++) {
         const float m = mean[c], is = invstd[c];
         double sdy = 0, sdyx = 0;
-        for (int b = 0; b < B; b++) {
-            const float *d = dy + ((size_t)b * C + c) * HW, *p = x + ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) { sdy += d[i]; sdyx += (double)d[i] * ((p[i] - m) * is); }
-        }
+        for (int b = 0; b < B; b++)
+            row_dy_sums(dy + ((size_t)b * C + c) * HW, x + ((size_t)b * C + c) * HW, HW, m, is, &sdy, &sdyx);
         dgamma[c] += (float)sdyx;
         dbeta[c] += (float)sdy;
         const float k = gamma[c] * is, a = (float)(sdy / n), bq = (float)(sdyx / n);
@@ -234,6 +266,16 @@ void nn_relu_backward_inplace(float *dy, const float *y, int64_t n) {
 void nn_avgpool_forward(float *y, const float *x, int N, int H, int W, int k, int s) {
     const int Ho = (H - k) / s + 1, Wo = (W - k) / s + 1;
     const float inv = 1.0f / (float)(k * k);
+    if (k == 2 && s == 2) {      /* the CNN's pooling: same sums, same order */
+        for (int n = 0; n < N; n++)
+            for (int oh = 0; oh < Ho; oh++) {
+                const float *r0 = x + ((size_t)n * H + 2 * oh) * W, *r1 = r0 + W;
+                float *q = y + ((size_t)n * Ho + oh) * Wo;
+                for (int ow = 0; ow < Wo; ow++)
+                    q[ow] = (r0[2 * ow] + r0[2 * ow + 1] + r1[2 * ow] + r1[2 * ow + 1]) * inv;
+            }
+        return;
+    }
     for (int n = 0; n < N; n++) {
         const float *p = x + (size_t)n * H * W;
         float *q = y + (size_t)n * Ho * Wo;
@@ -250,6 +292,18 @@ void nn_avgpool_forward(float *y, const float *x, int N, int H, int W, int k, in
 void nn_avgpool_backward(float *dx, const float *dy, int N, int H, int W, int k, int s) {
     const int Ho = (H - k) / s + 1, Wo = (W - k) / s + 1;
     const float inv = 1.0f / (float)(k * k);
+    if (k == 2 && s == 2 && H % 2 == 0 && W % 2 == 0) {   /* every input cell written once */
+        for (int n = 0; n < N; n++)
+            for (int oh = 0; oh < Ho; oh++) {
+                float *r0 = dx + ((size_t)n * H + 2 * oh) * W, *r1 = r0 + W;
+                const float *q = dy + ((size_t)n * Ho + oh) * Wo;
+                for (int ow = 0; ow < Wo; ow++) {
+                    float g = q[ow] * inv;
+                    r0[2 * ow] = r0[2 * ow + 1] = r1[2 * ow] = r1[2 * ow + 1] = g;
+                }
+            }
+        return;
+    }
     memset(dx, 0, sizeof *dx * (size_t)N * H * W);
     for (int n = 0; n < N; n++) {
         float *p = dx + (size_t)n * H * W;

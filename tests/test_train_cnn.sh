@@ -69,3 +69,58 @@ slice --width 64 --tiles 0..1 mel.ts > t64.ts
 fails "embed: tiles of another shape" 1 "as the model was trained on" embed -m a.model t64.ts
 fails "embed: --shard is not for CNN models" 2 "train-mlp models" embed -m a.model --shard 0/2 tiles.ts
 [ -e e.model.tmp ] && fail "no .tmp left behind" || pass "no .tmp left behind"
+
+# ---- make sounds-like / add-song on the shipped library and model ----
+# (the committed data/sound.model; the index is built in a scratch CNN_DIR)
+M="make --no-print-directory -s -C $ROOT OUT=${OUT:-build} SAN=${SAN:-0} CNN_DIR=$T/cnn"
+idx_sum() { sha256sum < "$T/cnn/index.ts"; }
+top1() { awk '$1 == "1" { print $NF }' "$T/.out"; }
+if $M sounds-like FILE="$ROOT/data/sounds/vibeace.ogg" > "$T/.out" 2> "$T/make.err"; then
+  pass "make sounds-like"
+  is "sounds-like: 5 songs" "$(awk '$1 ~ /^[0-9]+$/' "$T/.out" | wc -l)" 5
+  # knn leaves out the query's own key: a library song is not its own match
+  is "  not the query itself" "$(awk '$1 ~ /^[0-9]+$/ && $NF == "vibeace"' "$T/.out")" ""
+  is "sounds-like: the index holds the library's 10 songs" "$(to-csv --no-header "$T/cnn/index.ts" | wc -l)" 10
+  before=$(idx_sum)
+  cp "$ROOT/data/sounds/vibeace.ogg" "$T/my song, 2.ogg"
+  $M sounds-like FILE="$T/my song, 2.ogg" > "$T/.out" 2>&1
+  is "sounds-like: a copy of a library song finds it first" "$(top1)" vibeace
+  like "  with cosine ~1" "$(awk '$1 == "1" { print $2 }' "$T/.out")" "^(0\.99[0-9]*|1\.0*)$"
+  is "sounds-like does not change the index" "$(idx_sum)" "$before"
+  is "  nor add the song" "$(ls "$T/cnn/added" | wc -l)" 0
+  ok "make add-song (a key with a comma and a space)" $M add-song FILE="$T/my song, 2.ogg"
+  like "  reports the key" "$(cat "$T/.out")" "add-song: 'my song, 2' is in .* \(11 songs\)"
+  is "  the index has the new row" "$(to-csv --tsv --no-header "$T/cnn/index.ts" | cut -f1 | grep -c '^my song, 2$')" 1
+  ok "  its vector and its source are kept" test -s "$T/cnn/added/my song, 2.ts" -a -s "$T/cnn/added/my song, 2.src"
+  $M add-song FILE="$T/my song, 2.ogg" > /dev/null 2>&1
+  is "add-song again: replaced, not duplicated" "$(to-csv --no-header "$T/cnn/index.ts" | wc -l)" 11
+  $M sounds-like FILE="$ROOT/data/sounds/vibeace.ogg" > "$T/.out" 2>&1
+  like "sounds-like finds the added song" "$(awk '$1 == "1" || $1 == "2"' "$T/.out")" "my song, 2"
+  before=$(idx_sum)
+  printf 'not audio\n' > "$T/bad.mp3"
+  fails "add-song: undecodable file" 2 "spectro: .*bad.mp3: cannot decode" $M add-song FILE="$T/bad.mp3"
+  is "  index unchanged" "$(idx_sum)" "$before"
+  fails "add-song: missing file" 2 "no such file" $M add-song FILE="$T/none.ogg"
+  fails "sounds-like: no FILE" 2 "usage: make sounds-like FILE=" $M sounds-like
+  # a newer model: added songs are recomputed from their audio, not mixed in
+  cp "$ROOT/data/sound.model" "$T/m.model"; cp "$ROOT/data/sound.model.inputs" "$T/m.model.inputs"
+  touch -d '-1 hour' "$T/cnn/added/my song, 2.ts"
+  ok "sound-library after a new model" $M sound-library CNN_MODEL="$T/m.model"
+  like "  recomputes the added song" "$(cat "$T/.err")" "recomputing .*my song, 2.ts"
+  is "  still 11 songs" "$(to-csv --no-header "$T/cnn/index.ts" | wc -l)" 11
+  # odd formats from the shared data, when present: 5.1 FLAC, 8-bit WAV, MP3
+  F="$SHARED/audio/formats"
+  if [ -d "$F" ]; then
+    for f in vibeace_5s_44k1_5.1.flac vibeace_10s_44k1_stereo_128k.mp3; do
+      $M sounds-like FILE="$F/$f" CNN_MODEL="$T/m.model" > "$T/.out" 2>&1
+      # vibeace and 'my song, 2' (its copy) tie
+      like "sounds-like $f: nearest is vibeace" "$(awk '$1 == "1"' "$T/.out")" "(vibeace|my song, 2)$"
+    done
+    ok "add-song 8-bit WAV" $M add-song FILE="$F/trumpet_5s_22k05_mono_u8.wav" CNN_MODEL="$T/m.model"
+    is "  12 songs" "$(to-csv --no-header "$T/cnn/index.ts" | wc -l)" 12
+  else
+    skip "sounds-like odd formats" "no $F"
+  fi
+else
+  fail "make sounds-like" "$(tail -5 "$T/make.err")"
+fi
