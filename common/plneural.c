@@ -102,7 +102,7 @@ void pln_free(pln_model *m) {
 int pln_reserve(pln_model *m, int B) {
     if (B <= m->cap) return 0;
     size_t D = (size_t)m->a.dim, H = (size_t)m->a.hidden, V = (size_t)m->a.vocab, R = (size_t)m->a.blocks;
-    size_t per = 2 * D + H + (R + 1) * H + 2 * R * H + H + D + V   /* forward */
+    size_t per = 6 * D + H + (R + 1) * H + 2 * R * H + H + D + V   /* forward */
                + V + D + 3 * H + 2 * D;                           /* gradients */
     float *a = malloc((size_t)B * per * sizeof *a);
     if (!a) return -1;
@@ -112,6 +112,8 @@ int pln_reserve(pln_model *m, int B) {
     float *q = a;
 #define CUT(ptr, w) do { ptr = q; q += (size_t)B * (w); } while (0)
     CUT(m->x0, 2 * D);
+    CUT(m->xd, 2 * D);
+    CUT(m->keep, 2 * D);
     CUT(m->a0, H);
     for (size_t r = 0; r <= R; r++) CUT(m->h[r], H);
     for (size_t r = 0; r < R; r++) { CUT(m->ua[r], H); CUT(m->ur[r], H); }
@@ -175,7 +177,16 @@ void pln_forward(pln_model *m, const pln_batch *b) {
     int B = b->B, D = m->a.dim, H = m->a.hidden, V = (int)m->a.vocab, R = m->a.blocks;
     const pln_params *p = &m->p;
     pln_pool_forward(m->x0, p->E, D, b);
-    nn_dense_forward(m->a0, m->x0, p->Win, p->bin, B, 2 * D, H);
+    const float *x = m->x0;
+    if (m->training && m->dropout > 0) {
+        float scale = 1.0f / (1.0f - m->dropout);
+        for (size_t i = 0; i < (size_t)B * 2 * D; i++) {
+            m->keep[i] = rng_float(m->rng) < m->dropout ? 0.0f : scale;
+            m->xd[i] = m->x0[i] * m->keep[i];
+        }
+        x = m->xd;
+    }
+    nn_dense_forward(m->a0, x, p->Win, p->bin, B, 2 * D, H);
     nn_act_forward(NN_RELU, m->h[0], m->a0, (int64_t)B * H, 0);
     for (int r = 0; r < R; r++) {
         nn_dense_forward(m->ua[r], m->h[r], p->Wa[r], p->ba[r], B, H, H);
@@ -233,7 +244,10 @@ double pln_loss_backward(pln_model *m, const pln_batch *b, int grads) {
         for (size_t i = 0; i < (size_t)B * H; i++) m->dh[i] += m->dt[i];
     }
     nn_act_backward(NN_RELU, m->dh, m->dh, m->a0, m->h[0], (int64_t)B * H, 0);
-    nn_dense_backward(m->dx0, g->Win, g->bin, m->dh, m->x0, p->Win, B, 2 * D, H);
+    int drop = m->training && m->dropout > 0;
+    nn_dense_backward(m->dx0, g->Win, g->bin, m->dh, drop ? m->xd : m->x0, p->Win, B, 2 * D, H);
+    if (drop)
+        for (size_t i = 0; i < (size_t)B * 2 * D; i++) m->dx0[i] *= m->keep[i];
     pln_pool_backward(g->E, m->dx0, m->x0, p->E, D, b);
     return loss;
 }
@@ -380,21 +394,70 @@ bad:
 
 /* ---- inference ---- */
 
-int64_t pln_recommend(pln_model *m, plm_model *base, const int32_t *seeds, int64_t ns,
-                      int32_t *out, int64_t n) {
+/* the model's logits for one query in m->z (row 0) */
+static int query_forward(pln_model *m, const int32_t *seeds, int64_t ns) {
     if (pln_reserve(m, 1)) return -1;
     int32_t *rows = malloc((size_t)(ns ? ns : 1) * sizeof *rows);
-    float *score = malloc((size_t)base->ntracks * sizeof *score);
-    if (!rows || !score) { free(rows); free(score); return -1; }
+    if (!rows) return -1;
     for (int64_t i = 0; i < ns; i++)
         rows[i] = seeds[i] >= 0 && seeds[i] < m->ntracks ? m->row_of[seeds[i]] : -1;
     int64_t off[2] = {0, ns};
     pln_batch b = {.B = 1, .off = off, .rows = rows};
+    int training = m->training;
+    m->training = 0;
     pln_forward(m, &b);
+    m->training = training;
+    free(rows);
+    return 0;
+}
+
+int64_t pln_recommend(pln_model *m, plm_model *base, const int32_t *seeds, int64_t ns,
+                      int32_t *out, int64_t n) {
+    float *score = malloc((size_t)(base->ntracks ? base->ntracks : 1) * sizeof *score);
+    if (!score || query_forward(m, seeds, ns)) { free(score); return -1; }
     for (int32_t t = 0; t < base->ntracks; t++) score[t] = -INFINITY;
     for (int64_t v = 0; v < m->a.vocab; v++)
         if (m->track[v] < base->ntracks) score[m->track[v]] = m->z[v];
     int64_t k = plm_top_dense(base, score, seeds, ns, out, n);
-    free(rows); free(score);
+    free(score);
+    return k;
+}
+
+int64_t pln_recommend_blend(pln_model *m, plm_model *base, const int32_t *seeds, int64_t ns,
+                            float w, int32_t *out, int64_t n) {
+    int32_t nt = base->ntracks;
+    float *score = calloc((size_t)(nt ? nt : 1), sizeof *score);
+    double *c = calloc((size_t)(nt ? nt : 1), sizeof *c);
+    int32_t *plw = calloc((size_t)(base->npl ? base->npl : 1), sizeof *plw);
+    int64_t k = -1;
+    if (!score || !c || !plw || query_forward(m, seeds, ns)) goto done;
+    /* co-occurrence: each seed adds 1 to every training playlist holding it,
+     * each track of such a playlist gains that weight (plmodel.h) */
+    for (int64_t i = 0; i < ns; i++) {
+        int32_t s = seeds[i];
+        if (s < 0 || s >= nt) continue;
+        for (int64_t j = base->tr_off[s]; j < base->tr_off[s + 1]; j++) plw[base->tr_pl[j]]++;
+    }
+    double total = 0;
+    for (int64_t p = 0; p < base->npl; p++) {
+        if (!plw[p]) continue;
+        for (int64_t j = base->pl_off[p]; j < base->pl_off[p + 1]; j++) c[base->pl_tr[j]] += plw[p];
+        total += (double)plw[p] * (double)(base->pl_off[p + 1] - base->pl_off[p]);
+    }
+    /* softmax of the logits (max-shifted) */
+    int64_t V = m->a.vocab;
+    double mx = -INFINITY, sum = 0;
+    for (int64_t v = 0; v < V; v++) mx = fmax(mx, m->z[v]);
+    for (int64_t v = 0; v < V; v++) sum += exp(m->z[v] - mx);
+    int known = 0;
+    for (int64_t i = 0; i < ns; i++) known |= seeds[i] >= 0 && seeds[i] < m->ntracks && m->row_of[seeds[i]] >= 0;
+    double wn = known ? w : 0, wc = total > 0 ? 1 - wn : 0;
+    if (total <= 0 && known) wn = 1;
+    for (int32_t t = 0; t < nt; t++) score[t] = total > 0 ? (float)(wc * c[t] / total) : 0.0f;
+    for (int64_t v = 0; v < V && wn > 0; v++)
+        if (m->track[v] < nt) score[m->track[v]] += (float)(wn * exp(m->z[v] - mx) / sum);
+    k = plm_top_dense(base, score, seeds, ns, out, n);
+done:
+    free(score); free(c); free(plw);
     return k;
 }

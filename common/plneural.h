@@ -41,10 +41,15 @@ typedef struct {
     int32_t *track;             /* vocab row -> global track index */
     int32_t *row_of;            /* global track -> vocab row, -1 outside */
     int32_t ntracks;            /* size of row_of */
+    /* training-time dropout on the pooled input (0 = none); when `training`
+     * is set, pln_forward draws a fresh mask from *rng */
+    float dropout;
+    int training;
+    rng_state *rng;
     /* activations for up to `cap` examples (one arena) */
     int cap;
     float *arena;
-    float *x0, *a0, *h[PLN_MAX_BLOCKS + 1], *ua[PLN_MAX_BLOCKS], *ur[PLN_MAX_BLOCKS], *v, *pr, *z;
+    float *x0, *xd, *keep, *a0, *h[PLN_MAX_BLOCKS + 1], *ua[PLN_MAX_BLOCKS], *ur[PLN_MAX_BLOCKS], *v, *pr, *z;
     float *dz, *dp, *dh, *dt, *du, *dx0;
 } pln_model;
 
@@ -68,7 +73,10 @@ int pln_init(pln_model *m, const pln_arch *a, const int32_t *vocab_tracks, int32
 void pln_free(pln_model *m);
 int pln_reserve(pln_model *m, int B);   /* activations for B examples; 0 / -1 */
 
-/* forward for a batch (B <= cap); logits in m->z [B, vocab] */
+/* forward for a batch (B <= cap); logits in m->z [B, vocab].  With
+ * m->training and m->dropout > 0, each pooled input is zeroed with
+ * probability dropout and the rest scaled by 1 / (1 - dropout) (inverted
+ * dropout, as torch.nn.Dropout). */
 void pln_forward(pln_model *m, const pln_batch *b);
 /* loss (mean over the batch of -sum_t w_t log softmax(z)_t) and, when
  * grads, the backward pass accumulating into m->grads (zero them first) */
@@ -89,4 +97,15 @@ pln_model *pln_load(const char *path, char *err, size_t errlen);
  * ranked through plm_top_dense (ties: popularity); -1 out of memory */
 int64_t pln_recommend(pln_model *m, plm_model *base, const int32_t *seeds, int64_t ns,
                       int32_t *out, int64_t n);
+
+/* The blend of the neural model with item co-occurrence (a mixture of two
+ * distributions over the tracks):
+ *   score(t) = (1 - w) c(t) / sum_u c(u) + w softmax(z)_t
+ * c(t) = sum over the seeds s of C[s, t], C = A^T A as plm_cooc counts it
+ * over base's training playlists; softmax over the model's vocabulary (0
+ * outside).  w = 1 ranks as pln_recommend (out-of-vocabulary tracks then
+ * tie at 0 and go by popularity), w = 0 as co-occurrence.  Seeds unknown to
+ * both: popularity.  -1 out of memory. */
+int64_t pln_recommend_blend(pln_model *m, plm_model *base, const int32_t *seeds, int64_t ns,
+                            float w, int32_t *out, int64_t n);
 #endif

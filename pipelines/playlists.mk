@@ -2,11 +2,14 @@
 # mpd-ingest -> mpd-split (RecSys Challenge 2018 protocol) -> mpd-recommend
 # per model -> rec-eval.  The MPD may not be redistributed: it is read from
 # MPD_DIR (outside the repository) and the targets skip when it is absent.
-#   make eval-playlists [MPD_DIR=dir] [PL_MODELS='pop title cooc neural'] [PL_TRAIN_OPTS=...]
+#   make eval-playlists [MPD_DIR=dir] [PL_MODELS='pop title cooc neural blend'] [PL_TRAIN_OPTS=...] [PL_BLEND=w]
 #   make continue PLAYLIST=pid | PLAYLIST='Title - Artist; Title; ...'
 MPD_DIR        ?= ../shared/data/mpd/soundscout-followers10
-PL_MODELS      ?= pop title cooc neural
+PL_MODELS      ?= pop title cooc neural blend
 PL_TRAIN_OPTS  ?=
+# blend = (1 - w) cooc + w neural (as distributions); w chosen on a
+# validation split of the training playlists (playlists.md)
+PL_BLEND       ?= 0.2
 PL_KS          ?= 0,1,5,10,25
 PL_TEST_FRAC   ?= 0.1
 PL_MAX_TEST    ?= 1000
@@ -27,6 +30,7 @@ endef
 $(P)/ingest.cfg: FORCE ; $(call pl_stamp,$(MPD_DIR) $(MPD_FILES))
 $(P)/split.cfg: FORCE ; $(call pl_stamp,$(PL_KS) $(PL_TEST_FRAC) $(PL_MAX_TEST) $(PL_SEED))
 $(P)/train.cfg: FORCE ; $(call pl_stamp,$(PL_TRAIN_OPTS) $(PL_SEED))
+$(P)/blend.cfg: FORCE ; $(call pl_stamp,$(PL_BLEND))
 
 $(P)/playlists.ts $(P)/tracks.tsv $(P)/names.tsv &: $(MPD_FILES) $(P)/ingest.cfg $(BIN)/mpd-ingest
 	$(BIN)/mpd-ingest --tracks $(P)/tracks.tsv --names $(P)/names.tsv -o $(P)/playlists.ts $(MPD_DIR)
@@ -42,6 +46,11 @@ $(P)/model.ts: $(P)/train.ts $(P)/train.cfg $(BIN)/mpd-train
 
 $(P)/recs-neural.ts: $(P)/model.ts $(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts $(P)/tracks.tsv $(BIN)/mpd-recommend
 	$(BIN)/mpd-recommend --model neural --weights $(P)/model.ts --train $(P)/train.ts --names $(P)/names.tsv \
+	  --tracks $(P)/tracks.tsv --queries $(P)/queries.tsv --seeds $(P)/seeds.ts -o $@
+
+# the blend of the neural model with co-occurrence (a model of its own name)
+$(P)/recs-blend.ts: $(P)/model.ts $(P)/blend.cfg $(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts $(P)/tracks.tsv $(BIN)/mpd-recommend
+	$(BIN)/mpd-recommend --model blend --blend $(PL_BLEND) --weights $(P)/model.ts --train $(P)/train.ts --names $(P)/names.tsv \
 	  --tracks $(P)/tracks.tsv --queries $(P)/queries.tsv --seeds $(P)/seeds.ts -o $@
 
 $(P)/recs-%.ts: $(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts $(P)/tracks.tsv $(BIN)/mpd-recommend

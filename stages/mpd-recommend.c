@@ -28,10 +28,14 @@ static const char HELP[] =
 "                      when there is no seed);\n"
 "                    neural: a model of mpd-train (--weights; title when\n"
 "                      there is no seed)\n"
+"                    blend: (1 - W) x the co-occurrence scores as a\n"
+"                      distribution + W x the neural model's softmax\n"
+"                      (--weights, --blend W; title when there is no seed)\n"
 "  --train FILE      training playlists stream (mpd-split -o, or mpd-ingest -o)\n"
 "  --names FILE      playlist catalogue (mpd-ingest --names): titles of the\n"
 "                    training playlists, for the title model\n"
 "  --weights FILE    the neural model (mpd-train -o)\n"
+"  --blend W         the neural share of the blend, 0..1 (default 0.2)\n"
 "  -n N              tracks per query (default 500, the challenge's count;\n"
 "                    20 in continue mode)\n"
 "  --queries FILE    query catalogue (mpd-split --queries): qid, pid, k, name\n"
@@ -44,20 +48,21 @@ static const char HELP[] =
 "  --songs LIST      continue a list of songs 'Title - Artist; Title; ...'\n"
 "  -h, --help        this help;  -V, --version\n";
 
-enum { M_POP, M_TITLE, M_COOC, M_NEURAL };
+enum { M_POP, M_TITLE, M_COOC, M_NEURAL, M_BLEND };
 
 struct opts {
     int model;
     long n;
+    double blend;
     const char *train, *names, *weights, *queries, *seeds, *out, *tracks, *playlist, *from, *songs;
 };
 
 static struct opts parse_opts(int argc, char **argv) {
-    struct opts o = {.model = -1, .n = -1};
+    struct opts o = {.model = -1, .n = -1, .blend = 0.2};
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"train", 1, 0, 't'}, {"names", 1, 0, 'N'}, {"weights", 1, 0, 'w'},
         {"queries", 1, 0, 'q'}, {"seeds", 1, 0, 's'}, {"tracks", 1, 0, 'T'}, {"playlist", 1, 0, 'p'},
-        {"from", 1, 0, 'f'}, {"songs", 1, 0, 'S'}, {"output", 1, 0, 'o'}, {0, 0, 0, 0}};
+        {"from", 1, 0, 'f'}, {"songs", 1, 0, 'S'}, {"blend", 1, 0, 'b'}, {"output", 1, 0, 'o'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:n:", lo, NULL)) != -1) {
         switch (c) {
@@ -66,7 +71,8 @@ static struct opts parse_opts(int argc, char **argv) {
             else if (!strcmp(optarg, "title")) o.model = M_TITLE;
             else if (!strcmp(optarg, "cooc")) o.model = M_COOC;
             else if (!strcmp(optarg, "neural")) o.model = M_NEURAL;
-            else cli_usage("--model: '%s' is not one of pop, title, cooc, neural", optarg);
+            else if (!strcmp(optarg, "blend")) o.model = M_BLEND;
+            else cli_usage("--model: '%s' is not one of pop, title, cooc, neural, blend", optarg);
             break;
         case 't': o.train = optarg; break;
         case 'N': o.names = optarg; break;
@@ -77,15 +83,17 @@ static struct opts parse_opts(int argc, char **argv) {
         case 'p': o.playlist = optarg; break;
         case 'f': o.from = optarg; break;
         case 'S': o.songs = optarg; break;
+        case 'b': o.blend = cli_double("--blend", optarg, 0, 1); break;
         case 'n': o.n = cli_long("-n", optarg, 1, 1 << 24); break;
         case 'o': o.out = optarg; break;
         default: cli_usage("unknown option");
         }
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
-    if (o.model < 0) cli_usage("--model is required (pop, title, cooc or neural)");
+    if (o.model < 0) cli_usage("--model is required (pop, title, cooc, neural or blend)");
     if (!o.train) cli_usage("--train FILE is required");
-    if (o.model == M_NEURAL && !o.weights) cli_usage("--model neural needs --weights FILE (mpd-train -o)");
+    if ((o.model == M_NEURAL || o.model == M_BLEND) && !o.weights)
+        cli_usage("--model %s needs --weights FILE (mpd-train -o)", o.model == M_NEURAL ? "neural" : "blend");
     int batch = o.queries || o.seeds, cont = o.playlist || o.songs;
     if (batch == cont) cli_usage("give either --queries and --seeds (batch) or --playlist / --songs (continue)");
     if (batch && (!o.queries || !o.seeds)) cli_usage("--queries and --seeds go together");
@@ -107,8 +115,12 @@ static int64_t recommend(recommender *R, const char *title, const int32_t *seeds
     case M_POP: k = plm_popular(&R->m, seeds, ns, out, n); break;
     case M_TITLE: k = plm_title(&R->m, title, seeds, ns, out, n); break;
     case M_COOC: k = plm_cooc(&R->m, title, seeds, ns, out, n); break;
-    default: k = ns ? pln_recommend(R->net, &R->m, seeds, ns, out, n) : plm_title(&R->m, title, seeds, ns, out, n);
+    case M_NEURAL: k = ns ? pln_recommend(R->net, &R->m, seeds, ns, out, n) : plm_title(&R->m, title, seeds, ns, out, n); break;
+    default:
+        k = ns ? pln_recommend_blend(R->net, &R->m, seeds, ns, (float)R->o->blend, out, n)
+               : plm_title(&R->m, title, seeds, ns, out, n);
     }
+    if (k == -2) cli_die("co-occurrence scores past 2^32 - 1 (the seeds are in over 4 billion training playlists)");
     if (k < 0) cli_die("out of memory");
     return k;
 }
@@ -142,7 +154,7 @@ static void run_batch(recommender *R) {
     static const char *const cols[] = {"track"};
     if (ts_header_init(&h, "recs", TS_I32, 1, cols)) cli_die("out of memory");
     h.key_name = strdup("qid");
-    static const char *const names[] = {"pop", "title", "cooc", "neural"};
+    static const char *const names[] = {"pop", "title", "cooc", "neural", "blend"};
     cJSON_AddStringToObject(ts_header_meta(&h), "model", names[o->model]);
     cJSON_AddNumberToObject(ts_header_meta(&h), "n", (double)o->n);
     ts_writer *w = cli_open_write(o->out);
@@ -264,7 +276,7 @@ static void run_continue(recommender *R, const pl_set *train) {
     int32_t *out = malloc((size_t)o->n * sizeof *out);
     if (!out) cli_die("out of memory");
     int64_t k = recommend(R, "", seeds, ns, out);
-    static const char *const names[] = {"popularity", "title", "co-occurrence", "neural"};
+    static const char *const names[] = {"popularity", "title", "co-occurrence", "neural", "neural + co-occurrence blend"};
     printf("Next songs (%s model):\n", names[o->model]);
     for (int64_t i = 0; i < k; i++) printf("  %3" PRId64 ". %s\n", i + 1, label(&v, out[i], lab, sizeof lab));
     if (fflush(stdout)) cli_die("write error");
@@ -291,7 +303,7 @@ int main(int argc, char **argv) {
         if (c.nrows > ntracks) ntracks = (int32_t)c.nrows;
         cat_free(&c);
     }
-    if (o.model == M_NEURAL) {
+    if (o.model == M_NEURAL || o.model == M_BLEND) {
         if (!(R.net = pln_load(o.weights, err, sizeof err))) cli_die("%s", err);
         if (R.net->ntracks > ntracks) ntracks = R.net->ntracks;
     }

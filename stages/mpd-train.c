@@ -1,12 +1,15 @@
 /* mpd-train.c - trains the neural playlist-continuation model (plneural.h)
- * on a playlists stream: examples are (first k tracks -> the held-out rest),
+ * on a playlists stream: examples are (k tracks of a playlist -> the rest),
  * minibatches through a full softmax over the model's vocabulary, Adam,
- * early stopping on a validation loss. */
+ * early stopping on a validation loss.  --model cooc instead counts the
+ * track co-occurrences (plmodel.h), shardable by playlist. */
 #include "cli.h"
 #include "optim.h"
 #include "playlists.h"
+#include "plmodel.h"
 #include "plneural.h"
 #include "rng.h"
+#include "shard.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -19,11 +22,23 @@ static const char HELP[] =
 "Trains the neural playlist model on a playlists stream (mpd-split -o): track\n"
 "embeddings, the mean and std of the seed tracks' embeddings, residual MLP\n"
 "blocks, a full softmax over every track played at least --min-count times\n"
-"(output weights tied to the embeddings).  One example = a playlist's first\n"
-"k tracks (k uniform in 1..min(n-1, --max-seeds)) and, as targets, its other\n"
+"(output weights tied to the embeddings).  One example = k tracks of a\n"
+"playlist (k uniform in 1..min(n-1, --max-seeds)) and, as targets, its other\n"
 "tracks.  The output bias starts at log(training count) (popularity).\n"
 "Needs the training set and B x vocab logits in memory.\n"
 "\n"
+"  --model M         neural (default), or cooc: the co-occurrence counts\n"
+"                    C = A^T A of the binary playlist x track matrix A, tensor\n"
+"                    'cooc' of i32 counts keyed 'a b' (track indices), one row\n"
+"                    per non-zero C[a,b] with a <= b, in (a, b) order\n"
+"                    (C[a,a] = playlists holding a); the options below are\n"
+"                    the neural model's\n"
+"  --shard I/N       with --model cooc: count only the playlists p (0-based\n"
+"                    place in the input) with p mod N = I; `merge` adds the\n"
+"                    N partial counts up into exactly the unsharded model\n"
+"                    (meta.shard.combine 'sum').  Every shard loads the whole\n"
+"                    input (a named file, not stdin) and holds its 1/N part\n"
+"                    as CSR plus two int32 arrays per track\n"
 "  -o FILE           model (tensor stream; mpd-recommend --model neural --weights)\n"
 "  --dim N           embedding width (default 50)\n"
 "  --hidden N        hidden width of the MLP (default 128)\n"
@@ -32,6 +47,12 @@ static const char HELP[] =
 "  --targets all|next  all held-out tracks as a target distribution (default),\n"
 "                    or only the next one (track k+1)\n"
 "  --max-seeds N     largest k (default 25)\n"
+"  --seed-pick random|prefix  the k seeds of a training example: k tracks at\n"
+"                    random positions (default; a new subset every epoch),\n"
+"                    or the first k; the rest are the targets.  The\n"
+"                    validation loss always uses prefixes, as the queries do\n"
+"  --dropout P       dropout on the pooled seed vector while training\n"
+"                    (default 0.25; 0 = none)\n"
 "  --samples N       examples per playlist per epoch (default 4)\n"
 "  --epochs N        at most N epochs (default 20)\n"
 "  --batch N         minibatch size (default 256)\n"
@@ -45,19 +66,23 @@ static const char HELP[] =
 
 struct opts {
     const char *in, *out;
-    int dim, hidden, blocks, min_count, next_only, max_seeds, samples, epochs, batch, patience;
-    double lr, wd, valid_frac;
+    int dim, hidden, blocks, min_count, next_only, max_seeds, samples, epochs, batch, patience, random_pick;
+    double lr, wd, valid_frac, dropout;
     uint64_t seed;
+    int cooc;                   /* --model cooc */
+    shard_spec shard;
 };
 
 static struct opts parse_opts(int argc, char **argv) {
     struct opts o = {.dim = 50, .hidden = 128, .blocks = 2, .min_count = 2, .max_seeds = 25, .samples = 4,
-                     .epochs = 20, .batch = 256, .patience = 2, .lr = 0.002, .valid_frac = 0.05, .seed = 1};
+                     .epochs = 20, .batch = 256, .patience = 2, .lr = 0.002, .valid_frac = 0.05, .seed = 1, .random_pick = 1, .dropout = 0.25};
     static const struct option lo[] = {
         {"dim", 1, 0, 'd'}, {"hidden", 1, 0, 'H'}, {"blocks", 1, 0, 'b'}, {"min-count", 1, 0, 'm'},
         {"targets", 1, 0, 't'}, {"max-seeds", 1, 0, 'k'}, {"samples", 1, 0, 's'}, {"epochs", 1, 0, 'e'},
         {"batch", 1, 0, 'B'}, {"lr", 1, 0, 'l'}, {"weight-decay", 1, 0, 'w'}, {"valid-frac", 1, 0, 'v'},
-        {"patience", 1, 0, 'p'}, {"seed", 1, 0, 'S'}, {"output", 1, 0, 'o'}, {0, 0, 0, 0}};
+        {"patience", 1, 0, 'p'}, {"seed", 1, 0, 'S'}, {"seed-pick", 1, 0, 'P'}, {"dropout", 1, 0, 'D'}, {"output", 1, 0, 'o'},
+        {"model", 1, 0, 'M'}, {"shard", 1, 0, 'I'}, {0, 0, 0, 0}};
+    char err[256];
     int c;
     while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
         switch (c) {
@@ -79,13 +104,27 @@ static struct opts parse_opts(int argc, char **argv) {
         case 'v': o.valid_frac = cli_double("--valid-frac", optarg, 0, 0.9); break;
         case 'p': o.patience = (int)cli_long("--patience", optarg, 0, 1000); break;
         case 'S': o.seed = (uint64_t)cli_long("--seed", optarg, 0, INT64_MAX); break;
+        case 'P':
+            if (!strcmp(optarg, "prefix")) o.random_pick = 0;
+            else if (!strcmp(optarg, "random")) o.random_pick = 1;
+            else cli_usage("--seed-pick: '%s' is not prefix or random", optarg);
+            break;
+        case 'D': o.dropout = cli_double("--dropout", optarg, 0, 0.95); break;
         case 'o': o.out = optarg; break;
+        case 'M':
+            if (!strcmp(optarg, "cooc")) o.cooc = 1;
+            else if (strcmp(optarg, "neural")) cli_usage("--model: '%s' is not neural or cooc", optarg);
+            break;
+        case 'I': if (shard_parse(optarg, &o.shard, err, sizeof err)) cli_usage("%s", err); break;
         default: cli_usage("unknown option");
         }
     }
     if (optind < argc) o.in = argv[optind++];
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
     if (!o.out) cli_usage("-o MODEL.ts is required");
+    if (shard_active(&o.shard) && !o.cooc) cli_usage("--shard splits the counting of --model cooc; the neural model is not sharded");
+    if (shard_active(&o.shard) && (!o.in || !strcmp(o.in, "-")))
+        cli_usage("--shard needs a named input file (its size and checksum identify the input), not stdin");
     return o;
 }
 
@@ -98,7 +137,7 @@ typedef struct {
 
 typedef struct {
     int64_t *off, *toff;
-    int32_t *rows, *tgt;
+    int32_t *rows, *tgt, *pos;     /* pos: one playlist's positions */
     int64_t cap_rows, cap_tgt;
 } batch_buf;
 
@@ -110,15 +149,24 @@ static void push(int32_t **v, int64_t *cap, int64_t n, int32_t x) {
     (*v)[n] = x;
 }
 
-/* example i of the batch: playlist p, k seeds; returns 0 when the playlist
- * has no target in the vocabulary after k */
-static int add_example(batch_buf *bb, int i, const data *d, int64_t p, int k, int next_only) {
+/* example i of the batch: playlist p, k seeds (its first k tracks, or with
+ * pick k random positions; pick is scratch for the playlist's positions);
+ * returns 0 when the playlist has no target in the vocabulary */
+static int add_example(batch_buf *bb, int i, const data *d, int64_t p, int k, int next_only,
+                       rng_state *pick) {
     const int32_t *r = d->row + d->pl.off[p];
     int64_t n = pl_len(&d->pl, p), nr = bb->off[i], nt = bb->toff[i];
-    for (int j = k; j < n && (!next_only || j == k); j++)
-        if (r[j] >= 0) push(&bb->tgt, &bb->cap_tgt, nt++, r[j]);
+    int32_t *pos = bb->pos;
+    for (int64_t j = 0; j < n; j++) pos[j] = (int32_t)j;
+    if (pick)       /* partial Fisher-Yates: pos[0..k) a uniform k-subset */
+        for (int j = 0; j < k; j++) {
+            int64_t q = j + (int64_t)rng_below(pick, (uint64_t)(n - j));
+            int32_t t = pos[j]; pos[j] = pos[q]; pos[q] = t;
+        }
+    for (int64_t j = k; j < n && (!next_only || j == k); j++)
+        if (r[pos[j]] >= 0) push(&bb->tgt, &bb->cap_tgt, nt++, r[pos[j]]);
     if (nt == bb->toff[i]) return 0;
-    for (int j = 0; j < k; j++) push(&bb->rows, &bb->cap_rows, nr++, r[j]);
+    for (int j = 0; j < k; j++) push(&bb->rows, &bb->cap_rows, nr++, r[pos[j]]);
     bb->off[i + 1] = nr;
     bb->toff[i + 1] = nt;
     return 1;
@@ -141,7 +189,7 @@ static double valid_loss(pln_model *m, const data *d, const struct opts *o, batc
         bb->off[0] = bb->toff[0] = 0;
         for (; B < o->batch && s < d->nvalid; s++) {
             int64_t p = d->valid[s];
-            B += add_example(bb, B, d, p, sample_k(&r, pl_len(&d->pl, p), o->max_seeds), o->next_only);
+            B += add_example(bb, B, d, p, sample_k(&r, pl_len(&d->pl, p), o->max_seeds), o->next_only, NULL);
         }
         if (!B) continue;
         pln_batch b = {B, bb->off, bb->rows, bb->toff, bb->tgt};
@@ -168,14 +216,17 @@ static double train_epoch(pln_model *m, nn_optim *opt, const data *d, const stru
         bb->off[0] = bb->toff[0] = 0;
         for (; B < o->batch && s < nex; s++) {
             int64_t p = order[s];
-            B += add_example(bb, B, d, p, sample_k(r, pl_len(&d->pl, p), o->max_seeds), o->next_only);
+            B += add_example(bb, B, d, p, sample_k(r, pl_len(&d->pl, p), o->max_seeds), o->next_only,
+                             o->random_pick ? r : NULL);
         }
         if (!B) continue;
         pln_batch b = {B, bb->off, bb->rows, bb->toff, bb->tgt};
         memset(m->grads, 0, m->nparams * sizeof *m->grads);
+        m->training = 1;
         pln_forward(m, &b);
         double l = pln_loss_backward(m, &b, 1);
         if (!isfinite(l)) cli_die("the training loss became %g; lower --lr", l);
+        m->training = 0;
         nn_optim_step(opt, m->params, m->grads);
         sum += l * B;
         count += B;
@@ -211,9 +262,75 @@ static int32_t *build_vocab(data *d, const struct opts *o, int64_t *V, float **l
     return tracks;
 }
 
+/* ---- --model cooc ---- */
+
+typedef struct { ts_writer *w; shard_out *so; int64_t ntracks, pairs; } cooc_out;
+
+static int owns_playlist(void *ctx, int64_t p) { return shard_owns_unit(ctx, p); }
+
+/* decimal digits of a non-negative v at p; returns the end (snprintf was
+ * half of the run time: one key per pair) */
+static char *put_uint(char *p, uint32_t v) {
+    char d[10];
+    int n = 0;
+    do d[n++] = (char)('0' + v % 10); while (v /= 10);
+    while (n) *p++ = d[--n];
+    return p;
+}
+
+static int write_count(void *ctx, int32_t a, int32_t b, int32_t count) {
+    cooc_out *c = ctx;
+    char key[32], *e = put_uint(key, (uint32_t)a);
+    *e++ = ' ';
+    *put_uint(e, (uint32_t)b) = 0;
+    if (ts_write_row(c->w, key, &count)) cli_die("%s", ts_werror(c->w));
+    c->pairs++;
+    if (c->so && shard_out_rows(c->so, (int64_t)a * c->ntracks + b, 1)) cli_die("cannot spool the row positions");
+    return 0;
+}
+
+static int train_cooc(const struct opts *o) {
+    char err[1024];
+    pl_set pl;
+    if (pl_load(&pl, o->in, NULL, err, sizeof err)) cli_die("%s", err);
+    ts_header h;
+    static const char *const cols[] = {"count"};
+    if (ts_header_init(&h, "cooc", TS_I32, 1, cols)) cli_die("out of memory");
+    h.key_name = strdup("pair");
+    cJSON *meta = ts_header_meta(&h);
+    cJSON_AddStringToObject(meta, "model", "cooc");
+    cJSON_AddStringToObject(meta, "rows", "C[a,b] = training playlists holding tracks a and b, key 'a b', a <= b, non-zero only");
+    cJSON_AddNumberToObject(meta, "ntracks", pl.ntracks);
+    shard_out *so = NULL;
+    int64_t owned = 0;
+    for (int64_t p = 0; p < pl.n; p++) owned += shard_owns_unit(&o->shard, p);
+    cJSON_AddNumberToObject(meta, "playlists", (double)owned);
+    if (shard_active(&o->shard)) {
+        if (!(so = shard_out_new(&o->shard, "playlists p (0-based place in the input) with p mod N = I"))) cli_die("out of memory");
+        if (shard_out_input(so, o->in, err, sizeof err)) cli_die("%s", err);
+        shard_out_combine(so, "sum");
+        if (shard_out_sum(so, "playlists") || shard_out_annotate(so, &h)) cli_die("out of memory");
+    }
+    cooc_out c = {cli_open_write(o->out), so, pl.ntracks, 0};
+    if (ts_begin_tensor(c.w, &h)) cli_die("%s", ts_werror(c.w));
+    double t0 = cli_now();
+    int64_t np;
+    if (plm_cooc_counts(&pl, owns_playlist, (void *)&o->shard, write_count, &c, &np, err, sizeof err)) cli_die("%s", err);
+    if (ts_end_tensor(c.w)) cli_die("%s", ts_werror(c.w));
+    if (so && shard_out_finish(so, c.w, err, sizeof err)) cli_die("%s", err);
+    cli_close_write(c.w);
+    cli_warn("co-occurrence counts of %" PRId64 " playlists, %d tracks: %" PRId64 " pairs in %.2f s",
+             np, pl.ntracks, c.pairs, cli_now() - t0);
+    shard_out_free(so);
+    ts_header_free(&h);
+    pl_free(&pl);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     cli_init("mpd-train", argc, argv, HELP);
     struct opts o = parse_opts(argc, argv);
+    if (o.cooc) return train_cooc(&o);
     char err[1024];
     data d = {0};
     if (pl_load(&d.pl, o.in, NULL, err, sizeof err)) cli_die("%s", err);
@@ -237,6 +354,8 @@ int main(int argc, char **argv) {
      * popularity baseline, and training spends itself on what seeds add */
     memcpy(m.p.bout, logcount, (size_t)V * sizeof *logcount);
     free(logcount);
+    m.dropout = (float)o.dropout;
+    m.rng = &r;
     if (pln_reserve(&m, o.batch)) cli_die("out of memory: %d x %" PRId64 " logits; lower --batch or raise --min-count", o.batch, V);
     nn_optim opt;
     nn_optim_defaults(&opt, o.wd > 0 ? NN_ADAMW : NN_ADAM);
@@ -245,7 +364,10 @@ int main(int argc, char **argv) {
     nn_early_stop es;
     if (nn_optim_init(&opt, m.nparams) || nn_early_stop_init(&es, o.patience, 1e-4, m.nparams)) cli_die("out of memory");
     batch_buf bb = {0};
-    if (!(bb.off = malloc(((size_t)o.batch + 1) * sizeof *bb.off)) || !(bb.toff = malloc(((size_t)o.batch + 1) * sizeof *bb.toff)))
+    int64_t longest = 1;
+    for (int64_t p = 0; p < d.pl.n; p++) if (pl_len(&d.pl, p) > longest) longest = pl_len(&d.pl, p);
+    if (!(bb.off = malloc(((size_t)o.batch + 1) * sizeof *bb.off)) || !(bb.toff = malloc(((size_t)o.batch + 1) * sizeof *bb.toff)) ||
+        !(bb.pos = malloc((size_t)longest * sizeof *bb.pos)))
         cli_die("out of memory");
     cli_warn("%" PRId64 " training and %" PRId64 " validation playlists; vocabulary %" PRId64 " of %d tracks; %zu parameters",
              d.ntrain, d.nvalid, V, d.pl.ntracks, m.nparams);
@@ -270,15 +392,16 @@ int main(int argc, char **argv) {
     }
     char meta[512];
     snprintf(meta, sizeof meta, "{\"epochs\": %d, \"best_epoch\": %d, \"valid_loss\": %.6g, \"lr\": %g, \"batch\": %d, "
-             "\"samples\": %d, \"max_seeds\": %d, \"min_count\": %d, \"targets\": \"%s\", \"seed\": %llu}",
+             "\"samples\": %d, \"max_seeds\": %d, \"min_count\": %d, \"targets\": \"%s\", \"seed_pick\": \"%s\", "
+             "\"dropout\": %g, \"weight_decay\": %g, \"seed\": %llu}",
              epoch, es.best_epoch + 1, isnan(best) ? -1.0 : best, o.lr, o.batch, o.samples, o.max_seeds, o.min_count,
-             o.next_only ? "next" : "all", (unsigned long long)o.seed);
+             o.next_only ? "next" : "all", o.random_pick ? "random" : "prefix", o.dropout, o.wd, (unsigned long long)o.seed);
     if (pln_save(&m, o.out, meta, err, sizeof err)) cli_die("%s", err);
     nn_optim_free(&opt);
     nn_early_stop_free(&es);
     pln_free(&m);
     free(tracks); free(d.row); free(d.train); free(d.valid);
-    free(bb.off); free(bb.toff); free(bb.rows); free(bb.tgt);
+    free(bb.off); free(bb.toff); free(bb.rows); free(bb.tgt); free(bb.pos);
     pl_free(&d.pl);
     return 0;
 }

@@ -155,6 +155,37 @@ mpd-recommend --model neural --weights "$S/nn.ts" --train "$S/train.ts" --names 
 is "neural batch: every track but the seeds, once" "$(to-csv --no-header "$S/r-nn.ts" | grep '^0/2,' | cut -d, -f2 | sort -n | tr '\n' ' ')" "2 3 4 5 6 7 "
 is "neural batch: no seed track" "$(to-csv --no-header "$S/r-nn.ts" | grep -c '^0/1,0$')" 0
 
+# ---- the co-occurrence counts model (mpd-train --model cooc), sharded ----
+# Training playlists 1 {a b f g}, 2 {a c f}, 3 {f g h}, 4 {b g h} (a=0 .. h=7):
+# C[a,b] for a <= b by hand, e.g. C[f,f] = 3 (1, 2, 3), C[f,g] = 2 (1, 3).
+ok "mpd-train --model cooc" mpd-train --model cooc -o "$S/cooc.ts" "$S/train.ts"
+is "cooc counts: the upper triangle of A^T A, in (a, b) order" "$(to-csv --no-header "$S/cooc.ts" | tr '\n' ' ')" \
+   "0 0,2 0 1,1 0 2,1 0 5,2 0 6,1 1 1,2 1 5,1 1 6,2 1 7,1 2 2,1 2 5,1 5 5,3 5 6,2 5 7,1 6 6,3 6 7,2 7 7,2 "
+# against a naive count on the 200 synthetic playlists (40 tracks)
+to-csv --no-header "$T/syn.ts" | awk -F, '
+  $1 != pid { flush(); pid = $1; n = 0; split("", seen) }
+  !($2 in seen) { seen[$2] = 1; tr[n++] = $2 }
+  function flush(  i, j, a, b) { for (i = 0; i < n; i++) for (j = 0; j < n; j++) { a = tr[i]; b = tr[j]; if (a <= b) c[a " " b]++ } }
+  END { flush(); for (k in c) print k "," c[k] }' | sort > "$T/syn-cooc-naive.csv"
+mpd-train --model cooc -o "$T/syn-cooc.ts" "$T/syn.ts" 2>/dev/null
+is "naive count: 40 tracks, pairs a <= b within a cluster" "$(wc -l < "$T/syn-cooc-naive.csv")" 420
+is "cooc counts equal a naive count (200 playlists)" "$(to-csv --no-header "$T/syn-cooc.ts" | sort)" "$(cat "$T/syn-cooc-naive.csv")"
+for set in "$S/train.ts:4 playlists" "$T/syn.ts:200 playlists"; do
+  f=${set%%:*}; what=${set#*:}
+  mpd-train --model cooc -o "$T/whole.ts" "$f" 2>/dev/null
+  for n in 1 2 3 7; do
+    rm -f "$T"/part-*.ts
+    for ((i = 0; i < n; i++)); do mpd-train --model cooc --shard $i/$n -o "$T/part-$i.ts" "$f" 2>/dev/null; done
+    merge -o "$T/merged.ts" "$T"/part-*.ts 2>"$T/merge.err"
+    ok "cooc $n shards of $what: merge = the unsharded model, byte for byte" cmp "$T/merged.ts" "$T/whole.ts"
+  done
+done
+like "shard outputs ask merge to add their counts" "$(inspect "$T/part-0.ts" 2>&1)" '"combine": "sum"'
+fails "merge refuses a missing cooc shard" 1 "shards? 6 of 0..6" merge -o "$T/x.ts" "$T"/part-[0-5].ts
+fails "--shard needs a named input" 2 "not stdin" mpd-train --model cooc --shard 0/2 -o "$T/x.ts" - < "$S/train.ts"
+fails "--shard is for --model cooc" 2 "--shard splits the counting of --model cooc" mpd-train --shard 0/2 -o "$T/x.ts" "$S/train.ts"
+fails "bad --model" 2 "is not neural or cooc" mpd-train --model knn -o "$T/x.ts" "$S/train.ts"
+
 # ---- the real MPD files, when present: counts from their README ----
 M=$SHARED/mpd
 if [ -f "$M/mpd.slice.0-999.pid0-36.json" ]; then
