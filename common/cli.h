@@ -19,6 +19,10 @@ extern const char *cli_stage;       /* set by cli_init */
  * outputs, and handles -h/--help (prints help_text) and -V/--version when
  * they are the first argument. */
 void cli_init(const char *stage, int argc, char **argv, const char *help_text);
+/* BLAS-heavy stages call this first: when OpenBLAS fell back to slow generic
+ * kernels on a CPU it does not recognise, re-exec with OPENBLAS_CORETYPE set
+ * to what the CPU supports (see cli.c). */
+void cli_blas_tune(char **argv);
 void cli_help(const char *help_text);           /* prints and exits 0 */
 void cli_version(void);                         /* prints and exits 0 */
 

@@ -270,6 +270,7 @@ static void write_stream(const char *path, char **names, int d, const double *R,
 
 int main(int argc, char **argv) {
     cli_init("corr", argc, argv, HELP);
+    cli_blas_tune(argv);
     signal(SIGPIPE, SIG_DFL);
     struct opts o = parse_opts(argc, argv);
     if (o.text < 0) o.text = !o.out && cli_stdout_tty();

@@ -181,6 +181,7 @@ static int *map_inputs(const nn_mlp *net, const ts_header *h, const char *src) {
 
 int main(int argc, char **argv) {
     cli_init("embed", argc, argv, HELP);
+    cli_blas_tune(argv);
     opts o = parse_opts(argc, argv);
     openblas_set_num_threads(o.threads);
     if (cnn_is_model(o.model) == 1) {

@@ -1090,6 +1090,7 @@ static void run_index_shard(void) {
 
 int main(int argc, char **argv) {
     cli_init("knn", argc, argv, HELP);
+    cli_blas_tune(argv);
     A.o = parse_opts(argc, argv);
     if (shard_active(&A.o.index_shard)) {
         run_index_shard();

@@ -288,6 +288,7 @@ static void run_continue(recommender *R, const pl_set *train) {
 
 int main(int argc, char **argv) {
     cli_init("mpd-recommend", argc, argv, HELP);
+    cli_blas_tune(argv);
     struct opts o = parse_opts(argc, argv);
     recommender R = {.o = &o};
     char err[1024];

@@ -329,6 +329,7 @@ static int train_cooc(const struct opts *o) {
 
 int main(int argc, char **argv) {
     cli_init("mpd-train", argc, argv, HELP);
+    cli_blas_tune(argv);
     struct opts o = parse_opts(argc, argv);
     if (o.cooc) return train_cooc(&o);
     char err[1024];

@@ -145,6 +145,7 @@ static void out_header(ts_header *oh, const struct opts *o, const ts_table *t, i
 
 int main(int argc, char **argv) {
     cli_init("pca", argc, argv, HELP);
+    cli_blas_tune(argv);
     struct opts o = parse_opts(argc, argv);
     ts_reader *r = cli_open_read(o.in);
     const ts_header *h;

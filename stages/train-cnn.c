@@ -432,6 +432,7 @@ static void train(cnn_net *net, const tilestore *ts, split *sp, const opts *o, c
 
 int main(int argc, char **argv) {
     cli_init("train-cnn", argc, argv, HELP);
+    cli_blas_tune(argv);
     opts o = parse_opts(argc, argv);
     openblas_set_num_threads(o.threads);
     labels L = {0};

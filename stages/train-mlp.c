@@ -539,6 +539,7 @@ static cJSON *train_meta(const opts *o, const table *in, int64_t n) {
 
 int main(int argc, char **argv) {
     cli_init("train-mlp", argc, argv, HELP);
+    cli_blas_tune(argv);
     opts o = parse_opts(argc, argv);
     openblas_set_num_threads(o.threads);
     table in = {0}, tg = {0};
