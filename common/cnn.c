@@ -2,6 +2,7 @@
  * backward.  Shapes follow the torch module the reference script builds
  * (tests/ref/make_cnn_golden.py), so state_dict names and values line up. */
 #include "cnn.h"
+#include "errbuf.h"
 #include "loss.h"
 #include "nn.h"
 
@@ -11,42 +12,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 int cnn_arch_set(cnn_arch *a, const char *widths, float mult, int in_h, int in_w,
                  char *err, size_t errlen) {
     const char *p = widths;
     a->n_stages = 0;
     a->width_mult = mult;
     a->in_h = in_h, a->in_w = in_w;
-    if (!(mult > 0 && mult <= 64)) return fail(err, errlen, "width multiplier %g: give a number in (0, 64]", mult);
+    if (!(mult > 0 && mult <= 64)) return err_fail(err, errlen, "width multiplier %g: give a number in (0, 64]", mult);
     while (*p) {
         char *end;
         long v = strtol(p, &end, 10);
         if (end == p || v < 1 || v > 65536 || (*end && *end != ','))
-            return fail(err, errlen, "widths '%s': give positive integers separated by commas, e.g. 64,64,128,256,512", widths);
-        if (a->n_stages == CNN_MAX_STAGES) return fail(err, errlen, "widths '%s': at most %d stages", widths, CNN_MAX_STAGES);
+            return err_fail(err, errlen, "widths '%s': give positive integers separated by commas, e.g. 64,64,128,256,512", widths);
+        if (a->n_stages == CNN_MAX_STAGES) return err_fail(err, errlen, "widths '%s': at most %d stages", widths, CNN_MAX_STAGES);
         a->base[a->n_stages] = (int)v;
         long w = lroundf((float)v * mult);
         a->width[a->n_stages++] = w < 1 ? 1 : (int)w;
         p = *end ? end + 1 : end;
     }
-    if (a->n_stages == 0) return fail(err, errlen, "widths: give at least one stage");
+    if (a->n_stages == 0) return err_fail(err, errlen, "widths: give at least one stage");
     int h = in_h, w = in_w;
     for (int s = 0; s < a->n_stages; s++) {
         if (h < 2 || w < 2)
-            return fail(err, errlen, "a %dx%d tile is too small for %d stages of 2x2 pooling (stage %d gets %dx%d); use fewer --widths or larger tiles",
+            return err_fail(err, errlen, "a %dx%d tile is too small for %d stages of 2x2 pooling (stage %d gets %dx%d); use fewer --widths or larger tiles",
                         in_h, in_w, a->n_stages, s, h, w);
         h /= 2, w /= 2;
     }
     if (a->adapt > h || a->adapt > w)
-        return fail(err, errlen, "adaptive pool to %dx%d needs at least that much after the stages (%dx%d)", a->adapt, a->adapt, h, w);
+        return err_fail(err, errlen, "adaptive pool to %dx%d needs at least that much after the stages (%dx%d)", a->adapt, a->adapt, h, w);
     return 0;
 }
 
@@ -132,16 +125,16 @@ int cnn_create(cnn_net *net, const cnn_arch *a, char *err, size_t errlen) {
     net->norm_std = 1;
     if (a->n_stages < 1 || a->n_stages > CNN_MAX_STAGES || a->embed < 1 || a->embed > 65536 ||
         a->classes < 2 || a->classes > CNN_MAX_CLASSES || a->adapt < 1 || a->in_h < 2 || a->in_w < 2)
-        return fail(err, errlen, "architecture out of range (stages 1..%d, embed >= 1, classes >= 2, adapt >= 1)", CNN_MAX_STAGES);
+        return err_fail(err, errlen, "architecture out of range (stages 1..%d, embed >= 1, classes >= 2, adapt >= 1)", CNN_MAX_STAGES);
     int C = 1, H = a->in_h, W = a->in_w;
     for (int s = 0; s < a->n_stages; s++) {
         cnn_stage *st = &net->st[s];
         st->Cin = C, st->H = H, st->W = W, st->C = a->width[s];
         st->Hp = H / 2, st->Wp = W / 2;
-        if (st->Hp < 1 || st->Wp < 1) return fail(err, errlen, "tile %dx%d too small for %d stages", a->in_h, a->in_w, a->n_stages);
+        if (st->Hp < 1 || st->Wp < 1) return err_fail(err, errlen, "tile %dx%d too small for %d stages", a->in_h, a->in_w, a->n_stages);
         C = st->C, H = st->Hp, W = st->Wp;
     }
-    if (a->adapt > H || a->adapt > W) return fail(err, errlen, "adaptive pool %d larger than the last stage's %dx%d", a->adapt, H, W);
+    if (a->adapt > H || a->adapt > W) return err_fail(err, errlen, "adaptive pool %d larger than the last stage's %dx%d", a->adapt, H, W);
     net->feat = C * a->adapt * a->adapt;
     layout L = {net, 0, 0, 0, 0};
     do_layout(&L);
@@ -152,7 +145,7 @@ int cnn_create(cnn_net *net, const cnn_arch *a, char *err, size_t errlen) {
     net->tensors = calloc((size_t)L.nt, sizeof *net->tensors);
     if (!net->params || !net->grads || !net->buffers || !net->tensors) {
         cnn_free(net);
-        return fail(err, errlen, "out of memory for %zu parameters", L.np);
+        return err_fail(err, errlen, "out of memory for %zu parameters", L.np);
     }
     layout A = {net, 1, 0, 0, 0};
     do_layout(&A);

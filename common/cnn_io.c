@@ -3,6 +3,7 @@
  * name and shaped like its torch state_dict entry; the first tensor's meta
  * holds the architecture, the input standardisation and the class names. */
 #include "cnn.h"
+#include "errbuf.h"
 #include "tensor.h"
 
 #include <math.h>
@@ -10,14 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 cJSON *cnn_arch_to_json(const cnn_arch *a) {
     cJSON *j = cJSON_CreateObject();
@@ -47,11 +40,11 @@ static int get_int(const cJSON *j, const char *k, int lo, int hi, int *out) {
 
 int cnn_arch_from_json(cnn_arch *a, const cJSON *j, const char *src, char *err, size_t el) {
     memset(a, 0, sizeof *a);
-    if (!cJSON_IsObject(j)) return fail(err, el, "%s: the architecture must be a JSON object", src);
+    if (!cJSON_IsObject(j)) return err_fail(err, el, "%s: the architecture must be a JSON object", src);
     if (get_int(j, "in_h", 2, 1 << 16, &a->in_h) || get_int(j, "in_w", 2, 1 << 16, &a->in_w) ||
         get_int(j, "adapt", 1, 1 << 10, &a->adapt) || get_int(j, "embed", 1, 65536, &a->embed) ||
         get_int(j, "classes", 2, CNN_MAX_CLASSES, &a->classes))
-        return fail(err, el, "%s: needs integers in_h, in_w (>= 2), adapt (>= 1), embed (>= 1), classes (>= 2)", src);
+        return err_fail(err, el, "%s: needs integers in_h, in_w (>= 2), adapt (>= 1), embed (>= 1), classes (>= 2)", src);
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "base_widths");
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "widths");
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "width_mult");
@@ -59,22 +52,22 @@ int cnn_arch_from_json(cnn_arch *a, const cJSON *j, const char *src, char *err, 
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "pool");
     int n = cJSON_GetArraySize(w);
     if (!cJSON_IsArray(w) || !cJSON_IsArray(b) || n < 1 || n > CNN_MAX_STAGES || cJSON_GetArraySize(b) != n)
-        return fail(err, el, "%s: \"widths\" and \"base_widths\" must be arrays of 1..%d stage widths", src, CNN_MAX_STAGES);
+        return err_fail(err, el, "%s: \"widths\" and \"base_widths\" must be arrays of 1..%d stage widths", src, CNN_MAX_STAGES);
     a->n_stages = n;
     for (int s = 0; s < n; s++) {
         const cJSON *x = cJSON_GetArrayItem(w, s), *y = cJSON_GetArrayItem(b, s);
         if (!cJSON_IsNumber(x) || x->valuedouble < 1 || x->valuedouble > 65536 || x->valuedouble != floor(x->valuedouble) ||
             !cJSON_IsNumber(y) || y->valuedouble < 1 || y->valuedouble > 65536)
-            return fail(err, el, "%s: stage %d width must be an integer in 1..65536", src, s);
+            return err_fail(err, el, "%s: stage %d width must be an integer in 1..65536", src, s);
         a->width[s] = (int)x->valuedouble;
         a->base[s] = (int)y->valuedouble;
     }
-    if (!cJSON_IsNumber(m) || !(m->valuedouble > 0)) return fail(err, el, "%s: \"width_mult\" must be > 0", src);
+    if (!cJSON_IsNumber(m) || !(m->valuedouble > 0)) return err_fail(err, el, "%s: \"width_mult\" must be > 0", src);
     a->width_mult = (float)m->valuedouble;
-    if (!cJSON_IsBool(r)) return fail(err, el, "%s: \"residual\" must be true or false", src);
+    if (!cJSON_IsBool(r)) return err_fail(err, el, "%s: \"residual\" must be true or false", src);
     a->residual = cJSON_IsTrue(r);
     if (!cJSON_IsString(p) || (strcmp(p->valuestring, "avg") && strcmp(p->valuestring, "max")))
-        return fail(err, el, "%s: \"pool\" must be \"avg\" or \"max\"", src);
+        return err_fail(err, el, "%s: \"pool\" must be \"avg\" or \"max\"", src);
     a->pool = strcmp(p->valuestring, "max") == 0 ? CNN_POOL_MAX : CNN_POOL_AVG;
     return 0;
 }
@@ -99,7 +92,7 @@ static cJSON *model_meta(const cnn_net *net, const cJSON *train_meta) {
 int cnn_save(const cnn_net *net, const char *path, const cJSON *train_meta, char *err, size_t errlen) {
     char why[512];
     ts_writer *w = ts_open_write(path, why, sizeof why);
-    if (!w) return fail(err, errlen, "%s", why);
+    if (!w) return err_fail(err, errlen, "%s", why);
     for (int i = 0; i < net->n_tensors; i++) {
         const cnn_tensor *t = &net->tensors[i];
         ts_header h;
@@ -108,17 +101,17 @@ int cnn_save(const cnn_net *net, const char *path, const cJSON *train_meta, char
             (i == 0 && !(h.meta = model_meta(net, train_meta)))) {
             ts_header_free(&h);
             ts_abort(w);
-            return fail(err, errlen, "%s: out of memory", path);
+            return err_fail(err, errlen, "%s: out of memory", path);
         }
         int rc = ts_begin_tensor(w, &h) || ts_write_row(w, t->name, t->p) || ts_end_tensor(w);
         ts_header_free(&h);
         if (rc) {
-            fail(err, errlen, "%s", ts_werror(w));
+            err_fail(err, errlen, "%s", ts_werror(w));
             ts_abort(w);
             return -1;
         }
     }
-    if (ts_close(w, why, sizeof why)) return fail(err, errlen, "%s", why);
+    if (ts_close(w, why, sizeof why)) return err_fail(err, errlen, "%s", why);
     return 0;
 }
 
@@ -126,19 +119,19 @@ static int load_meta(cnn_net *net, const cJSON *m, const char *path, char *err, 
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(m, "normalize");
     const cJSON *mu = cJSON_GetObjectItemCaseSensitive(n, "mean"), *sd = cJSON_GetObjectItemCaseSensitive(n, "std");
     if (!cJSON_IsNumber(mu) || !isfinite(mu->valuedouble) || !cJSON_IsNumber(sd) || !(sd->valuedouble > 0) || !isfinite(sd->valuedouble))
-        return fail(err, el, "%s: meta.normalize must be {\"mean\": finite, \"std\": > 0}", path);
+        return err_fail(err, el, "%s: meta.normalize must be {\"mean\": finite, \"std\": > 0}", path);
     net->norm_mean = (float)mu->valuedouble;
     net->norm_std = (float)sd->valuedouble;
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "classes"), *it;
     if (!c) return 0;
     if (!cJSON_IsArray(c) || cJSON_GetArraySize(c) != net->arch.classes)
-        return fail(err, el, "%s: meta.classes must list the %d class names", path, net->arch.classes);
+        return err_fail(err, el, "%s: meta.classes must list the %d class names", path, net->arch.classes);
     if (!(net->class_names = calloc((size_t)net->arch.classes, sizeof *net->class_names)))
-        return fail(err, el, "out of memory");
+        return err_fail(err, el, "out of memory");
     int i = 0;
     cJSON_ArrayForEach(it, c) {
-        if (!cJSON_IsString(it)) return fail(err, el, "%s: meta.classes[%d] is not a string", path, i);
-        if (!(net->class_names[i++] = strdup(it->valuestring))) return fail(err, el, "out of memory");
+        if (!cJSON_IsString(it)) return err_fail(err, el, "%s: meta.classes[%d] is not a string", path, i);
+        if (!(net->class_names[i++] = strdup(it->valuestring))) return err_fail(err, el, "out of memory");
     }
     return 0;
 }
@@ -146,14 +139,14 @@ static int load_meta(cnn_net *net, const cJSON *m, const char *path, char *err, 
 static int build(cnn_net *net, const ts_header *h, const char *path, char *err, size_t el) {
     const cJSON *m = h->meta, *v = cJSON_GetObjectItemCaseSensitive(m, "songpipe_cnn");
     if (!cJSON_IsNumber(v))
-        return fail(err, el, "%s: not a songpipe CNN model: its first tensor '%s' has no \"songpipe_cnn\" in its meta (make one with train-cnn)", path, h->name);
+        return err_fail(err, el, "%s: not a songpipe CNN model: its first tensor '%s' has no \"songpipe_cnn\" in its meta (make one with train-cnn)", path, h->name);
     if (v->valuedouble != CNN_VERSION)
-        return fail(err, el, "%s: CNN model format version %g; this songpipe reads version %d", path, v->valuedouble, CNN_VERSION);
+        return err_fail(err, el, "%s: CNN model format version %g; this songpipe reads version %d", path, v->valuedouble, CNN_VERSION);
     cnn_arch a;
     char src[600], why[600];
     snprintf(src, sizeof src, "%s: meta.arch", path);
     if (cnn_arch_from_json(&a, cJSON_GetObjectItemCaseSensitive(m, "arch"), src, err, el)) return -1;
-    if (cnn_create(net, &a, why, sizeof why)) return fail(err, el, "%s: %s", path, why);
+    if (cnn_create(net, &a, why, sizeof why)) return err_fail(err, el, "%s: %s", path, why);
     if (load_meta(net, m, path, err, el)) { cnn_free(net); return -1; }
     return 0;
 }
@@ -161,9 +154,9 @@ static int build(cnn_net *net, const ts_header *h, const char *path, char *err, 
 static int load_tensor(cnn_net *net, ts_reader *r, const ts_header *h, char *seen,
                        const char *path, char *err, size_t el) {
     cnn_tensor *t = cnn_tensor_find(net, h->name);
-    if (!t) return fail(err, el, "%s: tensor '%s' is not part of this architecture (a model from another version or a hand-edited file?)", path, h->name);
+    if (!t) return err_fail(err, el, "%s: tensor '%s' is not part of this architecture (a model from another version or a hand-edited file?)", path, h->name);
     int idx = (int)(t - net->tensors);
-    if (seen[idx]) return fail(err, el, "%s: tensor '%s' appears twice", path, h->name);
+    if (seen[idx]) return err_fail(err, el, "%s: tensor '%s' appears twice", path, h->name);
     seen[idx] = 1;
     int ok = h->dtype == TS_F32 && h->ndim == t->ndim;
     for (int d = 0; ok && d < t->ndim; d++) ok = h->shape[d] == t->shape[d];
@@ -172,18 +165,18 @@ static int load_tensor(cnn_net *net, ts_reader *r, const ts_header *h, char *see
         size_t k = 0, g = 0;
         for (int d = 0; d < t->ndim; d++) k += (size_t)snprintf(want + k, sizeof want - k, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
         for (int d = 0; d < h->ndim && g < sizeof got - 24; d++) g += (size_t)snprintf(got + g, sizeof got - g, "%s%lld", d ? ", " : "", (long long)h->shape[d]);
-        return fail(err, el, "%s: tensor '%s' is %s [%s]; the architecture needs f32 [%s]", path, h->name, ts_dtype_name(h->dtype), got, want);
+        return err_fail(err, el, "%s: tensor '%s' is %s [%s]; the architecture needs f32 [%s]", path, h->name, ts_dtype_name(h->dtype), got, want);
     }
     ts_block b;
     int rc;
     int64_t rows = 0;
     while ((rc = ts_read_block(r, &b)) == 1) {
-        if (rows + b.nrows > 1) return fail(err, el, "%s: tensor '%s' has more than one row", path, h->name);
+        if (rows + b.nrows > 1) return err_fail(err, el, "%s: tensor '%s' has more than one row", path, h->name);
         if (b.nrows) memcpy(t->p, b.data, h->row_bytes);
         rows += b.nrows;
     }
-    if (rc < 0) return fail(err, el, "%s", ts_error(r));
-    if (rows != 1) return fail(err, el, "%s: tensor '%s' has no row", path, h->name);
+    if (rc < 0) return err_fail(err, el, "%s", ts_error(r));
+    if (rows != 1) return err_fail(err, el, "%s: tensor '%s' has no row", path, h->name);
     return 0;
 }
 
@@ -191,24 +184,24 @@ int cnn_load(cnn_net *net, const char *path, char *err, size_t errlen) {
     char why[512];
     memset(net, 0, sizeof *net);
     ts_reader *r = ts_open_read(path, why, sizeof why);
-    if (!r) return fail(err, errlen, "%s", why);
+    if (!r) return err_fail(err, errlen, "%s", why);
     const ts_header *h;
     char *seen = NULL;
     int rc = ts_next_tensor(r, &h), built = 0;
     if (rc <= 0) {
-        fail(err, errlen, "%s", rc < 0 ? ts_error(r) : "empty model file: no tensors");
+        err_fail(err, errlen, "%s", rc < 0 ? ts_error(r) : "empty model file: no tensors");
         goto bad;
     }
     if (build(net, h, path, err, errlen)) goto bad;
     built = 1;
-    if (!(seen = calloc((size_t)net->n_tensors, 1))) { fail(err, errlen, "out of memory"); goto bad; }
+    if (!(seen = calloc((size_t)net->n_tensors, 1))) { err_fail(err, errlen, "out of memory"); goto bad; }
     do {
         if (load_tensor(net, r, h, seen, path, err, errlen)) goto bad;
     } while ((rc = ts_next_tensor(r, &h)) == 1);
-    if (rc < 0) { fail(err, errlen, "%s", ts_error(r)); goto bad; }
+    if (rc < 0) { err_fail(err, errlen, "%s", ts_error(r)); goto bad; }
     for (int i = 0; i < net->n_tensors; i++)
         if (!seen[i]) {
-            fail(err, errlen, "%s: tensor '%s' is missing (a truncated or hand-edited model?)", path, net->tensors[i].name);
+            err_fail(err, errlen, "%s: tensor '%s' is missing (a truncated or hand-edited model?)", path, net->tensors[i].name);
             goto bad;
         }
     free(seen);

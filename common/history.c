@@ -2,6 +2,7 @@
  * Formats: Spotify's "ReadMeFirst" of the data export (basic and extended
  * streaming history); see history.h. */
 #include "history.h"
+#include "errbuf.h"
 #include "csvin.h"
 #include "csvnum.h"
 #include "text.h"
@@ -30,15 +31,6 @@ void hist_free(hist *h) {
     free(h->t);
     strmap_free(&h->ids);
     memset(h, 0, sizeof *h);
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 int hist_is_history_name(const char *name) {
@@ -109,7 +101,7 @@ static int add_entry(hist *h, const cJSON *e, const char *name, int64_t idx, cha
     int extended = 0;
     if (!ms) { ms = cJSON_GetObjectItemCaseSensitive(e, "ms_played"); extended = 1; }
     if (!cJSON_IsObject(e) || !cJSON_IsNumber(ms) || ms->valuedouble < 0)
-        return fail(err, errlen, "%s: entry %lld: no msPlayed (basic history) or ms_played (extended history) number; "
+        return err_fail(err, errlen, "%s: entry %lld: no msPlayed (basic history) or ms_played (extended history) number; "
                     "is this a Spotify streaming-history file?", name, (long long)idx + 1);
     const char *artist = str_field(e, extended ? "master_metadata_album_artist_name" : "artistName");
     const char *title = str_field(e, extended ? "master_metadata_track_name" : "trackName");
@@ -117,7 +109,7 @@ static int add_entry(hist *h, const cJSON *e, const char *name, int64_t idx, cha
     if (!title || !artist || (extended && str_field(e, "spotify_episode_uri"))) { h->other++; return 1; }
     if (uri && strncmp(uri, "spotify:track:", 14)) uri = NULL;
     hist_track *t = track_of(h, uri, artist, title);
-    if (!t) return fail(err, errlen, "out of memory");
+    if (!t) return err_fail(err, errlen, "out of memory");
     double m = ms->valuedouble;
     const cJSON *sk = extended ? cJSON_GetObjectItemCaseSensitive(e, "skipped") : NULL;
     t->entries++;
@@ -133,12 +125,12 @@ int hist_add_json(hist *h, const char *text, size_t len, const char *name, char 
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) {
         const char *at = end ? end : cJSON_GetErrorPtr();
-        return fail(err, errlen, "%s:%ld: invalid JSON; expected the array of a Spotify streaming-history file",
+        return err_fail(err, errlen, "%s:%ld: invalid JSON; expected the array of a Spotify streaming-history file",
                     name, at && at >= text && at <= text + len ? line_of(text, at) : 1L);
     }
     int rc = 0;
     if (!cJSON_IsArray(root)) {
-        rc = fail(err, errlen, "%s: the JSON is not an array of plays; a Spotify history file is [{\"endTime\": ...}, ...] "
+        rc = err_fail(err, errlen, "%s: the JSON is not an array of plays; a Spotify history file is [{\"endTime\": ...}, ...] "
                   "or [{\"ts\": ...}, ...]", name);
     } else {
         int64_t i = 0;
@@ -179,7 +171,7 @@ static int on_csv_row(void *vctx, const csvin_row *r) {
         static const char *const R[] = {"rank", "position", NULL};
         c->ct = find_col(r, T); c->ca = find_col(r, A); c->cu = find_col(r, U); c->cr = find_col(r, R);
         if (c->ct < 0 && c->cu < 0) {
-            fail(c->err, c->errlen, "%s:1: no title column (track_name, title, name, ...) nor uri column (uri, track_id, ...) in the header", c->name);
+            err_fail(c->err, c->errlen, "%s:1: no title column (track_name, title, name, ...) nor uri column (uri, track_id, ...) in the header", c->name);
             return 1;
         }
         return 0;
@@ -190,13 +182,13 @@ static int on_csv_row(void *vctx, const csvin_row *r) {
     if ((!f[0] || !*f[0]) && (!f[2] || !*f[2])) return 0;     /* a blank line */
     double rank = (double)r->index;
     if (f[3] && *f[3] && csvnum_parse(f[3], strlen(f[3]), &rank) != CSVNUM_OK) {
-        fail(c->err, c->errlen, "%s:%ld: rank '%s' is not a number", c->name, r->line, f[3]);
+        err_fail(c->err, c->errlen, "%s:%ld: rank '%s' is not a number", c->name, r->line, f[3]);
         return 1;
     }
     if (c->n == c->cap) {
         int64_t cap = c->cap ? c->cap * 2 : 256;
         struct row *p = realloc(c->rows, (size_t)cap * sizeof *p);
-        if (!p) { fail(c->err, c->errlen, "out of memory"); return 1; }
+        if (!p) { err_fail(c->err, c->errlen, "out of memory"); return 1; }
         c->rows = p;
         c->cap = cap;
     }
@@ -212,7 +204,7 @@ static int on_csv_row(void *vctx, const csvin_row *r) {
     w->uri = *uri ? strdup(uri) : NULL;
     w->artist = strdup(f[1] ? f[1] : "");
     w->title = strdup(f[0] ? f[0] : "");
-    if ((*uri && !w->uri) || !w->artist || !w->title) { fail(c->err, c->errlen, "out of memory"); return 1; }
+    if ((*uri && !w->uri) || !w->artist || !w->title) { err_fail(c->err, c->errlen, "out of memory"); return 1; }
     c->n++;
     return 0;
 }
@@ -228,13 +220,13 @@ int hist_add_csv(hist *h, const char *path, char *err, size_t errlen) {
     if (!in) return -1;
     csv_ctx c = {.h = h, .name = path, .err = err, .errlen = errlen};
     int rc = csvin_each(in, on_csv_row, &c);
-    if (rc < 0) fail(err, errlen, "%s", csvin_error(in));
+    if (rc < 0) err_fail(err, errlen, "%s", csvin_error(in));
     csvin_close(in);
     if (rc == 0) {
         if (c.n) qsort(c.rows, (size_t)c.n, sizeof *c.rows, cmp_rank);
         for (int64_t i = 0; i < c.n && rc == 0; i++) {
             hist_track *t = track_of(h, c.rows[i].uri, c.rows[i].artist, c.rows[i].title);
-            if (!t) rc = fail(err, errlen, "out of memory");
+            if (!t) rc = err_fail(err, errlen, "out of memory");
             else { t->entries++; h->entries++; }
         }
         h->ranked = 1;
@@ -246,7 +238,7 @@ int hist_add_csv(hist *h, const char *path, char *err, size_t errlen) {
 
 static int add_file(hist *h, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     int c;
     while ((c = getc(f)) == ' ' || c == '\t' || c == '\r' || c == '\n' || c == 0xEF || c == 0xBB || c == 0xBF) {}
     if (c != '[' && c != '{') {     /* not JSON: a ranked CSV list */
@@ -268,8 +260,8 @@ static int add_file(hist *h, const char *path, char *err, size_t errlen) {
     }
     int bad = ferror(f);
     fclose(f);
-    if (!buf) return fail(err, errlen, "%s: out of memory or larger than %u MiB", path, HIST_MAX_FILE >> 20);
-    if (bad) { free(buf); return fail(err, errlen, "%s: read error", path); }
+    if (!buf) return err_fail(err, errlen, "%s: out of memory or larger than %u MiB", path, HIST_MAX_FILE >> 20);
+    if (bad) { free(buf); return err_fail(err, errlen, "%s: read error", path); }
     int rc = hist_add_json(h, buf, n, path, err, errlen);
     free(buf);
     h->files++;
@@ -280,10 +272,10 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 int hist_add_path(hist *h, const char *path, char *err, size_t errlen) {
     struct stat st;
-    if (stat(path, &st)) return fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (stat(path, &st)) return err_fail(err, errlen, "%s: %s", path, strerror(errno));
     if (!S_ISDIR(st.st_mode)) return add_file(h, path, err, errlen);
     DIR *d = opendir(path);
-    if (!d) return fail(err, errlen, "%s: cannot open the folder: %s", path, strerror(errno));
+    if (!d) return err_fail(err, errlen, "%s: cannot open the folder: %s", path, strerror(errno));
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
@@ -303,13 +295,13 @@ int hist_add_path(hist *h, const char *path, char *err, size_t errlen) {
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         char *p = malloc(strlen(path) + strlen(names[i]) + 2);
-        if (!p) { rc = fail(err, errlen, "out of memory"); break; }
+        if (!p) { rc = err_fail(err, errlen, "out of memory"); break; }
         sprintf(p, "%s/%s", path, names[i]);
         rc = add_file(h, p, err, errlen);
         free(p);
     }
     if (rc == 0 && n == 0)
-        rc = fail(err, errlen, "%s: no streaming-history file in the folder (StreamingHistory*.json, "
+        rc = err_fail(err, errlen, "%s: no streaming-history file in the folder (StreamingHistory*.json, "
                   "StreamingHistory_music_*.json, Streaming_History_Audio_*.json or endsong*.json)", path);
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);

@@ -12,6 +12,7 @@
  *                {"loss": "ce", "target": "track_artist", "classes": 0}]}
  * The output layer is implied: its width is the sum of the heads' widths. */
 #include "mlp.h"
+#include "errbuf.h"
 
 #include <errno.h>
 #include <math.h>
@@ -25,14 +26,6 @@ static char *dupstr(const char *s) {
     char *d = malloc(n);
     if (d) memcpy(d, s, n);
     return d;
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 int nn_head_width(const nn_head_spec *h) {
@@ -101,45 +94,45 @@ static int name_taken(const nn_arch *a, const char *s, int upto_num, int upto_ca
 }
 
 static int check_inputs(const nn_arch *a, int resolved, char *err, size_t el) {
-    if (a->n_num < 0 || a->n_num > NN_MAX_INPUTS) return fail(err, el, "too many numeric inputs (%d, at most %d)", a->n_num, NN_MAX_INPUTS);
-    if (a->n_num + a->n_cat == 0) return fail(err, el, "the network has no inputs: name numeric inputs or categorical columns");
+    if (a->n_num < 0 || a->n_num > NN_MAX_INPUTS) return err_fail(err, el, "too many numeric inputs (%d, at most %d)", a->n_num, NN_MAX_INPUTS);
+    if (a->n_num + a->n_cat == 0) return err_fail(err, el, "the network has no inputs: name numeric inputs or categorical columns");
     for (int i = 0; i < a->n_num; i++) {
-        if (!a->num[i] || !*a->num[i]) return fail(err, el, "inputs[%d]: empty column name", i);
-        if (name_taken(a, a->num[i], i, 0)) return fail(err, el, "inputs[%d]: column '%s' is listed twice", i, a->num[i]);
+        if (!a->num[i] || !*a->num[i]) return err_fail(err, el, "inputs[%d]: empty column name", i);
+        if (name_taken(a, a->num[i], i, 0)) return err_fail(err, el, "inputs[%d]: column '%s' is listed twice", i, a->num[i]);
     }
     for (int c = 0; c < a->n_cat; c++) {
         const nn_cat_spec *s = &a->cat[c];
-        if (!s->column || !*s->column) return fail(err, el, "categorical[%d]: empty column name", c);
+        if (!s->column || !*s->column) return err_fail(err, el, "categorical[%d]: empty column name", c);
         if (name_taken(a, s->column, a->n_num, c))
-            return fail(err, el, "categorical[%d]: column '%s' is already an input", c, s->column);
+            return err_fail(err, el, "categorical[%d]: column '%s' is already an input", c, s->column);
         if (s->dim < 1 || s->dim > NN_MAX_UNITS)
-            return fail(err, el, "categorical[%d] ('%s'): dim %d is not between 1 and %d", c, s->column, s->dim, NN_MAX_UNITS);
+            return err_fail(err, el, "categorical[%d] ('%s'): dim %d is not between 1 and %d", c, s->column, s->dim, NN_MAX_UNITS);
         if (s->vocab < 0 || s->vocab > NN_MAX_VOCAB || (resolved && s->vocab < 1))
-            return fail(err, el, "categorical[%d] ('%s'): vocab %lld is not between 1 and %d", c, s->column, (long long)s->vocab, NN_MAX_VOCAB);
+            return err_fail(err, el, "categorical[%d] ('%s'): vocab %lld is not between 1 and %d", c, s->column, (long long)s->vocab, NN_MAX_VOCAB);
     }
     return 0;
 }
 
 static int check_layers(const nn_arch *a, char *err, size_t el) {
     if (a->n_layers < 1 || a->n_layers > NN_MAX_LAYERS)
-        return fail(err, el, "%d layers: a network has 1 to %d dense layers (the last is the output layer)", a->n_layers, NN_MAX_LAYERS);
+        return err_fail(err, el, "%d layers: a network has 1 to %d dense layers (the last is the output layer)", a->n_layers, NN_MAX_LAYERS);
     for (int l = 0; l < a->n_layers; l++) {
         const nn_layer_spec *s = &a->layer[l];
         int out = l == a->n_layers - 1;
         if (s->units < (out ? 0 : 1) || s->units > NN_MAX_UNITS)
-            return fail(err, el, "layer %d: %d units is not between 1 and %d", l, s->units, NN_MAX_UNITS);
+            return err_fail(err, el, "layer %d: %d units is not between 1 and %d", l, s->units, NN_MAX_UNITS);
         if (!(s->dropout >= 0 && s->dropout < 1))
-            return fail(err, el, "layer %d: dropout %g is not in [0, 1)", l, s->dropout);
-        if (!isfinite(s->slope)) return fail(err, el, "layer %d: slope is not a finite number", l);
-        if ((unsigned)s->act >= NN_NACT) return fail(err, el, "layer %d: unknown activation", l);
+            return err_fail(err, el, "layer %d: dropout %g is not in [0, 1)", l, s->dropout);
+        if (!isfinite(s->slope)) return err_fail(err, el, "layer %d: slope is not a finite number", l);
+        if ((unsigned)s->act >= NN_NACT) return err_fail(err, el, "layer %d: unknown activation", l);
         if (out && (s->dropout > 0 || s->batchnorm || s->act != NN_LINEAR))
-            return fail(err, el, "layer %d is the output layer: no dropout, batchnorm or activation there (give each output its own \"act\")", l);
+            return err_fail(err, el, "layer %d is the output layer: no dropout, batchnorm or activation there (give each output its own \"act\")", l);
         if (s->name) {
             if (!*s->name || strcmp(s->name, "output") == 0 || strcmp(s->name, "input") == 0)
-                return fail(err, el, "layer %d: the name '%s' is reserved or empty", l, s->name);
+                return err_fail(err, el, "layer %d: the name '%s' is reserved or empty", l, s->name);
             for (int k = 0; k < l; k++)
                 if (a->layer[k].name && strcmp(a->layer[k].name, s->name) == 0)
-                    return fail(err, el, "layer %d: the name '%s' is used twice", l, s->name);
+                    return err_fail(err, el, "layer %d: the name '%s' is used twice", l, s->name);
         }
     }
     return 0;
@@ -147,31 +140,31 @@ static int check_layers(const nn_arch *a, char *err, size_t el) {
 
 static int check_heads(const nn_arch *a, int resolved, char *err, size_t el) {
     if (a->n_heads < 1 || a->n_heads > NN_MAX_HEADS)
-        return fail(err, el, "%d outputs: a network has 1 to %d outputs", a->n_heads, NN_MAX_HEADS);
+        return err_fail(err, el, "%d outputs: a network has 1 to %d outputs", a->n_heads, NN_MAX_HEADS);
     int width = 0;
     for (int h = 0; h < a->n_heads; h++) {
         const nn_head_spec *s = &a->head[h];
-        if ((unsigned)s->loss >= NN_NLOSS) return fail(err, el, "outputs[%d]: unknown loss", h);
-        if (!(s->weight >= 0) || !isfinite(s->weight)) return fail(err, el, "outputs[%d]: weight must be a finite number >= 0", h);
-        if (s->ntargets < 1) return fail(err, el, "outputs[%d]: no target columns", h);
+        if ((unsigned)s->loss >= NN_NLOSS) return err_fail(err, el, "outputs[%d]: unknown loss", h);
+        if (!(s->weight >= 0) || !isfinite(s->weight)) return err_fail(err, el, "outputs[%d]: weight must be a finite number >= 0", h);
+        if (s->ntargets < 1) return err_fail(err, el, "outputs[%d]: no target columns", h);
         for (int k = 0; k < s->ntargets; k++)
-            if (!s->targets[k] || !*s->targets[k]) return fail(err, el, "outputs[%d]: empty target column name", h);
+            if (!s->targets[k] || !*s->targets[k]) return err_fail(err, el, "outputs[%d]: empty target column name", h);
         if (s->loss == NN_LOSS_CE) {
             if (s->ntargets != 1)
-                return fail(err, el, "outputs[%d]: a 'ce' output reads one column of class codes, not %d", h, s->ntargets);
+                return err_fail(err, el, "outputs[%d]: a 'ce' output reads one column of class codes, not %d", h, s->ntargets);
             if (s->classes < 0 || s->classes > NN_MAX_VOCAB || (resolved && s->classes < 2))
-                return fail(err, el, "outputs[%d]: %lld classes; a 'ce' output needs 2 to %d", h, (long long)s->classes, NN_MAX_VOCAB);
+                return err_fail(err, el, "outputs[%d]: %lld classes; a 'ce' output needs 2 to %d", h, (long long)s->classes, NN_MAX_VOCAB);
         } else if (s->loss == NN_LOSS_BCE && s->act != NN_SIGMOID) {
-            return fail(err, el, "outputs[%d]: 'bce' needs probabilities: use act sigmoid (not %s)", h, nn_act_name(s->act));
+            return err_fail(err, el, "outputs[%d]: 'bce' needs probabilities: use act sigmoid (not %s)", h, nn_act_name(s->act));
         }
-        if ((unsigned)s->act >= NN_NACT) return fail(err, el, "outputs[%d]: unknown activation", h);
+        if ((unsigned)s->act >= NN_NACT) return err_fail(err, el, "outputs[%d]: unknown activation", h);
         if (s->from_inputs && a->n_num < 1)
-            return fail(err, el, "outputs[%d]: targets \"inputs\" needs numeric inputs", h);
+            return err_fail(err, el, "outputs[%d]: targets \"inputs\" needs numeric inputs", h);
         width += nn_head_width(s);
     }
     int units = a->layer[a->n_layers - 1].units;
     if (resolved && units != width)
-        return fail(err, el, "the output layer has %d units but the outputs need %d; make the last layer %d wide", units, width, width);
+        return err_fail(err, el, "the output layer has %d units but the outputs need %d; make the last layer %d wide", units, width, width);
     return 0;
 }
 
@@ -187,7 +180,7 @@ int nn_arch_check(const nn_arch *a, int resolved, char *err, size_t errlen) {
         n += (in + 3) * a->layer[l].units;
         in = a->layer[l].units;
     }
-    if (n > 1e9) return fail(err, errlen, "the network would have %.3g parameters; the limit is 1e9", n);
+    if (n > 1e9) return err_fail(err, errlen, "the network would have %.3g parameters; the limit is 1e9", n);
     return 0;
 }
 
@@ -204,7 +197,7 @@ int nn_arch_resolve_output(nn_arch *a, char *err, size_t errlen) {
                                   nn_head_width(&a->head[h]), nn_loss_name(a->head[h].loss),
                                   a->head[h].from_inputs ? "inputs" : a->head[h].targets[0],
                                   a->head[h].ntargets > 1 && !a->head[h].from_inputs ? "..." : "");
-        return fail(err, errlen, "the output layer has %d units but the targets need %d (%s); end --layers with %d",
+        return err_fail(err, errlen, "the output layer has %d units but the targets need %d (%s); end --layers with %d",
                     o->units, width, what, width);
     }
     return 0;
@@ -215,14 +208,14 @@ int nn_arch_resolve_output(nn_arch *a, char *err, size_t errlen) {
 static int parse_widths(const char *s, int *w, int max, char *err, size_t el) {
     int n = 0;
     const char *p = s;
-    if (!*p) return fail(err, el, "--layers: empty; expected widths like 10,8,6,1");
+    if (!*p) return err_fail(err, el, "--layers: empty; expected widths like 10,8,6,1");
     for (;;) {
         char *end;
         errno = 0;
         long v = strtol(p, &end, 10);
         if (end == p || errno || v < 1 || v > NN_MAX_UNITS || (*end && *end != ','))
-            return fail(err, el, "--layers '%s': expected comma-separated widths between 1 and %d, like 10,8,6,1", s, NN_MAX_UNITS);
-        if (n == max) return fail(err, el, "--layers '%s': more than %d layers", s, max);
+            return err_fail(err, el, "--layers '%s': expected comma-separated widths between 1 and %d, like 10,8,6,1", s, NN_MAX_UNITS);
+        if (n == max) return err_fail(err, el, "--layers '%s': more than %d layers", s, max);
         w[n++] = (int)v;
         if (!*end) break;
         p = end + 1;
@@ -239,10 +232,10 @@ static int parse_categorical(nn_arch *a, const char *s, char *err, size_t el) {
         char *stop;
         long dim = colon ? strtol(colon + 1, &stop, 10) : 0;
         if (!colon || colon == p || stop != end || dim < 1 || dim > NN_MAX_UNITS)
-            return fail(err, el, "--categorical '%s': expected column:width pairs like track_artist:16,playlist_genre:4", s);
-        if (a->n_cat == NN_MAX_CAT) return fail(err, el, "--categorical: more than %d columns", NN_MAX_CAT);
+            return err_fail(err, el, "--categorical '%s': expected column:width pairs like track_artist:16,playlist_genre:4", s);
+        if (a->n_cat == NN_MAX_CAT) return err_fail(err, el, "--categorical: more than %d columns", NN_MAX_CAT);
         nn_cat_spec *c = &a->cat[a->n_cat];
-        if (!(c->column = strndup(p, (size_t)(colon - p)))) return fail(err, el, "out of memory");
+        if (!(c->column = strndup(p, (size_t)(colon - p)))) return err_fail(err, el, "out of memory");
         c->dim = (int)dim;
         a->n_cat++;
         p = comma ? comma + 1 : end;
@@ -257,10 +250,10 @@ int nn_arch_from_flags(nn_arch *a, const nn_arch_flags *f, char *err, size_t el)
     if (n < 0) return -1;
     nn_act act = NN_RELU, out_act = f->loss == NN_LOSS_BCE ? NN_SIGMOID : NN_LINEAR;
     if (f->act && nn_act_parse(f->act, &act))
-        return fail(err, el, "--act '%s': unknown activation (one of %s)", f->act, NN_ACT_NAMES);
+        return err_fail(err, el, "--act '%s': unknown activation (one of %s)", f->act, NN_ACT_NAMES);
     if (f->out_act && nn_act_parse(f->out_act, &out_act))
-        return fail(err, el, "--out-act '%s': unknown activation (one of %s)", f->out_act, NN_ACT_NAMES);
-    if (!(f->dropout >= 0 && f->dropout < 1)) return fail(err, el, "--dropout %g: must be in [0, 1)", f->dropout);
+        return err_fail(err, el, "--out-act '%s': unknown activation (one of %s)", f->out_act, NN_ACT_NAMES);
+    if (!(f->dropout >= 0 && f->dropout < 1)) return err_fail(err, el, "--dropout %g: must be in [0, 1)", f->dropout);
     if (!(a->num = dup_list(f->num, f->n_num))) goto oom;
     a->n_num = f->n_num;
     if (f->categorical && parse_categorical(a, f->categorical, err, el)) goto bad;
@@ -281,20 +274,20 @@ int nn_arch_from_flags(nn_arch *a, const nn_arch_flags *f, char *err, size_t el)
     h->slope = f->slope;
     h->weight = 1;
     if (f->autoencoder) {
-        if (f->n_targets) { fail(err, el, "--autoencoder reconstructs the inputs: drop --targets"); goto bad; }
-        if (f->loss == NN_LOSS_CE) { fail(err, el, "--autoencoder reconstructs numeric inputs: use --loss mse or mae, not ce"); goto bad; }
+        if (f->n_targets) { err_fail(err, el, "--autoencoder reconstructs the inputs: drop --targets"); goto bad; }
+        if (f->loss == NN_LOSS_CE) { err_fail(err, el, "--autoencoder reconstructs numeric inputs: use --loss mse or mae, not ce"); goto bad; }
         h->from_inputs = 1;
         h->ntargets = a->n_num;
         if (!(h->targets = dup_list(a->num, a->n_num))) goto oom;
     } else {
-        if (!f->n_targets) { fail(err, el, "no targets: give --targets COLUMNS, --target-stream FILE or --autoencoder"); goto bad; }
+        if (!f->n_targets) { err_fail(err, el, "no targets: give --targets COLUMNS, --target-stream FILE or --autoencoder"); goto bad; }
         h->ntargets = f->n_targets;
         if (!(h->targets = dup_list(f->targets, f->n_targets))) goto oom;
     }
     if (nn_arch_check(a, 0, err, el)) goto bad;
     return 0;
 oom:
-    fail(err, el, "out of memory");
+    err_fail(err, el, "out of memory");
 bad:
     nn_arch_free(a);
     return -1;

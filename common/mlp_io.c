@@ -3,6 +3,7 @@
  * entry; the first tensor's meta carries the architecture, the input
  * normalisation (normstats JSON, method zscore) and the target scaling. */
 #include "mlp.h"
+#include "errbuf.h"
 #include "tensor.h"
 
 #include <math.h>
@@ -10,14 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static cJSON *floats_json(const float *v, int n) {
     cJSON *a = cJSON_CreateArray();
@@ -58,7 +51,7 @@ int nn_mlp_save(const nn_mlp *net, const char *path, const cJSON *train_meta,
                 char *err, size_t errlen) {
     char why[512];
     ts_writer *w = ts_open_write(path, why, sizeof why);
-    if (!w) return fail(err, errlen, "%s", why);
+    if (!w) return err_fail(err, errlen, "%s", why);
     for (int i = 0; i < net->n_tensors; i++) {
         const nn_tensor *t = &net->tensors[i];
         ts_header h;
@@ -69,17 +62,17 @@ int nn_mlp_save(const nn_mlp *net, const char *path, const cJSON *train_meta,
             (i == 0 && !(h.meta = model_meta(net, train_meta)))) {
             ts_header_free(&h);
             ts_abort(w);
-            return fail(err, errlen, "%s: out of memory", path);
+            return err_fail(err, errlen, "%s: out of memory", path);
         }
         int rc = ts_begin_tensor(w, &h) || ts_write_row(w, t->name, t->p) || ts_end_tensor(w);
         ts_header_free(&h);
         if (rc) {
-            fail(err, errlen, "%s", ts_werror(w));
+            err_fail(err, errlen, "%s", ts_werror(w));
             ts_abort(w);
             return -1;
         }
     }
-    if (ts_close(w, why, sizeof why)) return fail(err, errlen, "%s", why);
+    if (ts_close(w, why, sizeof why)) return err_fail(err, errlen, "%s", why);
     return 0;
 }
 
@@ -100,7 +93,7 @@ static int load_meta(nn_mlp *net, const cJSON *m, const char *path, char *err, s
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(m, "normalize");
     const cJSON *cols = cJSON_GetObjectItemCaseSensitive(norm, "columns"), *c;
     if (!cJSON_IsArray(cols) || cJSON_GetArraySize(cols) != a->n_num)
-        return fail(err, el, "%s: meta.normalize.columns must list the %d numeric inputs", path, a->n_num);
+        return err_fail(err, el, "%s: meta.normalize.columns must list the %d numeric inputs", path, a->n_num);
     int i = 0;
     cJSON_ArrayForEach(c, cols) {
         const cJSON *nm = cJSON_GetObjectItemCaseSensitive(c, "name");
@@ -109,7 +102,7 @@ static int load_meta(nn_mlp *net, const cJSON *m, const char *path, char *err, s
         if (!cJSON_IsString(nm) || strcmp(nm->valuestring, a->num[i]) != 0 ||
             !cJSON_IsNumber(ce) || !isfinite(ce->valuedouble) ||
             !cJSON_IsNumber(sc) || !(sc->valuedouble > 0) || !isfinite(sc->valuedouble))
-            return fail(err, el, "%s: meta.normalize.columns[%d] must be {\"name\": \"%s\", \"center\": finite, \"scale\": > 0}", path, i, a->num[i]);
+            return err_fail(err, el, "%s: meta.normalize.columns[%d] must be {\"name\": \"%s\", \"center\": finite, \"scale\": > 0}", path, i, a->num[i]);
         net->norm_mean[i] = (float)ce->valuedouble;
         net->norm_std[i] = (float)sc->valuedouble;
         i++;
@@ -117,23 +110,23 @@ static int load_meta(nn_mlp *net, const cJSON *m, const char *path, char *err, s
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(m, "targets");
     if (read_floats(cJSON_GetObjectItemCaseSensitive(t, "shift"), net->t_shift, net->n_tcols, 0) ||
         read_floats(cJSON_GetObjectItemCaseSensitive(t, "scale"), net->t_scale, net->n_tcols, 1))
-        return fail(err, el, "%s: meta.targets must hold \"shift\" and \"scale\" arrays of %d numbers (scale > 0)", path, net->n_tcols);
+        return err_fail(err, el, "%s: meta.targets must hold \"shift\" and \"scale\" arrays of %d numbers (scale > 0)", path, net->n_tcols);
     return 0;
 }
 
 static int build_from_meta(nn_mlp *net, const ts_header *h, const char *path, char *err, size_t el) {
     const cJSON *m = h->meta, *v = cJSON_GetObjectItemCaseSensitive(m, "songpipe_mlp");
     if (!cJSON_IsNumber(v))
-        return fail(err, el, "%s: not a songpipe model: its first tensor '%s' has no \"songpipe_mlp\" in its meta (make one with train-mlp)", path, h->name);
+        return err_fail(err, el, "%s: not a songpipe model: its first tensor '%s' has no \"songpipe_mlp\" in its meta (make one with train-mlp)", path, h->name);
     if (v->valuedouble != NN_MLP_VERSION)
-        return fail(err, el, "%s: model format version %g; this songpipe reads version %d", path, v->valuedouble, NN_MLP_VERSION);
+        return err_fail(err, el, "%s: model format version %g; this songpipe reads version %d", path, v->valuedouble, NN_MLP_VERSION);
     nn_arch a;
     char src[300], why[600];
     snprintf(src, sizeof src, "%s: meta.arch", path);
     if (nn_arch_from_json(&a, cJSON_GetObjectItemCaseSensitive(m, "arch"), src, err, el)) return -1;
     if (nn_arch_resolve_output(&a, why, sizeof why) || nn_mlp_create(net, &a, why, sizeof why)) {
         nn_arch_free(&a);
-        return fail(err, el, "%s: %s", path, why);
+        return err_fail(err, el, "%s: %s", path, why);
     }
     nn_arch_free(&a);
     if (load_meta(net, m, path, err, el)) { nn_mlp_free(net); return -1; }
@@ -143,9 +136,9 @@ static int build_from_meta(nn_mlp *net, const ts_header *h, const char *path, ch
 static int load_tensor(nn_mlp *net, ts_reader *r, const ts_header *h, char *seen,
                        const char *path, char *err, size_t el) {
     nn_tensor *t = nn_mlp_tensor(net, h->name);
-    if (!t) return fail(err, el, "%s: tensor '%s' is not part of this architecture (a model from another version or a hand-edited file?)", path, h->name);
+    if (!t) return err_fail(err, el, "%s: tensor '%s' is not part of this architecture (a model from another version or a hand-edited file?)", path, h->name);
     int idx = (int)(t - net->tensors);
-    if (seen[idx]) return fail(err, el, "%s: tensor '%s' appears twice", path, h->name);
+    if (seen[idx]) return err_fail(err, el, "%s: tensor '%s' appears twice", path, h->name);
     seen[idx] = 1;
     int shape_ok = h->dtype == TS_F32 && h->ndim == t->ndim &&
                    (t->ndim == 1 ? h->shape[0] == t->cols : h->shape[0] == t->rows && h->shape[1] == t->cols);
@@ -156,18 +149,18 @@ static int load_tensor(nn_mlp *net, ts_reader *r, const ts_header *h, char *seen
         size_t k = 0;
         for (int d = 0; d < h->ndim && k < sizeof got - 24; d++)
             k += (size_t)snprintf(got + k, sizeof got - k, "%s%lld", d ? ", " : "", (long long)h->shape[d]);
-        return fail(err, el, "%s: tensor '%s' is %s [%s]; the architecture needs f32 %s", path, h->name,
+        return err_fail(err, el, "%s: tensor '%s' is %s [%s]; the architecture needs f32 %s", path, h->name,
                     ts_dtype_name(h->dtype), got, want);
     }
     ts_block b;
     int rc, rows = 0;
     while ((rc = ts_read_block(r, &b)) == 1) {
-        if (rows + b.nrows > 1) return fail(err, el, "%s: tensor '%s' has more than one row", path, h->name);
+        if (rows + b.nrows > 1) return err_fail(err, el, "%s: tensor '%s' has more than one row", path, h->name);
         if (b.nrows) memcpy(t->p, b.data, h->row_bytes);
         rows += (int)b.nrows;
     }
-    if (rc < 0) return fail(err, el, "%s", ts_error(r));
-    if (rows != 1) return fail(err, el, "%s: tensor '%s' has no row", path, h->name);
+    if (rc < 0) return err_fail(err, el, "%s", ts_error(r));
+    if (rows != 1) return err_fail(err, el, "%s: tensor '%s' has no row", path, h->name);
     return 0;
 }
 
@@ -175,24 +168,24 @@ int nn_mlp_load(nn_mlp *net, const char *path, char *err, size_t errlen) {
     char why[512];
     memset(net, 0, sizeof *net);
     ts_reader *r = ts_open_read(path, why, sizeof why);
-    if (!r) return fail(err, errlen, "%s", why);
+    if (!r) return err_fail(err, errlen, "%s", why);
     const ts_header *h;
     char *seen = NULL;
     int rc = ts_next_tensor(r, &h), built = 0;
     if (rc <= 0) {
-        fail(err, errlen, "%s", rc < 0 ? ts_error(r) : "empty model file: no tensors");
+        err_fail(err, errlen, "%s", rc < 0 ? ts_error(r) : "empty model file: no tensors");
         goto bad;
     }
     if (build_from_meta(net, h, path, err, errlen)) goto bad;
     built = 1;
-    if (!(seen = calloc((size_t)net->n_tensors, 1))) { fail(err, errlen, "out of memory"); goto bad; }
+    if (!(seen = calloc((size_t)net->n_tensors, 1))) { err_fail(err, errlen, "out of memory"); goto bad; }
     do {
         if (load_tensor(net, r, h, seen, path, err, errlen)) goto bad;
     } while ((rc = ts_next_tensor(r, &h)) == 1);
-    if (rc < 0) { fail(err, errlen, "%s", ts_error(r)); goto bad; }
+    if (rc < 0) { err_fail(err, errlen, "%s", ts_error(r)); goto bad; }
     for (int i = 0; i < net->n_tensors; i++)
         if (!seen[i]) {
-            fail(err, errlen, "%s: tensor '%s' is missing (a truncated or hand-edited model?)", path, net->tensors[i].name);
+            err_fail(err, errlen, "%s: tensor '%s' is missing (a truncated or hand-edited model?)", path, net->tensors[i].name);
             goto bad;
         }
     free(seen);

@@ -4,6 +4,7 @@
  * EarlyStopping semantics), and a stop flag checked after every batch so
  * that Ctrl-C ends the run cleanly with the best model already saved. */
 #include "mlp.h"
+#include "errbuf.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -16,14 +17,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 typedef struct {
@@ -143,7 +136,7 @@ int nn_mlp_train(nn_mlp *net, const float *x, const float *t, int64_t N,
     opt->m = opt->v = NULL;
     if (!idx || !best_buf || nn_early_stop_init(&es, cfg->patience, cfg->min_delta, net->n_params) ||
         nn_optim_init(opt, net->n_params)) {
-        fail(err, errlen, "out of memory");
+        err_fail(err, errlen, "out of memory");
         goto done;
     }
     rng_state r;
@@ -157,20 +150,20 @@ int nn_mlp_train(nn_mlp *net, const float *x, const float *t, int64_t N,
     res->n_train = n_train;
     res->n_val = n_val;
     if (n_train < (has_batchnorm(net) ? 2 : 1)) {
-        fail(err, errlen, "%lld rows leave %lld for training after holding out %lld for validation; give more rows or a smaller --val",
+        err_fail(err, errlen, "%lld rows leave %lld for training after holding out %lld for validation; give more rows or a smaller --val",
              (long long)N, (long long)n_train, (long long)n_val);
         goto done;
     }
     b.B = (int)(cfg->batch < n_train ? cfg->batch : n_train);
     b.xb = malloc(sizeof(float) * (size_t)b.B * (size_t)(b.ldx ? b.ldx : 1));
     b.tb = malloc(sizeof(float) * (size_t)b.B * (size_t)(b.ldt ? b.ldt : 1));
-    if (!b.xb || !b.tb || nn_mlp_reserve(net, b.B)) { fail(err, errlen, "out of memory for batches of %d rows", b.B); goto done; }
+    if (!b.xb || !b.tb || nn_mlp_reserve(net, b.B)) { err_fail(err, errlen, "out of memory for batches of %d rows", b.B); goto done; }
     for (int e = 1; e <= cfg->epochs; e++) {
         double t0 = now_s();
         double tl = train_epoch(net, &b, idx, n_train, opt, &r, cfg->stop);
         if (isnan(tl)) { res->interrupted = 1; break; }
         if (isinf(tl)) {
-            fail(err, errlen, "epoch %d: the training loss is no longer finite (diverged); lower --lr or check the inputs", e);
+            err_fail(err, errlen, "epoch %d: the training loss is no longer finite (diverged); lower --lr or check the inputs", e);
             goto done;
         }
         nn_epoch_stats s = {e, tl, tl, NAN, 0, 0};
@@ -182,7 +175,7 @@ int nn_mlp_train(nn_mlp *net, const float *x, const float *t, int64_t N,
         if (s.improved) memcpy(best_buf, net->buffers, sizeof(float) * net->n_buffers);
         res->epochs_run = e;
         if (cfg->on_epoch && cfg->on_epoch(cfg->ctx, net, &s)) {
-            fail(err, errlen, "stopped at epoch %d", e);
+            err_fail(err, errlen, "stopped at epoch %d", e);
             goto done;
         }
         if (st == NN_ES_STOP) { res->stopped_early = 1; break; }

@@ -2,6 +2,7 @@
  * from nn.h, loss through nn_softmax / nn_loss_ce of loss.h, the seed
  * pooling and the model file here. */
 #include "plneural.h"
+#include "errbuf.h"
 #include "loss.h"
 #include "nn.h"
 #include "tensor.h"
@@ -11,14 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* lays out parameters of arch a from base; returns the count */
 static size_t layout(pln_params *p, const pln_arch *a, float *base) {
@@ -41,7 +34,7 @@ static size_t layout(pln_params *p, const pln_arch *a, float *base) {
 static int check_arch(const pln_arch *a, char *err, size_t errlen) {
     if (a->dim < 1 || a->dim > 4096 || a->hidden < 1 || a->hidden > 65536 ||
         a->blocks < 0 || a->blocks > PLN_MAX_BLOCKS || a->vocab < 1 || a->vocab > INT32_MAX)
-        return fail(err, errlen, "bad architecture: dim %d, hidden %d, blocks %d (at most %d), vocab %lld",
+        return err_fail(err, errlen, "bad architecture: dim %d, hidden %d, blocks %d (at most %d), vocab %lld",
                     a->dim, a->hidden, a->blocks, PLN_MAX_BLOCKS, (long long)a->vocab);
     return 0;
 }
@@ -59,7 +52,7 @@ static int alloc_model(pln_model *m, const pln_arch *a, const int32_t *tracks, i
     m->row_of = malloc((size_t)(ntracks ? ntracks : 1) * sizeof *m->row_of);
     if (!m->params || !m->grads || !m->track || !m->row_of) {
         pln_free(m);
-        return fail(err, errlen, "out of memory (%zu parameters)", m->nparams);
+        return err_fail(err, errlen, "out of memory (%zu parameters)", m->nparams);
     }
     layout(&m->p, a, m->params);
     layout(&m->g, a, m->grads);
@@ -67,7 +60,7 @@ static int alloc_model(pln_model *m, const pln_arch *a, const int32_t *tracks, i
     for (int64_t v = 0; v < a->vocab; v++) {
         if (tracks[v] < 0 || tracks[v] >= ntracks || m->row_of[tracks[v]] >= 0) {
             pln_free(m);
-            return fail(err, errlen, "vocabulary row %lld: track %d repeated or out of range", (long long)v, tracks[v]);
+            return err_fail(err, errlen, "vocabulary row %lld: track %d repeated or out of range", (long long)v, tracks[v]);
         }
         m->track[v] = tracks[v];
         m->row_of[tracks[v]] = (int32_t)v;
@@ -284,7 +277,7 @@ static int tensors_of(const pln_model *m, pln_tensor *t, float **ptr) {
 int pln_save(const pln_model *m, const char *path, const char *meta_json, char *err, size_t errlen) {
     char why[512];
     ts_writer *w = ts_open_write(path, why, sizeof why);
-    if (!w) return fail(err, errlen, "%s", why);
+    if (!w) return err_fail(err, errlen, "%s", why);
     pln_tensor t[4 * PLN_MAX_BLOCKS + 8];
     float *ptr[4 * PLN_MAX_BLOCKS + 8];
     int nt = tensors_of(m, t, ptr);
@@ -312,23 +305,23 @@ int pln_save(const pln_model *m, const char *path, const char *meta_json, char *
         }
         rc = rc || ts_end_tensor(w);
         ts_header_free(&h);
-        if (rc) { fail(err, errlen, "%s", ts_werror(w)); ts_abort(w); return -1; }
+        if (rc) { err_fail(err, errlen, "%s", ts_werror(w)); ts_abort(w); return -1; }
     }
-    if (ts_close(w, why, sizeof why)) return fail(err, errlen, "%s", why);
+    if (ts_close(w, why, sizeof why)) return err_fail(err, errlen, "%s", why);
     return 0;
 oom:
     ts_abort(w);
-    return fail(err, errlen, "%s: out of memory", path);
+    return err_fail(err, errlen, "%s: out of memory", path);
 }
 
 static int read_tensor(ts_reader *r, const char *path, const pln_tensor *want, float *dst,
                        int32_t *keys_out, char *err, size_t errlen) {
     const ts_header *h;
     int rc = ts_next_tensor(r, &h);
-    if (rc < 0) return fail(err, errlen, "%s", ts_error(r));
-    if (rc == 0) return fail(err, errlen, "%s: ends before tensor '%s'; not a complete mpd-train model", path, want->name);
+    if (rc < 0) return err_fail(err, errlen, "%s", ts_error(r));
+    if (rc == 0) return err_fail(err, errlen, "%s: ends before tensor '%s'; not a complete mpd-train model", path, want->name);
     if (strcmp(h->name, want->name) || h->dtype != TS_F32 || h->row_elems != want->cols)
-        return fail(err, errlen, "%s: tensor '%s' (%s, %lld per row) where '%s' (f32, %lld per row) belongs; the file does not match its architecture",
+        return err_fail(err, errlen, "%s: tensor '%s' (%s, %lld per row) where '%s' (f32, %lld per row) belongs; the file does not match its architecture",
                     path, h->name, ts_dtype_name(h->dtype), (long long)h->row_elems, want->name, (long long)want->cols);
     ts_block b;
     int64_t got = 0;
@@ -338,9 +331,9 @@ static int read_tensor(ts_reader *r, const char *path, const pln_tensor *want, f
         for (int64_t i = 0; keys_out && i < b.nrows; i++) keys_out[got + i] = (int32_t)strtol(b.keys[i], NULL, 10);
         got += b.nrows;
     }
-    if (rc < 0) return fail(err, errlen, "%s", ts_error(r));
+    if (rc < 0) return err_fail(err, errlen, "%s", ts_error(r));
     if (rc == 1 || got != want->rows)
-        return fail(err, errlen, "%s: tensor '%s' has %s rows than the %lld of its architecture", path, want->name,
+        return err_fail(err, errlen, "%s: tensor '%s' has %s rows than the %lld of its architecture", path, want->name,
                     rc == 1 ? "more" : "fewer", (long long)want->rows);
     return 0;
 }
@@ -352,12 +345,12 @@ pln_model *pln_load(const char *path, char *err, size_t errlen) {
     int32_t *tracks = NULL;
     const ts_header *h;
     int rc = ts_next_tensor(r, &h);
-    if (rc <= 0) { fail(err, errlen, "%s: %s", path, rc ? ts_error(r) : "empty stream"); goto bad; }
+    if (rc <= 0) { err_fail(err, errlen, "%s: %s", path, rc ? ts_error(r) : "empty stream"); goto bad; }
     const cJSON *arch = h->meta ? cJSON_GetObjectItemCaseSensitive(h->meta, "arch") : NULL;
     pln_arch a = {0};
     int32_t ntracks = 0;
 #define NUM(field, dst) do { const cJSON *v = cJSON_GetObjectItemCaseSensitive(arch, field); \
-        if (!cJSON_IsNumber(v)) { fail(err, errlen, "%s: no arch.%s in the metadata; not an mpd-train model", path, field); goto bad; } \
+        if (!cJSON_IsNumber(v)) { err_fail(err, errlen, "%s: no arch.%s in the metadata; not an mpd-train model", path, field); goto bad; } \
         dst = v->valuedouble; } while (0)
     NUM("dim", a.dim); NUM("hidden", a.hidden); NUM("blocks", a.blocks); NUM("vocab", a.vocab); NUM("ntracks", ntracks);
 #undef NUM
@@ -365,13 +358,13 @@ pln_model *pln_load(const char *path, char *err, size_t errlen) {
     ts_close_read(r);
     /* read again from the start now that the sizes are known */
     if (!(r = ts_open_read(path, err, errlen))) goto bad;
-    if (!(tracks = malloc((size_t)a.vocab * sizeof *tracks))) { fail(err, errlen, "out of memory"); goto bad; }
+    if (!(tracks = malloc((size_t)a.vocab * sizeof *tracks))) { err_fail(err, errlen, "out of memory"); goto bad; }
     pln_model tmp = {.a = a};
     pln_tensor t[4 * PLN_MAX_BLOCKS + 8];
     float *ptr[4 * PLN_MAX_BLOCKS + 8];
     size_t np = layout(&tmp.p, &a, NULL);
     float *buf = malloc(np * sizeof *buf);
-    if (!buf) { fail(err, errlen, "out of memory"); goto bad; }
+    if (!buf) { err_fail(err, errlen, "out of memory"); goto bad; }
     layout(&tmp.p, &a, buf);
     int nt = tensors_of(&tmp, t, ptr);
     for (int i = 0; i < nt; i++)

@@ -2,6 +2,7 @@
  * (see tilestore.h).  The file is unlinked at once, so nothing is left
  * behind whatever way the process ends. */
 #include "tilestore.h"
+#include "errbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,14 +13,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 const char *tile_track_of(const char *key, char *buf) {
     const char *hash = strrchr(key, '#');
@@ -60,17 +53,17 @@ static int add_tile(tilestore *s, const char *key, const float *v, int64_t *cap_
     char buf[TS_MAX_KEY];
     const char *tr = tile_track_of(key, buf);
     int64_t id = strmap_get(&s->ids, tr);
-    if (grow(s, cap_tiles, cap_tracks, id < 0)) return fail(err, el, "out of memory for %lld tiles", (long long)s->n);
+    if (grow(s, cap_tiles, cap_tracks, id < 0)) return err_fail(err, el, "out of memory for %lld tiles", (long long)s->n);
     if (id < 0) {
         id = s->n_tracks;
         if (strmap_put(&s->ids, tr, id) == -2 || !(s->track_names[id] = strdup(tr)))
-            return fail(err, el, "out of memory");
+            return err_fail(err, el, "out of memory");
         s->track_tiles[id] = 0, s->sum[id] = 0, s->sumsq[id] = 0;
         s->n_tracks++;
     }
     double a = 0, q = 0;
     for (size_t i = 0; i < s->tile_floats; i++) {
-        if (!isfinite(v[i])) return fail(err, el, "tile '%s' holds %g at value %zu; tiles must be finite (spectro's dB output is)", key, v[i], i);
+        if (!isfinite(v[i])) return err_fail(err, el, "tile '%s' holds %g at value %zu; tiles must be finite (spectro's dB output is)", key, v[i], i);
         a += v[i], q += (double)v[i] * v[i];
     }
     s->sum[id] += a, s->sumsq[id] += q;
@@ -86,16 +79,16 @@ int tilestore_read(tilestore *s, ts_reader *r, const ts_header *h, char *err, si
     if (el) err[0] = 0;
     const char *src = ts_reader_name(r);
     if (h->dtype != TS_F32 || h->ndim != 2 || h->shape[0] < 2 || h->shape[1] < 2 || h->shape[0] > 65536 || h->shape[1] > 65536)
-        return fail(err, el, "%s: tensor '%s' must hold f32 tiles of shape [mel bands, frames] (slice's output)", src, h->name);
+        return err_fail(err, el, "%s: tensor '%s' must hold f32 tiles of shape [mel bands, frames] (slice's output)", src, h->name);
     s->H = (int)h->shape[0], s->W = (int)h->shape[1];
     s->tile_floats = (size_t)s->H * s->W;
     const char *dir = getenv("TMPDIR");
     char path[4096];
     snprintf(path, sizeof path, "%s/songpipe-tiles-XXXXXX", dir && *dir ? dir : "/tmp");
-    if ((s->fd = mkstemp(path)) < 0) return fail(err, el, "%s: cannot create a temporary file: %s (set TMPDIR)", path, strerror(errno));
+    if ((s->fd = mkstemp(path)) < 0) return err_fail(err, el, "%s: cannot create a temporary file: %s (set TMPDIR)", path, strerror(errno));
     unlink(path);
     FILE *f = fdopen(dup(s->fd), "wb");
-    if (!f) return fail(err, el, "temporary file: %s", strerror(errno));
+    if (!f) return err_fail(err, el, "temporary file: %s", strerror(errno));
     int64_t cap_tiles = 0, cap_tracks = 0;
     ts_block b;
     int rc;
@@ -104,17 +97,17 @@ int tilestore_read(tilestore *s, ts_reader *r, const ts_header *h, char *err, si
             const float *v = (const float *)b.data + (size_t)i * s->tile_floats;
             if (add_tile(s, b.keys[i], v, &cap_tiles, &cap_tracks, err, el) ||
                 fwrite(v, sizeof(float), s->tile_floats, f) != s->tile_floats) {
-                if (!err[0]) fail(err, el, "temporary file: %s (disk full? set TMPDIR)", strerror(errno));
+                if (!err[0]) err_fail(err, el, "temporary file: %s (disk full? set TMPDIR)", strerror(errno));
                 fclose(f);
                 return -1;
             }
         }
-    if (fclose(f)) return fail(err, el, "temporary file: %s (disk full? set TMPDIR)", strerror(errno));
-    if (rc < 0) return fail(err, el, "%s", ts_error(r));
-    if (s->n == 0) return fail(err, el, "%s: no tiles in tensor '%s'", src, h->name);
+    if (fclose(f)) return err_fail(err, el, "temporary file: %s (disk full? set TMPDIR)", strerror(errno));
+    if (rc < 0) return err_fail(err, el, "%s", ts_error(r));
+    if (s->n == 0) return err_fail(err, el, "%s: no tiles in tensor '%s'", src, h->name);
     s->map_bytes = (size_t)s->n * s->tile_floats * sizeof(float);
     void *m = mmap(NULL, s->map_bytes, PROT_READ, MAP_SHARED, s->fd, 0);
-    if (m == MAP_FAILED) return fail(err, el, "cannot map %zu bytes of tiles: %s", s->map_bytes, strerror(errno));
+    if (m == MAP_FAILED) return err_fail(err, el, "cannot map %zu bytes of tiles: %s", s->map_bytes, strerror(errno));
     s->map = m;
     return 0;
 }
