@@ -139,10 +139,13 @@ ref=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')
 echo "bench eval $nq playlists: songpipe $sp s ($(awk -v n="$nq" -v t="$sp" 'BEGIN{printf "%.0f", n / t}') playlists/s), python $ref s, ratio $(ratio "$sp" "$ref") x"
 
 # ---- training: one epoch of the neural model (one example per playlist),
-# with OpenBLAS's own kernel choice and with OPENBLAS_CORETYPE=SkylakeX ----
-for ct in default SkylakeX; do
+# with OpenBLAS's SSE3 Prescott kernels (what Debian's OpenBLAS 0.3.21 falls
+# back to on CPUs it does not recognise; mpd-train then re-executes itself
+# with a better OPENBLAS_CORETYPE, common/cli.c cli_blas_tune, so it is forced
+# here) and with OPENBLAS_CORETYPE=SkylakeX ----
+for ct in Prescott SkylakeX; do
   if [ "$ct" = SkylakeX ] && ! grep -q avx512f /proc/cpuinfo; then echo "bench train SkylakeX: skipped: no avx512f"; continue; fi
-  if [ "$ct" = SkylakeX ]; then set -- OPENBLAS_CORETYPE=SkylakeX; else set -- ; fi
+  set -- OPENBLAS_CORETYPE=$ct
   env "$@" "$BIN/mpd-train" --epochs 1 --samples 1 --valid-frac 0 \
     -o "$W/model.ts" "$W/train.ts" 2>"$W/train.err"
   line=$(grep 'epoch 1:' "$W/train.err" | sed 's/.*, \([0-9.]* s (.*examples\/s)\)/\1/')
