@@ -34,7 +34,7 @@ CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter $(OPT) $(PKG_CFLAGS) -Icommon -Iformats
 LDLIBS  := $(PKG_LIBS) -lcsv -lm -lpthread
 SANFLAGS := -fsanitize=address,undefined
-LDFLAGS += $(if $(filter san,$(MODE)),$(SANFLAGS))
+LDFLAGS += -Wl,--as-needed $(if $(filter san,$(MODE)),$(SANFLAGS))
 
 LIB_SRC := $(wildcard common/*.c formats/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

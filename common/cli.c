@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,35 +39,6 @@ void cli_init(const char *stage, int argc, char **argv, const char *help_text) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) cli_help(help_text);
         if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) cli_version();
     }
-}
-
-/* OpenBLAS 0.3.21 (Debian 12) picks its kernels from the CPU model number;
- * on CPUs it does not know (newer Xeons, many VMs) it falls back to the
- * SSE3 "Prescott" kernels, 3-4x slower than what the CPU can run.  The
- * choice is made when the library loads, before main, and can only be
- * changed through OPENBLAS_CORETYPE: so when OpenBLAS fell back and the CPU
- * has AVX-512 (SkylakeX kernels) or AVX2+FMA (Haswell), set it and exec
- * this program again, once.  A user's own OPENBLAS_CORETYPE is left alone. */
-extern char *openblas_get_corename(void);
-
-void cli_blas_tune(char **argv) {
-    if (getenv("OPENBLAS_CORETYPE") || getenv("SONGPIPE_BLAS_TUNED")) return;
-    const char *core = openblas_get_corename();
-    if (!core || (strcasecmp(core, "prescott") != 0 && strcasecmp(core, "core2") != 0 &&
-                  strcasecmp(core, "nehalem") != 0 && strcasecmp(core, "sandybridge") != 0))
-        return;
-    __builtin_cpu_init();
-    const char *want = NULL;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-        want = "SkylakeX";
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        want = "Haswell";
-    if (!want || strcasecmp(core, want) == 0) return;
-    setenv("SONGPIPE_BLAS_TUNED", core, 1);
-    setenv("OPENBLAS_CORETYPE", want, 1);
-    execv("/proc/self/exe", argv);
-    unsetenv("OPENBLAS_CORETYPE");   /* no /proc: go on with what OpenBLAS chose */
 }
 
 static void vmsg(const char *fmt, va_list ap) {
