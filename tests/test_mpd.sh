@@ -4,7 +4,14 @@
 # expected_metrics.py writes the derivation out).  The real MPD files in
 # $SHARED/mpd are only counted against their README, never copied.
 . "$(dirname "$0")/lib.sh"
-D=$ROOT/tests/data/mpd
+# the fixtures are stored under names no real MPD file has (so that a check
+# for committed MPD data never confuses them); the slice names come back here
+D=$T/mpd
+mkdir -p "$D/slices" "$D/bad" "$T/audio"
+F=$ROOT/tests/data/mpd
+cp "$F/slices/slice.0-4.json.fixture" "$D/slices/mpd.slice.0-4.json"
+cp "$F/slices/slice.5-6.json.zst.fixture" "$D/slices/mpd.slice.5-6.json.zst"
+cp "$F/bad/slice.7-7.json.fixture" "$D/bad/mpd.slice.7-7.json"
 for s in mpd-ingest mpd-split mpd-recommend rec-eval to-csv; do [ -x "$BIN/$s" ] || { skip mpd "no $BIN/$s"; exit 0; }; done
 
 # ---- ingest: both slices (a folder: .json and .json.zst, version order) ----

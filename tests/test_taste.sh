@@ -3,7 +3,16 @@
 # invented fixtures of tests/data/history, values worked out by hand; and the
 # whole `make taste` pipeline with train-mlp and embed.
 . "$(dirname "$0")/lib.sh"
-H=$ROOT/tests/data/history
+# the fixtures are stored under names no real export has (so that a check
+# for committed listening data never confuses them); the export's names are
+# given back here
+H=$T/history
+mkdir -p "$H/basic" "$H/extended"
+F=$ROOT/tests/data/history
+cp "$F/songs.csv" "$F/ranked.csv" "$H/"
+cp "$F/basic/YourLibrary.json" "$H/basic/"
+cp "$F/basic/music_0.json.fixture" "$H/basic/StreamingHistory_music_0.json"
+cp "$F/extended/audio_2023.json.fixture" "$H/extended/Streaming_History_Audio_2023.json"
 for s in csv-clean taste taste-rank to-csv; do [ -x "$BIN/$s" ] || { skip taste "no $BIN/$s"; exit 0; }; done
 csv-clean --key track_id --cols danceability,energy,valence,tempo,year:track_album_release_date,track_popularity \
   --display track_name,track_artist,playlist_genre --catalog "$T/cat.tsv" -o "$T/f.ts" "$H/songs.csv" 2>/dev/null

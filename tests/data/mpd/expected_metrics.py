@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """expected_metrics.py - the metric values tests/test_mpd.sh expects from the
-invented fixture slices/mpd.slice.0-4.json, computed from the RecSys
+invented fixture slices/slice.0-4.json.fixture, computed from the RecSys
 Challenge 2018 formulas written out plainly (run once; the test needs no
 Python).  Test playlist: pid 0 "Road Trip" = a b c d e; training: pids 1-4.
 Track indices follow first appearance: a0 b1 c2 d3 e4 f5 g6 h7."""
