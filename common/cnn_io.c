@@ -4,6 +4,7 @@
  * holds the architecture, the input standardisation and the class names. */
 #include "cnn.h"
 #include "errbuf.h"
+#include "weights.h"
 #include "tensor.h"
 
 #include <math.h>
@@ -158,26 +159,7 @@ static int load_tensor(cnn_net *net, ts_reader *r, const ts_header *h, char *see
     int idx = (int)(t - net->tensors);
     if (seen[idx]) return err_fail(err, el, "%s: tensor '%s' appears twice", path, h->name);
     seen[idx] = 1;
-    int ok = h->dtype == TS_F32 && h->ndim == t->ndim;
-    for (int d = 0; ok && d < t->ndim; d++) ok = h->shape[d] == t->shape[d];
-    if (!ok) {
-        char want[96] = "", got[96] = "";
-        size_t k = 0, g = 0;
-        for (int d = 0; d < t->ndim; d++) k += (size_t)snprintf(want + k, sizeof want - k, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
-        for (int d = 0; d < h->ndim && g < sizeof got - 24; d++) g += (size_t)snprintf(got + g, sizeof got - g, "%s%lld", d ? ", " : "", (long long)h->shape[d]);
-        return err_fail(err, el, "%s: tensor '%s' is %s [%s]; the architecture needs f32 [%s]", path, h->name, ts_dtype_name(h->dtype), got, want);
-    }
-    ts_block b;
-    int rc;
-    int64_t rows = 0;
-    while ((rc = ts_read_block(r, &b)) == 1) {
-        if (rows + b.nrows > 1) return err_fail(err, el, "%s: tensor '%s' has more than one row", path, h->name);
-        if (b.nrows) memcpy(t->p, b.data, h->row_bytes);
-        rows += b.nrows;
-    }
-    if (rc < 0) return err_fail(err, el, "%s", ts_error(r));
-    if (rows != 1) return err_fail(err, el, "%s: tensor '%s' has no row", path, h->name);
-    return 0;
+    return weights_read(r, h, t->p, t->ndim, t->shape, path, err, el);
 }
 
 int cnn_load(cnn_net *net, const char *path, char *err, size_t errlen) {

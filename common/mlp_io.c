@@ -4,6 +4,7 @@
  * normalisation (normstats JSON, method zscore) and the target scaling. */
 #include "mlp.h"
 #include "errbuf.h"
+#include "weights.h"
 #include "tensor.h"
 
 #include <math.h>
@@ -140,28 +141,9 @@ static int load_tensor(nn_mlp *net, ts_reader *r, const ts_header *h, char *seen
     int idx = (int)(t - net->tensors);
     if (seen[idx]) return err_fail(err, el, "%s: tensor '%s' appears twice", path, h->name);
     seen[idx] = 1;
-    int shape_ok = h->dtype == TS_F32 && h->ndim == t->ndim &&
-                   (t->ndim == 1 ? h->shape[0] == t->cols : h->shape[0] == t->rows && h->shape[1] == t->cols);
-    if (!shape_ok) {
-        char want[64], got[64] = "";
-        if (t->ndim == 1) snprintf(want, sizeof want, "[%lld]", (long long)t->cols);
-        else snprintf(want, sizeof want, "[%lld, %lld]", (long long)t->rows, (long long)t->cols);
-        size_t k = 0;
-        for (int d = 0; d < h->ndim && k < sizeof got - 24; d++)
-            k += (size_t)snprintf(got + k, sizeof got - k, "%s%lld", d ? ", " : "", (long long)h->shape[d]);
-        return err_fail(err, el, "%s: tensor '%s' is %s [%s]; the architecture needs f32 %s", path, h->name,
-                    ts_dtype_name(h->dtype), got, want);
-    }
-    ts_block b;
-    int rc, rows = 0;
-    while ((rc = ts_read_block(r, &b)) == 1) {
-        if (rows + b.nrows > 1) return err_fail(err, el, "%s: tensor '%s' has more than one row", path, h->name);
-        if (b.nrows) memcpy(t->p, b.data, h->row_bytes);
-        rows += (int)b.nrows;
-    }
-    if (rc < 0) return err_fail(err, el, "%s", ts_error(r));
-    if (rows != 1) return err_fail(err, el, "%s: tensor '%s' has no row", path, h->name);
-    return 0;
+    int64_t shape[2] = {t->rows, t->cols};
+    return t->ndim == 1 ? weights_read(r, h, t->p, 1, &t->cols, path, err, el)
+                        : weights_read(r, h, t->p, 2, shape, path, err, el);
 }
 
 int nn_mlp_load(nn_mlp *net, const char *path, char *err, size_t errlen) {
