@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 export BIN=${BIN:-$PWD/bin} UNITS=${UNITS:-$PWD/build/rel/tests}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# tests that run make start a fresh one: under `make -j2 test` the parent's
+# jobserver flags would otherwise leak in and make warns
+unset MAKEFLAGS MFLAGS MAKELEVEL
 passed=0 failed=0 skipped=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 run_one() {
