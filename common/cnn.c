@@ -6,7 +6,9 @@
 #include "loss.h"
 #include "nn.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,9 +154,24 @@ int cnn_create(cnn_net *net, const cnn_arch *a, char *err, size_t errlen) {
     return 0;
 }
 
+struct cnn_sync {
+    pthread_barrier_t bar;
+};
+
+static void free_workers(cnn_net *net) {
+    for (int r = 0; r < net->nrep; r++) {
+        cnn_net *w = &net->rep[r];
+        free(w->arena), free(w->argmax_arena);
+        if (r) free(w->grads), free(w->tensors);
+    }
+    free(net->rep), free(net->sync);
+    net->rep = NULL, net->sync = NULL, net->nrep = 0;
+}
+
 void cnn_free(cnn_net *net) {
+    free_workers(net);
     free(net->params), free(net->grads), free(net->buffers), free(net->tensors);
-    free(net->arena), free(net->argmax_arena);
+    free(net->arena), free(net->argmax_arena), free(net->bnbuf[0]);
     if (net->class_names) {
         for (int i = 0; i < net->arch.classes; i++) free(net->class_names[i]);
         free(net->class_names);
@@ -234,8 +251,22 @@ size_t cnn_arena_bytes(const cnn_net *net, int B) {
     return sizeof(float) * arena_floats(&tmp, B, &g, &ws);
 }
 
-int cnn_reserve(cnn_net *net, int B) {
-    if (net->arena && net->B >= B) return 0;
+static int max_width(const cnn_net *net) {
+    int c = 1;
+    for (int s = 0; s < net->arch.n_stages; s++) if (net->st[s].C > c) c = net->st[s].C;
+    return c;
+}
+
+/* the per-sample batch-norm sums of a batch of B: two arrays of 2 B C doubles */
+static int alloc_bnbuf(cnn_net *net, int B) {
+    size_t n = 2 * (size_t)B * max_width(net);
+    free(net->bnbuf[0]);
+    if (!(net->bnbuf[0] = malloc(2 * n * sizeof(double)))) return -1;
+    net->bnbuf[1] = net->bnbuf[0] + n;
+    return 0;
+}
+
+static int reserve_one(cnn_net *net, int B) {
     free(net->arena), free(net->argmax_arena);
     net->arena = NULL, net->argmax_arena = NULL;
     const cnn_arch *a = &net->arch;
@@ -279,13 +310,90 @@ int cnn_reserve(cnn_net *net, int B) {
     return 0;
 }
 
+void cnn_set_threads(cnn_net *net, int T) {
+    net->threads = T < 1 ? 1 : T;
+    if (net->threads > 1) openblas_set_num_threads(1);
+}
+
+/* worker nets: a copy of the master whose gradients (worker 0: the
+ * master's own) and arena are its own; the master keeps the head outputs
+ * (embedding, logits, their gradient) of the whole batch */
+static int reserve_workers(cnn_net *net, int B) {
+    const int T = net->threads, Bw = (B + T - 1) / T;
+    const cnn_arch *a = &net->arch;
+    free_workers(net);
+    free(net->arena), free(net->argmax_arena);
+    net->arena = NULL, net->argmax_arena = NULL;
+    if (!(net->rep = calloc((size_t)T, sizeof *net->rep)) || !(net->sync = calloc(1, sizeof *net->sync)))
+        return -1;
+    net->nrep = T;
+    if (alloc_bnbuf(net, B)) return -1;
+    for (int r = 0; r < T; r++) {
+        cnn_net *w = &net->rep[r];
+        *w = *net;
+        w->arena = NULL, w->argmax_arena = NULL, w->class_names = NULL;
+        w->rep = NULL, w->sync = net->sync, w->nrep = 0, w->threads = 1, w->rank = r, w->B = 0;
+        if (r) {
+            w->grads = calloc(net->n_params ? net->n_params : 1, sizeof(float));
+            w->tensors = calloc((size_t)net->n_tensors, sizeof *w->tensors);
+            if (!w->grads || !w->tensors) { free(w->grads), free(w->tensors); net->nrep = r; return -1; }
+            layout L = {w, 1, 0, 0, 0};
+            do_layout(&L);
+        }
+        if (reserve_one(w, Bw)) { net->nrep = r + 1; return -1; }
+    }
+    size_t n = (size_t)B * (a->embed + 2 * (size_t)a->classes + 1);
+    float *p = net->arena = malloc(n * sizeof(float));
+    if (!p) return -1;
+    net->emb = p; p += (size_t)B * a->embed;
+    net->logits = p; p += (size_t)B * a->classes;
+    net->dlogits = p; p += (size_t)B * a->classes;
+    net->tlab = p;
+    net->B = B;
+    return 0;
+}
+
+int cnn_reserve(cnn_net *net, int B) {
+    if (net->arena && net->B >= B) return 0;
+    if (net->threads > 1) return reserve_workers(net, B);
+    if (alloc_bnbuf(net, B)) return -1;
+    return reserve_one(net, B);
+}
+
 /* ---------- forward ---------- */
+/* Batch norm in parts (conv.h): per-sample sums into the shared array
+ * at this worker's samples, a barrier, totals over the whole batch.  The
+ * two arrays alternate so that a worker running ahead never overwrites
+ * sums another is still reading.  Worker 0 moves the running statistics
+ * and owns the parameter gradients. */
+static double *bn_sums(cnn_net *net) { return net->bnbuf[net->bnphase++ & 1]; }
+static void bn_wait(cnn_net *net) { if (net->sync) pthread_barrier_wait(&net->sync->bar); }
+
 static void bn_fwd(cnn_net *net, float *y, const float *x, cnn_bn *b, int B, int C, int HW, int train) {
-    if (train)
-        nn_bn2d_forward_train(y, b->mean, b->invstd, b->run_mean, b->run_var, x, b->gamma, b->beta,
-                              B, C, HW, net->bn_momentum, net->bn_eps);
-    else
+    if (!train) {
         nn_bn2d_forward_eval(y, x, b->gamma, b->beta, b->run_mean, b->run_var, B, C, HW, net->bn_eps);
+        return;
+    }
+    const int lead = net->rank == 0;
+    double *s = bn_sums(net);
+    nn_bn2d_sums(s + (size_t)net->b0 * C, x, B, C, HW);
+    bn_wait(net);
+    nn_bn2d_mean(b->mean, s, net->btot, C, HW);
+    double *q = bn_sums(net);
+    nn_bn2d_sqdevs(q + (size_t)net->b0 * C, x, b->mean, B, C, HW);
+    bn_wait(net);
+    nn_bn2d_finish(b->invstd, lead ? b->run_mean : NULL, lead ? b->run_var : NULL, b->mean, q,
+                   net->btot, C, HW, net->bn_momentum, net->bn_eps);
+    nn_bn2d_apply(y, x, b->mean, b->invstd, b->gamma, b->beta, B, C, HW);
+}
+
+/* dx may be dy */
+static void bn_bwd(cnn_net *net, float *dx, cnn_bn *b, const float *dy, const float *x, int B, int C, int HW) {
+    double *d = bn_sums(net);
+    nn_bn2d_dsums(d + 2 * (size_t)net->b0 * C, dy, x, b->mean, b->invstd, B, C, HW);
+    bn_wait(net);
+    nn_bn2d_backward_apply(dx, net->rank == 0 ? b->dgamma : NULL, b->dbeta, dy, x, b->mean, b->invstd,
+                           b->gamma, d, net->btot, B, C, HW);
 }
 
 static void stage_forward(cnn_net *net, cnn_stage *st, const float *in, int B, int train) {
@@ -308,8 +416,9 @@ static void stage_forward(cnn_net *net, cnn_stage *st, const float *in, int B, i
     }
 }
 
-void cnn_forward(cnn_net *net, const float *x, int B, int train) {
+static void forward_one(cnn_net *net, const float *x, int B, int train) {
     const cnn_arch *a = &net->arch;
+    net->bnphase = 0;
     size_t n = (size_t)B * a->in_h * a->in_w;
     const float m = net->norm_mean, inv = 1.0f / net->norm_std;
     for (size_t i = 0; i < n; i++) net->x0[i] = (x[i] - m) * inv;
@@ -353,12 +462,10 @@ static void stage_backward(cnn_net *net, cnn_stage *st, const float *in, float *
     float *t1 = net->g[1], *t2 = net->g[2];
     if (net->arch.residual) {
         nn_relu_backward_inplace(g, st->out, (int64_t)N * HWp);              /* d(bn2 + p) */
-        nn_bn2d_backward(t1, st->bn2.dgamma, st->bn2.dbeta, g, st->z3, st->bn2.mean, st->bn2.invstd,
-                         st->bn2.gamma, B, st->C, HWp);
+        bn_bwd(net, t1, &st->bn2, g, st->z3, B, st->C, HWp);
         nn_conv2d_backward(t2, st->rc2.dw, NULL, t1, st->a2, st->rc2.w, net->ws, &st->rc2.s, B);
         nn_relu_backward_inplace(t2, st->a2, (int64_t)N * HWp);
-        nn_bn2d_backward(t2, st->bn1.dgamma, st->bn1.dbeta, t2, st->z2, st->bn1.mean, st->bn1.invstd,
-                         st->bn1.gamma, B, st->C, HWp);
+        bn_bwd(net, t2, &st->bn1, t2, st->z2, B, st->C, HWp);
         nn_conv2d_backward(t1, st->rc1.dw, NULL, t2, st->p, st->rc1.w, net->ws, &st->rc1.s, B);
         size_t n = (size_t)N * HWp;
         for (size_t i = 0; i < n; i++) g[i] += t1[i];                        /* skip + branch */
@@ -366,13 +473,13 @@ static void stage_backward(cnn_net *net, cnn_stage *st, const float *in, float *
     if (net->arch.pool == CNN_POOL_MAX) nn_maxpool_backward(t1, g, st->argmax, N, st->H, st->W, 2, 2);
     else nn_avgpool_backward(t1, g, N, st->H, st->W, 2, 2);
     nn_relu_backward_inplace(t1, st->a1, (int64_t)N * HW);
-    nn_bn2d_backward(t1, st->bn.dgamma, st->bn.dbeta, t1, st->z1, st->bn.mean, st->bn.invstd,
-                     st->bn.gamma, B, st->C, HW);
+    bn_bwd(net, t1, &st->bn, t1, st->z1, B, st->C, HW);
     nn_conv2d_backward(want_dx ? g : NULL, st->conv.dw, NULL, t1, in, st->conv.w, net->ws, &st->conv.s, B);
 }
 
-void cnn_backward(cnn_net *net, int B) {
+static void backward_one(cnn_net *net, int B) {
     const cnn_arch *a = &net->arch;
+    net->bnphase = 0;
     float *demb = net->g[1], *dad = net->g[2];
     nn_dense_backward(demb, net->dWo, net->dbo, net->dlogits, net->emb, net->Wo, B, a->embed, a->classes);
     nn_dense_backward(dad, net->dWe, net->dbe, demb, net->ad, net->We, B, net->feat, a->embed);
@@ -381,4 +488,75 @@ void cnn_backward(cnn_net *net, int B) {
     nn_adaptive_avgpool_backward(g, dad, B * last->C, last->Hp, last->Wp, a->adapt, a->adapt);
     for (int s = a->n_stages - 1; s >= 0; s--)
         stage_backward(net, &net->st[s], s ? net->st[s - 1].out : net->x0, g, s > 0, B);
+}
+
+/* ---------- the batch over the workers ---------- */
+typedef struct {
+    cnn_net *master, *w;
+    const float *x;
+    int B, train, backward, nw;
+} job;
+
+static void *run_job(void *arg) {
+    job *j = arg;
+    cnn_net *m = j->master, *w = j->w;
+    const cnn_arch *a = &m->arch;
+    const size_t E = (size_t)a->embed, K = (size_t)a->classes;
+    if (!j->backward) {
+        forward_one(w, j->x, j->B, j->train);
+        memcpy(m->emb + (size_t)w->b0 * E, w->emb, sizeof(float) * (size_t)j->B * E);
+        memcpy(m->logits + (size_t)w->b0 * K, w->logits, sizeof(float) * (size_t)j->B * K);
+        return NULL;
+    }
+    memcpy(w->dlogits, m->dlogits + (size_t)w->b0 * K, sizeof(float) * (size_t)j->B * K);
+    if (w->rank) memset(w->grads, 0, sizeof(float) * m->n_params);
+    backward_one(w, j->B);
+    /* every worker's gradients are in: each adds up a slice of them into
+     * the master's (worker 0's), in worker order */
+    pthread_barrier_wait(&m->sync->bar);
+    size_t n = m->n_params, lo = n * (size_t)w->rank / (size_t)j->nw, hi = n * (size_t)(w->rank + 1) / (size_t)j->nw;
+    for (int r = 1; r < j->nw; r++) {
+        const float *g = m->rep[r].grads;
+        for (size_t i = lo; i < hi; i++) m->grads[i] += g[i];
+    }
+    return NULL;
+}
+
+static void run_workers(cnn_net *net, const float *x, int B, int train, int backward) {
+    const int T = net->nrep < B ? net->nrep : B;
+    const size_t tile = (size_t)net->arch.in_h * net->arch.in_w;
+    job jobs[T];
+    pthread_t tid[T];
+    pthread_barrier_init(&net->sync->bar, NULL, (unsigned)T);
+    for (int r = 0, b0 = 0; r < T; r++) {
+        int n = B / T + (r < B % T);
+        cnn_net *w = &net->rep[r];
+        w->b0 = b0, w->btot = B, w->bnbuf[0] = net->bnbuf[0], w->bnbuf[1] = net->bnbuf[1];
+        w->norm_mean = net->norm_mean, w->norm_std = net->norm_std;     /* may change after reserve */
+        w->bn_momentum = net->bn_momentum, w->bn_eps = net->bn_eps;
+        jobs[r] = (job){net, w, x ? x + (size_t)b0 * tile : NULL, n, train, backward, T};
+        b0 += n;
+    }
+    int started = 1;
+    for (; started < T; started++)
+        if (pthread_create(&tid[started], NULL, run_job, &jobs[started])) break;
+    if (started < T) {              /* the others wait at a barrier for T */
+        fprintf(stderr, "songpipe: cannot start a thread (%d running); try fewer --threads\n", started);
+        exit(1);
+    }
+    run_job(&jobs[0]);
+    for (int r = 1; r < T; r++) pthread_join(tid[r], NULL);
+    pthread_barrier_destroy(&net->sync->bar);
+}
+
+void cnn_forward(cnn_net *net, const float *x, int B, int train) {
+    if (net->nrep) { run_workers(net, x, B, train, 0); return; }
+    net->b0 = 0, net->btot = B;
+    forward_one(net, x, B, train);
+}
+
+void cnn_backward(cnn_net *net, int B) {
+    if (net->nrep) { run_workers(net, NULL, B, 1, 1); return; }
+    net->b0 = 0, net->btot = B;
+    backward_one(net, B);
 }

@@ -67,7 +67,9 @@ typedef struct {
     int32_t *argmax;
 } cnn_stage;
 
-typedef struct {
+typedef struct cnn_sync cnn_sync;
+
+typedef struct cnn_net {
     cnn_arch arch;
     float norm_mean, norm_std;         /* input standardisation (training tiles) */
     char **class_names;                /* arch.classes names, may be NULL */
@@ -83,6 +85,14 @@ typedef struct {
     int B;
     float *arena, *x0, *ad, *emb, *logits, *dlogits, *tlab, *g[3], *ws;
     int32_t *argmax_arena;
+    double *bnbuf[2];                  /* per-sample batch-norm sums, alternating */
+    int bnphase;
+    /* data parallelism (cnn_set_threads): nrep workers, each a net of its
+     * own arena and gradients that shares params and buffers; worker r
+     * holds samples [b0, b0 + its B) of a batch of btot */
+    int threads, nrep, rank, b0, btot;
+    struct cnn_net *rep;
+    cnn_sync *sync;
 } cnn_net;
 
 int cnn_create(cnn_net *net, const cnn_arch *a, char *err, size_t errlen);
@@ -90,6 +100,13 @@ void cnn_free(cnn_net *net);
 /* torch defaults: conv and dense U(+-1/sqrt(fan_in)), bn gamma 1 beta 0 */
 void cnn_init_params(cnn_net *net, uint64_t seed);
 cnn_tensor *cnn_tensor_find(cnn_net *net, const char *name);
+/* Split each batch over T threads (before cnn_reserve): every thread runs
+ * the whole network on its share of the tiles with single-threaded BLAS,
+ * batch-norm statistics are summed across the threads in tile order (so
+ * they are those of the whole batch), and the gradients are added up after
+ * the backward pass.  Sets OpenBLAS to one thread when T > 1.  The same T
+ * gives the same results run after run. */
+void cnn_set_threads(cnn_net *net, int T);
 /* size the arena for batches of up to B tiles; 0 ok, -1 out of memory */
 int cnn_reserve(cnn_net *net, int B);
 /* bytes cnn_reserve(B) allocates */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 int embed_cnn(const char *model, const char *input, const char *output, const char *layer,
-              const char *tensor, const char *name, int predict, int list, int batch, int track_keys);
+              const char *tensor, const char *name, int predict, int list, int batch, int track_keys, int threads);
 
 static void list_layers(const cnn_net *net) {
     const cnn_arch *a = &net->arch;
@@ -54,7 +54,7 @@ static void begin(ts_writer *out, const cnn_net *net, const ts_header *h, const 
 }
 
 int embed_cnn(const char *model, const char *input, const char *output, const char *layer,
-              const char *tensor, const char *name, int predict, int list, int batch, int track_keys) {
+              const char *tensor, const char *name, int predict, int list, int batch, int track_keys, int threads) {
     cnn_net net;
     char err[1024];
     if (cnn_load(&net, model, err, sizeof err)) cli_die("%s", err);
@@ -77,6 +77,7 @@ int embed_cnn(const char *model, const char *input, const char *output, const ch
                 src, h->name, net.arch.in_h, net.arch.in_w);
     ts_writer *out = cli_open_write(output);
     begin(out, &net, h, model, name, track_keys, predict, which, width);
+    cnn_set_threads(&net, threads);
     if (cnn_reserve(&net, batch)) cli_die("out of memory for batches of %d tiles; try a smaller --batch", batch);
     float *yb = malloc(sizeof(float) * (size_t)batch * (size_t)width);
     char **keys = malloc(sizeof *keys * (size_t)batch);

@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static double row_sum(const float *p, int n);
@@ -194,29 +195,97 @@ static void row_dy_sums(const float *d, const float *p, int n, float m, float is
     *sdy += s, *sdyx += t;
 }
 
-void nn_bn2d_forward_train(float *y, float *mean, float *invstd, float *run_mean,
-                           float *run_var, const float *x, const float *gamma,
-                           const float *beta, int B, int C, int HW,
-                           float momentum, float eps) {
-    const double n = (double)B * HW;
+/* ---- batch statistics in parts: per-sample sums, totals in sample order ---- */
+void nn_bn2d_sums(double *s, const float *x, int B, int C, int HW) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) s[(size_t)b * C + c] = row_sum(x + ((size_t)b * C + c) * HW, HW);
+}
+
+void nn_bn2d_mean(float *mean, const double *s, int Btot, int C, int HW) {
+    const double n = (double)Btot * HW;
     for (int c = 0; c < C; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < B; b++) sum += row_sum(x + ((size_t)b * C + c) * HW, HW);
-        double mu = sum / n;
-        for (int b = 0; b < B; b++) sq += row_sqdev(x + ((size_t)b * C + c) * HW, HW, (float)mu);
+        double sum = 0;
+        for (int b = 0; b < Btot; b++) sum += s[(size_t)b * C + c];
+        mean[c] = (float)(sum / n);
+    }
+}
+
+void nn_bn2d_sqdevs(double *q, const float *x, const float *mean, int B, int C, int HW) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) q[(size_t)b * C + c] = row_sqdev(x + ((size_t)b * C + c) * HW, HW, mean[c]);
+}
+
+void nn_bn2d_finish(float *invstd, float *run_mean, float *run_var, const float *mean,
+                    const double *q, int Btot, int C, int HW, float momentum, float eps) {
+    const double n = (double)Btot * HW;
+    for (int c = 0; c < C; c++) {
+        double sq = 0;
+        for (int b = 0; b < Btot; b++) sq += q[(size_t)b * C + c];
         double var = sq / n;
-        float is = (float)(1.0 / sqrt(var + eps)), m = (float)mu;
-        mean[c] = m, invstd[c] = is;
-        float g = gamma[c] * is, bb = beta[c];
+        invstd[c] = (float)(1.0 / sqrt(var + eps));
+        if (!run_mean) continue;
+        run_mean[c] = (1.0f - momentum) * run_mean[c] + momentum * mean[c];
+        double unbiased = n > 1 ? sq / (n - 1) : var;
+        run_var[c] = (1.0f - momentum) * run_var[c] + momentum * (float)unbiased;
+    }
+}
+
+void nn_bn2d_apply(float *y, const float *x, const float *mean, const float *invstd,
+                   const float *gamma, const float *beta, int B, int C, int HW) {
+    for (int c = 0; c < C; c++) {
+        const float g = gamma[c] * invstd[c], m = mean[c], bb = beta[c];
         for (int b = 0; b < B; b++) {
             const float *p = x + ((size_t)b * C + c) * HW;
             float *q = y + ((size_t)b * C + c) * HW;
             for (int i = 0; i < HW; i++) q[i] = (p[i] - m) * g + bb;
         }
-        run_mean[c] = (1.0f - momentum) * run_mean[c] + momentum * m;
-        double unbiased = n > 1 ? sq / (n - 1) : var;
-        run_var[c] = (1.0f - momentum) * run_var[c] + momentum * (float)unbiased;
     }
+}
+
+void nn_bn2d_dsums(double *d, const float *dy, const float *x, const float *mean,
+                   const float *invstd, int B, int C, int HW) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
+            double *o = d + 2 * ((size_t)b * C + c);
+            o[0] = o[1] = 0;
+            row_dy_sums(dy + ((size_t)b * C + c) * HW, x + ((size_t)b * C + c) * HW, HW,
+                        mean[c], invstd[c], &o[0], &o[1]);
+        }
+}
+
+/* dxhat = dy gamma;  dx = invstd / n (n dxhat - sum dxhat - xhat sum(dxhat xhat)) */
+void nn_bn2d_backward_apply(float *dx, float *dgamma, float *dbeta, const float *dy,
+                            const float *x, const float *mean, const float *invstd,
+                            const float *gamma, const double *d, int Btot, int B, int C, int HW) {
+    const double n = (double)Btot * HW;
+    for (int c = 0; c < C; c++) {
+        double sdy = 0, sdyx = 0;
+        for (int b = 0; b < Btot; b++) sdy += d[2 * ((size_t)b * C + c)], sdyx += d[2 * ((size_t)b * C + c) + 1];
+        if (dgamma) dgamma[c] += (float)sdyx, dbeta[c] += (float)sdy;
+        const float m = mean[c], is = invstd[c];
+        const float k = gamma[c] * is, a = (float)(sdy / n), bq = (float)(sdyx / n);
+        for (int b = 0; b < B; b++) {
+            const float *dd = dy + ((size_t)b * C + c) * HW, *p = x + ((size_t)b * C + c) * HW;
+            float *q = dx + ((size_t)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) q[i] = k * (dd[i] - a - (p[i] - m) * is * bq);
+        }
+    }
+}
+
+/* ---- the whole batch at once ---- */
+int nn_bn2d_forward_train(float *y, float *mean, float *invstd, float *run_mean,
+                          float *run_var, const float *x, const float *gamma,
+                          const float *beta, int B, int C, int HW,
+                          float momentum, float eps) {
+    double *s = malloc(sizeof *s * (size_t)B * C);
+    if (!s) return -1;
+    nn_bn2d_sums(s, x, B, C, HW);
+    nn_bn2d_mean(mean, s, B, C, HW);
+    nn_bn2d_sqdevs(s, x, mean, B, C, HW);
+    nn_bn2d_finish(invstd, run_mean, run_var, mean, s, B, C, HW, momentum, eps);
+    nn_bn2d_apply(y, x, mean, invstd, gamma, beta, B, C, HW);
+    free(s);
+    return 0;
 }
 
 void nn_bn2d_forward_eval(float *y, const float *x, const float *gamma,
@@ -232,25 +301,15 @@ void nn_bn2d_forward_eval(float *y, const float *x, const float *gamma,
     }
 }
 
-/* dxhat = dy gamma;  dx = invstd / n (n dxhat - sum dxhat - xhat sum(dxhat xhat)) */
-void nn_bn2d_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
-                      const float *x, const float *mean, const float *invstd,
-                      const float *gamma, int B, int C, int HW) {
-    const double n = (double)B * HW;
-    for (int c = 0; c < C; c++) {
-        const float m = mean[c], is = invstd[c];
-        double sdy = 0, sdyx = 0;
-        for (int b = 0; b < B; b++)
-            row_dy_sums(dy + ((size_t)b * C + c) * HW, x + ((size_t)b * C + c) * HW, HW, m, is, &sdy, &sdyx);
-        dgamma[c] += (float)sdyx;
-        dbeta[c] += (float)sdy;
-        const float k = gamma[c] * is, a = (float)(sdy / n), bq = (float)(sdyx / n);
-        for (int b = 0; b < B; b++) {
-            const float *d = dy + ((size_t)b * C + c) * HW, *p = x + ((size_t)b * C + c) * HW;
-            float *q = dx + ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) q[i] = k * (d[i] - a - (p[i] - m) * is * bq);
-        }
-    }
+int nn_bn2d_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                     const float *x, const float *mean, const float *invstd,
+                     const float *gamma, int B, int C, int HW) {
+    double *d = malloc(sizeof *d * 2 * (size_t)B * C);
+    if (!d) return -1;
+    nn_bn2d_dsums(d, dy, x, mean, invstd, B, C, HW);
+    nn_bn2d_backward_apply(dx, dgamma, dbeta, dy, x, mean, invstd, gamma, d, B, B, C, HW);
+    free(d);
+    return 0;
 }
 
 /* ---------- relu ---------- */

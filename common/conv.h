@@ -39,17 +39,38 @@ void nn_conv2d_init(float *W, float *b, const nn_conv_shape *s, rng_state *r);
  * variance normalise; running statistics move by momentum towards the mean
  * and the UNBIASED variance.  mean[C] and invstd[C] are kept for the
  * backward pass, which recomputes xhat from x (saves one activation). */
-void nn_bn2d_forward_train(float *y, float *mean, float *invstd, float *run_mean,
-                           float *run_var, const float *x, const float *gamma,
-                           const float *beta, int B, int C, int HW,
-                           float momentum, float eps);
+int nn_bn2d_forward_train(float *y, float *mean, float *invstd, float *run_mean,
+                          float *run_var, const float *x, const float *gamma,
+                          const float *beta, int B, int C, int HW,
+                          float momentum, float eps);
 void nn_bn2d_forward_eval(float *y, const float *x, const float *gamma,
                           const float *beta, const float *run_mean,
                           const float *run_var, int B, int C, int HW, float eps);
-/* dx may alias dy */
-void nn_bn2d_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
-                      const float *x, const float *mean, const float *invstd,
-                      const float *gamma, int B, int C, int HW);
+/* dx may alias dy.  Both return 0, or -1 out of memory (scratch of B*C doubles). */
+int nn_bn2d_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                     const float *x, const float *mean, const float *invstd,
+                     const float *gamma, int B, int C, int HW);
+
+/* The same in parts, for workers that each hold some of a batch's samples:
+ * each writes per-sample partial sums for its samples into one shared array
+ * (s[b C + c], sample b counted across the whole batch of Btot), and the
+ * totals are taken in sample order, so any split of the batch gives the
+ * statistics of the whole batch bit for bit.  Forward: sums, mean, sqdevs,
+ * finish (run_mean NULL: running statistics stay), apply.  Backward: dsums
+ * (two doubles per sample and channel), backward_apply (dgamma NULL: the
+ * parameter gradients are left to another worker). */
+void nn_bn2d_sums(double *s, const float *x, int B, int C, int HW);
+void nn_bn2d_mean(float *mean, const double *s, int Btot, int C, int HW);
+void nn_bn2d_sqdevs(double *q, const float *x, const float *mean, int B, int C, int HW);
+void nn_bn2d_finish(float *invstd, float *run_mean, float *run_var, const float *mean,
+                    const double *q, int Btot, int C, int HW, float momentum, float eps);
+void nn_bn2d_apply(float *y, const float *x, const float *mean, const float *invstd,
+                   const float *gamma, const float *beta, int B, int C, int HW);
+void nn_bn2d_dsums(double *d, const float *dy, const float *x, const float *mean,
+                   const float *invstd, int B, int C, int HW);
+void nn_bn2d_backward_apply(float *dx, float *dgamma, float *dbeta, const float *dy,
+                            const float *x, const float *mean, const float *invstd,
+                            const float *gamma, const double *d, int Btot, int B, int C, int HW);
 
 /* ---- relu in place; backward masks dy by y > 0 (torch: 0 at exactly 0) ---- */
 void nn_relu_inplace(float *x, int64_t n);

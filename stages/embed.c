@@ -33,7 +33,8 @@ static const char HELP[] =
 "  --batch N         rows per forward pass (default 4096)\n"
 "  --tensor NAME     read the tensor NAME (default: the first)\n"
 "  --name NAME       output tensor name (default embedding / prediction)\n"
-"  --threads N       OpenBLAS threads (default 1)\n"
+"  --threads N       threads (default 1): OpenBLAS threads for MLP models; a\n"
+"                    CNN model splits each batch over N threads instead\n"
 "  --track-keys      (CNN) key each row by its track: \"TRACK#3\" -> \"TRACK\"\n"
 "  --shard I/N       run only the batches of shard I of N (0-based): batch b\n"
 "                    (counted over the input) goes to shard b mod N, so every\n"
@@ -62,7 +63,7 @@ typedef struct {
 
 /* the train-cnn model path (common/cnn_embed.c) */
 int embed_cnn(const char *model, const char *input, const char *output, const char *layer,
-              const char *tensor, const char *name, int predict, int list, int batch, int track_keys);
+              const char *tensor, const char *name, int predict, int list, int batch, int track_keys, int threads);
 
 static opts parse_opts(int argc, char **argv) {
     enum { O_LAYER = 256, O_PREDICT, O_LIST, O_BATCH, O_TENSOR, O_NAME, O_THREADS, O_SHARD, O_TRACKKEYS };
@@ -187,7 +188,7 @@ int main(int argc, char **argv) {
     if (cnn_is_model(o.model) == 1) {
         if (shard_active(&o.shard)) cli_usage("--shard is for train-mlp models");
         return embed_cnn(o.model, o.input, o.output, o.layer, o.tensor, o.name, o.predict, o.list,
-                         o.batch ? o.batch : 64, o.track_keys);
+                         o.batch ? o.batch : 64, o.track_keys, o.threads);
     }
     if (o.track_keys) cli_usage("--track-keys is for CNN models (train-cnn)");
     if (!o.batch) o.batch = 4096;

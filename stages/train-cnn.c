@@ -56,8 +56,9 @@ static const char HELP[] =
 "                        loss (validation loss) | accuracy (validation\n"
 "                        accuracy, ties to the lower loss) (default loss)\n"
 "  --seed N              initial weights, split, batch order (default 1)\n"
-"  --threads N           OpenBLAS threads (default 2); the same seed and\n"
-"                        thread count give the same model bytes\n"
+"  --threads N           each batch is split over N threads (default 2);\n"
+"                        the same seed and thread count give the same\n"
+"                        model bytes\n"
 "Output:\n"
 "  -o, --model FILE      the model (required), rewritten via FILE.tmp at each\n"
 "                        improvement, so Ctrl-C leaves the best model so far\n"
@@ -434,7 +435,6 @@ int main(int argc, char **argv) {
     cli_init("train-cnn", argc, argv, HELP);
     cli_blas_tune(argv);
     opts o = parse_opts(argc, argv);
-    openblas_set_num_threads(o.threads);
     labels L = {0};
     if (o.labels) load_labels(&L, o.labels, o.label_column);
     ts_reader *in = cli_open_read(o.input);
@@ -454,6 +454,7 @@ int main(int argc, char **argv) {
     if (cnn_arch_set(&a, o.widths, o.width_mult, ts.H, ts.W, err, sizeof err)) cli_die("%s", err);
     cnn_net net;
     if (cnn_create(&net, &a, err, sizeof err)) cli_die("%s", err);
+    cnn_set_threads(&net, o.threads);
     cnn_init_params(&net, o.seed);
     fit_norm(&net, &ts, &sp);
     /* the model owns copies of the class names */

@@ -18,6 +18,17 @@ ok "self-supervised training" train-cnn -q $SMALL --history h.ts -o a.model tile
 ok "same seed, same model bytes" train-cnn -q $SMALL -o b.model tiles.ts
 ok "  (identical)" cmp a.model b.model
 train-cnn -q $SMALL --seed 2 -o c.model tiles.ts
+# each batch split over threads: same bytes run after run, and the losses of
+# the one-thread run up to rounding (batch-norm statistics are the batch's)
+ok "two threads" train-cnn -q $SMALL --threads 2 --history h2.ts -o t2.model tiles.ts
+ok "two threads again" train-cnn -q $SMALL --threads 2 -o t2b.model tiles.ts
+ok "  (identical)" cmp t2.model t2b.model
+ok "three threads, batch of 8 in 3, 3, 2" train-cnn -q $SMALL --threads 3 --history h3.ts -o t3.model tiles.ts
+l1=$(to-csv h.ts | awk -F, 'NR == 2 { print $3 }')
+for t in 2 3; do
+  lt=$(to-csv h$t.ts | awk -F, 'NR == 2 { print $3 }')
+  ok "  epoch-1 loss with $t threads ($lt) = one thread's ($l1)" awk -v a="$l1" -v b="$lt" 'BEGIN { d = a - b; exit !(d < 1e-4 && d > -1e-4) }'
+done
 if cmp -s a.model c.model; then fail "another seed, another model"; else pass "another seed, another model"; fi
 is "history has one row per epoch" "$(to-csv h.ts | tail -n +2 | wc -l)" 3
 like "history columns" "$(to-csv h.ts | head -1)" "^epoch,epoch,train_loss,val_loss,metric,seconds,train_accuracy$"

@@ -56,7 +56,12 @@ static double compare(cnn_net *net, const golden_tensor *g, int grads, const cha
     return w;
 }
 
-static void run(const gcase *c) {
+/* threads > 1: the batch split over that many workers (cnn_set_threads) */
+static void run(const gcase *cs, int threads) {
+    gcase cc = *cs, *c = &cc;
+    char tag[64];
+    snprintf(tag, sizeof tag, "%s, %d thread%s", cs->tag, threads, threads > 1 ? "s" : "");
+    cc.tag = tag;
     char widths[128] = "", err[512];
     size_t k = 0;
     for (int s = 0; s < c->nstages; s++) k += (size_t)snprintf(widths + k, sizeof widths - k, "%s%d", s ? "," : "", c->widths[s]);
@@ -64,7 +69,9 @@ static void run(const gcase *c) {
                   .embed = c->embed, .classes = c->classes};
     cnn_net net;
     int ok = cnn_arch_set(&a, widths, 1.0f, c->H, c->W, err, sizeof err) == 0 &&
-             cnn_create(&net, &a, err, sizeof err) == 0 && cnn_reserve(&net, c->B) == 0;
+             cnn_create(&net, &a, err, sizeof err) == 0;
+    if (ok) cnn_set_threads(&net, threads);
+    ok = ok && cnn_reserve(&net, c->B) == 0;
     CHECK(ok, "%s: build the network (%s)", c->tag, ok ? "ok" : err);
     if (!ok) return;
     net.norm_mean = c->mean, net.norm_std = c->std;
@@ -130,6 +137,7 @@ static void run(const gcase *c) {
 
 int main(void) {
     static const gcase cases[] = {GCASE(A), GCASE(B)};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run(&cases[i]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int t = 1; t <= 3; t++) run(&cases[i], t);
     return CHECK_DONE();
 }
