@@ -312,7 +312,7 @@ static int reserve_one(cnn_net *net, int B) {
 
 void cnn_set_threads(cnn_net *net, int T) {
     net->threads = T < 1 ? 1 : T;
-    if (net->threads > 1) openblas_set_num_threads(1);
+    openblas_set_num_threads(1);
 }
 
 /* worker nets: a copy of the master whose gradients (worker 0: the

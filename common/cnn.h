@@ -104,7 +104,7 @@ cnn_tensor *cnn_tensor_find(cnn_net *net, const char *name);
  * the whole network on its share of the tiles with single-threaded BLAS,
  * batch-norm statistics are summed across the threads in tile order (so
  * they are those of the whole batch), and the gradients are added up after
- * the backward pass.  Sets OpenBLAS to one thread when T > 1.  The same T
+ * the backward pass.  Sets OpenBLAS to one thread.  The same T
  * gives the same results run after run. */
 void cnn_set_threads(cnn_net *net, int T);
 /* size the arena for batches of up to B tiles; 0 ok, -1 out of memory */
