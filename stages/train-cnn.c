@@ -50,11 +50,14 @@ static const char HELP[] =
 "                        self-supervised the last tiles of every track (its\n"
 "                        classes are the tracks); 0 = no validation\n"
 "  --patience N          stop after N epochs without a better validation\n"
-"                        loss (default 5; 0 = never); the best epoch is kept\n"
+"                        score (--monitor) (default 5; 0 = never); the best\n"
+"                        epoch is kept\n"
 "  --min-delta D         smallest improvement that counts (default 0)\n"
 "  --monitor M           what early stopping and the saved model follow:\n"
 "                        loss (validation loss) | accuracy (validation\n"
-"                        accuracy, ties to the lower loss) (default loss)\n"
+"                        accuracy, ties to the lower loss) (default\n"
+"                        accuracy: on few tracks the loss can rise from\n"
+"                        epoch 1 while the accuracy rises too)\n"
 "  --seed N              initial weights, split, batch order (default 1)\n"
 "  --threads N           each batch is split over N threads (default 2);\n"
 "                        the same seed and thread count give the same\n"
@@ -107,7 +110,7 @@ static opts parse_opts(int argc, char **argv) {
         {"history", 1, 0, O_HIST}, {"quiet", 0, 0, 'q'}, {"monitor", 1, 0, O_MONITOR}, {0, 0, 0, 0}};
     opts o = {.widths = "64,64,128,256,512", .residual = 1, .adapt = 2, .embed = 40, .epochs = 16,
               .batch = 128, .patience = 5, .threads = 2, .width_mult = 1, .lr = 1e-3f, .wd = 0.01f,
-              .val = 0.2, .seed = 1};
+              .val = 0.2, .seed = 1, .monitor_acc = 1};
     int c;
     while ((c = getopt_long(argc, argv, "o:q", lo, NULL)) != -1) {
         switch (c) {

@@ -36,6 +36,7 @@ meta=$(inspect a.model 2>&1)
 like "model meta: self-supervised, 10 classes = tracks" "$meta" '"classes":[[:space:]]*10'
 like "model meta: class names are the tracks" "$meta" '"asc-frontiers"'
 like "model meta: train/val tiles (last tiles of each track held out)" "$meta" '"val_tiles":[[:space:]]*10'
+like "model meta: early stopping follows validation accuracy by default" "$meta" '"monitor":[[:space:]]*"accuracy"'
 
 # labelled: two classes by track name; validation holds whole tracks
 { printf 'track\tkind\n'; for f in $(cat files.list); do s=$(basename "$f" .ogg);
