@@ -152,48 +152,25 @@ static int build(cnn_net *net, const ts_header *h, const char *path, char *err, 
     return 0;
 }
 
-static int load_tensor(cnn_net *net, ts_reader *r, const ts_header *h, char *seen,
-                       const char *path, char *err, size_t el) {
-    cnn_tensor *t = cnn_tensor_find(net, h->name);
-    if (!t) return err_fail(err, el, "%s: tensor '%s' is not part of this architecture (a model from another version or a hand-edited file?)", path, h->name);
-    int idx = (int)(t - net->tensors);
-    if (seen[idx]) return err_fail(err, el, "%s: tensor '%s' appears twice", path, h->name);
-    seen[idx] = 1;
-    return weights_read(r, h, t->p, t->ndim, t->shape, path, err, el);
+static int w_build(void *m, const ts_header *h, const char *path, char *err, size_t el) {
+    return build(m, h, path, err, el);
+}
+static void w_destroy(void *m) { cnn_free(m); }
+static int w_count(void *m) { return ((cnn_net *)m)->n_tensors; }
+static const char *w_name(void *m, int i) { return ((cnn_net *)m)->tensors[i].name; }
+static int w_slot(void *m, const char *name, float **dst, int *ndim, int64_t shape[4]) {
+    cnn_net *net = m;
+    cnn_tensor *t = cnn_tensor_find(net, name);
+    if (!t) return -1;
+    *dst = t->p, *ndim = t->ndim;
+    memcpy(shape, t->shape, sizeof t->shape);
+    return (int)(t - net->tensors);
 }
 
 int cnn_load(cnn_net *net, const char *path, char *err, size_t errlen) {
-    char why[512];
+    static const weights_ops ops = {w_build, w_destroy, w_count, w_name, w_slot};
     memset(net, 0, sizeof *net);
-    ts_reader *r = ts_open_read(path, why, sizeof why);
-    if (!r) return err_fail(err, errlen, "%s", why);
-    const ts_header *h;
-    char *seen = NULL;
-    int rc = ts_next_tensor(r, &h), built = 0;
-    if (rc <= 0) {
-        err_fail(err, errlen, "%s", rc < 0 ? ts_error(r) : "empty model file: no tensors");
-        goto bad;
-    }
-    if (build(net, h, path, err, errlen)) goto bad;
-    built = 1;
-    if (!(seen = calloc((size_t)net->n_tensors, 1))) { err_fail(err, errlen, "out of memory"); goto bad; }
-    do {
-        if (load_tensor(net, r, h, seen, path, err, errlen)) goto bad;
-    } while ((rc = ts_next_tensor(r, &h)) == 1);
-    if (rc < 0) { err_fail(err, errlen, "%s", ts_error(r)); goto bad; }
-    for (int i = 0; i < net->n_tensors; i++)
-        if (!seen[i]) {
-            err_fail(err, errlen, "%s: tensor '%s' is missing (a truncated or hand-edited model?)", path, net->tensors[i].name);
-            goto bad;
-        }
-    free(seen);
-    ts_close_read(r);
-    return 0;
-bad:
-    free(seen);
-    if (built) cnn_free(net);
-    ts_close_read(r);
-    return -1;
+    return weights_load(path, net, &ops, err, errlen);
 }
 
 int cnn_is_model(const char *path) {

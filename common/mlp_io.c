@@ -134,50 +134,26 @@ static int build_from_meta(nn_mlp *net, const ts_header *h, const char *path, ch
     return 0;
 }
 
-static int load_tensor(nn_mlp *net, ts_reader *r, const ts_header *h, char *seen,
-                       const char *path, char *err, size_t el) {
-    nn_tensor *t = nn_mlp_tensor(net, h->name);
-    if (!t) return err_fail(err, el, "%s: tensor '%s' is not part of this architecture (a model from another version or a hand-edited file?)", path, h->name);
-    int idx = (int)(t - net->tensors);
-    if (seen[idx]) return err_fail(err, el, "%s: tensor '%s' appears twice", path, h->name);
-    seen[idx] = 1;
-    int64_t shape[2] = {t->rows, t->cols};
-    return t->ndim == 1 ? weights_read(r, h, t->p, 1, &t->cols, path, err, el)
-                        : weights_read(r, h, t->p, 2, shape, path, err, el);
+static int w_build(void *m, const ts_header *h, const char *path, char *err, size_t el) {
+    return build_from_meta(m, h, path, err, el);
+}
+static void w_destroy(void *m) { nn_mlp_free(m); }
+static int w_count(void *m) { return ((nn_mlp *)m)->n_tensors; }
+static const char *w_name(void *m, int i) { return ((nn_mlp *)m)->tensors[i].name; }
+static int w_slot(void *m, const char *name, float **dst, int *ndim, int64_t shape[4]) {
+    nn_mlp *net = m;
+    nn_tensor *t = nn_mlp_tensor(net, name);
+    if (!t) return -1;
+    *dst = t->p, *ndim = t->ndim;
+    if (t->ndim == 1) shape[0] = t->cols;
+    else shape[0] = t->rows, shape[1] = t->cols;
+    return (int)(t - net->tensors);
 }
 
 int nn_mlp_load(nn_mlp *net, const char *path, char *err, size_t errlen) {
-    char why[512];
+    static const weights_ops ops = {w_build, w_destroy, w_count, w_name, w_slot};
     memset(net, 0, sizeof *net);
-    ts_reader *r = ts_open_read(path, why, sizeof why);
-    if (!r) return err_fail(err, errlen, "%s", why);
-    const ts_header *h;
-    char *seen = NULL;
-    int rc = ts_next_tensor(r, &h), built = 0;
-    if (rc <= 0) {
-        err_fail(err, errlen, "%s", rc < 0 ? ts_error(r) : "empty model file: no tensors");
-        goto bad;
-    }
-    if (build_from_meta(net, h, path, err, errlen)) goto bad;
-    built = 1;
-    if (!(seen = calloc((size_t)net->n_tensors, 1))) { err_fail(err, errlen, "out of memory"); goto bad; }
-    do {
-        if (load_tensor(net, r, h, seen, path, err, errlen)) goto bad;
-    } while ((rc = ts_next_tensor(r, &h)) == 1);
-    if (rc < 0) { err_fail(err, errlen, "%s", ts_error(r)); goto bad; }
-    for (int i = 0; i < net->n_tensors; i++)
-        if (!seen[i]) {
-            err_fail(err, errlen, "%s: tensor '%s' is missing (a truncated or hand-edited model?)", path, net->tensors[i].name);
-            goto bad;
-        }
-    free(seen);
-    ts_close_read(r);
-    return 0;
-bad:
-    free(seen);
-    if (built) nn_mlp_free(net);
-    ts_close_read(r);
-    return -1;
+    return weights_load(path, net, &ops, err, errlen);
 }
 
 void nn_gather_f32(float *dst, int ld, const void *rows, ts_dtype t, int64_t row_elems,

@@ -3,6 +3,7 @@
 #include "errbuf.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void shape_text(char *buf, size_t len, int ndim, const int64_t *shape) {
@@ -34,4 +35,50 @@ int weights_read(ts_reader *r, const ts_header *h, float *dst, int ndim, const i
     if (rc < 0) return err_fail(err, el, "%s", ts_error(r));
     if (rows != 1) return err_fail(err, el, "%s: tensor '%s' has no row", path, h->name);
     return 0;
+}
+
+static int load_one(void *model, const weights_ops *ops, ts_reader *r, const ts_header *h, char *seen,
+                    const char *path, char *err, size_t el) {
+    float *dst;
+    int ndim;
+    int64_t shape[4];
+    int idx = ops->slot(model, h->name, &dst, &ndim, shape);
+    if (idx < 0) return err_fail(err, el, "%s: tensor '%s' is not part of this architecture (a model from another version or a hand-edited file?)", path, h->name);
+    if (seen[idx]) return err_fail(err, el, "%s: tensor '%s' appears twice", path, h->name);
+    seen[idx] = 1;
+    return weights_read(r, h, dst, ndim, shape, path, err, el);
+}
+
+int weights_load(const char *path, void *model, const weights_ops *ops, char *err, size_t errlen) {
+    char why[512];
+    ts_reader *r = ts_open_read(path, why, sizeof why);
+    if (!r) return err_fail(err, errlen, "%s", why);
+    const ts_header *h;
+    char *seen = NULL;
+    int rc = ts_next_tensor(r, &h), built = 0;
+    if (rc <= 0) {
+        err_fail(err, errlen, "%s", rc < 0 ? ts_error(r) : "empty model file: no tensors");
+        goto bad;
+    }
+    if (ops->build(model, h, path, err, errlen)) goto bad;
+    built = 1;
+    int n = ops->count(model);
+    if (!(seen = calloc((size_t)n + 1, 1))) { err_fail(err, errlen, "out of memory"); goto bad; }
+    do {
+        if (load_one(model, ops, r, h, seen, path, err, errlen)) goto bad;
+    } while ((rc = ts_next_tensor(r, &h)) == 1);
+    if (rc < 0) { err_fail(err, errlen, "%s", ts_error(r)); goto bad; }
+    for (int i = 0; i < n; i++)
+        if (!seen[i]) {
+            err_fail(err, errlen, "%s: tensor '%s' is missing (a truncated or hand-edited model?)", path, ops->name(model, i));
+            goto bad;
+        }
+    free(seen);
+    ts_close_read(r);
+    return 0;
+bad:
+    free(seen);
+    if (built) ops->destroy(model);
+    ts_close_read(r);
+    return -1;
 }
