@@ -90,32 +90,6 @@ static cJSON *model_meta(const cnn_net *net, const cJSON *train_meta) {
     return m;
 }
 
-int cnn_save(const cnn_net *net, const char *path, const cJSON *train_meta, char *err, size_t errlen) {
-    char why[512];
-    ts_writer *w = ts_open_write(path, why, sizeof why);
-    if (!w) return err_fail(err, errlen, "%s", why);
-    for (int i = 0; i < net->n_tensors; i++) {
-        const cnn_tensor *t = &net->tensors[i];
-        ts_header h;
-        if (ts_header_init(&h, t->name, TS_F32, (int64_t)t->n, NULL) ||
-            ts_header_set_shape(&h, t->ndim, t->shape) || !(h.key_name = strdup("param")) ||
-            (i == 0 && !(h.meta = model_meta(net, train_meta)))) {
-            ts_header_free(&h);
-            ts_abort(w);
-            return err_fail(err, errlen, "%s: out of memory", path);
-        }
-        int rc = ts_begin_tensor(w, &h) || ts_write_row(w, t->name, t->p) || ts_end_tensor(w);
-        ts_header_free(&h);
-        if (rc) {
-            err_fail(err, errlen, "%s", ts_werror(w));
-            ts_abort(w);
-            return -1;
-        }
-    }
-    if (ts_close(w, why, sizeof why)) return err_fail(err, errlen, "%s", why);
-    return 0;
-}
-
 static int load_meta(cnn_net *net, const cJSON *m, const char *path, char *err, size_t el) {
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(m, "normalize");
     const cJSON *mu = cJSON_GetObjectItemCaseSensitive(n, "mean"), *sd = cJSON_GetObjectItemCaseSensitive(n, "std");
@@ -167,10 +141,17 @@ static int w_slot(void *m, const char *name, float **dst, int *ndim, int64_t sha
     return (int)(t - net->tensors);
 }
 
+static const weights_ops ops = {w_build, w_destroy, w_count, w_name, w_slot};
+
 int cnn_load(cnn_net *net, const char *path, char *err, size_t errlen) {
-    static const weights_ops ops = {w_build, w_destroy, w_count, w_name, w_slot};
     memset(net, 0, sizeof *net);
     return weights_load(path, net, &ops, err, errlen);
+}
+
+int cnn_save(const cnn_net *net, const char *path, const cJSON *train_meta, char *err, size_t errlen) {
+    cJSON *meta = model_meta(net, train_meta);
+    if (!meta) return err_fail(err, errlen, "%s: out of memory", path);
+    return weights_save(path, (void *)net, &ops, meta, err, errlen);
 }
 
 int cnn_is_model(const char *path) {

@@ -48,35 +48,6 @@ static cJSON *model_meta(const nn_mlp *net, const cJSON *train_meta) {
     return m;
 }
 
-int nn_mlp_save(const nn_mlp *net, const char *path, const cJSON *train_meta,
-                char *err, size_t errlen) {
-    char why[512];
-    ts_writer *w = ts_open_write(path, why, sizeof why);
-    if (!w) return err_fail(err, errlen, "%s", why);
-    for (int i = 0; i < net->n_tensors; i++) {
-        const nn_tensor *t = &net->tensors[i];
-        ts_header h;
-        int64_t shape[2] = {t->rows, t->cols};
-        if (ts_header_init(&h, t->name, TS_F32, t->cols, NULL) ||
-            (t->ndim == 2 && ts_header_set_shape(&h, 2, shape)) ||
-            !(h.key_name = strdup("param")) ||
-            (i == 0 && !(h.meta = model_meta(net, train_meta)))) {
-            ts_header_free(&h);
-            ts_abort(w);
-            return err_fail(err, errlen, "%s: out of memory", path);
-        }
-        int rc = ts_begin_tensor(w, &h) || ts_write_row(w, t->name, t->p) || ts_end_tensor(w);
-        ts_header_free(&h);
-        if (rc) {
-            err_fail(err, errlen, "%s", ts_werror(w));
-            ts_abort(w);
-            return -1;
-        }
-    }
-    if (ts_close(w, why, sizeof why)) return err_fail(err, errlen, "%s", why);
-    return 0;
-}
-
 /* ---------------- loading ---------------- */
 static int read_floats(const cJSON *arr, float *out, int n, int positive) {
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != n) return -1;
@@ -150,10 +121,18 @@ static int w_slot(void *m, const char *name, float **dst, int *ndim, int64_t sha
     return (int)(t - net->tensors);
 }
 
+static const weights_ops ops = {w_build, w_destroy, w_count, w_name, w_slot};
+
 int nn_mlp_load(nn_mlp *net, const char *path, char *err, size_t errlen) {
-    static const weights_ops ops = {w_build, w_destroy, w_count, w_name, w_slot};
     memset(net, 0, sizeof *net);
     return weights_load(path, net, &ops, err, errlen);
+}
+
+int nn_mlp_save(const nn_mlp *net, const char *path, const cJSON *train_meta,
+                char *err, size_t errlen) {
+    cJSON *meta = model_meta(net, train_meta);
+    if (!meta) return err_fail(err, errlen, "%s: out of memory", path);
+    return weights_save(path, (void *)net, &ops, meta, err, errlen);
 }
 
 void nn_gather_f32(float *dst, int ld, const void *rows, ts_dtype t, int64_t row_elems,

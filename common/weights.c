@@ -82,3 +82,37 @@ bad:
     ts_close_read(r);
     return -1;
 }
+
+int weights_save(const char *path, void *model, const weights_ops *ops, cJSON *meta,
+                 char *err, size_t errlen) {
+    char why[512];
+    ts_writer *w = ts_open_write(path, why, sizeof why);
+    if (!w) { cJSON_Delete(meta); return err_fail(err, errlen, "%s", why); }
+    const int n = ops->count(model);
+    for (int i = 0; i < n; i++) {
+        const char *name = ops->name(model, i);
+        float *p;
+        int ndim;
+        int64_t shape[4], elems = 1;
+        ops->slot(model, name, &p, &ndim, shape);
+        for (int d = 0; d < ndim; d++) elems *= shape[d];
+        ts_header h;
+        if (ts_header_init(&h, name, TS_F32, elems, NULL) ||
+            (ndim > 1 && ts_header_set_shape(&h, ndim, shape)) || !(h.key_name = strdup("param")) ||
+            (i == 0 && !(h.meta = meta))) {
+            if (i == 0 && !h.meta) cJSON_Delete(meta);
+            ts_header_free(&h);
+            ts_abort(w);
+            return err_fail(err, errlen, "%s: out of memory", path);
+        }
+        int rc = ts_begin_tensor(w, &h) || ts_write_row(w, name, p) || ts_end_tensor(w);
+        ts_header_free(&h);
+        if (rc) {
+            err_fail(err, errlen, "%s", ts_werror(w));
+            ts_abort(w);
+            return -1;
+        }
+    }
+    if (ts_close(w, why, sizeof why)) return err_fail(err, errlen, "%s", why);
+    return 0;
+}

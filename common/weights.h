@@ -29,5 +29,9 @@ typedef struct {
 } weights_ops;
 
 int weights_load(const char *path, void *model, const weights_ops *ops, char *err, size_t errlen);
+/* The model's n tensors in index order, each one f32 row keyed by its name,
+ * the first with meta (taken over, freed here).  0, or -1 with err. */
+int weights_save(const char *path, void *model, const weights_ops *ops, cJSON *meta,
+                 char *err, size_t errlen);
 
 #endif
