@@ -7,7 +7,12 @@
  *   rc = csvin_each(c, on_row, ctx);      // on_row returns > 0 to stop
  *   csvin_rewind(c); csvin_each(c, ...);  // second pass (header again)
  *
- * Memory: one row's fields (bounded by CSVIN_MAX_ROW) and a read buffer.
+ * csvin_each parses in a reader thread, ahead of the rows given to on_row;
+ * on_row runs on the calling thread, one row after the other.
+ * Memory: a read buffer, 8 batches of parsed rows (each up to 2048 rows or
+ * 256 KiB of kept field bytes: a few MiB in all), and one row longer than a
+ * batch (at most CSVIN_MAX_ROW), after which the reader waits for on_row
+ * instead of reading ahead.
  * libcsv (non-strict mode) trims blanks around unquoted fields, keeps
  * quotes inside unquoted fields as text, and ends a row at CR, LF or CRLF. */
 #ifndef SONGPIPE_CSVIN_H
@@ -30,7 +35,10 @@ typedef int (*csvin_row_fn)(void *ctx, const csvin_row *row);
 /* path NULL or "-" = stdin.  NULL on error with the reason in err. */
 csvin *csvin_open(const char *path, unsigned char delim, char *err, size_t errlen);
 /* Keep only fields i with want[i] != 0 (i < n); later fields are dropped.
- * Takes effect from the next field parsed; want is copied. */
+ * Call it before csvin_each, or from on_row for the header (index 0): it
+ * takes effect from the next row.  From on_row for a later row it fails
+ * (-1, and csvin_each returns -1), as the rows after it are parsed already.
+ * want is copied. */
 int csvin_want(csvin *c, const unsigned char *want, int n);
 /* Calls fn for every row.  0 at the end of the input, -1 on an error
  * (csvin_error), or the value > 0 that fn returned (parsing stops there). */

@@ -112,3 +112,53 @@ if [ -f "$F/spotify_songs.csv" ]; then
 else
   skip "real data" "no $F/spotify_songs.csv"
 fi
+
+# common/csvin.c parses in a reader thread, in batches: a file of many batches
+# (two copies of spotify_songs.csv, a quoted field over two lines near the top)
+# must give the same rows, physical lines and errors from a file and from a
+# pipe that stalls mid-row; --strict stops on a late row; a late unclosed quote
+if [ -f "$F/spotify_songs.csv" ]; then
+  cols=track_popularity,danceability,energy,key,loudness,mode,speechiness,acousticness,instrumentalness,liveness,valence,tempo,duration_ms
+  B=$T/many.csv
+  { head -n 1000 "$F/spotify_songs.csv"
+    printf 'zz1,"a name\nover two lines",x,1,a,b,2001,p,q,pop,dance,0.5,0.5,1,-5,1,0.1,0.1,0,0.1,0.5,120,200000\n'
+    tail -n +1001 "$F/spotify_songs.csv"
+    tail -n +2 "$F/spotify_songs.csv" | sed 's/^\([^,]*\),/\1_2,/'; } > "$B"
+  awk 'NR == 60000 { sub(/,[^,]*$/, ",abc") } { print }' "$B" > "$T/many-bad.csv"
+  ok "many batches: file" csv-clean --key track_id --cols $cols -o "$T/many.ts" "$B"
+  like "many batches: counts" "$(cat "$T/.err")" "65667 rows in, 56713 out; dropped: 0 empty, 0 unparsable, 8954 duplicate keys$"
+  { head -c 3000000 "$B"; sleep 0.3; tail -c +3000001 "$B"; } |
+    csv-clean --key track_id --cols $cols -o "$T/many-pipe.ts" 2>"$T/mp.err"
+  like "many batches: a stalling pipe, same counts" "$(cat "$T/mp.err")" "<stdin>: 65667 rows in, 56713 out; dropped: 0 empty, 0 unparsable, 8954 duplicate keys$"
+  if [ -x "$BIN/to-csv" ]; then
+    is "many batches: a stalling pipe, same rows" "$(to-csv < "$T/many-pipe.ts" | md5sum)" "$(to-csv < "$T/many.ts" | md5sum)"
+  fi
+  fails "many batches: --strict stops at a late row" 1 "many-bad.csv:60000: column 'duration_ms': cannot parse 'abc'$" \
+    csv-clean --strict --key track_id --cols $cols -o "$T/mb.ts" "$T/many-bad.csv"
+  is "many batches: --strict leaves no files" "$(ls "$T" | grep -c '^mb')" 0
+  out=$(cat "$T/many-bad.csv" | csv-clean --strict --key track_id --cols $cols 2>&1 >/dev/null); rc=$?
+  is "many batches: --strict from a pipe exits 1" "$rc" 1
+  like "many batches: --strict from a pipe" "$out" "<stdin>:60000: column 'duration_ms': cannot parse 'abc'$"
+  like "many batches: the late row dropped without --strict" \
+    "$(csv-clean --key track_id --cols $cols "$T/many-bad.csv" 2>&1 >/dev/null)" "65667 rows in, 56712 out; dropped: 0 empty, 1 unparsable, 8954 duplicate keys$"
+  { cat "$B"; printf 'x,"open\n1,2\n'; } > "$T/many-quote.csv"
+  fails "many batches: a late unclosed quote" 1 "many-quote.csv:65670: a quoted field that opens on or after this line is never closed" \
+    csv-clean --key track_id --cols $cols -o "$T/mq.ts" "$T/many-quote.csv"
+fi
+
+# the same without shared data: 60,000 invented rows (every 7th id repeated,
+# a quoted name over two lines at row 100), many reader batches
+G=$T/gen.csv
+awk 'BEGIN { print "id,name,x,y"; for (i = 1; i <= 60000; i++) {
+       id = (i % 7 == 0) ? i - 1 : i
+       if (i == 100) printf "t%d,\"two\nlines\",%d,%.3f\n", id, i, i / 7
+       else printf "t%d,n%d,%d,%.3f\n", id, i, i, i / 7 } }' > "$G"
+awk 'NR == 50001 { sub(/,[^,]*$/, ",abc") } { print }' "$G" > "$T/gen-bad.csv"
+ok "invented many batches: file" csv-clean --key id --cols x,y -o "$T/gen.ts" "$G"
+like "invented many batches: counts" "$(cat "$T/.err")" "60000 rows in, 51429 out; dropped: 0 empty, 0 unparsable, 8571 duplicate keys$"
+{ head -c 700000 "$G"; sleep 0.3; tail -c +700001 "$G"; } | csv-clean --key id --cols x,y -o "$T/gen-pipe.ts" 2>/dev/null
+if [ -x "$BIN/to-csv" ]; then
+  is "invented many batches: a stalling pipe, same rows" "$(to-csv < "$T/gen-pipe.ts" | md5sum)" "$(to-csv < "$T/gen.ts" | md5sum)"
+fi
+fails "invented many batches: --strict names the late line" 1 "gen-bad.csv:50001: column 'y': cannot parse 'abc'$" \
+  csv-clean --strict --key id --cols x,y -o "$T/gb.ts" "$T/gen-bad.csv"
