@@ -124,6 +124,12 @@ static void run(const gcase *cs, int threads) {
                    memcmp(back.buffers, net.buffers, sizeof(float) * net.n_buffers) == 0 &&
                    back.norm_mean == net.norm_mean && back.norm_std == net.norm_std;
         CHECK(same, "%s: the loaded model has the same parameters, buffers and normalisation", c->tag);
+        /* bit-identical only with the same split: each worker's im2col GEMM
+         * has as many rows as its share of the batch, and OpenBLAS may pick
+         * another micro-kernel (another summation order) for other row
+         * counts, so the loaded model runs with the thread count of the
+         * one it was saved from */
+        cnn_set_threads(&back, threads);
         CHECK(cnn_reserve(&back, c->B) == 0, "%s: reserve the loaded model", c->tag);
         cnn_forward(&back, c->x, c->B, 0);
         CHECK(memcmp(back.logits, keep, sizeof(float) * (size_t)(c->B * c->classes)) == 0,
