@@ -156,8 +156,18 @@ fails "empty input" 1 "empty input" train-mlp --layers 8,1 --targets y -o x.mode
 ok "no half-written model after errors" bash -c '! ls x.model* 2>/dev/null | grep -q .'
 
 # ---- Ctrl-C keeps the best model so far ----
-timeout --preserve-status -s INT 3 train-mlp --inputs a,b,c --targets y --layers 64,64,1 --epochs 1000000 --patience 0 \
-  --lr 1e-4 -o int.model --history int.hist f.ts 2> int.err
+# the signal is sent once the log shows two saved epochs (a state, not a
+# time: under SAN on a loaded machine the first epoch may take seconds)
+train-mlp --inputs a,b,c --targets y --layers 64,64,1 --epochs 1000000 --patience 0 \
+  --lr 1e-4 -o int.model --history int.hist f.ts 2> int.err &
+pid=$!
+for ((w = 0; w < 1200; w++)); do
+  [ "$(grep -c 'saved$' int.err)" -ge 2 ] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+kill -INT "$pid"
+wait "$pid"
 rc=$?
 is "Ctrl-C exits 130" "$rc" 130
 like "Ctrl-C says what the model holds" "$(cat int.err)" "interrupted after [0-9]+ epochs.*int.model holds epoch [0-9]+"
