@@ -60,14 +60,15 @@ double rm_r_precision(const int32_t *G, int64_t ng, const int32_t *R, int64_t nr
     if (ng <= 0) return NAN;
     iset g;
     if (iset_init(&g, ng)) return NAN;
-    for (int64_t i = 0; i < ng; i++) iset_add(&g, G[i]);
-    int64_t h = 0, n = min64(min64(nr, max_n), ng);
-    for (int64_t i = 0; i < n; i++) {       /* distinct items of R[1:|G|] in G */
+    int64_t u = 0;                          /* |set(G)| */
+    for (int64_t i = 0; i < ng; i++) u += iset_add(&g, G[i]);
+    int64_t h = 0, n = min64(min64(nr, max_n), u);
+    for (int64_t i = 0; i < n; i++) {       /* distinct items of R[1:|set(G)|] in G */
         int64_t j = iset_find(&g, R[i]);
         if (j >= 0 && !g.mark[j]) { g.mark[j] = 1; h++; }
     }
     iset_free(&g);
-    return (double)h / (double)ng;
+    return (double)h / (double)u;
 }
 
 double rm_ndcg(const int32_t *G, int64_t ng, const int32_t *R, int64_t nr, int64_t k) {
@@ -109,16 +110,17 @@ double rm_clicks(const int32_t *G, int64_t ng, const int32_t *R, int64_t nr, int
 double rm_r_precision_artist(const int32_t *G, int64_t ng, const int32_t *R, int64_t nr,
                              int64_t max_n, const int32_t *artist, int64_t nartist) {
     if (ng <= 0) return NAN;
-    int64_t n = min64(min64(nr, max_n), ng), th = 0, ah = 0;
+    int64_t u = 0, th = 0, ah = 0;
     iset g, ga, sa;
     if (iset_init(&g, ng)) return NAN;
     if (iset_init(&ga, ng)) { iset_free(&g); return NAN; }
-    if (iset_init(&sa, n)) { iset_free(&g); iset_free(&ga); return NAN; }
     for (int64_t i = 0; i < ng; i++) {
-        iset_add(&g, G[i]);
+        u += iset_add(&g, G[i]);
         int32_t a = G[i] < nartist ? artist[G[i]] : -1;
         if (a >= 0) iset_add(&ga, a);
     }
+    int64_t n = min64(min64(nr, max_n), u);
+    if (iset_init(&sa, n)) { iset_free(&g); iset_free(&ga); return NAN; }
     for (int64_t i = 0; i < n; i++) {
         int64_t j = iset_find(&g, R[i]);
         if (j >= 0) { if (!g.mark[j]) { g.mark[j] = 1; th++; } continue; }
@@ -127,5 +129,5 @@ double rm_r_precision_artist(const int32_t *G, int64_t ng, const int32_t *R, int
         if (a >= 0 && iset_add(&sa, a) && iset_find(&ga, a) >= 0) ah++;
     }
     iset_free(&g); iset_free(&ga); iset_free(&sa);
-    return ((double)th + 0.25 * (double)ah) / (double)ng;
+    return ((double)th + 0.25 * (double)ah) / (double)u;
 }

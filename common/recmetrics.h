@@ -11,8 +11,9 @@
 
 #define RM_MAX_N 500    /* the challenge caps R at 500 recommendations */
 
-/* R-precision = |set(R[1:|G|]) ∩ set(G)| / |G|, R first cut to max_n,
- * |G| = ng with duplicates (metrics.py: target_count = len(targets)). */
+/* R-precision = |set(R[1:|set(G)|]) ∩ set(G)| / |set(G)|, R first cut to
+ * max_n: the distinct ground-truth tracks, as metrics.py's
+ * target_count = len(set(targets)); a repeated hidden track counts once. */
 double rm_r_precision(const int32_t *G, int64_t ng, const int32_t *R, int64_t nr, int64_t max_n);
 
 /* NDCG@k = DCG / IDCG (metrics.py ndcg):
@@ -30,8 +31,8 @@ double rm_clicks(const int32_t *G, int64_t ng, const int32_t *R, int64_t nr, int
 
 /* R-precision with artist partial credit (the challenge's later rules text,
  * Zamani et al. 2019; see README.md for the reading taken here):
- *   (|S_T ∩ G_T| + 0.25 |S_A ∩ G_A|) / |G|
- * S_T = distinct tracks of R[1:|G|]; G_T = distinct tracks of G; S_A = the
+ *   (|S_T ∩ G_T| + 0.25 |S_A ∩ G_A|) / |G_T|
+ * S_T = distinct tracks of R[1:|G_T|]; G_T = distinct tracks of G; S_A = the
  * distinct artists of the tracks of S_T NOT in G_T; G_A = the distinct
  * artists of G.  artist[t] is track t's artist id (< 0: unknown, never
  * matches); every track id must be < nartist. */

@@ -20,11 +20,14 @@ static int64_t dedup(int32_t *out, const int32_t *v, int64_t n) {
     for (int64_t i = 0; i < n; i++) if (!in(out, u, v[i])) out[u++] = v[i];
     return u;
 }
+/* metrics.py: target_count = len(set(targets)) is both the cut and the
+ * denominator */
 static double naive_rprec(const int32_t *G, int64_t ng, const int32_t *R, int64_t nr) {
-    int32_t s[600];
-    int64_t u = dedup(s, R, nr < ng ? nr : ng), h = 0;
+    int32_t s[600], g[600];
+    int64_t ug = dedup(g, G, ng);
+    int64_t u = dedup(s, R, nr < ug ? nr : ug), h = 0;
     for (int64_t i = 0; i < u; i++) h += in(G, ng, s[i]);
-    return (double)h / (double)ng;
+    return (double)h / (double)ug;
 }
 static double naive_ndcg(const int32_t *G, int64_t ng, const int32_t *R, int64_t nr, int64_t k) {
     int32_t r[600], g[600];
@@ -47,11 +50,13 @@ int main(void) {
     CHECK(CLOSE(rm_ndcg(G1, 4, R1, 6, 500), 0.4144299250118475, 1e-12, 0), "NDCG: (1/log2 3 + 1/log2 5) / IDCG(4) = 0.41443");
     CHECK(rm_clicks(G1, 4, R1, 6, 500) == 0, "clicks: first hit at place 2 (index 1) -> 0 refreshes");
 
-    /* Example 2: duplicates.  G = 1,1,2 (|G| = 3 counts the duplicate);
-     * R = 1,1,9,2: R[1:3] = {1,9} -> 1 hit / 3.  R' = 1,9,2: DCG = 1 + 1/log2 4;
-     * IDCG over set(G) = {1,2}: 1 + 1/log2 3. */
+    /* Example 2: duplicates.  G = 1,1,2 (|set(G)| = 2, as metrics.py's
+     * len(set(targets))); R = 1,1,9,2: R[1:2] = {1} -> 1 hit / 2; with
+     * R = 1,2: 2 / 2.  R' = 1,9,2: DCG = 1 + 1/log2 4; IDCG over
+     * set(G) = {1,2}: 1 + 1/log2 3. */
     const int32_t *G2 = L(1, 1, 2), *R2 = L(1, 1, 9, 2);
-    CHECK(CLOSE(rm_r_precision(G2, 3, R2, 4, 500), 1.0 / 3, 1e-12, 0), "R-precision divides by |G| with duplicates, counts distinct hits");
+    CHECK(CLOSE(rm_r_precision(G2, 3, R2, 4, 500), 1.0 / 2, 1e-12, 0), "R-precision cuts R and divides by |set(G)|, a repeated truth counts once");
+    CHECK(rm_r_precision(G2, 3, L(2, 1, 9), 3, 500) == 1, "R-precision 1 when R[1:|set(G)|] is set(G) although G repeats a track");
     CHECK(CLOSE(rm_ndcg(G2, 3, R2, 4, 500), 0.9197207891481876, 1e-12, 0), "NDCG de-duplicates R before numbering places");
 
     /* Example 3: nothing relevant among 500, the hit at place 501 is cut. */
@@ -79,6 +84,10 @@ int main(void) {
     for (int t = 0; t < 64; t++) artist[t] = t / 10;
     const int32_t *GA = L(10, 11, 20), *RA = L(10, 12, 30, 21);
     CHECK(CLOSE(rm_r_precision_artist(GA, 3, RA, 4, 500, artist, 64), 1.25 / 3, 1e-12, 0), "R-precision with artist credit: (1 + 0.25*1)/3");
+    /* the artist version cuts and divides by the distinct tracks too:
+     * G = 10,10,11 (G_T = {10,11}); R[1:2] = 10,12: 1 + 0.25 (artist 1) */
+    CHECK(CLOSE(rm_r_precision_artist(L(10, 10, 11), 3, L(10, 12, 11), 3, 500, artist, 64), 1.25 / 2, 1e-12, 0),
+          "R-precision with artist credit over |G_T| distinct tracks: (1 + 0.25)/2");
     /* two misses by the same artist count once (distinct artists) */
     CHECK(CLOSE(rm_r_precision_artist(GA, 3, L(12, 13, 14), 3, 500, artist, 64), 0.25 / 3, 1e-12, 0), "artist credit counts distinct artists");
     /* a track hit does not also earn artist credit; unknown artists never match */
