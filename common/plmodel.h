@@ -32,6 +32,11 @@ typedef struct {
     int32_t *plw;           /* per train playlist: seeds it holds */
     int32_t *pl_touched;
     unsigned char *taken;   /* per track: seed or already recommended */
+    /* scratch of the item-graph models (plm_graph), made on first use */
+    float *g_row, *g_q;     /* one seed's row; the query's scores */
+    int32_t *g_rowt, *g_qt; /* the tracks set in each */
+    int64_t g_nq;
+    void *g_e;              /* (score, track) pairs for the selections */
 } plm_model;
 
 /* titles: per train playlist its name (NULL or "" unknown); titles may be
@@ -59,6 +64,32 @@ int64_t plm_title(plm_model *m, const char *title, const int32_t *seeds, int64_t
  * No seed: the title model. */
 int64_t plm_cooc(plm_model *m, const char *title, const int32_t *seeds, int64_t ns,
                  int32_t *out, int64_t n);
+/* The item-to-item models (plgraph.c).  Each known seed s gives a row of
+ * an item-item matrix, built at query time from the training playlists p
+ * that hold s (d_t = playlists holding t, |p| = distinct tracks of p):
+ *   itemknn: C[s,t] / (d_s^alpha d_t^(1-alpha) + shrink), C the
+ *            co-occurrence counts: asymmetric cosine with shrinkage
+ *            (alpha 0.5 = cosine; Aiolli 2013, as used by the RecSys 2018
+ *            teams);
+ *   rp3beta: sum_p (1 / (d_s |p|))^alpha / d_t^beta: the random walk
+ *            s -> p -> t with its transition probabilities raised to
+ *            alpha, divided by the popularity of t to the beta (Paudel,
+ *            Christoffel, Newell, Bernstein 2017, "Updatable, accurate,
+ *            diverse, and scalable recommendations for interactive
+ *            applications").
+ * Only each row's `neighbours` best entries count (0: all); the rows of the
+ * seeds are added up (a repeated seed counts once), seeds excluded, ties
+ * as above, then popularity fills the list.  No known seed: the title
+ * model.  Cost per query: the rows of the seeds' playlists. */
+typedef enum { PLM_ITEMKNN, PLM_RP3BETA } plm_graph_kind;
+typedef struct {
+    plm_graph_kind kind;
+    double alpha, beta, shrink;
+    int64_t neighbours;
+} plm_graph_opts;
+int64_t plm_graph(plm_model *m, const plm_graph_opts *o, const char *title, const int32_t *seeds, int64_t ns,
+                  int32_t *out, int64_t n);
+
 /* top n of a dense score over every track (a learned model's scores),
  * seeds excluded, ties as above. */
 int64_t plm_top_dense(plm_model *m, const float *score, const int32_t *seeds, int64_t ns,

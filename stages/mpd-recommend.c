@@ -31,6 +31,20 @@ static const char HELP[] =
 "                    blend: (1 - W) x the co-occurrence scores as a\n"
 "                      distribution + W x the neural model's softmax\n"
 "                      (--weights, --blend W; title when there is no seed)\n"
+"                    itemknn: sum over the seeds s of their N best\n"
+"                      C[s,t] / (d_s^A d_t^(1-A) + H): co-occurrence C as an\n"
+"                      asymmetric cosine with shrinkage H (d = playlists\n"
+"                      holding a track; A = 0.5 is the cosine)\n"
+"                    rp3beta: sum over the seeds of their N best\n"
+"                      sum_p (1 / (d_s |p|))^A / d_t^B: the random walk\n"
+"                      seed -> playlist -> track, popularity to the B\n"
+"                      (Paudel et al. 2017); both: title when no seed is known\n"
+"  --alpha A         itemknn: 0..1 (default 0.7); rp3beta: > 0 (default 0.5)\n"
+"  --beta B          rp3beta: 0..1 (default 0)\n"
+"  --shrink H        itemknn: >= 0 (default 10)\n"
+"  --neighbours N    itemknn, rp3beta: entries kept per seed row, 0 = all\n"
+"                    (default 0; the defaults were chosen on a validation\n"
+"                    split of training playlists, pipelines/playlists.md)\n"
 "  --train FILE      training playlists stream (mpd-split -o, or mpd-ingest -o)\n"
 "  --names FILE      playlist catalogue (mpd-ingest --names): titles of the\n"
 "                    training playlists, for the title model\n"
@@ -48,32 +62,36 @@ static const char HELP[] =
 "  --songs LIST      continue a list of songs 'Title - Artist; Title; ...'\n"
 "  -h, --help        this help;  -V, --version\n";
 
-enum { M_POP, M_TITLE, M_COOC, M_NEURAL, M_BLEND };
+enum { M_POP, M_TITLE, M_COOC, M_NEURAL, M_BLEND, M_ITEMKNN, M_RP3BETA };
+static const char *const model_names[] = {"pop", "title", "cooc", "neural", "blend", "itemknn", "rp3beta"};
 
 struct opts {
     int model;
     long n;
-    double blend;
+    double blend, alpha, beta, shrink;
+    long neighbours;
     const char *train, *names, *weights, *queries, *seeds, *out, *tracks, *playlist, *from, *songs;
 };
 
 static struct opts parse_opts(int argc, char **argv) {
-    struct opts o = {.model = -1, .n = -1, .blend = 0.2};
+    struct opts o = {.model = -1, .n = -1, .blend = 0.2, .alpha = -1, .beta = 0, .shrink = 10, .neighbours = 0};
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"train", 1, 0, 't'}, {"names", 1, 0, 'N'}, {"weights", 1, 0, 'w'},
         {"queries", 1, 0, 'q'}, {"seeds", 1, 0, 's'}, {"tracks", 1, 0, 'T'}, {"playlist", 1, 0, 'p'},
-        {"from", 1, 0, 'f'}, {"songs", 1, 0, 'S'}, {"blend", 1, 0, 'b'}, {"output", 1, 0, 'o'}, {0, 0, 0, 0}};
+        {"from", 1, 0, 'f'}, {"songs", 1, 0, 'S'}, {"blend", 1, 0, 'b'}, {"output", 1, 0, 'o'},
+        {"alpha", 1, 0, 'A'}, {"beta", 1, 0, 'B'}, {"shrink", 1, 0, 'H'}, {"neighbours", 1, 0, 'K'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:n:", lo, NULL)) != -1) {
         switch (c) {
         case 'm':
-            if (!strcmp(optarg, "pop")) o.model = M_POP;
-            else if (!strcmp(optarg, "title")) o.model = M_TITLE;
-            else if (!strcmp(optarg, "cooc")) o.model = M_COOC;
-            else if (!strcmp(optarg, "neural")) o.model = M_NEURAL;
-            else if (!strcmp(optarg, "blend")) o.model = M_BLEND;
-            else cli_usage("--model: '%s' is not one of pop, title, cooc, neural, blend", optarg);
+            for (int i = 0; i < (int)(sizeof model_names / sizeof *model_names); i++)
+                if (!strcmp(optarg, model_names[i])) o.model = i;
+            if (o.model < 0) cli_usage("--model: '%s' is not one of pop, title, cooc, neural, blend, itemknn, rp3beta", optarg);
             break;
+        case 'A': o.alpha = cli_double("--alpha", optarg, 0, 10); break;
+        case 'B': o.beta = cli_double("--beta", optarg, 0, 1); break;
+        case 'H': o.shrink = cli_double("--shrink", optarg, 0, 1e9); break;
+        case 'K': o.neighbours = cli_long("--neighbours", optarg, 0, 1L << 30); break;
         case 't': o.train = optarg; break;
         case 'N': o.names = optarg; break;
         case 'w': o.weights = optarg; break;
@@ -90,7 +108,9 @@ static struct opts parse_opts(int argc, char **argv) {
         }
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
-    if (o.model < 0) cli_usage("--model is required (pop, title, cooc, neural or blend)");
+    if (o.model < 0) cli_usage("--model is required (pop, title, cooc, neural, blend, itemknn or rp3beta)");
+    if (o.alpha < 0) o.alpha = o.model == M_ITEMKNN ? 0.7 : 0.5;
+    if (o.model == M_ITEMKNN && o.alpha > 1) cli_usage("--alpha: itemknn takes 0..1 (the share of the seed's popularity)");
     if (!o.train) cli_usage("--train FILE is required");
     if ((o.model == M_NEURAL || o.model == M_BLEND) && !o.weights)
         cli_usage("--model %s needs --weights FILE (mpd-train -o)", o.model == M_NEURAL ? "neural" : "blend");
@@ -116,6 +136,13 @@ static int64_t recommend(recommender *R, const char *title, const int32_t *seeds
     case M_TITLE: k = plm_title(&R->m, title, seeds, ns, out, n); break;
     case M_COOC: k = plm_cooc(&R->m, title, seeds, ns, out, n); break;
     case M_NEURAL: k = ns ? pln_recommend(R->net, &R->m, seeds, ns, out, n) : plm_title(&R->m, title, seeds, ns, out, n); break;
+    case M_ITEMKNN:
+    case M_RP3BETA: {
+        const struct opts *o = R->o;
+        plm_graph_opts g = {o->model == M_ITEMKNN ? PLM_ITEMKNN : PLM_RP3BETA, o->alpha, o->beta, o->shrink, o->neighbours};
+        k = plm_graph(&R->m, &g, title, seeds, ns, out, n);
+        break;
+    }
     default:
         k = ns ? pln_recommend_blend(R->net, &R->m, seeds, ns, (float)R->o->blend, out, n)
                : plm_title(&R->m, title, seeds, ns, out, n);
@@ -154,8 +181,14 @@ static void run_batch(recommender *R) {
     static const char *const cols[] = {"track"};
     if (ts_header_init(&h, "recs", TS_I32, 1, cols)) cli_die("out of memory");
     h.key_name = strdup("qid");
-    static const char *const names[] = {"pop", "title", "cooc", "neural", "blend"};
-    cJSON_AddStringToObject(ts_header_meta(&h), "model", names[o->model]);
+    cJSON *meta = ts_header_meta(&h);
+    cJSON_AddStringToObject(meta, "model", model_names[o->model]);
+    if (o->model == M_ITEMKNN || o->model == M_RP3BETA) {
+        cJSON_AddNumberToObject(meta, "alpha", o->alpha);
+        if (o->model == M_RP3BETA) cJSON_AddNumberToObject(meta, "beta", o->beta);
+        else cJSON_AddNumberToObject(meta, "shrink", o->shrink);
+        cJSON_AddNumberToObject(meta, "neighbours", (double)o->neighbours);
+    }
     cJSON_AddNumberToObject(ts_header_meta(&h), "n", (double)o->n);
     ts_writer *w = cli_open_write(o->out);
     if (ts_begin_tensor(w, &h)) cli_die("%s", ts_werror(w));
@@ -276,7 +309,8 @@ static void run_continue(recommender *R, const pl_set *train) {
     int32_t *out = malloc((size_t)o->n * sizeof *out);
     if (!out) cli_die("out of memory");
     int64_t k = recommend(R, "", seeds, ns, out);
-    static const char *const names[] = {"popularity", "title", "co-occurrence", "neural", "neural + co-occurrence blend"};
+    static const char *const names[] = {"popularity", "title", "co-occurrence", "neural", "neural + co-occurrence blend",
+                                        "item kNN", "RP3beta"};
     printf("Next songs (%s model):\n", names[o->model]);
     for (int64_t i = 0; i < k; i++) printf("  %3" PRId64 ". %s\n", i + 1, label(&v, out[i], lab, sizeof lab));
     if (fflush(stdout)) cli_die("write error");

@@ -153,6 +153,18 @@ is "neural: seeds of cluster A bring 10 tracks of A" "$(grep -c ' - Synth A$' <<
 out=$(mpd-recommend --model neural --weights "$T/syn-model.ts" --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 10 --songs 'B03; B11' 2>&1 | tail -10)
 is "neural: seeds of cluster B bring 10 tracks of B" "$(grep -c ' - Synth B$' <<<"$out")" 10
 fails "neural without --weights" 2 "--weights" mpd-recommend --model neural --train "$T/syn.ts" --tracks "$T/syn.tsv" --songs A03
+# the item-graph models on the same clusters: a track's neighbours are its cluster's
+for m in itemknn rp3beta; do
+  out=$(mpd-recommend --model $m --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 10 --songs 'B03; B11' 2>&1 | tail -10)
+  is "$m: seeds of cluster B bring 10 tracks of B" "$(grep -c ' - Synth B$' <<<"$out")" 10
+  a=$(mpd-recommend --model $m --neighbours 3 --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 6 --songs 'A03' 2>&1 | tail -6)
+  p=$(mpd-recommend --model pop --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 9 --songs 'A03' 2>&1 | tail -9 | sed 's/^ *[0-9]*\. //')
+  is "$m --neighbours 3: the row's 3 best are of cluster A" "$(head -3 <<<"$a" | grep -c ' - Synth A$')" 3
+  is "$m --neighbours 3: then the most popular other tracks" "$(tail -3 <<<"$a" | sed 's/^ *[0-9]*\. //')" \
+    "$(grep -vxF -f <(head -3 <<<"$a" | sed 's/^ *[0-9]*\. //') <<<"$p" | head -3)"
+done
+fails "itemknn --alpha above 1" 2 "--alpha: itemknn takes 0..1" \
+  mpd-recommend --model itemknn --alpha 1.5 --train "$T/syn.ts" --tracks "$T/syn.tsv" --songs A03
 fails "a model file that is not a model" 1 "no arch.dim|not an mpd-train model" \
   mpd-recommend --model neural --weights "$T/syn.ts" --train "$T/syn.ts" --tracks "$T/syn.tsv" --songs A03
 # the neural model in batch mode: 500 distinct, seed-free tracks per query (8 exist)
