@@ -64,7 +64,7 @@ int64_t plm_title(plm_model *m, const char *title, const int32_t *seeds, int64_t
  * No seed: the title model. */
 int64_t plm_cooc(plm_model *m, const char *title, const int32_t *seeds, int64_t ns,
                  int32_t *out, int64_t n);
-/* The item-to-item models (plgraph.c).  Each known seed s gives a row of
+/* The item-to-item models (plmodel_graph.c).  Each known seed s gives a row of
  * an item-item matrix, built at query time from the training playlists p
  * that hold s (d_t = playlists holding t, |p| = distinct tracks of p):
  *   itemknn: C[s,t] / (d_s^alpha d_t^(1-alpha) + shrink), C the
@@ -89,6 +89,27 @@ typedef struct {
 } plm_graph_opts;
 int64_t plm_graph(plm_model *m, const plm_graph_opts *o, const char *title, const int32_t *seeds, int64_t ns,
                   int32_t *out, int64_t n);
+
+/* EASE^R (Steck 2019, "Embarrassingly shallow autoencoders for sparse
+ * data"): B = I - P diag(1 / diag P), P = (X'X + lambda I)^-1, X the binary
+ * training-playlist x track matrix restricted to the V most played tracks
+ * (the dense V x V float matrix is the memory: 4 V^2 bytes; the Cholesky
+ * factorisation and inverse, spotrf/spotri, cost about V^3 flops).
+ * score(t) = sum over the distinct known seeds s of B[s, t]; the tracks
+ * outside the vocabulary follow by popularity; no known seed: the title
+ * model. */
+typedef struct {
+    int32_t V;
+    double lambda;
+    int32_t *col_of;        /* track -> vocabulary column, or -1 */
+    float *B;               /* V x V, row s = the weights of seed s */
+    float *vscore, *score;  /* scratch: V, ntracks */
+} plm_ease_model;
+/* 0 ok; -1 with err (out of memory, not positive definite) */
+int plm_ease_build(plm_ease_model *e, const plm_model *m, int32_t V, double lambda, char *err, size_t errlen);
+void plm_ease_free(plm_ease_model *e);
+int64_t plm_ease(plm_ease_model *e, plm_model *m, const char *title, const int32_t *seeds, int64_t ns,
+                 int32_t *out, int64_t n);
 
 /* top n of a dense score over every track (a learned model's scores),
  * seeds excluded, ties as above. */

@@ -2,10 +2,10 @@
 # mpd-ingest -> mpd-split (RecSys Challenge 2018 protocol) -> mpd-recommend
 # per model -> rec-eval.  The MPD may not be redistributed: it is read from
 # MPD_DIR (outside the repository) and the targets skip when it is absent.
-#   make eval-playlists [MPD_DIR=dir] [PL_MODELS='pop title cooc itemknn rp3beta neural blend'] [PL_TRAIN_OPTS=...] [PL_BLEND=w]
+#   make eval-playlists [MPD_DIR=dir] [PL_MODELS='pop title cooc itemknn rp3beta ease neural blend'] [PL_TRAIN_OPTS=...] [PL_BLEND=w]
 #   make continue PLAYLIST=pid | PLAYLIST='Title - Artist; Title; ...'
 MPD_DIR        ?= ../shared/data/mpd/soundscout-followers10
-PL_MODELS      ?= pop title cooc itemknn rp3beta neural blend
+PL_MODELS      ?= pop title cooc itemknn rp3beta ease neural blend
 PL_TRAIN_OPTS  ?=
 # blend = (1 - w) cooc + w neural (as distributions); w chosen on a
 # validation split of the training playlists (playlists.md)

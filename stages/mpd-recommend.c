@@ -39,6 +39,12 @@ static const char HELP[] =
 "                      sum_p (1 / (d_s |p|))^A / d_t^B: the random walk\n"
 "                      seed -> playlist -> track, popularity to the B\n"
 "                      (Paudel et al. 2017); both: title when no seed is known\n"
+"                    ease: EASE^R (Steck 2019) over the --ease-tracks most\n"
+"                      played tracks, B = I - P diag(1/diag P),\n"
+"                      P = (X'X + L I)^-1, fitted when the stage starts\n"
+"                      (4 V^2 bytes, about V^3 flops: V = 8192 is 268 MB)\n"
+"  --lambda L        ease: the L2 weight (default 2000)\n"
+"  --ease-tracks V   ease: the vocabulary (default 8192)\n"
 "  --alpha A         itemknn: 0..1 (default 0.7); rp3beta: > 0 (default 0.5)\n"
 "  --beta B          rp3beta: 0..1 (default 0)\n"
 "  --shrink H        itemknn: >= 0 (default 10)\n"
@@ -62,35 +68,39 @@ static const char HELP[] =
 "  --songs LIST      continue a list of songs 'Title - Artist; Title; ...'\n"
 "  -h, --help        this help;  -V, --version\n";
 
-enum { M_POP, M_TITLE, M_COOC, M_NEURAL, M_BLEND, M_ITEMKNN, M_RP3BETA };
-static const char *const model_names[] = {"pop", "title", "cooc", "neural", "blend", "itemknn", "rp3beta"};
+enum { M_POP, M_TITLE, M_COOC, M_NEURAL, M_BLEND, M_ITEMKNN, M_RP3BETA, M_EASE };
+static const char *const model_names[] = {"pop", "title", "cooc", "neural", "blend", "itemknn", "rp3beta", "ease"};
 
 struct opts {
     int model;
     long n;
-    double blend, alpha, beta, shrink;
-    long neighbours;
+    double blend, alpha, beta, shrink, lambda;
+    long neighbours, ease_tracks;
     const char *train, *names, *weights, *queries, *seeds, *out, *tracks, *playlist, *from, *songs;
 };
 
 static struct opts parse_opts(int argc, char **argv) {
-    struct opts o = {.model = -1, .n = -1, .blend = 0.2, .alpha = -1, .beta = 0, .shrink = 10, .neighbours = 0};
+    struct opts o = {.model = -1, .n = -1, .blend = 0.2, .alpha = -1, .beta = 0, .shrink = 10, .neighbours = 0,
+                     .lambda = 2000, .ease_tracks = 8192};
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"train", 1, 0, 't'}, {"names", 1, 0, 'N'}, {"weights", 1, 0, 'w'},
         {"queries", 1, 0, 'q'}, {"seeds", 1, 0, 's'}, {"tracks", 1, 0, 'T'}, {"playlist", 1, 0, 'p'},
         {"from", 1, 0, 'f'}, {"songs", 1, 0, 'S'}, {"blend", 1, 0, 'b'}, {"output", 1, 0, 'o'},
-        {"alpha", 1, 0, 'A'}, {"beta", 1, 0, 'B'}, {"shrink", 1, 0, 'H'}, {"neighbours", 1, 0, 'K'}, {0, 0, 0, 0}};
+        {"alpha", 1, 0, 'A'}, {"beta", 1, 0, 'B'}, {"shrink", 1, 0, 'H'}, {"neighbours", 1, 0, 'K'},
+        {"lambda", 1, 0, 'L'}, {"ease-tracks", 1, 0, 'E'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:n:", lo, NULL)) != -1) {
         switch (c) {
         case 'm':
             for (int i = 0; i < (int)(sizeof model_names / sizeof *model_names); i++)
                 if (!strcmp(optarg, model_names[i])) o.model = i;
-            if (o.model < 0) cli_usage("--model: '%s' is not one of pop, title, cooc, neural, blend, itemknn, rp3beta", optarg);
+            if (o.model < 0) cli_usage("--model: '%s' is not one of pop, title, cooc, neural, blend, itemknn, rp3beta, ease", optarg);
             break;
         case 'A': o.alpha = cli_double("--alpha", optarg, 0, 10); break;
         case 'B': o.beta = cli_double("--beta", optarg, 0, 1); break;
         case 'H': o.shrink = cli_double("--shrink", optarg, 0, 1e9); break;
+        case 'L': o.lambda = cli_double("--lambda", optarg, 1e-6, 1e12); break;
+        case 'E': o.ease_tracks = cli_long("--ease-tracks", optarg, 1, 65536); break;
         case 'K': o.neighbours = cli_long("--neighbours", optarg, 0, 1L << 30); break;
         case 't': o.train = optarg; break;
         case 'N': o.names = optarg; break;
@@ -108,7 +118,7 @@ static struct opts parse_opts(int argc, char **argv) {
         }
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
-    if (o.model < 0) cli_usage("--model is required (pop, title, cooc, neural, blend, itemknn or rp3beta)");
+    if (o.model < 0) cli_usage("--model is required (pop, title, cooc, neural, blend, itemknn, rp3beta or ease)");
     if (o.alpha < 0) o.alpha = o.model == M_ITEMKNN ? 0.7 : 0.5;
     if (o.model == M_ITEMKNN && o.alpha > 1) cli_usage("--alpha: itemknn takes 0..1 (the share of the seed's popularity)");
     if (!o.train) cli_usage("--train FILE is required");
@@ -127,6 +137,7 @@ typedef struct {
     const struct opts *o;
     plm_model m;
     pln_model *net;
+    plm_ease_model ease;
 } recommender;
 
 static int64_t recommend(recommender *R, const char *title, const int32_t *seeds, int64_t ns, int32_t *out) {
@@ -143,6 +154,7 @@ static int64_t recommend(recommender *R, const char *title, const int32_t *seeds
         k = plm_graph(&R->m, &g, title, seeds, ns, out, n);
         break;
     }
+    case M_EASE: k = plm_ease(&R->ease, &R->m, title, seeds, ns, out, n); break;
     default:
         k = ns ? pln_recommend_blend(R->net, &R->m, seeds, ns, (float)R->o->blend, out, n)
                : plm_title(&R->m, title, seeds, ns, out, n);
@@ -188,6 +200,10 @@ static void run_batch(recommender *R) {
         if (o->model == M_RP3BETA) cJSON_AddNumberToObject(meta, "beta", o->beta);
         else cJSON_AddNumberToObject(meta, "shrink", o->shrink);
         cJSON_AddNumberToObject(meta, "neighbours", (double)o->neighbours);
+    }
+    if (o->model == M_EASE) {
+        cJSON_AddNumberToObject(meta, "lambda", o->lambda);
+        cJSON_AddNumberToObject(meta, "ease_tracks", (double)R->ease.V);
     }
     cJSON_AddNumberToObject(ts_header_meta(&h), "n", (double)o->n);
     ts_writer *w = cli_open_write(o->out);
@@ -310,7 +326,7 @@ static void run_continue(recommender *R, const pl_set *train) {
     if (!out) cli_die("out of memory");
     int64_t k = recommend(R, "", seeds, ns, out);
     static const char *const names[] = {"popularity", "title", "co-occurrence", "neural", "neural + co-occurrence blend",
-                                        "item kNN", "RP3beta"};
+                                        "item kNN", "RP3beta", "EASE"};
     printf("Next songs (%s model):\n", names[o->model]);
     for (int64_t i = 0; i < k; i++) printf("  %3" PRId64 ". %s\n", i + 1, label(&v, out[i], lab, sizeof lab));
     if (fflush(stdout)) cli_die("write error");
@@ -344,9 +360,15 @@ int main(int argc, char **argv) {
     }
     double t0 = cli_now();
     if (plm_build(&R.m, &train, titles, ntracks, err, sizeof err)) cli_die("%s", err);
+    if (o.model == M_EASE) {
+        double t1 = cli_now();
+        if (plm_ease_build(&R.ease, &R.m, (int32_t)o.ease_tracks, o.lambda, err, sizeof err)) cli_die("%s", err);
+        cli_warn("EASE fitted over the %d most played tracks in %.2f s", R.ease.V, cli_now() - t1);
+    }
     if (o.queries) cli_warn("model built in %.3f s (%" PRId64 " playlists, %" PRId64 " rows)", cli_now() - t0, train.n, train.off[train.n]);
     if (o.queries) run_batch(&R);
     else run_continue(&R, &train);
+    plm_ease_free(&R.ease);
     plm_free(&R.m);
     if (R.net) { pln_free(R.net); free(R.net); }
     if (titles) { free(titles); cat_free(&names); }

@@ -163,6 +163,10 @@ for m in itemknn rp3beta; do
   is "$m --neighbours 3: then the most popular other tracks" "$(tail -3 <<<"$a" | sed 's/^ *[0-9]*\. //')" \
     "$(grep -vxF -f <(head -3 <<<"$a" | sed 's/^ *[0-9]*\. //') <<<"$p" | head -3)"
 done
+out=$(mpd-recommend --model ease --lambda 10 --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 10 --songs 'B03; B11' 2>&1 | tail -10)
+is "ease: seeds of cluster B bring 10 tracks of B" "$(grep -c ' - Synth B$' <<<"$out")" 10
+out=$(mpd-recommend --model ease --ease-tracks 5 --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 4 --songs 'B03' 2>&1)
+like "ease: the vocabulary is said" "$out" "EASE fitted over the 5 most played tracks"
 fails "itemknn --alpha above 1" 2 "--alpha: itemknn takes 0..1" \
   mpd-recommend --model itemknn --alpha 1.5 --train "$T/syn.ts" --tracks "$T/syn.tsv" --songs A03
 fails "a model file that is not a model" 1 "no arch.dim|not an mpd-train model" \

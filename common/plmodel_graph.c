@@ -1,4 +1,4 @@
-/* plgraph.c - the item-to-item continuation models over the training
+/* plmodel_graph.c - the item-to-item continuation models over the training
  * playlists' graph (plmodel.h: plm_graph): item kNN with asymmetric cosine
  * and shrinkage, and RP3beta.  Both build, at query time, each seed's row
  * of an item-item matrix from the playlists that hold the seed, keep its N

@@ -1,4 +1,4 @@
-/* plgraph.c - the item kNN and RP3beta continuation models (plmodel.h:
+/* plmodel_graph.c - the item kNN and RP3beta continuation models (plmodel.h:
  * plm_graph) against a dense transcription of their formulas on random
  * playlists: every place of the returned list holds a track whose naive
  * score equals the naive score ranked there (so ties may go either way
