@@ -413,6 +413,13 @@ static void on_field(void *data, size_t len, void *ctx) {
     size_t k = b->nf++;
     b->flen[k] = CSVIN_SKIP;
     if (!c->rwant_all && (i >= (size_t)c->rnwant || !c->rwant[i])) return;
+    /* fields are handed over NUL-terminated: a NUL inside would cut a key
+     * short and merge two of them */
+    if (len && memchr(data, 0, len)) {
+        rfail(c, "%s:%ld: a NUL byte in field %zu; CSV text cannot hold one (is the file binary, or UTF-16?)",
+              c->name, c->line, i + 1);
+        return;
+    }
     if (b->len - b->done_len + len + 1 > CSVIN_MAX_ROW) {
         rfail(c, "%s:%ld: a row longer than %u MiB: a quote opened on or after "
               "line %ld is probably never closed", c->name, c->line,
