@@ -42,7 +42,8 @@ CLI_MEM_HELP
 "Memory: pearson streams (one block); spearman and kendall hold the chosen\n"
 "columns (8 bytes per row and column; kendall twice that plus 32 bytes per\n"
 "row), as ranks need every value; each block takes 8 bytes per row and column\n"
-"(16 for pearson).  All of it counts against --mem-limit.\n"
+"(16 for pearson), in pieces of at most 2^20 rows.  All of it counts against\n"
+"--mem-limit.\n"
 "Example:\n"
 "  csv-clean --cols energy,valence,tempo songs.csv | corr --method kendall --text\n";
 
@@ -160,31 +161,40 @@ static void keep_values(accum *a, const double *rows, int64_t m) {
     a->n += m;
 }
 
+/* Rows are taken in pieces of at most PIECE rows: the C writer never puts
+ * more in one block (TENSOR.md 2.4), so a block it wrote is one piece and is
+ * merged as before, while a crafted block of millions of narrow rows does
+ * not turn into gigabytes of doubles at once. */
+enum { PIECE = 1 << 20 };
+
 static void read_rows(ts_reader *r, const ts_header *h, const int64_t *idx, int method, accum *a) {
     ts_block b;
     int rc;
     while ((rc = ts_read_block(r, &b)) == 1) {
-        if (b.nrows > a->blk_cap) {
-            /* the block's values as doubles, and for pearson the centred copy */
-            uint64_t row = (uint64_t)a->d * sizeof(double) * (method == M_PEARSON ? 2 : 1);
-            cli_mem_need(a->src, "a block of this many rows", (uint64_t)b.nrows * row + (uint64_t)a->cap * (uint64_t)a->d * sizeof(double));
-            free(a->blk);
-            if (!(a->blk = malloc((size_t)b.nrows * (size_t)a->d * sizeof *a->blk))) cli_die("out of memory");
-            a->blk_cap = b.nrows;
+        for (int64_t at = 0; at < b.nrows; at += PIECE) {
+            int64_t rows = b.nrows - at < PIECE ? b.nrows - at : PIECE;
+            if (rows > a->blk_cap) {
+                /* the piece's values as doubles, and for pearson the centred copy */
+                uint64_t row = (uint64_t)a->d * sizeof(double) * (method == M_PEARSON ? 2 : 1);
+                cli_mem_need(a->src, "a block of this many rows", (uint64_t)rows * row + (uint64_t)a->cap * (uint64_t)a->d * sizeof(double));
+                free(a->blk);
+                if (!(a->blk = malloc((size_t)rows * (size_t)a->d * sizeof *a->blk))) cli_die("out of memory");
+                a->blk_cap = rows;
+            }
+            int64_t m = 0;
+            for (int64_t i = at; i < at + rows; i++) {
+                const char *row = (const char *)b.data + (size_t)i * h->row_bytes;
+                double *dst = a->blk + m * a->d;
+                int nan = 0;
+                for (int j = 0; j < a->d; j++) nan |= isnan(dst[j] = elem(h, row, idx[j]));
+                if (nan) a->skipped++;
+                else m++;
+            }
+            if (method == M_PEARSON) {
+                if (stats_cov_add(&a->cov, a->blk, m, a->d)) cli_die("out of memory");
+                a->n += m;
+            } else keep_values(a, a->blk, m);
         }
-        int64_t m = 0;
-        for (int64_t i = 0; i < b.nrows; i++) {
-            const char *row = (const char *)b.data + (size_t)i * h->row_bytes;
-            double *dst = a->blk + m * a->d;
-            int nan = 0;
-            for (int j = 0; j < a->d; j++) nan |= isnan(dst[j] = elem(h, row, idx[j]));
-            if (nan) a->skipped++;
-            else m++;
-        }
-        if (method == M_PEARSON) {
-            if (stats_cov_add(&a->cov, a->blk, m, a->d)) cli_die("out of memory");
-            a->n += m;
-        } else keep_values(a, a->blk, m);
     }
     if (rc < 0) cli_die("%s", ts_error(r));
 }

@@ -2,7 +2,9 @@
  * table larger than the limit is refused before it is allocated, with the
  * bytes it needs in the message.  `memlimit --write-bomb FILE` writes the
  * stream of issue 14 (four zstd frames of zeros, 1 GiB each, 130 KB on disk)
- * for the shell tests of the stages that load whole tables. */
+ * for the shell tests of the stages that load whole tables; `memlimit
+ * --write-big-block BIG NORMAL` one block of 3 x 2^20 rows, and the same rows
+ * as the writer blocks them (tests/test_corr.sh). */
 #include "check.h"
 #include "ts_craft.h"
 
@@ -81,7 +83,40 @@ static int load(cbuf *b, uint64_t limit, char *msg, size_t len, int64_t *rows) {
     return rc;
 }
 
+/* 3 * 2^20 rows of two f32 columns, keys empty: in ONE block (what a crafted
+ * stream can do; the C writer stops at 2^20 rows) to big, and through the
+ * writer (blocks of at most 2^20 rows) to normal.  For corr's pieces. */
+static int write_big_block(const char *big, const char *normal) {
+    enum { N = 3 << 20 };
+    float *v = malloc((size_t)N * 2 * sizeof *v);
+    if (!v) return -1;
+    for (int i = 0; i < N; i++) { v[2 * i] = (float)(i % 1000); v[2 * i + 1] = (float)((i * 7) % 1013) + 0.5f * v[2 * i]; }
+    cbuf b = {0}, raw = {0};
+    craft_magic(&b, 1);
+    craft_header(&b, "{\"name\":\"xy\",\"dtype\":\"f32\",\"shape\":[2],\"columns\":[\"x\",\"y\"]}");
+    cb_put(&raw, v, (size_t)N * 2 * sizeof *v);
+    for (int i = 0; i < N; i++) cb_u8(&raw, 0);
+    craft_block(&b, N, raw.p, raw.n);
+    craft_end(&b, N);
+    craft_zend(&b, 1);
+    FILE *f = fopen(big, "wb");
+    int bad = !f || fwrite(b.p, 1, b.n, f) != b.n;
+    if (f && fclose(f)) bad = 1;
+    cb_free(&b); cb_free(&raw);
+    char err[256];
+    const char *cols[] = {"x", "y"};
+    ts_header h;
+    ts_writer *w = ts_open_write(normal, err, sizeof err);
+    if (!w || ts_header_init(&h, "xy", TS_F32, 2, cols) || ts_begin_tensor(w, &h)) bad = 1;
+    for (int i = 0; !bad && i < N; i++) bad = ts_write_row(w, "", v + 2 * i) != 0;
+    if (!bad) bad = ts_end_tensor(w) || ts_close(w, err, sizeof err);
+    if (!bad) ts_header_free(&h);
+    free(v);
+    return bad ? -1 : 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && !strcmp(argv[1], "--write-big-block")) return write_big_block(argv[2], argv[3]) ? 1 : 0;
     if (argc == 3 && !strcmp(argv[1], "--write-bomb")) {
         cbuf b = {0};
         craft_bomb(&b);
