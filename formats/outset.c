@@ -18,14 +18,14 @@ enum { FREE = 0, WRITING = 1, COMPLETE = 2 };
 static char tmp_names[OUTSET_MAX][4096];
 static char *targets[OUTSET_MAX];           /* the final names */
 static volatile sig_atomic_t state[OUTSET_MAX];
+static pid_t creator[OUTSET_MAX];           /* a forked child removes only its own */
 static unsigned long order[OUTSET_MAX], opened;
-static int held;
-static pid_t owner;                         /* a forked child removes nothing */
+static int held, hooked;
 
 void outset_abort_all(void) {
-    if (getpid() != owner) return;
+    pid_t me = getpid();
     for (int i = 0; i < OUTSET_MAX; i++)
-        if (state[i] != FREE) { unlink(tmp_names[i]); state[i] = FREE; }
+        if (state[i] != FREE && creator[i] == me) { unlink(tmp_names[i]); state[i] = FREE; }
 }
 
 static void release(int slot) {
@@ -64,7 +64,7 @@ FILE *outset_open(const char *path, int *slot, char *err, size_t errlen) {
     int s = -1;
     for (int i = 0; i < OUTSET_MAX; i++) if (state[i] == FREE) { s = i; break; }
     if (s < 0) { snprintf(err, errlen, "%s: more than %d outputs open", path, OUTSET_MAX); return NULL; }
-    if (!owner) { owner = getpid(); atexit(outset_abort_all); }
+    if (!hooked) { hooked = 1; atexit(outset_abort_all); }
     free(targets[s]);                   /* left by outset_abort_all */
     if (!(targets[s] = strdup(path))) { snprintf(err, errlen, "%s: out of memory", path); return NULL; }
     int fd = create_tmp(path, tmp_names[s], sizeof tmp_names[s]);
@@ -73,6 +73,7 @@ FILE *outset_open(const char *path, int *slot, char *err, size_t errlen) {
         release(s);
         return NULL;
     }
+    creator[s] = getpid();
     state[s] = WRITING;
     order[s] = opened++;
     FILE *f = fdopen(fd, "wb");
@@ -99,6 +100,11 @@ static int rename_one(int s, char *err, size_t errlen) {
 }
 
 int outset_close(FILE *f, int slot, const char *path, char *err, size_t errlen) {
+    if (slot >= 0 && state[slot] != WRITING) {     /* removed by outset_abort_all */
+        fclose(f);
+        snprintf(err, errlen, "%s: the output was dropped after an error", path);
+        return -1;
+    }
     int bad = fflush(f) != 0 || ferror(f);
     int e = bad ? (errno ? errno : EIO) : 0;
     if (fclose(f) != 0 && !bad) bad = 1, e = errno;

@@ -51,7 +51,7 @@ static const char HELP[] =
 "  --format F        png | svg (default: from the extension of -o)\n"
 "  --script FILE     write the gnuplot script (data inline) to FILE ('-' =\n"
 "                    stdout) instead of running gnuplot\n"
-"  -o FILE           the chart (required); a temporary file until gnuplot succeeds\n"
+"  -o FILE           the chart (required); FILE.tmp.* until gnuplot succeeds\n"
 "  -h, --help        this help;  -V, --version\n"
 "\n"
 "Runs $GNUPLOT (default gnuplot; Debian package gnuplot-nox), pngcairo or svg\n"

@@ -36,7 +36,7 @@ static const char help[] =
 "                    `merge` joins the N outputs into exactly the unsharded\n"
 "                    output (shard 0 carries the passed-through tensors).\n"
 "                    Needs a named input file\n"
-"  -o FILE           output stream (default stdout; FILE.tmp until complete)\n"
+"  -o FILE           output stream (default stdout; FILE.tmp.* until complete)\n"
 "  -h, --help        this help;  -V  version\n"
 "\n"
 "y = (f(x) - center) / scale, f = log1p with --log, computed in double:\n"
