@@ -7,7 +7,7 @@
 # never /dev/full itself: a stage that renamed over its target would replace
 # the device.
 . "$(dirname "$0")/lib.sh"
-for s in csv-clean normalize mpd-ingest mpd-split taste to-npy knn; do
+for s in csv-clean normalize mpd-ingest mpd-split mpd-recommend taste to-npy knn inspect; do
   [ -x "$BIN/$s" ] || { skip outputs "no $BIN/$s"; exit 0; }
 done
 O=$T/out                        # where the outputs go: empty after a failure
@@ -99,6 +99,12 @@ empty "taste > /dev/full"
 fails "to-npy: --keys on /dev/full names it" 1 "^to-npy: $FULL: write failed: No space left" \
   to-npy --keys "$FULL" -o "$O/x.npy" "$T/n.ts"
 empty "to-npy --keys /dev/full"
+
+# ---- text on stdout: a failed write names <stdout> ----
+fails "inspect: stdout on /dev/full names it" 1 "^inspect: <stdout>: write failed: No space left" \
+  to /dev/full inspect "$T/n.ts"
+fails "mpd-recommend --songs: stdout on /dev/full names it" 1 "^mpd-recommend: <stdout>: write failed: No space left" \
+  to /dev/full mpd-recommend --model pop --train "$T/pl.ts" --tracks "$T/tr.tsv" -n 3 --songs 'alpha song'
 
 # ---- signals: the temporary files of every output go ----
 # SIGTERM while csv-clean waits for its input (its outputs are open by then)
