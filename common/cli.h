@@ -16,8 +16,8 @@ enum { EXIT_OK = 0, EXIT_DATA = 1, EXIT_USAGE = 2 };
 extern const char *cli_stage;       /* set by cli_init */
 
 /* Sets the stage name, installs SIGINT/SIGTERM/SIGHUP/SIGPIPE handlers that
- * remove the temporary output files (formats/outset.h), and handles -h/--help (prints help_text) and -V/--version when
- * they are the first argument. */
+ * remove the temporary output files (formats/outset.h), and handles -h/--help
+ * (prints help_text) and -V/--version when they are the first argument. */
 void cli_init(const char *stage, int argc, char **argv, const char *help_text);
 /* BLAS-heavy stages call this first: when OpenBLAS fell back to slow generic
  * kernels on a CPU it does not recognise, re-exec with OPENBLAS_CORETYPE set
