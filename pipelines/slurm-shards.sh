@@ -76,6 +76,7 @@ done
 mkdir -p -- "$dir"
 dir=$(cd -- "$dir" && pwd)
 case $out in /*) ;; *) out=$PWD/$out ;; esac
+mkdir -p -- "$(dirname -- "$out")"
 self=$(cd -- "$(dirname -- "$0")" && pwd)/$(basename -- "$0")
 part() { echo "$dir/part-$1-of-$n.ts"; }
 
@@ -99,7 +100,7 @@ jobname="sp-${tag:0:40}-$run"
 stage="$dir/merged-$run.ts"
 errf=$(mktemp)
 sleeper= submitted=
-cleanup() { rm -f -- "$stage" "$stage.list" "$errf"; }
+cleanup() { rm -f -- "$stage" "$stage.list" "$out.slurm-$run" "$errf"; }
 trap cleanup EXIT
 
 on_signal() {                    # $1: exit code (130 INT, 143 TERM, 129 HUP)
@@ -228,7 +229,7 @@ publish() {                      # the merged file -> OUT, never half-written
 query scontrol show config
 maxarray=$(awk -F' *= *' '$1 == "MaxArraySize" { print $2 + 0 }' <<<"$reply")
 [ -n "$maxarray" ] && [ "$maxarray" -gt 0 ] || maxarray=1001
-rm -f -- "$out" "$dir"/merged-*.ts "$dir"/merged-*.ts.list   # earlier runs' (we hold the lock)
+rm -f -- "$out" "$dir"/merged-*   # and what earlier runs' merge jobs left (we hold the lock)
 read -r -a sopts <<<"${SBATCH_OPTS:-}"
 for ((round = 0; round <= retries; round++)); do
   todo=$(stale_list)
@@ -249,4 +250,7 @@ for ((round = 0; round <= retries; round++)); do
 done
 left=$(stale_list | ranges 0)
 echo "slurm-shards: no $out: ${left:+shard(s) $left of $n still failing after $((retries + 1)) rounds; }see $dir/slurm-*.out and $dir/merge-*.out" >&2
+if [ -z "$left" ] && log=$(ls -t -- "$dir"/merge-*.out 2>/dev/null | head -n 1) && [ -n "$log" ]; then
+  echo "slurm-shards: the last merge job said: $(tail -n 2 -- "$log" | tr '\n' ' ')" >&2
+fi
 exit 1

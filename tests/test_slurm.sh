@@ -50,6 +50,13 @@ ok "fake: sharded knn" fake "$SH" -n 3 -d parts -m "$BIN/merge" -p d.ts -o merge
 ok "fake: merged = local unsharded run" cmp merged.ts local.ts
 is "fake: one array of the 3 shards and a merge job" "$(arrays)/$(submissions)" "0-2 /2"
 is "fake: the staged merge output is gone" "$(ls parts | grep -c merged-)" 0
+# a part made by another command, yet newer than the recorded one: the merge
+# job refuses the mixture, no merged.ts, and the run says why
+knn --index d.ts --self --metric cosine -k 6 --shard 1/3 -o parts/part-1-of-3.ts; rm merged.ts
+fails "fake: a foreign part: no merged.ts, merge's reason shown" 1 \
+  "the last merge job said: merge: mixed shard outputs: part-0-of-3.ts and part-1-of-3.ts differ in their meta.metric" \
+  fake "$SH" -n 3 -r 0 -d parts -m "$BIN/merge" -p d.ts -o merged.ts -- $CMD
+is "fake: no merged.ts after the refusal" "$(merged_files)" ""
 
 # MaxArraySize 4 (task ids 0..3): 10 shards in arrays of shards 0-3, 4-7, 8-9,
 # each with task ids 0-3 (offset 4 and 8); throttle 2: --array=...%2, each
