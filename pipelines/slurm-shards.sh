@@ -77,6 +77,7 @@ mkdir -p -- "$dir"
 dir=$(cd -- "$dir" && pwd)
 case $out in /*) ;; *) out=$PWD/$out ;; esac
 mkdir -p -- "$(dirname -- "$out")"
+case $merge in /*) ;; */*) merge=$PWD/$merge ;; esac   # the merge job runs in PARTDIR
 self=$(cd -- "$(dirname -- "$0")" && pwd)/$(basename -- "$0")
 part() { echo "$dir/part-$1-of-$n.ts"; }
 

@@ -46,7 +46,8 @@ arrays() { grep -o ' array=[^ ]*' "$FAKE_SLURM/log" | grep -v '=$' | cut -d= -f2
 fresh() { rm -rf "$FAKE_SLURM"/* parts merged.ts*; mkdir -p "$FAKE_SLURM"; }
 have_subs() { [ "$(submissions)" -ge "$1" ]; }
 
-ok "fake: sharded knn" fake "$SH" -n 3 -d parts -m "$BIN/merge" -p d.ts -o merged.ts -- $CMD
+ln -s "$BIN" bin      # a relative merge binary, as slurm.mk passes it
+ok "fake: sharded knn" fake "$SH" -n 3 -d parts -m bin/merge -p d.ts -o merged.ts -- $CMD
 ok "fake: merged = local unsharded run" cmp merged.ts local.ts
 is "fake: one array of the 3 shards and a merge job" "$(arrays)/$(submissions)" "0-2 /2"
 is "fake: the staged merge output is gone" "$(ls parts | grep -c merged-)" 0
