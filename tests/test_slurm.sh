@@ -186,10 +186,11 @@ JobAcctGatherType=jobacct_gather/none
 MailProg=/bin/true
 MinJobAge=30
 MaxArraySize=2
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=1000 State=UNKNOWN
 PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
-export SLURM_CONF=$C/slurm.conf SLURM_POLL=1
+export SLURM_CONF=$C/slurm.conf SLURM_POLL=0.2
 slurmctld -i 2>"$C/ctld.err" && slurmd 2>"$C/slurmd.err" ||
   { skip "slurm" "slurmctld/slurmd do not start: $(tail -c 300 "$C"/*.err "$C"/*.log 2>/dev/null | tr '\n' ' ')"; exit 0; }
 for i in $(seq 40); do [ "$(sinfo -h -o %T 2>/dev/null)" = idle ] && break; sleep 0.5; done
@@ -208,8 +209,8 @@ chmod +x flaky.sh
 RUN="$ROOT/pipelines/slurm-shards.sh -n 3 -d parts -m $BIN/merge -r 1 -p d.ts"
 CMD="./flaky.sh {I} $BIN/knn --index d.ts --self --metric euclidean -k 6 --shard {I}/{N} -o {OUT}"
 # MaxArraySize=2: shards 0-1 as tasks 0-1, shard 2 as task 0 of a second
-# array (after the first: throttle 1)
-ok "sharded knn through sbatch" $RUN -t 1 -o merged.ts -- $CMD
+# array (after the first: throttle 2: --array=0-1%2, then --array=0%2)
+ok "sharded knn through sbatch" $RUN -t 2 -o merged.ts -- $CMD
 like "the 3 shards were submitted" "$(cat "$T/.err")" "submitting shard\(s\) 0-2 of 3"
 ok "merged by the dependent job = local unsharded run" cmp merged.ts local.ts
 is "each shard ran as an array task" "$(ls parts/slurm-*_*.out | wc -l)" 3
