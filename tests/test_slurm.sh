@@ -111,7 +111,7 @@ fresh; touch "$FAKE_SLURM/hold"
 set -m
 "${FAKE[@]}" "$SH" -n 3 -d parts -m "$BIN/merge" -p d.ts -o merged.ts -- $CMD 2>"$T/int.err" & pid=$!
 set +m
-wait_for have_subs 2
+wait_for grep -q '^squeue' "$FAKE_SLURM/log"     # both submitted, the run waits
 kill -INT -- -"$pid"
 wait "$pid"; rc=$?
 is "Ctrl-C: exit 130" "$rc" 130
