@@ -37,8 +37,11 @@ if [ "${1:-}" = --task ]; then    # --task N PARTDIR [OFFSET] -- CMD...
 fi
 if [ "${1:-}" = --merge ]; then   # --merge MERGE_BIN PARTDIR STAGE N
   cd "$3"                         # relative part names: any folder name works
-  for ((i = 0; i < $5; i++)); do echo "part-$i-of-$5.ts"; done > "${4##*/}.list"
-  exec "$2" -o "$4" --list "${4##*/}.list"
+  list=${4##*/}.list rc=0
+  for ((i = 0; i < $5; i++)); do echo "part-$i-of-$5.ts"; done > "$list"
+  "$2" -o "$4" --list "$list" || rc=$?
+  rm -f -- "$list"
+  exit "$rc"
 fi
 
 # ---- on the login node ----
@@ -83,7 +86,9 @@ part() { echo "$dir/part-$1-of-$n.ts"; }
 
 # ---- one run per target: the second waits for the first, then finds the
 # output it made instead of submitting everything again ----
-exec {lockfd}<>"$out.lock"
+if ! exec {lockfd}<>"$out.lock"; then
+  echo "slurm-shards: cannot open the lock $out.lock; is the output's folder writable?" >&2; exit 1
+fi
 waited=
 if ! flock -n "$lockfd"; then
   echo "slurm-shards: another run is making $out ($(head -c 200 "$out.lock" | tr -d '\n')); waiting for it (lock $out.lock)" >&2
@@ -101,7 +106,7 @@ jobname="sp-${tag:0:40}-$run"
 stage="$dir/merged-$run.ts"
 errf=$(mktemp)
 sleeper= submitted=
-cleanup() { rm -f -- "$stage" "$stage.list" "$out.slurm-$run" "$errf"; }
+cleanup() { rm -f -- "$stage" "$out.slurm-$run" "$errf"; }
 trap cleanup EXIT
 
 on_signal() {                    # $1: exit code (130 INT, 143 TERM, 129 HUP)

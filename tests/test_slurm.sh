@@ -111,7 +111,7 @@ fresh; touch "$FAKE_SLURM/hold"
 set -m
 "${FAKE[@]}" "$SH" -n 3 -d parts -m "$BIN/merge" -p d.ts -o merged.ts -- $CMD 2>"$T/int.err" & pid=$!
 set +m
-wait_for grep -q '^squeue' "$FAKE_SLURM/log"     # both submitted, the run waits
+wait_for grep -sq '^squeue' "$FAKE_SLURM/log"     # both submitted, the run waits
 kill -INT -- -"$pid"
 wait "$pid"; rc=$?
 is "Ctrl-C: exit 130" "$rc" 130
@@ -120,6 +120,22 @@ like "Ctrl-C: says so" "$(cat "$T/int.err")" "interrupted: cancelled this run's 
 rm "$FAKE_SLURM/hold"; wait_for jobs_idle
 is "Ctrl-C: the jobs never ran" "$(grep -h . "$FAKE_SLURM"/jobs/*/state | sort | uniq -c | tr -s ' ')" " 2 CANCELLED"
 is "Ctrl-C: no merged.ts" "$(merged_files; ls parts/part-* 2>/dev/null)" ""
+
+# Ctrl-C while the merge job runs, and it ignores the cancel and completes:
+# it wrote a staged file, never merged.ts
+fresh; rm -f merge.started merge.go
+printf '#!/bin/sh\ntrap "" INT TERM\ntouch %s/merge.started\nwhile [ ! -e %s/merge.go ]; do sleep 0.05; done\nexec %s "$@"\n' \
+  "$PWD" "$PWD" "$BIN/merge" > slowmerge.sh; chmod +x slowmerge.sh
+set -m
+"${FAKE[@]}" "$SH" -n 3 -d parts -m "$PWD/slowmerge.sh" -p d.ts -o merged.ts -- $CMD 2>"$T/int2.err" & pid=$!
+set +m
+wait_for test -e merge.started
+kill -INT -- -"$pid"
+wait "$pid"; rc=$?
+touch merge.go; wait_for jobs_idle
+is "Ctrl-C while merging: exit 130" "$rc" 130
+is "Ctrl-C while merging: the merge ran to its end" "$(ls parts | grep -c '^merged-.*[.]ts$')" 1
+is "Ctrl-C while merging: no merged.ts" "$(merged_files)" ""
 
 # two runs of one target: the second waits for the first (lock merged.ts.lock),
 # submits nothing, and finds the result
