@@ -175,7 +175,6 @@ static void check_set(shard_in *in, int n) {
     char a[1024], b[1024];
     const shard_in *f = &in[0];
     cJSON *f_inputs = cJSON_GetObjectItemCaseSensitive(shard_info(&f->h), "inputs");
-    cJSON *f_meta = comparable_meta(&f->h);
     for (int i = 1; i < n; i++) {
         const shard_in *s = &in[i];
         if (s->count != f->count)
@@ -196,17 +195,20 @@ static void check_set(shard_in *in, int n) {
         if (what)
             cli_die("mixed shard outputs: %s and %s differ in their %s; were they made with other options? "
                     "re-run every shard with the same command", f->path, s->path, what);
-        cJSON *m = comparable_meta(&s->h);
-        if (!cJSON_Compare(f_meta, m, 1)) {
-            char va[80], vb[80];
+        /* made per pair, so that no copy is left when merge stops here */
+        cJSON *fm = comparable_meta(&f->h), *m = comparable_meta(&s->h);
+        int same = cJSON_Compare(fm, m, 1);
+        char va[80], vb[80];
+        if (!same) {
             strcpy(a, "meta");
-            first_difference(f_meta, m, a, 4, sizeof a, va, vb, sizeof va);
+            first_difference(fm, m, a, 4, sizeof a, va, vb, sizeof va);
+        }
+        cJSON_Delete(fm);
+        cJSON_Delete(m);
+        if (!same)
             cli_die("mixed shard outputs: %s and %s differ in their %s (%s in %s, %s in %s); were they made with "
                     "other options? re-run every shard with the same command", f->path, s->path, a, va, f->path, vb, s->path);
-        }
-        cJSON_Delete(m);
     }
-    cJSON_Delete(f_meta);
     int count = f->count;
     shard_in **by_id = calloc((size_t)count, sizeof *by_id);
     if (!by_id) cli_die("out of memory");

@@ -123,16 +123,16 @@ is "Ctrl-C: no merged.ts" "$(merged_files; ls parts/part-* 2>/dev/null)" ""
 
 # Ctrl-C while the merge job runs, and it ignores the cancel and completes:
 # it wrote a staged file, never merged.ts
-fresh; rm -f merge.started merge.go
-printf '#!/bin/sh\ntrap "" INT TERM\ntouch %s/merge.started\nwhile [ ! -e %s/merge.go ]; do sleep 0.05; done\nexec %s "$@"\n' \
-  "$PWD" "$PWD" "$BIN/merge" > slowmerge.sh; chmod +x slowmerge.sh
+fresh; rm -f merge.started merge.go merge.done
+printf '#!/bin/sh\ntrap "" INT TERM\ntouch %s/merge.started\nwhile [ ! -e %s/merge.go ]; do sleep 0.05; done\n%s "$@"; touch %s/merge.done\n' \
+  "$PWD" "$PWD" "$BIN/merge" "$PWD" > slowmerge.sh; chmod +x slowmerge.sh
 set -m
 "${FAKE[@]}" "$SH" -n 3 -d parts -m "$PWD/slowmerge.sh" -p d.ts -o merged.ts -- $CMD 2>"$T/int2.err" & pid=$!
 set +m
 wait_for test -e merge.started
 kill -INT -- -"$pid"
 wait "$pid"; rc=$?
-touch merge.go; wait_for jobs_idle
+touch merge.go; wait_for test -e merge.done; wait_for jobs_idle
 is "Ctrl-C while merging: exit 130" "$rc" 130
 is "Ctrl-C while merging: the merge ran to its end" "$(ls parts | grep -c '^merged-.*[.]ts$')" 1
 is "Ctrl-C while merging: no merged.ts" "$(merged_files)" ""
