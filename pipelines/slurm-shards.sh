@@ -90,9 +90,9 @@ if ! exec {lockfd}<>"$out.lock"; then
   echo "slurm-shards: cannot open the lock $out.lock; is the output's folder writable?" >&2; exit 1
 fi
 waited=
+before=$(stat -c %Y.%i -- "$out" 2>/dev/null || true)    # taken before the lock is tried
 if ! flock -n "$lockfd"; then
   echo "slurm-shards: another run is making $out ($(head -c 200 "$out.lock" | tr -d '\n')); waiting for it (lock $out.lock)" >&2
-  before=$(stat -c %Y.%i -- "$out" 2>/dev/null || true)
   flock "$lockfd"
   waited=1
 fi
