@@ -187,6 +187,16 @@ for fd in $(seq 10 21); do eval "exec $fd>&-"; done
 sleep 0.3
 is "answers again once they close" "$(get "$U/api/styles")" 200
 
+# ---- a short load (the full one is tests/bench/serve.sh, make bench) ----
+if cc -O2 -pthread -o "$T/loadgen" "$ROOT/tests/bench/loadgen.c" 2>"$T/cc.err"; then
+  { for id in t001 t002 t010 t020 t033; do echo "200 GET /api/similar?id=$id&k=5"; done
+    echo "200 GET /api/similar?id=t004&style=pca&k=3"; echo "200 GET /api/search?q=papr"
+    echo '200 POST /api/similar?k=4 ["t001", "t002"]'; echo "200 GET /api/artist?name=Marlow%20Kite"
+    echo "409 GET /api/similar?id=heartbeat"; echo "404 GET /nope"; echo '400 POST /api/similar [1'; } >"$T/mix"
+  out=$("$T/loadgen" 127.0.0.1 "${U##*:}" 600 3 "$T/mix"); rc=$?
+  is "600 mixed requests over 3 connections: no error" "$rc $(grep -o 'errors [0-9]*' <<<"$out")" "0 errors 0"
+else skip "short load" "cannot compile tests/bench/loadgen.c: $(head -c 200 "$T/cc.err")"; fi
+
 cp -r "$O" "$T/good"
 # ---- reload: rebuilt artifacts swapped in, no request dropped ----
 head -31 "$D/knn_songs.csv" >"$T/fewer.csv"
