@@ -10,6 +10,9 @@
  *                                "raw", "k": 10}: songs like a list (as knn
  *                                --playlist)
  *   GET  /api/artist?name=&k=    songs like an artist (as knn --artist)
+ *   POST /api/continue           body {"songs": ["Title - Artist", ...], "n":
+ *                                20}: the next songs of a playlist (as
+ *                                mpd-recommend --songs), when out/playlists exists
  *   GET  /api/charts             chart names;  GET /charts/NAME.png|svg
  *
  * Errors are {"error": "..."} with the HTTP status and the CLI's words.
@@ -19,6 +22,9 @@
 #include "catalog.h"
 #include "cli.h"
 #include "knn.h"
+#include "playlists.h"
+#include "plmodel.h"
+#include "plvocab.h"
 #include "songsearch.h"
 #include "text.h"
 
@@ -44,7 +50,9 @@ static const char HELP[] =
 "A JSON API and a web page over the artifacts the pipelines built under DIR:\n"
 "features/songs.norm.ts + songs.tsv (style 'raw', required), features/\n"
 "artists.norm.ts (artist queries), learned/STYLE.emb.ts + learned/songs.tsv\n"
-"(one style each), charts/*.png|svg.  API and examples: pipelines/serve.md.\n"
+"(one style each), playlists/playlists.ts + tracks.tsv [+ names.tsv]\n"
+"(playlist continuation), charts/*.png|svg.  API and examples:\n"
+"pipelines/serve.md.\n"
 "\n"
 "Options:\n"
 "  --out DIR          the pipelines' output folder (default out)\n"
@@ -57,6 +65,8 @@ static const char HELP[] =
 "  --max-body BYTES   largest request body (default 65536; larger: 413)\n"
 "  --max-k N          largest k a request may ask (default 1000)\n"
 "  --metric M         cosine (default), euclidean, dot or mad, every style\n"
+"  --continue-model M playlist continuation model: pop, title or cooc\n"
+"                     (default cooc, as make continue)\n"
 "  --poll S           check the artifacts' mtimes every S seconds and reload\n"
 "                     a changed set once it has been still for S (default 2)\n"
 "  --log              one line per request on stderr\n"
@@ -72,17 +82,18 @@ typedef struct {
     long max_body;
     double poll;
     knn_metric metric;
+    int plmodel;                /* 0 pop, 1 title, 2 cooc */
 } opts;
 
 static opts parse_opts(int argc, char **argv) {
-    enum { O_OUT = 256, O_LISTEN, O_PORT, O_THREADS, O_MAXC, O_TIMEOUT, O_BODY, O_MAXK, O_METRIC, O_POLL, O_LOG };
+    enum { O_OUT = 256, O_LISTEN, O_PORT, O_THREADS, O_MAXC, O_TIMEOUT, O_BODY, O_MAXK, O_METRIC, O_POLL, O_LOG, O_CONT };
     static const struct option lo[] = {
         {"out", 1, 0, O_OUT}, {"listen", 1, 0, O_LISTEN}, {"port", 1, 0, O_PORT}, {"threads", 1, 0, O_THREADS},
         {"max-conns", 1, 0, O_MAXC}, {"timeout", 1, 0, O_TIMEOUT}, {"max-body", 1, 0, O_BODY},
         {"max-k", 1, 0, O_MAXK}, {"metric", 1, 0, O_METRIC}, {"poll", 1, 0, O_POLL}, {"log", 0, 0, O_LOG},
-        {0, 0, 0, 0}};
+        {"continue-model", 1, 0, O_CONT}, {0, 0, 0, 0}};
     opts o = {.out = "out", .listen = "127.0.0.1", .port = 8080, .threads = 2, .max_conns = 64,
-              .timeout = 10, .max_k = 1000, .max_body = 65536, .poll = 2, .metric = KNN_COSINE};
+              .timeout = 10, .max_k = 1000, .max_body = 65536, .poll = 2, .metric = KNN_COSINE, .plmodel = 2};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
@@ -101,6 +112,10 @@ static opts parse_opts(int argc, char **argv) {
             break;
         case O_POLL: o.poll = cli_double("--poll", optarg, 0.05, 3600); break;
         case O_LOG: o.log = 1; break;
+        case O_CONT:
+            o.plmodel = !strcmp(optarg, "pop") ? 0 : !strcmp(optarg, "title") ? 1 : !strcmp(optarg, "cooc") ? 2 : -1;
+            if (o.plmodel < 0) cli_usage("--continue-model: unknown model '%s'; use pop, title or cooc", optarg);
+            break;
         case ':': cli_usage("%s needs a value", argv[optind - 1]);
         default: cli_usage("unknown option '%s'", argv[optind - 1]);
         }
@@ -130,6 +145,19 @@ typedef struct {
     int *free_ids, nfree, npool;
 } style;
 
+/* Playlist continuation (out/playlists): the training playlists, their
+ * titles, the track vocabulary and the model, whose scratch space makes
+ * one query at a time (mu). */
+typedef struct {
+    pl_set train;
+    pl_vocab vocab;
+    catalog names;
+    const char **titles;
+    plm_model m;
+    int built;
+    pthread_mutex_t mu;
+} playlists;
+
 typedef struct artset {
     int refs;                   /* requests using it, plus 1 while current (G.mu) */
     long generation;
@@ -139,6 +167,7 @@ typedef struct artset {
     int nstyles;
     ts_table artists;           /* features/artists.norm.ts, optional */
     int have_artists, *amap;
+    playlists *pl;              /* NULL: no playlist artifacts */
     char *sig;                  /* the files' identity when loaded */
 } artset;
 
@@ -158,8 +187,19 @@ static void style_free(style *s) {
     ts_table_free(&s->tab);
 }
 
+static void playlists_free(playlists *p) {
+    if (!p) return;
+    if (p->built) plm_free(&p->m);
+    if (p->titles) { free(p->titles); cat_free(&p->names); }
+    plv_free(&p->vocab);
+    pl_free(&p->train);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
 static void artset_free(artset *a) {
     if (!a) return;
+    playlists_free(a->pl);
     for (int i = 0; i < a->nstyles; i++) style_free(&a->st[i]);
     for (int i = 0; i < 2; i++) if (a->have_cat[i]) cat_free(&a->cat[i]);
     if (a->have_artists) ts_table_free(&a->artists);
@@ -299,7 +339,8 @@ static void style_name_of(const char *path, char *name, size_t cap) {
 /* The identity of every file a set is built from: path, size, mtime, inode. */
 static char *artifacts_sig(void) {
     static const char *const fixed[] = {"features/songs.norm.ts", "features/songs.tsv", "features/artists.norm.ts",
-                                        "learned/songs.tsv", NULL};
+                                        "learned/songs.tsv", "playlists/playlists.ts", "playlists/tracks.tsv",
+                                        "playlists/names.tsv", NULL};
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -341,6 +382,32 @@ done:
     return rc;
 }
 
+/* The playlist model when OUT/playlists/playlists.ts exists; tracks.tsv is
+ * then required, names.tsv (the title model's titles) optional. */
+static int load_playlists(artset *a, char *err, size_t errlen) {
+    char *pp = path_in("playlists/playlists.ts"), *tp = path_in("playlists/tracks.tsv"), *np = path_in("playlists/names.tsv");
+    struct stat st;
+    int rc = -1;
+    playlists *p = NULL;
+    if (!pp || !tp || !np) { snprintf(err, errlen, "out of memory"); goto done; }
+    if (stat(pp, &st) != 0) { rc = 0; goto done; }
+    if (!(p = calloc(1, sizeof *p))) { snprintf(err, errlen, "out of memory"); goto done; }
+    pthread_mutex_init(&p->mu, NULL);
+    pl_init(&p->train);
+    if (pl_load(&p->train, pp, NULL, err, errlen) || plv_load(&p->vocab, tp, err, errlen)) goto done;
+    if (stat(np, &st) == 0 && !(p->titles = plv_train_titles(&p->train, np, &p->names, err, errlen))) goto done;
+    int32_t ntracks = p->train.ntracks > p->vocab.cat.nrows ? p->train.ntracks : (int32_t)p->vocab.cat.nrows;
+    if (plm_build(&p->m, &p->train, p->titles, ntracks, err, errlen)) goto done;
+    p->built = 1;
+    a->pl = p;
+    p = NULL;
+    rc = 0;
+done:
+    playlists_free(p);
+    free(pp); free(tp); free(np);
+    return rc;
+}
+
 /* Loads every artifact; NULL with the reason in err. */
 static artset *artset_load(char *err, size_t errlen) {
     artset *a = calloc(1, sizeof *a);
@@ -355,7 +422,7 @@ static artset *artset_load(char *err, size_t errlen) {
     if (!(p = path_in("features/songs.norm.ts"))) goto fail;
     a->nstyles = 1;
     if (style_load(&a->st[0], "raw", p, &a->cat[0], err, errlen)) goto fail;
-    if (load_artists(a, err, errlen)) goto fail;
+    if (load_artists(a, err, errlen) || load_playlists(a, err, errlen)) goto fail;
     if (learned_styles(&g)) { snprintf(err, errlen, "cannot list %s/learned", O.out); goto fail; }
     if (g.gl_pathc) {
         free(p);
@@ -590,6 +657,15 @@ static int api_styles(artset *a, reply *r) {
         cJSON_AddItemToArray(arr, s);
     }
     cJSON_AddBoolToObject(o, "artists", a->have_artists);
+    if (a->pl) {
+        static const char *const names[] = {"pop", "title", "cooc"};
+        cJSON *p = cJSON_AddObjectToObject(o, "playlists");
+        cJSON_AddStringToObject(p, "model", names[O.plmodel]);
+        cJSON_AddNumberToObject(p, "playlists", (double)a->pl->train.n);
+        cJSON_AddNumberToObject(p, "tracks", (double)a->pl->vocab.cat.nrows);
+    } else {
+        cJSON_AddNullToObject(o, "playlists");
+    }
     cJSON_AddNumberToObject(o, "generation", (double)a->generation);
     r->body = o;
     return 0;
@@ -771,6 +847,109 @@ static int api_artist(struct MHD_Connection *c, artset *a, reply *r) {
     return rc;
 }
 
+/* ---- playlist continuation ---- */
+
+static cJSON *track_json(const pl_vocab *v, int32_t t) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "track", t);
+    if (t >= 0 && t < v->cat.nrows) {
+        add_str(o, "uri", cat_cell(&v->cat, t, 0));
+        add_str(o, "title", cat_cell(&v->cat, t, v->name_col));
+        add_str(o, "artist", cat_cell(&v->cat, t, v->artist_col));
+    }
+    return o;
+}
+
+/* Why track t follows the seeds: the training playlists holding t, and how
+ * many of those also hold a seed (seedpl marks them). */
+static void continue_reason(const playlists *p, const unsigned char *seedpl, int32_t t, char *buf, size_t cap) {
+    int64_t with = 0, all = 0;
+    if (t < p->m.ntracks) {
+        all = p->m.tr_off[t + 1] - p->m.tr_off[t];
+        for (int64_t i = p->m.tr_off[t]; i < p->m.tr_off[t + 1]; i++) with += seedpl[p->m.tr_pl[i]];
+    }
+    if (with) snprintf(buf, cap, "in %" PRId64 " of the %" PRId64 " training playlists with your songs", with, all);
+    else snprintf(buf, cap, "popular: in %" PRId64 " training playlists, none with your songs", all);
+}
+
+/* The body: {"songs": ["Title - Artist", ...], "n": 20, "title": "...",
+ * "lenient": false}; lenient skips songs the vocabulary lacks (listed in
+ * "unmatched") as long as one matches. */
+static int api_continue(artset *a, reply *r, const char *body, size_t len) {
+    playlists *p = a->pl;
+    if (!p) return fail_with(r, 404, "no playlist model: build %s/playlists (make playlists MPD_DIR=folder)", O.out);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0), *songs, *it, *unmatched = NULL;
+    int rc = -1, i = 0;
+    int32_t *seeds = NULL, *out = NULL;
+    unsigned char *seedpl = NULL;
+    int64_t ns = 0, n = 20;
+    if (!root) { fail_with(r, 400, "malformed JSON body near byte %ld; send {\"songs\": [\"Title - Artist\", ...]}", end ? (long)(end - body) : 0L); goto done; }
+    songs = cJSON_GetObjectItemCaseSensitive(root, "songs");
+    cJSON *jn = cJSON_GetObjectItemCaseSensitive(root, "n"), *jt = cJSON_GetObjectItemCaseSensitive(root, "title");
+    int lenient = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "lenient"));
+    const char *title = cJSON_IsString(jt) && utf8_ok(jt->valuestring) ? jt->valuestring : "";
+    if (!cJSON_IsArray(songs) || cJSON_GetArraySize(songs) > 1000 || (!cJSON_GetArraySize(songs) && !*title)) {
+        fail_with(r, 400, "the body must be {\"songs\": [1 to 1000 names], \"n\": 20} (or a \"title\" alone)");
+        goto done;
+    }
+    if (jn && (!cJSON_IsNumber(jn) || jn->valuedouble != floor(jn->valuedouble) || jn->valuedouble < 1 || jn->valuedouble > O.max_k)) {
+        fail_with(r, 400, "\"n\" must be an integer between 1 and %d", O.max_k);
+        goto done;
+    }
+    if (jn) n = (int64_t)jn->valuedouble;
+    seeds = malloc(sizeof *seeds * (size_t)(cJSON_GetArraySize(songs) + 1));
+    out = malloc(sizeof *out * (size_t)n);
+    seedpl = calloc((size_t)(p->train.n ? p->train.n : 1), 1);
+    unmatched = cJSON_CreateArray();
+    if (!seeds || !out || !seedpl || !unmatched) { fail_with(r, 500, "out of memory"); goto done; }
+    cJSON_ArrayForEach(it, songs) {
+        char msg[2048];
+        int32_t t;
+        i++;
+        if (!cJSON_IsString(it) || !utf8_ok(it->valuestring) || !*it->valuestring) {
+            fail_with(r, 400, "song %d: every song must be a non-empty string 'Title - Artist'", i);
+            goto done;
+        }
+        int res = plv_resolve(&p->vocab, it->valuestring, &t, msg, sizeof msg);
+        if (res < 0) { fail_with(r, 500, "out of memory"); goto done; }
+        if (res == 0) seeds[ns++] = t;
+        else if (lenient) cJSON_AddItemToArray(unmatched, cJSON_CreateString(it->valuestring));
+        else { fail_with(r, 404, "song %d: %s", i, msg); goto done; }
+    }
+    if (!ns && !*title) { fail_with(r, 404, "none of the %d songs is in the playlists' vocabulary", i); goto done; }
+    pthread_mutex_lock(&p->mu);
+    int64_t k = O.plmodel == 0 ? plm_popular(&p->m, seeds, ns, out, n)
+              : O.plmodel == 1 ? plm_title(&p->m, title, seeds, ns, out, n) : plm_cooc(&p->m, title, seeds, ns, out, n);
+    pthread_mutex_unlock(&p->mu);
+    if (k < 0) { fail_with(r, 500, k == -2 ? "co-occurrence scores past 2^32 - 1" : "out of memory"); goto done; }
+    for (int64_t s = 0; s < ns; s++)
+        if (seeds[s] < p->m.ntracks)
+            for (int64_t j = p->m.tr_off[seeds[s]]; j < p->m.tr_off[seeds[s] + 1]; j++) seedpl[p->m.tr_pl[j]] = 1;
+    static const char *const names[] = {"pop", "title", "cooc"};
+    cJSON *o = cJSON_CreateObject(), *sj = cJSON_AddArrayToObject(o, "seeds"), *res = cJSON_AddArrayToObject(o, "results");
+    cJSON_AddStringToObject(o, "model", names[O.plmodel]);
+    for (int64_t s = 0; sj && s < ns; s++) cJSON_AddItemToArray(sj, track_json(&p->vocab, seeds[s]));
+    for (int64_t j = 0; res && j < k; j++) {
+        char why[256];
+        cJSON *t = track_json(&p->vocab, out[j]);
+        if (!t) break;
+        cJSON_AddNumberToObject(t, "rank", (double)(j + 1));
+        continue_reason(p, seedpl, out[j], why, sizeof why);
+        cJSON_AddStringToObject(t, "reason", why);
+        cJSON_AddItemToArray(res, t);
+    }
+    cJSON_AddItemToObject(o, "unmatched", unmatched);
+    unmatched = NULL;
+    r->body = o;
+    rc = 0;
+done:
+    cJSON_Delete(root); cJSON_Delete(unmatched);
+    free(seeds); free(out); free(seedpl);
+    return rc;
+}
+
 /* ---- charts: files of OUT/charts, served by exact name only ---- */
 
 static int chart_name_ok(const char *n) {
@@ -887,11 +1066,17 @@ static int route(struct MHD_Connection *c, artset *a, reply *r, const char *url,
         if (*ret == MHD_NO) return fail_with(r, 404, "no such chart: %.200s (run make charts)", url + 8), 0;
         return 1;
     }
-    static const char *const paths[] = {"/api/styles", "/api/search", "/api/similar", "/api/artist", "/api/charts", NULL};
+    static const char *const paths[] = {"/api/styles", "/api/search", "/api/similar", "/api/artist", "/api/charts",
+                                        "/api/continue", NULL};
     int known = 0;
     for (int i = 0; paths[i]; i++) known |= is(url, paths[i]);
     if (!known) return fail_with(r, 404, "no such page: %.200s", utf8_ok(url) ? url : "(not UTF-8)"), 0;
     if (is(url, "/api/similar") && post) return api_similar_post(c, a, r, rq->body ? rq->body : "", rq->len), 0;
+    if (is(url, "/api/continue") && post) return api_continue(a, r, rq->body ? rq->body : "", rq->len), 0;
+    if (is(url, "/api/continue")) {
+        r->allow = "POST";
+        return fail_with(r, 405, "%s is not allowed on %s (allowed: POST)", method, url), 0;
+    }
     if (!get) {
         r->allow = is(url, "/api/similar") ? "GET, HEAD, POST" : "GET, HEAD";
         return fail_with(r, 405, "%s is not allowed on %s (allowed: %s)", method, url, r->allow), 0;

@@ -7,7 +7,7 @@
 # artifacts without a failed request, and a clean stop (no sanitizer report).
 . "$(dirname "$0")/lib.sh"
 D=$ROOT/tests/data
-for b in serve knn csv-clean normalize pool pca; do
+for b in serve knn csv-clean normalize pool pca mpd-ingest mpd-recommend; do
   [ -x "$BIN/$b" ] || { skip "serve" "no $BIN/$b"; exit 0; }
 done
 command -v curl >/dev/null || { skip "serve" "no curl"; exit 0; }
@@ -25,6 +25,11 @@ normalize --stats "$T/stats.json" -o "$O/features/artists.norm.ts" "$T/artists.t
 cp "$O/features/songs.tsv" "$O/learned/songs.tsv"
 pca -k 2 -o "$O/learned/pca.emb.ts" "$O/features/songs.norm.ts" 2>/dev/null
 printf '\x89PNG\r\n\x1a\nfixture' >"$O/charts/years.png"
+# playlists: the invented MPD slices of tests/data/mpd, under their real names
+mkdir -p "$T/mpd" "$O/playlists"
+cp "$D/mpd/slices/slice.0-4.json.fixture" "$T/mpd/mpd.slice.0-4.json"
+cp "$D/mpd/slices/slice.5-6.json.zst.fixture" "$T/mpd/mpd.slice.5-6.json.zst"
+mpd-ingest --tracks "$O/playlists/tracks.tsv" --names "$O/playlists/names.tsv" -o "$O/playlists/playlists.ts" "$T/mpd" 2>/dev/null
 ok "fixture artifacts built" test -s "$O/learned/pca.emb.ts" -a -s "$O/features/artists.norm.ts"
 KR="knn --index $O/features/songs.norm.ts --catalog $O/features/songs.tsv"
 KP="knn --index $O/learned/pca.emb.ts --catalog $O/learned/songs.tsv"
@@ -138,6 +143,26 @@ is "artist: 200" "$(get "$U/api/artist?name=marlow%20kite&k=5")" 200
 is "artist = knn --artist" "$(body | jq -r '.results[].id' | tr '\n' ' ')" "$want"
 is "artist: unknown -> 404" "$(get "$U/api/artist?name=zzqq")" 404
 like "artist 404 has knn's words" "$(body | jq -r .error)" "^no artist matches 'zzqq' in .*names are matched ignoring case"
+
+# ---- playlist continuation = mpd-recommend --songs ----
+MR="mpd-recommend --model cooc --train $O/playlists/playlists.ts --names $O/playlists/names.tsv --tracks $O/playlists/tracks.tsv"
+want=$($MR -n 4 --songs 'alpha song; Bravo Song - fixture artist one' | sed -n 's/^ *[0-9]*\. //p' | tail -4 | tr '\n' '|')
+code=$(get -d '{"songs": ["alpha song", "Bravo Song - fixture artist one"], "n": 4}' "$U/api/continue")
+is "continue: 200" "$code" 200
+is "continue = mpd-recommend --songs (cooc)" "$(body | jq -r '.results[] | .title + " - " + .artist' | tr '\n' '|')" "$want"
+is "continue: seeds resolved, model named" "$(body | jq -c '[.model, [.seeds[].title], ([.results[0] | has("uri", "reason", "rank")] | all)]')" \
+   '["cooc",["Alpha Song","Bravo Song"],true]'
+like "continue: the reason counts playlists with the seeds" "$(body | jq -r '.results[0].reason')" '^in [0-9]+ of the [0-9]+ training playlists with your songs$'
+is "styles: the playlist model" "$(get "$U/api/styles"; body | jq -c '.playlists')" '200{"model":"cooc","playlists":7,"tracks":10}'
+$MR --songs 'Alfa Song' 2>"$T/mr.err" >/dev/null
+is "continue: unknown song -> 404 with mpd-recommend's words" \
+   "$(get -d '{"songs": ["Alfa Song"]}' "$U/api/continue"; body | jq -r .error)" "404song 1: $(sed 's/^mpd-recommend: //' "$T/mr.err")"
+is "continue lenient: unknown songs skipped and listed" \
+   "$(get -d '{"songs": ["zzqq", "alpha song"], "lenient": true, "n": 2}' "$U/api/continue"; body | jq -c '[.unmatched, (.results | length)]')" \
+   '200[["zzqq"],2]'
+is "continue: GET -> 405" "$(get "$U/api/continue")" 405
+is "continue: n=0 -> 400" "$(get -d '{"songs": ["alpha song"], "n": 0}' "$U/api/continue")" 400
+is "continue: malformed -> 400" "$(get -d '{"songs": [' "$U/api/continue")" 400
 
 # ---- methods, unknown pages, traversal ----
 is "unknown page -> 404" "$(get "$U/api/nope")" 404
