@@ -13,6 +13,10 @@
  *   POST /api/continue           body {"songs": ["Title - Artist", ...], "n":
  *                                20}: the next songs of a playlist (as
  *                                mpd-recommend --songs), when out/playlists exists
+ *   POST /api/sounds-like?k=     body: an audio file; the library songs that
+ *                                sound like it (spectro | slice | embed | pool,
+ *                                the stages themselves, then the CNN index)
+ *   GET  /audio/KEY              a library song's audio file
  *   GET  /api/charts             chart names;  GET /charts/NAME.png|svg
  *
  * Errors are {"error": "..."} with the HTTP status and the CLI's words.
@@ -31,6 +35,11 @@
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <errno.h>
 #include <getopt.h>
 #include <glob.h>
@@ -51,7 +60,8 @@ static const char HELP[] =
 "features/songs.norm.ts + songs.tsv (style 'raw', required), features/\n"
 "artists.norm.ts (artist queries), learned/STYLE.emb.ts + learned/songs.tsv\n"
 "(one style each), playlists/playlists.ts + tracks.tsv [+ names.tsv]\n"
-"(playlist continuation), charts/*.png|svg.  API and examples:\n"
+"(playlist continuation), cnn/index.ts + cnn/library.list (sounds-like, the\n"
+"library's audio), charts/*.png|svg.  API and examples:\n"
 "pipelines/serve.md.\n"
 "\n"
 "Options:\n"
@@ -63,6 +73,12 @@ static const char HELP[] =
 "                     (default 64)\n"
 "  --timeout S        close a connection idle for S seconds (default 10)\n"
 "  --max-body BYTES   largest request body (default 65536; larger: 413)\n"
+"  --max-upload BYTES largest audio upload to /api/sounds-like (default\n"
+"                     20 MiB); one upload is analysed at a time\n"
+"  --sound-model FILE the sound model (default data/sound.model; its .inputs\n"
+"                     file gives the spectro and slice options)\n"
+"  --sounds-dir DIR   the sound library: /audio serves files under it only\n"
+"                     (default data/sounds)\n"
 "  --max-k N          largest k a request may ask (default 1000)\n"
 "  --metric M         cosine (default), euclidean, dot or mad, every style\n"
 "  --continue-model M playlist continuation model: pop, title or cooc\n"
@@ -83,17 +99,21 @@ typedef struct {
     double poll;
     knn_metric metric;
     int plmodel;                /* 0 pop, 1 title, 2 cooc */
+    long max_upload;
+    const char *sound_model, *sounds_dir;
 } opts;
 
 static opts parse_opts(int argc, char **argv) {
-    enum { O_OUT = 256, O_LISTEN, O_PORT, O_THREADS, O_MAXC, O_TIMEOUT, O_BODY, O_MAXK, O_METRIC, O_POLL, O_LOG, O_CONT };
+    enum { O_OUT = 256, O_LISTEN, O_PORT, O_THREADS, O_MAXC, O_TIMEOUT, O_BODY, O_MAXK, O_METRIC, O_POLL, O_LOG, O_CONT, O_UPLOAD, O_SMODEL, O_SDIR };
     static const struct option lo[] = {
         {"out", 1, 0, O_OUT}, {"listen", 1, 0, O_LISTEN}, {"port", 1, 0, O_PORT}, {"threads", 1, 0, O_THREADS},
         {"max-conns", 1, 0, O_MAXC}, {"timeout", 1, 0, O_TIMEOUT}, {"max-body", 1, 0, O_BODY},
         {"max-k", 1, 0, O_MAXK}, {"metric", 1, 0, O_METRIC}, {"poll", 1, 0, O_POLL}, {"log", 0, 0, O_LOG},
-        {"continue-model", 1, 0, O_CONT}, {0, 0, 0, 0}};
+        {"continue-model", 1, 0, O_CONT}, {"max-upload", 1, 0, O_UPLOAD}, {"sound-model", 1, 0, O_SMODEL},
+        {"sounds-dir", 1, 0, O_SDIR}, {0, 0, 0, 0}};
     opts o = {.out = "out", .listen = "127.0.0.1", .port = 8080, .threads = 2, .max_conns = 64,
-              .timeout = 10, .max_k = 1000, .max_body = 65536, .poll = 2, .metric = KNN_COSINE, .plmodel = 2};
+              .timeout = 10, .max_k = 1000, .max_body = 65536, .poll = 2, .metric = KNN_COSINE, .plmodel = 2,
+              .max_upload = 20L << 20, .sound_model = "data/sound.model", .sounds_dir = "data/sounds"};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
@@ -112,6 +132,9 @@ static opts parse_opts(int argc, char **argv) {
             break;
         case O_POLL: o.poll = cli_double("--poll", optarg, 0.05, 3600); break;
         case O_LOG: o.log = 1; break;
+        case O_UPLOAD: o.max_upload = cli_long("--max-upload", optarg, 1024, 1L << 30); break;
+        case O_SMODEL: o.sound_model = optarg; break;
+        case O_SDIR: o.sounds_dir = optarg; break;
         case O_CONT:
             o.plmodel = !strcmp(optarg, "pop") ? 0 : !strcmp(optarg, "title") ? 1 : !strcmp(optarg, "cooc") ? 2 : -1;
             if (o.plmodel < 0) cli_usage("--continue-model: unknown model '%s'; use pop, title or cooc", optarg);
@@ -168,6 +191,10 @@ typedef struct artset {
     ts_table artists;           /* features/artists.norm.ts, optional */
     int have_artists, *amap;
     playlists *pl;              /* NULL: no playlist artifacts */
+    style *sound;               /* cnn/index.ts, NULL when absent */
+    strmap audio;               /* library key -> line of audio_paths */
+    char **audio_paths;
+    int64_t naudio;
     char *sig;                  /* the files' identity when loaded */
 } artset;
 
@@ -200,6 +227,10 @@ static void playlists_free(playlists *p) {
 static void artset_free(artset *a) {
     if (!a) return;
     playlists_free(a->pl);
+    if (a->sound) { style_free(a->sound); free(a->sound); }
+    for (int64_t i = 0; i < a->naudio; i++) free(a->audio_paths[i]);
+    free(a->audio_paths);
+    strmap_free(&a->audio);
     for (int i = 0; i < a->nstyles; i++) style_free(&a->st[i]);
     for (int i = 0; i < 2; i++) if (a->have_cat[i]) cat_free(&a->cat[i]);
     if (a->have_artists) ts_table_free(&a->artists);
@@ -340,7 +371,7 @@ static void style_name_of(const char *path, char *name, size_t cap) {
 static char *artifacts_sig(void) {
     static const char *const fixed[] = {"features/songs.norm.ts", "features/songs.tsv", "features/artists.norm.ts",
                                         "learned/songs.tsv", "playlists/playlists.ts", "playlists/tracks.tsv",
-                                        "playlists/names.tsv", NULL};
+                                        "playlists/names.tsv", "cnn/index.ts", "cnn/library.list", NULL};
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -408,6 +439,56 @@ done:
     return rc;
 }
 
+/* The library's audio files by key (cnn/library.list: one path a line; the
+ * key is the file name without its extension, as spectro keys tracks). */
+static int load_library_list(artset *a, const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = -1;
+    if (!f) return snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)), -1;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] == '\n') line[--n] = 0;
+        if (!n) continue;
+        char **np = realloc(a->audio_paths, sizeof *np * (size_t)(a->naudio + 1)), *key;
+        if (!np) goto oom;
+        a->audio_paths = np;
+        if (!(a->audio_paths[a->naudio] = strdup(line))) goto oom;
+        const char *base = strrchr(line, '/'), *dot;
+        base = base ? base + 1 : line;
+        dot = strrchr(base, '.');
+        if (!(key = strndup(base, dot && dot > base ? (size_t)(dot - base) : strlen(base)))) goto oom;
+        int64_t put = strmap_put(&a->audio, key, a->naudio++);
+        free(key);
+        if (put == -2) goto oom;
+    }
+    rc = ferror(f) ? (snprintf(err, errlen, "%s: read error", path), -1) : 0;
+    goto done;
+oom:
+    snprintf(err, errlen, "out of memory");
+done:
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* The sound library's index (cnn/index.ts: one pooled CNN embedding per
+ * song, keyed by song), when built; no catalogue, so every key is a song. */
+static int load_sound(artset *a, char *err, size_t errlen) {
+    char *ip = path_in("cnn/index.ts"), *lp = path_in("cnn/library.list");
+    struct stat st;
+    int rc = -1;
+    if (!ip || !lp) { snprintf(err, errlen, "out of memory"); goto done; }
+    if (stat(lp, &st) == 0 && load_library_list(a, lp, err, errlen)) goto done;
+    if (stat(ip, &st) != 0) { rc = 0; goto done; }
+    if (!(a->sound = calloc(1, sizeof *a->sound))) { snprintf(err, errlen, "out of memory"); goto done; }
+    rc = style_load(a->sound, "sound", ip, NULL, err, errlen);
+done:
+    free(ip); free(lp);
+    return rc;
+}
+
 /* Loads every artifact; NULL with the reason in err. */
 static artset *artset_load(char *err, size_t errlen) {
     artset *a = calloc(1, sizeof *a);
@@ -422,7 +503,8 @@ static artset *artset_load(char *err, size_t errlen) {
     if (!(p = path_in("features/songs.norm.ts"))) goto fail;
     a->nstyles = 1;
     if (style_load(&a->st[0], "raw", p, &a->cat[0], err, errlen)) goto fail;
-    if (load_artists(a, err, errlen) || load_playlists(a, err, errlen)) goto fail;
+    strmap_init(&a->audio);
+    if (load_artists(a, err, errlen) || load_playlists(a, err, errlen) || load_sound(a, err, errlen)) goto fail;
     if (learned_styles(&g)) { snprintf(err, errlen, "cannot list %s/learned", O.out); goto fail; }
     if (g.gl_pathc) {
         free(p);
@@ -665,6 +747,14 @@ static int api_styles(artset *a, reply *r) {
         cJSON_AddNumberToObject(p, "tracks", (double)a->pl->vocab.cat.nrows);
     } else {
         cJSON_AddNullToObject(o, "playlists");
+    }
+    if (a->sound) {
+        cJSON *p = cJSON_AddObjectToObject(o, "sound");
+        cJSON_AddNumberToObject(p, "songs", (double)a->sound->tab.nrows);
+        cJSON_AddNumberToObject(p, "dims", a->sound->d);
+        cJSON_AddNumberToObject(p, "max_upload", (double)O.max_upload);
+    } else {
+        cJSON_AddNullToObject(o, "sound");
     }
     cJSON_AddNumberToObject(o, "generation", (double)a->generation);
     r->body = o;
@@ -950,6 +1040,225 @@ done:
     return rc;
 }
 
+/* ---- sounds like an uploaded file: the sound pipeline's own stages ---- */
+
+extern char **environ;
+static char stage_dir[PATH_MAX];        /* where bin/serve is: the other stages are there */
+static pthread_mutex_t upload_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int uploads_receiving;
+
+/* The options a stage ran with when the model was made: the line "STAGE
+ * opts..." of the model's .inputs file, split at spaces into words[]
+ * (pointing into buf).  Count, or -1 when the file or line is missing. */
+static int stage_opts(const char *stage, char *buf, size_t cap, char **words, int max) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s.inputs", O.sound_model);
+    FILE *f = fopen(path, "r");
+    int n = -1;
+    size_t sl = strlen(stage);
+    if (!f) return -1;
+    while (fgets(buf, (int)cap, f)) {
+        buf[strcspn(buf, "\n")] = 0;
+        if (strncmp(buf, stage, sl) || (buf[sl] && buf[sl] != ' ')) continue;
+        n = 0;
+        for (char *save = NULL, *w = strtok_r(buf + sl, " ", &save); w && n < max; w = strtok_r(NULL, " ", &save))
+            words[n++] = w;
+        break;
+    }
+    fclose(f);
+    return n;
+}
+
+/* Runs the stage argv[0] (a name in stage_dir) with stdin and stdout on
+ * /dev/null and stderr appended to errpath; 0 when it exits 0. */
+static int run_stage(char **argv, const char *errpath) {
+    char exe[PATH_MAX + 64];
+    snprintf(exe, sizeof exe, "%s/%s", stage_dir, argv[0]);
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    posix_spawnattr_init(&at);
+    /* the server blocks SIGTERM (main waits for it) and ignores SIGPIPE;
+     * a stage gets the usual dispositions back */
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &dfl);
+    pid_t pid;
+    int st = 0, rc = posix_spawn(&pid, exe, &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0) return -1;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* The first line a failed stage wrote, with the upload's temporary path
+ * replaced by "the uploaded file". */
+static void stage_message(const char *errpath, const char *upload, char *out, size_t cap) {
+    char line[1024] = "";
+    FILE *f = fopen(errpath, "r");
+    if (f) { if (!fgets(line, sizeof line, f)) line[0] = 0; fclose(f); }
+    line[strcspn(line, "\n")] = 0;
+    size_t len = 0, ul = strlen(upload);
+    for (const char *p = line; *p && len + 1 < cap; ) {
+        if (strncmp(p, upload, ul) == 0) {
+            len += (size_t)snprintf(out + len, cap - len, "the uploaded file");
+            p += ul;
+        } else {
+            out[len++] = *p++;
+        }
+    }
+    out[len < cap ? len : cap - 1] = 0;
+    if (!*out) snprintf(out, cap, "the analysis failed without a message");
+}
+
+/* Writes the upload, runs spectro | slice | embed | pool on it as the sound
+ * pipeline does (pipelines/cnn.mk), and loads the song's vector into q. */
+static int analyse_upload(const char *dir, const char *body, size_t len, ts_table *q, reply *r) {
+    char up[1200], mel[1200], tiles[1200], emb[1200], vec[1200], errp[1200];   /* dir: < 1100 bytes */
+    char sbuf[1024], lbuf[1024], *sw[32], *lw[32], *argv[48], msg[1200];
+    snprintf(up, sizeof up, "%s/upload", dir);
+    snprintf(mel, sizeof mel, "%s/q.mel", dir);
+    snprintf(tiles, sizeof tiles, "%s/q.tiles", dir);
+    snprintf(emb, sizeof emb, "%s/q.emb", dir);
+    snprintf(vec, sizeof vec, "%s/q.ts", dir);
+    snprintf(errp, sizeof errp, "%s/stderr", dir);
+    int fd = open(up, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) return fail_with(r, 500, "cannot store the upload: %s", strerror(errno));
+    for (size_t off = 0; off < len; ) {
+        ssize_t w = write(fd, body + off, len - off);
+        if (w <= 0) { close(fd); return fail_with(r, 500, "cannot store the upload: %s", strerror(errno)); }
+        off += (size_t)w;
+    }
+    close(fd);
+    int ns = stage_opts("spectro", sbuf, sizeof sbuf, sw, 32), nl = stage_opts("slice", lbuf, sizeof lbuf, lw, 32), n = 0;
+    if (ns < 0 || nl < 0)
+        return fail_with(r, 500, "%s.inputs: no 'spectro' and 'slice' lines (the options the model was made with)", O.sound_model);
+    argv[n++] = "spectro"; argv[n++] = "-q";
+    for (int i = 0; i < ns; i++) argv[n++] = sw[i];
+    argv[n++] = "-o"; argv[n++] = mel; argv[n++] = "--"; argv[n++] = up; argv[n] = NULL;
+    if (run_stage(argv, errp)) {        /* not audio: the client's fault */
+        stage_message(errp, up, msg, sizeof msg);
+        return fail_with(r, 400, "%s", msg);
+    }
+    n = 0;
+    argv[n++] = "slice";
+    for (int i = 0; i < nl; i++) argv[n++] = lw[i];
+    argv[n++] = "-o"; argv[n++] = tiles; argv[n++] = mel; argv[n] = NULL;
+    char *embed[] = {"embed", "-m", (char *)O.sound_model, "--track-keys", "-o", emb, tiles, NULL};
+    char *pool[] = {"pool", "-o", vec, emb, NULL};
+    if (run_stage(argv, errp) || run_stage(embed, errp) || run_stage(pool, errp)) {
+        stage_message(errp, up, msg, sizeof msg);
+        return fail_with(r, 500, "%s", msg);
+    }
+    char err[1024];
+    if (ts_load_table(vec, NULL, q, err, sizeof err)) return fail_with(r, 500, "%s", err);
+    if (q->nrows != 1) return fail_with(r, 400, "the uploaded file gave %" PRId64 " songs, not one", q->nrows);
+    return 0;
+}
+
+static void remove_dir(const char *dir) {
+    static const char *const names[] = {"upload", "q.mel", "q.tiles", "q.emb", "q.ts", "stderr", NULL};
+    char p[1200];                       /* dir: < 1100 bytes */
+    for (int i = 0; names[i]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+        snprintf(p, sizeof p, "%s/%s.tmp", dir, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+static int api_sounds_like(struct MHD_Connection *c, artset *a, reply *r, const char *body, size_t len) {
+    long k;
+    style *s = a->sound;
+    if (!s) return fail_with(r, 404, "no sound index: build %s/cnn/index.ts (make sound-library)", O.out);
+    if (int_arg(c, r, "k", 1, O.max_k, 5, &k)) return -1;
+    if (!len) return fail_with(r, 400, "send the audio file as the request body (curl --data-binary @song.mp3)");
+    if (pthread_mutex_trylock(&upload_mu)) return fail_with(r, 503, "another upload is being analysed; try again");
+    const char *tmp = getenv("TMPDIR");
+    char dir[1100];
+    if (!tmp || !*tmp || strlen(tmp) > 1000) tmp = "/tmp";
+    snprintf(dir, sizeof dir, "%s/serve-XXXXXX", tmp);
+    ts_table q = {0};
+    int rc = -1, *map = NULL, n = -1;
+    int64_t *rows = malloc(sizeof *rows * (size_t)k);
+    double *sc = malloc(sizeof *sc * (size_t)k);
+    float *v = malloc(sizeof *v * (size_t)s->d);
+    char err[1024];
+    if (!mkdtemp(dir)) { pthread_mutex_unlock(&upload_mu); free(rows); free(sc); free(v); return fail_with(r, 500, "cannot make a temporary folder in %s: %s", tmp, strerror(errno)); }
+    if (!rows || !sc || !v || !(map = malloc(sizeof *map * (size_t)s->d))) { fail_with(r, 500, "out of memory"); goto done; }
+    if (analyse_upload(dir, body, len, &q, r)) goto done;
+    if (ss_map_columns(&s->tab.h, s->d, &q.h, "the uploaded file's vector", s->path, map, err, sizeof err)) {
+        fail_with(r, 500, "%s (rebuild the index with make sound-library)", err);
+        goto done;
+    }
+    ss_gather_row(&q.h, q.data, 0, map, s->d, v);
+    song_search *ss = take_or_busy(s, r);
+    if (!ss) goto done;
+    ss_begin(ss);
+    n = ss_search(ss, v, (int)k, rows, sc);
+    style_give(s, ss);
+    if (n < 0) { fail_with(r, 500, "out of memory"); goto done; }
+    cJSON *o = cJSON_CreateObject(), *res = cJSON_AddArrayToObject(o, "results");
+    cJSON_AddStringToObject(o, "metric", knn_metric_name(O.metric));
+    cJSON_AddStringToObject(o, "score", score_desc(O.metric));
+    cJSON_AddNumberToObject(o, "k", (double)k);
+    cJSON_AddNumberToObject(o, "bytes", (double)len);
+    for (int i = 0; res && i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "id", s->songs.key[rows[i]]);
+        cJSON_AddNumberToObject(e, "rank", i + 1);
+        cJSON_AddNumberToObject(e, "score", isfinite(sc[i]) ? sc[i] : 0);
+        if (strmap_get(&a->audio, s->songs.key[rows[i]]) >= 0) {
+            char *u = NULL;
+            if (asprintf(&u, "/audio/%s", s->songs.key[rows[i]]) >= 0) cJSON_AddStringToObject(e, "audio", u);
+            free(u);
+        }
+        cJSON_AddItemToArray(res, e);
+    }
+    r->body = o;
+    rc = 0;
+done:
+    remove_dir(dir);
+    pthread_mutex_unlock(&upload_mu);
+    ts_table_free(&q);
+    free(map); free(rows); free(sc); free(v);
+    return rc;
+}
+
+/* ---- the library's audio: only files under --sounds-dir, by key ---- */
+
+static const char *audio_type(const char *path) {
+    const char *dot = strrchr(path, '.');
+    static const char *const map[][2] = {{".ogg", "audio/ogg"}, {".opus", "audio/ogg"}, {".flac", "audio/flac"},
+                                         {".mp3", "audio/mpeg"}, {".wav", "audio/wav"}};
+    for (size_t i = 0; dot && i < sizeof map / sizeof *map; i++) if (strcasecmp(dot, map[i][0]) == 0) return map[i][1];
+    return "application/octet-stream";
+}
+
+/* The file of library key, when it resolves to a regular file under the
+ * library folder (symbolic links and ".." resolved first); NULL otherwise. */
+static char *audio_path(artset *a, const char *key) {
+    int64_t i = *key && !strchr(key, '/') ? strmap_get(&a->audio, key) : -1;
+    char *dir = realpath(O.sounds_dir, NULL), *file = i >= 0 ? realpath(a->audio_paths[i], NULL) : NULL;
+    size_t dl = dir ? strlen(dir) : 0;
+    struct stat st;
+    if (!dir || !file || strncmp(file, dir, dl) != 0 || file[dl] != '/' || stat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
+        free(file);
+        file = NULL;
+    }
+    free(dir);
+    return file;
+}
+
 /* ---- charts: files of OUT/charts, served by exact name only ---- */
 
 static int chart_name_ok(const char *n) {
@@ -988,7 +1297,8 @@ __asm__(".section .rodata\n"
 typedef struct {
     char *body;
     size_t len;
-    int too_big;
+    size_t limit;               /* --max-body, or --max-upload for sounds-like */
+    int too_big, upload;
     double t0;
 } request;
 
@@ -1057,6 +1367,13 @@ static int route(struct MHD_Connection *c, artset *a, reply *r, const char *url,
         *ret = queue(c, 200, resp, "text/html; charset=utf-8");
         return 1;
     }
+    if (strncmp(url, "/audio/", 7) == 0 && get) {
+        char *p = utf8_ok(url) ? audio_path(a, url + 7) : NULL;
+        *ret = p ? send_file(c, p, audio_type(p)) : MHD_NO;
+        free(p);
+        if (*ret == MHD_NO) return fail_with(r, 404, "no such library song: %.200s", utf8_ok(url) ? url + 7 : "?"), 0;
+        return 1;
+    }
     if (strncmp(url, "/charts/", 8) == 0 && get) {
         char *p;
         if (!chart_name_ok(url + 8)) return fail_with(r, 404, "no such chart: %.200s", utf8_ok(url) ? url + 8 : "?"), 0;
@@ -1067,13 +1384,14 @@ static int route(struct MHD_Connection *c, artset *a, reply *r, const char *url,
         return 1;
     }
     static const char *const paths[] = {"/api/styles", "/api/search", "/api/similar", "/api/artist", "/api/charts",
-                                        "/api/continue", NULL};
+                                        "/api/continue", "/api/sounds-like", NULL};
     int known = 0;
     for (int i = 0; paths[i]; i++) known |= is(url, paths[i]);
     if (!known) return fail_with(r, 404, "no such page: %.200s", utf8_ok(url) ? url : "(not UTF-8)"), 0;
     if (is(url, "/api/similar") && post) return api_similar_post(c, a, r, rq->body ? rq->body : "", rq->len), 0;
     if (is(url, "/api/continue") && post) return api_continue(a, r, rq->body ? rq->body : "", rq->len), 0;
-    if (is(url, "/api/continue")) {
+    if (is(url, "/api/sounds-like") && post) return api_sounds_like(c, a, r, rq->body ? rq->body : "", rq->len), 0;
+    if (is(url, "/api/continue") || is(url, "/api/sounds-like")) {
         r->allow = "POST";
         return fail_with(r, 405, "%s is not allowed on %s (allowed: POST)", method, url), 0;
     }
@@ -1097,15 +1415,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!(rq = calloc(1, sizeof *rq))) return MHD_NO;
         rq->t0 = cli_now();
         *con_cls = rq;
+        rq->limit = (size_t)O.max_body;
+        if (is(url, "/api/sounds-like") && is(method, "POST")) {
+            /* audio bodies are large: two received at a time at most */
+            rq->upload = 1;
+            if (atomic_fetch_add(&uploads_receiving, 1) >= 2) {
+                fail_with(&r, 503, "too many uploads at once; try again");
+                return send_reply(c, &r, method, url, rq->t0);
+            }
+            rq->limit = (size_t)O.max_upload;
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)O.max_body) {
-            fail_with(&r, 413, "the request body is larger than %ld bytes", O.max_body);
+        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)rq->limit) {
+            fail_with(&r, 413, "the request body is larger than %zu bytes", rq->limit);
             return send_reply(c, &r, method, url, rq->t0);
         }
         return MHD_YES;
     }
     if (*upload_size) {         /* a piece of the body */
-        if (!rq->too_big && rq->len + *upload_size <= (size_t)O.max_body) {
+        if (!rq->too_big && rq->len + *upload_size <= rq->limit) {
             char *nb = realloc(rq->body, rq->len + *upload_size + 1);
             if (!nb) return MHD_NO;
             memcpy(nb + rq->len, upload, *upload_size);
@@ -1119,7 +1447,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (rq->too_big) {
-        fail_with(&r, 413, "the request body is larger than %ld bytes", O.max_body);
+        fail_with(&r, 413, "the request body is larger than %zu bytes", rq->limit);
         return send_reply(c, &r, method, url, rq->t0);
     }
     enum MHD_Result ret = MHD_NO;
@@ -1133,6 +1461,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
     request *rq = *con_cls;
+    if (rq && rq->upload) atomic_fetch_sub(&uploads_receiving, 1);
     if (rq) { free(rq->body); free(rq); }
     *con_cls = NULL;
 }
@@ -1228,6 +1557,10 @@ int main(int argc, char **argv) {
     struct sockaddr_storage probe;
     unsigned pf = 0;
     listen_addr(&probe, &pf);                   /* usage errors before loading anything */
+    char *self = realpath("/proc/self/exe", NULL), *slash = self ? strrchr(self, '/') : NULL;
+    if (!slash) cli_die("cannot find the folder of the serve binary: %s", strerror(errno));
+    snprintf(stage_dir, sizeof stage_dir, "%.*s", (int)(slash - self), self);
+    free(self);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);

@@ -4,7 +4,9 @@ small websocket client on the standard library, RFC 6455) to use the serve
 page as a person would: type a song, pick a suggestion, wait for the
 results, take a screenshot, and check it is not blank.
 
-usage: browser.py CHROMIUM URL QUERY PICK SCREENSHOT.png [WIDTH]
+usage: browser.py CHROMIUM URL QUERY PICK SCREENSHOT.png [WIDTH [AUDIO_FILE]]
+With AUDIO_FILE it is also given to the page's sounds-like file input, and
+the test waits for library songs with players.
 Prints PASS/FAIL lines for tests/lib.sh counting; exit 1 on a failure."""
 import base64, json, os, re, socket, struct, subprocess, sys, tempfile, time, urllib.request, zlib
 
@@ -140,6 +142,7 @@ def check(name, cond, why=""):
 def main():
     chromium, url, query, pick, shot = sys.argv[1:6]
     width = int(sys.argv[6]) if len(sys.argv) > 6 else 1280
+    audio = sys.argv[7] if len(sys.argv) > 7 else None
     profile = tempfile.mkdtemp(prefix="serve-chromium-")
     proc = subprocess.Popen([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                              "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -178,12 +181,22 @@ def main():
             page.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
         check("the pick becomes a seed", page.wait(f"document.getElementById('seeds').textContent.includes({json.dumps(pick)})"),
               page.js("document.getElementById('seeds').textContent"))
-        ten = "[...document.querySelectorAll('.style:not(.cont)')].every(s => s.querySelectorAll('li.result').length === 10)"
-        check("ten results in every style", page.wait(f"document.querySelectorAll('.style:not(.cont)').length > 0 && {ten}"),
-              page.js("[...document.querySelectorAll('.style:not(.cont)')].map(s => s.textContent.slice(0, 200))"))
-        scores = page.js("[...document.querySelectorAll('.style:not(.cont)')][0].querySelectorAll('.score').length")
+        ten = "[...document.querySelectorAll('#results .style:not(.cont)')].every(s => s.querySelectorAll('li.result').length === 10)"
+        check("ten results in every style", page.wait(f"document.querySelectorAll('#results .style:not(.cont)').length > 0 && {ten}"),
+              page.js("[...document.querySelectorAll('#results .style:not(.cont)')].map(s => s.textContent.slice(0, 200))"))
+        scores = page.js("[...document.querySelectorAll('#results .style:not(.cont)')][0].querySelectorAll('.score').length")
         why = page.js("[...document.querySelectorAll('.why')].filter(e => e.textContent.length > 5).length")
         check("each result shows a score and a reason", scores == 10 and why >= 10, f"{scores} scores, {why} reasons")
+        if audio:
+            root = page.call("DOM.getDocument")["root"]["nodeId"]
+            node = page.call("DOM.querySelector", nodeId=root, selector="#audiofile")["nodeId"]
+            page.call("DOM.setFileInputFiles", nodeId=node, files=[os.path.abspath(audio)])
+            got = page.wait("document.querySelectorAll('#soundres li audio').length", 60)
+            check("an audio file gives library songs with players", got,
+                  page.js("document.getElementById('soundmsg').textContent"))
+            first = page.js("document.querySelector('#soundres li .t') && document.querySelector('#soundres li .t').textContent")
+            want = os.path.splitext(os.path.basename(audio))[0]
+            check("the file's own clip is the first sounds-like result", first == want, f"first is {first}, want {want}")
         overflow = page.js("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         check(f"no sideways scrolling at {width} px", overflow <= 0, f"{overflow} px too wide")
         data = base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"])

@@ -7,7 +7,7 @@
 # artifacts without a failed request, and a clean stop (no sanitizer report).
 . "$(dirname "$0")/lib.sh"
 D=$ROOT/tests/data
-for b in serve knn csv-clean normalize pool pca mpd-ingest mpd-recommend; do
+for b in serve knn csv-clean normalize pool pca mpd-ingest mpd-recommend spectro slice embed; do
   [ -x "$BIN/$b" ] || { skip "serve" "no $BIN/$b"; exit 0; }
 done
 command -v curl >/dev/null || { skip "serve" "no curl"; exit 0; }
@@ -30,6 +30,15 @@ mkdir -p "$T/mpd" "$O/playlists"
 cp "$D/mpd/slices/slice.0-4.json.fixture" "$T/mpd/mpd.slice.0-4.json"
 cp "$D/mpd/slices/slice.5-6.json.zst.fixture" "$T/mpd/mpd.slice.5-6.json.zst"
 mpd-ingest --tracks "$O/playlists/tracks.tsv" --names "$O/playlists/names.tsv" -o "$O/playlists/playlists.ts" "$T/mpd" 2>/dev/null
+# the sound library: three shipped clips, one link out of the folder and one
+# listed path outside it (neither may be served)
+mkdir -p "$T/sounds" "$O/cnn" "$T/tmp"
+for f in brahms trumpet fishin; do cp "$ROOT/data/sounds/$f.ogg" "$T/sounds/"; done
+ln -s /etc/passwd "$T/sounds/evil.ogg"
+printf '%s\n' "$T/sounds/brahms.ogg" "$T/sounds/trumpet.ogg" "$T/sounds/fishin.ogg" >"$T/lib.list"
+spectro -q --fmax 8000 <"$T/lib.list" 2>/dev/null | slice 2>/dev/null | embed -m "$ROOT/data/sound.model" --track-keys 2>/dev/null |
+  pool -o "$O/cnn/index.ts" 2>/dev/null
+{ cat "$T/lib.list"; echo "$T/sounds/evil.ogg"; echo /etc/passwd; } >"$O/cnn/library.list"
 ok "fixture artifacts built" test -s "$O/learned/pca.emb.ts" -a -s "$O/features/artists.norm.ts"
 KR="knn --index $O/features/songs.norm.ts --catalog $O/features/songs.tsv"
 KP="knn --index $O/learned/pca.emb.ts --catalog $O/learned/songs.tsv"
@@ -51,7 +60,8 @@ stop() {    # stop NAME LOG: SIGTERM, exit 0, no sanitizer report
     fail "$1: sanitizer report" "$(grep -m3 -E 'ERROR|runtime error' "$2")"
   else pass "$1: no sanitizer report"; fi
 }
-start "$T/s1.log" --timeout 2 --max-conns 6 --max-body 2048 --poll 0.3
+TMPDIR=$T/tmp start "$T/s1.log" --timeout 2 --max-conns 6 --max-body 2048 --poll 0.3 --max-upload 400000 \
+  --sound-model "$ROOT/data/sound.model" --sounds-dir "$T/sounds"
 like "listens on 127.0.0.1 by default" "$U" '^http://127\.0\.0\.1:[0-9]+$'
 get() { curl -s --path-as-is -o "$T/body" -w '%{http_code}' "$@"; }    # prints the status
 body() { cat "$T/body"; }
@@ -163,6 +173,30 @@ is "continue lenient: unknown songs skipped and listed" \
 is "continue: GET -> 405" "$(get "$U/api/continue")" 405
 is "continue: n=0 -> 400" "$(get -d '{"songs": ["alpha song"], "n": 0}' "$U/api/continue")" 400
 is "continue: malformed -> 400" "$(get -d '{"songs": [' "$U/api/continue")" 400
+
+# ---- sounds like an uploaded file = the sound pipeline + knn ----
+is "sounds-like: 200" "$(get --data-binary @"$T/sounds/trumpet.ogg" "$U/api/sounds-like?k=3")" 200
+is "sounds-like: the same clip comes first, score 1" "$(body | jq -r '.results[0] | "\(.id) \(.score * 10000 | round)"')" "trumpet 10000"
+spectro -q --fmax 8000 "$T/sounds/trumpet.ogg" 2>/dev/null | slice 2>/dev/null | embed -m "$ROOT/data/sound.model" --track-keys 2>/dev/null |
+  pool -o "$T/q.ts" 2>/dev/null
+# knn leaves out the index song with the query's key (trumpet): the rest
+# must be serve's ranks 2 and 3
+want=$(knn --index "$O/cnn/index.ts" --batch "$T/q.ts" -k 2 --tsv | awk -F'\t' '{ printf "%s %.4f\n", $3, $4 }')
+is "sounds-like: the others as knn on the pipeline's vector" "$(body | jq -r '.results[1:][] | "\(.id) \(.score)"' | awk '{ printf "%s %.4f\n", $1, $2 }')" "$want"
+is "sounds-like: a link to play each" "$(body | jq -r '[.results[].audio] | join(" ")')" "$(body | jq -r '[.results[].id | "/audio/" + .] | join(" ")')"
+is "sounds-like: not audio -> 400" "$(get --data-binary @"$D/knn_songs.csv" "$U/api/sounds-like")" 400
+like "... with spectro's words, no temporary path" "$(body | jq -r .error)" "^spectro: the uploaded file: cannot decode"
+is "sounds-like: empty body -> 400" "$(get -X POST "$U/api/sounds-like")" 400
+head -c 500000 /dev/urandom >"$T/big.ogg"
+is "sounds-like: over --max-upload -> 413" "$(get --data-binary @"$T/big.ogg" "$U/api/sounds-like")" 413
+is "sounds-like: GET -> 405" "$(get "$U/api/sounds-like")" 405
+is "sounds-like: no temporary file left" "$(ls -A "$T/tmp" | wc -l)" 0
+is "audio: a library file, as it is" "$(get "$U/audio/brahms")$(cmp -s "$T/body" "$T/sounds/brahms.ogg" && echo same)" 200same
+like "audio: served as audio/ogg" "$(curl -s -D - -o /dev/null "$U/audio/brahms")" 'Content-Type: audio/ogg'
+for p in /audio/evil /audio/passwd /audio/../../etc/passwd /audio/..%2f..%2fetc%2fpasswd /audio/%2e%2e /audio/ /audio/brahms%00; do
+  code=$(get "$U$p")
+  if [ "$code" = 404 ] && ! grep -q 'root:' "$T/body"; then pass "audio outside the library refused: $p"; else fail "audio outside the library refused: $p" "status $code"; fi
+done
 
 # ---- methods, unknown pages, traversal ----
 is "unknown page -> 404" "$(get "$U/api/nope")" 404
