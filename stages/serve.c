@@ -1246,20 +1246,26 @@ static const char *audio_type(const char *path) {
 
 /* The file of library key, when it resolves to a regular file under the
  * library folder (symbolic links and ".." resolved first); NULL otherwise. */
+static char *file_inside(const char *dir, const char *path);
 static char *audio_path(artset *a, const char *key) {
     int64_t i = *key && !strchr(key, '/') ? strmap_get(&a->audio, key) : -1;
-    char *dir = realpath(O.sounds_dir, NULL), *file = i >= 0 ? realpath(a->audio_paths[i], NULL) : NULL;
-    size_t dl = dir ? strlen(dir) : 0;
-    struct stat st;
-    if (!dir || !file || strncmp(file, dir, dl) != 0 || file[dl] != '/' || stat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
-        free(file);
-        file = NULL;
-    }
-    free(dir);
-    return file;
+    return i >= 0 ? file_inside(O.sounds_dir, a->audio_paths[i]) : NULL;
 }
 
 /* ---- charts: files of OUT/charts, served by exact name only ---- */
+
+/* path when its real path is a regular file inside the real path of dir. */
+static char *file_inside(const char *dir, const char *path) {
+    char *d = realpath(dir, NULL), *f = realpath(path, NULL);
+    size_t dl = d ? strlen(d) : 0;
+    struct stat st;
+    if (!d || !f || strncmp(f, d, dl) != 0 || f[dl] != '/' || stat(f, &st) != 0 || !S_ISREG(st.st_mode)) {
+        free(f);
+        f = NULL;
+    }
+    free(d);
+    return f;
+}
 
 static int chart_name_ok(const char *n) {
     size_t len = strlen(n);
@@ -1271,13 +1277,18 @@ static int chart_name_ok(const char *n) {
     return (len > 4 && (strcmp(n + len - 4, ".png") == 0 || strcmp(n + len - 4, ".svg") == 0));
 }
 
+static char *file_inside(const char *dir, const char *path);
 static int api_charts(reply *r) {
     char *dir = path_in("charts");
     DIR *d = dir ? opendir(dir) : NULL;
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "charts");
     struct dirent *e;
-    while (d && arr && (e = readdir(d)))
-        if (chart_name_ok(e->d_name)) cJSON_AddItemToArray(arr, cJSON_CreateString(e->d_name));
+    while (d && arr && (e = readdir(d))) {
+        char *p = NULL, *f = NULL;
+        if (chart_name_ok(e->d_name) && asprintf(&p, "%s/%s", dir, e->d_name) >= 0 && (f = file_inside(dir, p)))
+            cJSON_AddItemToArray(arr, cJSON_CreateString(e->d_name));
+        free(p); free(f);
+    }
     if (d) closedir(d);
     free(dir);
     r->body = o;
@@ -1375,11 +1386,12 @@ static int route(struct MHD_Connection *c, artset *a, reply *r, const char *url,
         return 1;
     }
     if (strncmp(url, "/charts/", 8) == 0 && get) {
-        char *p;
-        if (!chart_name_ok(url + 8)) return fail_with(r, 404, "no such chart: %.200s", utf8_ok(url) ? url + 8 : "?"), 0;
-        if (asprintf(&p, "%s/charts/%s", O.out, url + 8) < 0) return fail_with(r, 500, "out of memory"), 0;
-        *ret = send_file(c, p, url[strlen(url) - 1] == 'g' && url[strlen(url) - 2] == 'n' ? "image/png" : "image/svg+xml");
-        free(p);
+        char *p, *dir = path_in("charts"), *f = NULL;
+        if (!chart_name_ok(url + 8)) return free(dir), fail_with(r, 404, "no such chart: %.200s", utf8_ok(url) ? url + 8 : "?"), 0;
+        if (!dir || asprintf(&p, "%s/%s", dir, url + 8) < 0) return free(dir), fail_with(r, 500, "out of memory"), 0;
+        f = file_inside(dir, p);        /* a link out of the folder is not a chart */
+        *ret = f ? send_file(c, f, url[strlen(url) - 1] == 'g' && url[strlen(url) - 2] == 'n' ? "image/png" : "image/svg+xml") : MHD_NO;
+        free(p); free(f); free(dir);
         if (*ret == MHD_NO) return fail_with(r, 404, "no such chart: %.200s (run make charts)", url + 8), 0;
         return 1;
     }

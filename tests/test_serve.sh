@@ -25,6 +25,7 @@ normalize --stats "$T/stats.json" -o "$O/features/artists.norm.ts" "$T/artists.t
 cp "$O/features/songs.tsv" "$O/learned/songs.tsv"
 pca -k 2 -o "$O/learned/pca.emb.ts" "$O/features/songs.norm.ts" 2>/dev/null
 printf '\x89PNG\r\n\x1a\nfixture' >"$O/charts/years.png"
+ln -s /etc/passwd "$O/charts/link.png"
 # playlists: the invented MPD slices of tests/data/mpd, under their real names
 mkdir -p "$T/mpd" "$O/playlists"
 cp "$D/mpd/slices/slice.0-4.json.fixture" "$T/mpd/mpd.slice.0-4.json"
@@ -205,12 +206,12 @@ like "405 sends Allow" "$(curl -s -D - -o /dev/null -X PUT "$U/api/similar")" 'A
 is "POST on the page -> 405" "$(get -d x "$U/")" 405
 for p in '/../../etc/passwd' '/%2e%2e/%2e%2e/etc/passwd' '/charts/../../../etc/passwd' '/charts/..%2f..%2f..%2fetc%2fpasswd' \
          '/charts/%2e%2e%2f%2e%2e%2fetc%2fpasswd' '/charts/..%252f..%252fetc%252fpasswd' '/charts/.hidden.png' \
-         '/charts/years.png%00.txt' '/..%5c..%5cetc%5cpasswd' '//etc/passwd' '/charts//etc/passwd'; do
+         '/charts/years.png%00.txt' '/..%5c..%5cetc%5cpasswd' '//etc/passwd' '/charts//etc/passwd' '/charts/link.png'; do
   code=$(get "$U$p")
   if [ "$code" = 404 ] && ! grep -q 'root:' "$T/body"; then pass "traversal refused: $p"; else fail "traversal refused: $p" "status $code"; fi
 done
 is "a chart by its name" "$(get "$U/charts/years.png")$(head -c 4 "$T/body" | tail -c 3)" 200PNG
-like "charts listed" "$(get "$U/api/charts"; body)" '"years.png"'
+is "charts listed (not the link out of the folder)" "$(get "$U/api/charts"; body | jq -c .charts)" '200["years.png"]'
 
 # ---- the page ----
 is "page: 200" "$(get "$U/")" 200
@@ -282,7 +283,9 @@ fails "missing artifacts: exit 1, names the file" 1 "$T/none/features/songs.tsv:
 O=$T/good
 fails "--port abc: exit 2" 2 "--port: 'abc' is not an integer" serve --out "$O" --port abc
 fails "--listen bogus: exit 2" 2 "--listen: 'nowhere' is not an IPv4 or IPv6 address" serve --out "$O" --listen nowhere
-fails "a port in use: exit 1" 1 "cannot listen on 127.0.0.1 port" bash -c 'exec 9<>/dev/null; serve --out "$1" --port "$2" --poll 60 & p=$!; sleep 1; serve --out "$1" --port "$2"; rc=$?; kill $p; wait $p; exit $rc' _ "$O" 47391
+start "$T/s2.log" --poll 60
+fails "a port in use: exit 1" 1 "cannot listen on 127.0.0.1 port ${U##*:}" serve --out "$O" --port "${U##*:}"
+stop "second server" "$T/s2.log"
 ok "--help" serve --help
 
 # make serve: PORT reaches the recipe as data and is checked
