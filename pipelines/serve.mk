@@ -6,9 +6,12 @@ PORT   ?= 8080
 LISTEN ?= 127.0.0.1
 SERVE_OPTS ?=
 
-# libmicrohttpd only for this binary; the page is built into it
-$(BIN)/serve: LDLIBS += -lmicrohttpd
-$(BIN)/serve: stages/serve.html
+# bin/serve is stages/serve.c plus its parts in stages/serve/ (one binary,
+# so it has its own rule), linked with libmicrohttpd, the page built in
+SERVE_SRC := $(wildcard stages/serve/*.c)
+$(BIN)/serve: stages/serve.c $(SERVE_SRC) stages/serve/serve.h stages/serve.html $(LIB) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Istages/serve stages/serve.c $(SERVE_SRC) -o $@ $(LIB) $(LDFLAGS) $(LDLIBS) -lmicrohttpd
 
 # user values reach the recipe through the environment, never as text
 serve: export SERVE_PORT = $(PORT)
