@@ -267,10 +267,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             rq->limit = (size_t)O.max_upload;
         }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)rq->limit) {
+        unsigned long long want = cl ? strtoull(cl, NULL, 10) : 0;
+        /* A body a little over the limit is read and dropped, and the 413
+         * sent after it: answering at once closes the connection with the
+         * body unread, and the reset can destroy the answer before the
+         * client reads it.  A far larger one is refused at once. */
+        if (want > 16ULL * rq->limit) {
             fail_with(&r, 413, "the request body is larger than %zu bytes", rq->limit);
             return send_reply(c, &r, method, url, rq->t0);
         }
+        rq->too_big = want > rq->limit;
         return MHD_YES;
     }
     if (*upload_size) {         /* a piece of the body */

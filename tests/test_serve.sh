@@ -146,6 +146,10 @@ head -c 5000 /dev/zero | tr '\0' ' ' >"$T/big"
 is "body over --max-body -> 413" "$(get --data-binary @"$T/big" "$U/api/similar")" 413
 is "chunked body over --max-body -> 413" "$(get -H 'Transfer-Encoding: chunked' --data-binary @"$T/big" "$U/api/similar")" 413
 like "413 says the limit" "$(body | jq -r .error)" 'larger than 2048 bytes'
+exec 9<>/dev/tcp/127.0.0.1/"${U##*:}"
+printf 'POST /api/similar HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n[' >&9
+like "a huge Content-Length is refused at once" "$(timeout 5 head -1 <&9)" '^HTTP/1.1 413'
+exec 9>&-
 
 # ---- artist = knn --artist ----
 aname=$(jq -r '.' <<<'"Marlow Kite"')
