@@ -108,6 +108,10 @@ get "$U/api/similar?id=t002&k=3" >/dev/null
 is "similar: JSON shape" "$(body | jq -c '[.style, .metric, .k, .query.id, (.results | length), ([.results[0] | has("rank", "score", "reason", "title", "artist", "columns")] | all)]')" \
    '["raw","cosine",3,"t002",3,true]'
 is "similar: a one-line reason each" "$(body | jq -r '.results[].reason' | grep -c .)" 3
+get "$U/api/similar?id=t001&k=10" >/dev/null
+like "reasons of raw name the shared features" "$(body | jq -r '.results[].reason')" "both (high|low) (danceability|energy|valence|acousticness) \("
+get "$U/api/similar?id=t001&k=10&style=pca" >/dev/null
+is "reasons of an embedding never name its columns" "$(body | jq -r '.results[].reason' | grep -c 'pc[12]')" 0
 is "similar: default k is 10" "$(get "$U/api/similar?id=t002"; body | jq '.results | length')" 20010
 
 # errors carry knn's words

@@ -75,7 +75,9 @@ static const char *cat_val(const style *s, int64_t r, int col) {
  * other (in standard deviations: min(|zq|, |zx|) - |zq - zx|, largest
  * first).  "both high energy (0.91, 0.88), ..." */
 static size_t shared_traits(const style *s, const float *q, int64_t r, char *buf, size_t cap) {
-    if (!s->tab.h.columns || !q || cap < 2) return 0;
+    /* only the raw style's columns are features a listener knows; a learned
+     * embedding's ("latent.3") say nothing */
+    if (strcmp(s->name, "raw") || !s->tab.h.columns || !q || cap < 2) return 0;
     const float *x = (const float *)s->tab.data + r * s->d;
     int best[3] = {-1, -1, -1};
     double val[3] = {0};
@@ -118,7 +120,7 @@ static void reason(const style *s, int64_t qrow, const float *q, int64_t r, cons
     }
     char traits[400];
     if (shared_traits(s, q, r, traits, sizeof traits)) ADD("%s%s", len ? "; " : "", traits);
-    if (!len) ADD("near in the %s %s", s->name, s->tab.h.columns ? "features" : "embedding");
+    if (!len) ADD("near in the %s %s", s->name, strcmp(s->name, "raw") ? "embedding" : "features");
 #undef ADD
 }
 
