@@ -15,6 +15,41 @@ $(foreach v,$(filter-out $(sp_keep),$(.VARIABLES)),$(if $(findstring $$,$(v)),,\
   $(if $(filter command override,$(origin $(v))),$(eval override $(v) := $$(value $(v)))$(eval export $(v))$(eval sp_cmdline += $(v)),\
   $(if $(filter environment,$(origin $(v))),$(eval $(v) := $$(value $(v)))))))
 
+# ---- checks of user values: called where each is defined, before make uses it
+sp_digits := 0 1 2 3 4 5 6 7 8 9
+sp_pathchars := $(sp_digits) a b c d e f g h i j k l m n o p q r s t u v w x y z \
+  A B C D E F G H I J K L M N O P Q R S T U V W X Y Z . _ / + - @
+# TEXT without any of CHARS (call arguments are not expanded again)
+sp_strip = $(if $(2),$(call sp_strip,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,$(words $(2)),$(2))),$(1))
+# $(call sp_need_uint,VAR): VAR is a whole number
+sp_need_uint = $(if $($(1)),$(if $(call sp_strip,$($(1)),$(sp_digits)),$(call sp_bad,$(1),not a whole number)),$(call sp_bad,$(1),empty))
+# $(call sp_need_count,VAR[,small]): a whole number from 1 up, no leading 0
+# (small: below 10000, for counts that name one target each)
+sp_need_count = $(if $(call sp_is_count,$($(1))),$(if $(and $(2),$(word 5,$(call sp_split,$($(1))))),\
+  $(call sp_bad,$(1),above 9999)),$(call sp_bad,$(1),not a whole number from 1 up))
+# $(call sp_need_enum,VAR,WORDS): VAR is one of WORDS
+sp_need_enum = $(if $(and $(filter 1,$(words $($(1)))),$(filter $(2),$($(1))),$(if $(call sp_strip,$($(1)),$(2)),,ok)),,\
+  $(call sp_bad,$(1),not one of: $(2)))
+# $(call sp_need_path,VAR): a folder or file that make names in its rules:
+# letters, digits and . _ / + - @ only, not starting with -
+sp_need_path = $(if $(and $($(1)),$(if $(call sp_strip,$($(1)),$(sp_pathchars)),,ok),$(if $(filter -%,$($(1))),,ok)),,\
+  $(call sp_bad,$(1),make names this in its rules$(sp_comma) so it may hold only letters$(sp_comma) digits and . _ / + - @$(sp_comma) \
+  and not start with -; choose another name or use a symbolic link))
+sp_comma := ,
+sp_bad = $(error songpipe: $(1)='$($(1))': $(2))
+
+# $(call sp_is_count,TEXT): non-empty when TEXT is a whole number from 1 up, no leading 0
+sp_is_count = $(if $(1),$(if $(call sp_strip,$(1),$(sp_digits)),,$(if $(filter 0%,$(1)),,yes)))
+# the digits of $(1) as words
+sp_split = $(subst 9,9 ,$(subst 8,8 ,$(subst 7,7 ,$(subst 6,6 ,$(subst 5,5 ,$(subst 4,4 ,$(subst 3,3 ,$(subst 2,2 ,$(subst 1,1 ,$(subst 0,0 ,$(1)))))))))))
+# $(call sp_seq,N): 0 1 ... N-1 for a count N below 10000 (else nothing), in make alone
+sp_nz := 1 2 3 4 5 6 7 8 9
+sp_n2 = $(foreach a,$(sp_nz),$(foreach b,$(sp_digits),$(a)$(b)))
+sp_n3 = $(foreach a,$(sp_n2),$(foreach b,$(sp_digits),$(a)$(b)))
+sp_n4 = $(foreach a,$(sp_n3),$(foreach b,$(sp_digits),$(a)$(b)))
+sp_seq = $(if $(call sp_is_count,$(1)),$(wordlist 1,$(1),$(sp_digits) $(sp_n2) $(if $(word 3,$(sp_split)),$(sp_n3)) \
+  $(if $(word 4,$(sp_split)),$(sp_n4))))
+
 SHELL := bash
 .SHELLFLAGS := -eo pipefail -c
 .DELETE_ON_ERROR:
@@ -34,6 +69,8 @@ PY       ?= /usr/bin/python3
 CC      ?= cc
 SAN     ?= 0
 OUT     ?= build
+$(call sp_need_enum,SAN,0 1)
+$(call sp_need_path,OUT)
 ifeq ($(SAN),1)
   MODE    := san
   OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -118,47 +155,11 @@ sp_path_stamp = p=$$$(1); case $$p in -*) p=./$$p ;; esac; \
   if [ -n "$$p" ] && [ ! -e "$$p" ]; then echo "$(2): $(1)=$$p: no such file or folder" >&2; exit 1; fi; \
   { printf '%s\0' "$$p"; [ -z "$$p" ] || find -L "$$p" -type f -printf '%s %T@ %p\0' | LC_ALL=C sort -z; } | $(sp_stamp)
 
-# ---- checks of user values (called after the pipelines' defaults, below) ---
-sp_digits := 0 1 2 3 4 5 6 7 8 9
-sp_pathchars := $(sp_digits) a b c d e f g h i j k l m n o p q r s t u v w x y z \
-  A B C D E F G H I J K L M N O P Q R S T U V W X Y Z . _ / + - @
-# TEXT without any of CHARS (call arguments are not expanded again)
-sp_strip = $(if $(2),$(call sp_strip,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,$(words $(2)),$(2))),$(1))
-# $(call sp_need_uint,VAR): VAR is a whole number
-sp_need_uint = $(if $($(1)),$(if $(call sp_strip,$($(1)),$(sp_digits)),$(call sp_bad,$(1),not a whole number)),$(call sp_bad,$(1),empty))
-# $(call sp_need_count,VAR[,small]): a whole number from 1 up, no leading 0
-# (small: below 10000, for counts that name one target each)
-sp_need_count = $(if $(call sp_is_count,$($(1))),$(if $(and $(2),$(word 5,$(call sp_split,$($(1))))),\
-  $(call sp_bad,$(1),above 9999)),$(call sp_bad,$(1),not a whole number from 1 up))
-# $(call sp_need_enum,VAR,WORDS): VAR is one of WORDS
-sp_need_enum = $(if $(and $(filter 1,$(words $($(1)))),$(filter $(2),$($(1))),$(if $(call sp_strip,$($(1)),$(2)),,ok)),,\
-  $(call sp_bad,$(1),not one of: $(2)))
-# $(call sp_need_path,VAR): a folder or file that make names in its rules:
-# letters, digits and . _ / + - @ only, not starting with -
-sp_need_path = $(if $(and $($(1)),$(if $(call sp_strip,$($(1)),$(sp_pathchars)),,ok),$(if $(filter -%,$($(1))),,ok)),,\
-  $(call sp_bad,$(1),make names this in its rules$(sp_comma) so it may hold only letters$(sp_comma) digits and . _ / + - @$(sp_comma) \
-  and not start with -; choose another name or use a symbolic link))
-sp_comma := ,
-sp_bad = $(error songpipe: $(1)='$($(1))': $(2))
-
-# $(call sp_is_count,TEXT): non-empty when TEXT is a whole number from 1 up, no leading 0
-sp_is_count = $(if $(1),$(if $(call sp_strip,$(1),$(sp_digits)),,$(if $(filter 0%,$(1)),,yes)))
-# the digits of $(1) as words
-sp_split = $(subst 9,9 ,$(subst 8,8 ,$(subst 7,7 ,$(subst 6,6 ,$(subst 5,5 ,$(subst 4,4 ,$(subst 3,3 ,$(subst 2,2 ,$(subst 1,1 ,$(subst 0,0 ,$(1)))))))))))
-# $(call sp_seq,N): 0 1 ... N-1 for a count N below 10000 (else nothing), in make alone
-sp_nz := 1 2 3 4 5 6 7 8 9
-sp_n2 = $(foreach a,$(sp_nz),$(foreach b,$(sp_digits),$(a)$(b)))
-sp_n3 = $(foreach a,$(sp_n2),$(foreach b,$(sp_digits),$(a)$(b)))
-sp_n4 = $(foreach a,$(sp_n3),$(foreach b,$(sp_digits),$(a)$(b)))
-sp_seq = $(if $(call sp_is_count,$(1)),$(wordlist 1,$(1),$(sp_digits) $(sp_n2) $(if $(word 3,$(sp_split)),$(sp_n3)) \
-  $(if $(word 4,$(sp_split)),$(sp_n4))))
-
 # user values are checked where they are defined, before make uses them
 # (a bad value stops make with exit 2 before anything runs)
 OUTDIR ?= out
 export SAN OUT PY EXTRA_DEB_PKGS BENCH_DEB_PKGS
-$(call sp_need_enum,SAN,0 1)
-$(foreach v,OUT OUTDIR BIN,$(call sp_need_path,$(v)))
+$(foreach v,OUTDIR BIN,$(call sp_need_path,$(v)))
 # goals too: a pattern rule's recipe names its target ($@, $*)
 $(foreach g,$(MAKECMDGOALS),$(if $(call sp_strip,$(g),$(sp_pathchars)),\
   $(error songpipe: '$(g)': not a target name (make help lists the targets))))
