@@ -178,7 +178,7 @@ export $(IN_VARS)
 # the command line sets settings (the ?= variables and the user values the
 # recipes read), not internal variables a recipe is made of
 sp_settings := $(shell sed -n 's/^\([A-Z][A-Z0-9_]*\) *?=.*/\1/p' Makefile pipelines/*.mk) \
-  SONG ARTIST PLAYLIST FILE ONLY CFLAGS LDFLAGS EXTRA_DEB_PKGS
+  SONG ARTIST PLAYLIST FILE ONLY CFLAGS LDFLAGS OPT EXTRA_DEB_PKGS
 $(foreach v,$(filter-out $(sp_settings),$(sp_cmdline)),\
   $(error songpipe: $(v) is not a setting ('make help' and the pipelines/*.mk headers list them)))
 
@@ -194,7 +194,7 @@ help:
 	@echo "  make learned         train every learned style;  make agreement: genre agreement@10 table"
 	@echo "sound (pipelines/sound.mk, cnn.mk):"
 	@echo "  make sounds-like FILE=song.mp3 [CNN_K=5]   library songs that sound like a file"
-	@echo "  make add-song FILE=song.mp3    add a file to the sound library index"
+	@echo "  make add-song FILE=song.mp3    add a file to the sound library index (its name is its key)"
 	@echo "  make sound-model     retrain the sound model when its inputs changed"
 	@echo "  make spectro-library [AUDIO_DIR=dir]  log-mel spectrograms and 128x128 tiles of a folder"
 	@echo "  make cnn-quality     GTZAN genre checks of the sound model (shared data)"
@@ -208,6 +208,8 @@ help:
 	@echo "  make knn-all [SHARDS=N] [CLUSTER=slurm]     all-pairs neighbours in N parts (make -j or Slurm)"
 	@echo "  make spectro-library CLUSTER=slurm [SHARDS=N]"
 	@echo "  make clean"
+	@echo "Settings (VAR=value) are literal text, never code; file names may hold any character."
+	@echo "OUTDIR, CNN_DIR, CNN_MODEL, OUT: letters, digits and . _ / + - @ only.  README.md: Settings."
 
 clean:
 	rm -rf bin build out

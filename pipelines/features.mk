@@ -76,7 +76,7 @@ export DEMO_SONGS DEMO_ARTIST DEMO_PLAYLIST
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory features
-	@IFS=';'; for s in $$DEMO_SONGS; do echo; $(BIN)/knn $(KNN_OPTS) --text --song "$${s# }"; done
+	@set -f; IFS=';'; for s in $$DEMO_SONGS; do echo; $(BIN)/knn $(KNN_OPTS) --text --song "$${s# }"; done
 	@echo; $(BIN)/knn $(KNN_OPTS) --text --artist "$$DEMO_ARTIST" --artists $(F)/artists.norm.ts
 	@echo; $(BIN)/knn $(KNN_OPTS) --text --playlist "$$DEMO_PLAYLIST"
 	@echo; echo "Try: make recommend SONG='your song'   (or ARTIST=, PLAYLIST='a; b; c')"
