@@ -14,8 +14,8 @@ O=$T/out
 # a copy of the shipped sound model, so that nothing here can retrain data/sound.model
 cp data/sound.model "$T/m.model"; cp data/sound.model.inputs "$T/m.model.inputs"
 # a file with a leading - must sit where make runs (the project folder)
-DASH=-rf-$$.ogg
-trap 'rm -rf "$T" "$ROOT/$DASH"' EXIT
+DASH=-rf-$$.ogg DASHCSV=-songs-$$.csv
+trap 'rm -rf "$T" "$ROOT/$DASH" "$ROOT/$DASHCSV"' EXIT
 M=(make --no-print-directory -s -C "$ROOT" OUT="${OUT:-build}" SAN="${SAN:-0}" OUTDIR="$O" CNN_DIR="$T/cnn" CNN_MODEL="$T/m.model")
 P_SHELL='$(shell touch '"$CAN"')'
 payloads=("$P_SHELL" '$$(touch '"$CAN"')' '$(touch '"$CAN"')' '`touch '"$CAN"'`' "'; touch $CAN; '"
@@ -91,6 +91,9 @@ before=$(stat -c %Y "$O/features/songs.ts")
 sleep 1; touch "$SONGS"
 run "$T/r.out" features SONGS_CSV="$SONGS"
 is "  a newer table (same name) rebuilds" "$([ "$(stat -c %Y "$O/features/songs.ts")" != "$before" ] && echo yes)" yes
+cp "$SONGS" "$ROOT/$DASHCSV"
+ok "features from SONGS_CSV=$DASHCSV (relative, a leading -)" "${M[@]}" features OUTDIR="$T/out-dash" SONGS_CSV="$DASHCSV"
+ok "  the same table" cmp "$T/out-dash/features/songs.tsv" "$O/features/songs.tsv"
 for v in SONG ARTIST PLAYLIST; do
   [ $v = SONG ] && set -- "${payloads[@]}" || set -- "${few[@]}"
   for p; do
@@ -161,6 +164,12 @@ for v in CNN_SPECTRO_OPTS CNN_SLICE_OPTS; do
   like "sounds-like $v=<payload>: the stage refuses the literal words" "$(cat "$T/s.out")" "(spectro|slice): "
 done
 canary "  no canary"
+
+# spectro -0: a NUL-separated list keeps a name with a line end whole
+is "spectro -0 reads a name with a line end" \
+  "$(printf '%s\0' "$A/new"$'\n'"line.ogg" | spectro -q -0 | to-csv --tsv --no-header | cut -f1 | sort -u)" "new line"
+printf '%s\n' "$A/new"$'\n'"line.ogg" | spectro -q > /dev/null 2> "$T/s.err"
+like "  a line list cannot (the reason for -0)" "$(cat "$T/s.err")" "spectro: .*new"
 
 # spectro-library over a folder of such names, unsharded and in 2 parts
 run "$T/s.out" spectro-library AUDIO_DIR="$A" SLICE_OPTS='--tiles 0..1'
