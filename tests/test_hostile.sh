@@ -102,6 +102,8 @@ for v in SONG ARTIST PLAYLIST; do
   done
   pass "recommend $v=<payloads>: exit 2, knn finds no such song"
 done
+SONG="$P_ALL" "${M[@]}" recommend SONGS_CSV="$SONGS" > /dev/null 2> "$T/r.err"; rc=$?
+like "recommend with SONG=<payloads> in the environment: knn finds no such song" "$(cat "$T/r.err")" "^knn: "; is "  exit 2" "$rc" 2
 canary "  no canary"
 for v in SONG_KEY FEATURES DISPLAY NORM ARTISTS_CSV; do
   run "$T/r.out" features SONGS_CSV="$SONGS" "$v=$P_ALL"
@@ -133,6 +135,8 @@ for p in "${few[@]}"; do
   [ "$rc" = 2 ] && grep -q "no such file or folder" "$T/t.err" || { fail "taste HISTORY=$p" "exit $rc: $(head -c 300 "$T/t.err")"; break; }
 done
 [ "$rc" = 2 ] && pass "taste HISTORY=<payloads>: no such folder, exit 2"
+HISTORY="$P_ALL" "${M[@]}" taste TASTE_SONGS="$H/songs.csv" > /dev/null 2> "$T/t.err"; rc=$?
+like "taste with HISTORY=<payloads> in the environment: no such folder" "$(cat "$T/t.err")" "songpipe: HISTORY="; is "  exit 2" "$rc" 2
 canary "  no canary"
 
 # ---- sound: files with hostile names ---------------------------------------
@@ -159,6 +163,8 @@ for p in "${few[@]}"; do
   [ "$rc" = 2 ] && grep -q "no such file" "$T/s.err" || { fail "sounds-like FILE=$p" "exit $rc: $(head -c 300 "$T/s.err")"; break; }
 done
 [ "$rc" = 2 ] && pass "sounds-like FILE=<payloads>: no such file, exit 2"
+FILE="$P_ALL" "${M[@]}" add-song > /dev/null 2> "$T/s.err"; rc=$?
+like "add-song with FILE=<payloads> in the environment: no such file" "$(cat "$T/s.err")" "no such file"; is "  exit 2" "$rc" 2
 for v in CNN_SPECTRO_OPTS CNN_SLICE_OPTS; do
   run "$T/s.out" sounds-like FILE="$A/q\"uote.ogg" "$v=--fmax 8000 $P_SHELL"
   like "sounds-like $v=<payload>: the stage refuses the literal words" "$(cat "$T/s.out")" "(spectro|slice): "
