@@ -152,7 +152,7 @@ sp_stamp = { mkdir -p $(@D) && sp_t=$$(mktemp $@.XXXXXX) && cat > "$$sp_t" && \
 # the name, then size, time and name of every file in it.  It stands in for
 # the path as a prerequisite, which make could not parse.  Empty VAR: none.
 sp_path_stamp = p=$$$(1); case $$p in -*) p=./$$p ;; esac; \
-  if [ -n "$$p" ] && [ ! -e "$$p" ]; then echo "$(2): $(1)=$$p: no such file or folder" >&2; exit 1; fi; \
+  if [ -n "$$p" ] && [ ! -e "$$p" ]; then echo "$(2): $(1)=$$p: no such file or folder; set $(1) to an existing one" >&2; exit 1; fi; \
   { printf '%s\0' "$$p"; [ -z "$$p" ] || find -L "$$p" -type f -printf '%s %T@ %p\0' | LC_ALL=C sort -z; } | $(sp_stamp)
 
 # user values are checked where they are defined, before make uses them
