@@ -182,34 +182,39 @@ sp_settings := $(shell sed -n 's/^\([A-Z][A-Z0-9_]*\) *?=.*/\1/p' Makefile pipel
 $(foreach v,$(filter-out $(sp_settings),$(sp_cmdline)),\
   $(error songpipe: $(v) is not a setting ('make help' and the pipelines/*.mk headers list them)))
 
+# the help text (one shell prints it)
+define sp_help
+songpipe targets:
+  make demo            install deps, build, recommend songs from the shipped data
+  make test            unit and end-to-end tests (SAN=1: with ASan+UBSan; ONLY=regex)
+  make bench           speed against faiss, scikit-learn, pandas, PyTorch, torchaudio (python3-* packages)
+  make deps            install missing Debian packages (or print the command)
+features (pipelines/features.mk, learned.mk):
+  make recommend SONG='name' | ARTIST='name' | PLAYLIST='a;b;c'   [K=10] [METRIC=cosine]
+  make recommend SONG=... STYLE=predictor|autoencoder|autoencoder-narrow|catae|catae-nogenre
+  make learned         train every learned style;  make agreement: genre agreement@10 table
+sound (pipelines/sound.mk, cnn.mk):
+  make sounds-like FILE=song.mp3 [CNN_K=5]   library songs that sound like a file
+  make add-song FILE=song.mp3    add a file to the sound library index (its name is its key)
+  make sound-model     retrain the sound model when its inputs changed
+  make spectro-library [AUDIO_DIR=dir]  log-mel spectrograms and 128x128 tiles of a folder
+  make cnn-quality     GTZAN genre checks of the sound model (shared data)
+playlists (pipelines/playlists.mk; MPD read from MPD_DIR, never shipped):
+  make eval-playlists  RecSys 2018 metrics, model x seeds x metric
+  make continue PLAYLIST=pid | PLAYLIST='Title - Artist; ...'
+taste and charts (pipelines/taste.mk, charts.mk):
+  make taste HISTORY=dir/ [CANDIDATES=file]  taste model from a Spotify data export
+  make charts          correlation, years, genres, artists, training, latent space (PNG+SVG)
+scale out (pipelines/slurm.mk, pipelines/SLURM.md):
+  make knn-all [SHARDS=N] [CLUSTER=slurm]     all-pairs neighbours in N parts (make -j or Slurm)
+  make spectro-library CLUSTER=slurm [SHARDS=N]
+  make clean
+Settings (VAR=value) are literal text, never code; file names may hold any character.
+OUTDIR, CNN_DIR, CNN_MODEL, OUT: letters, digits and . _ / + - @ only.  README.md: Settings.
+endef
+export sp_help
 help:
-	@echo "songpipe targets:"
-	@echo "  make demo            install deps, build, recommend songs from the shipped data"
-	@echo "  make test            unit and end-to-end tests (SAN=1: with ASan+UBSan; ONLY=regex)"
-	@echo "  make bench           speed against faiss, scikit-learn, pandas, PyTorch, torchaudio (python3-* packages)"
-	@echo "  make deps            install missing Debian packages (or print the command)"
-	@echo "features (pipelines/features.mk, learned.mk):"
-	@echo "  make recommend SONG='name' | ARTIST='name' | PLAYLIST='a;b;c'   [K=10] [METRIC=cosine]"
-	@echo "  make recommend SONG=... STYLE=predictor|autoencoder|autoencoder-narrow|catae|catae-nogenre"
-	@echo "  make learned         train every learned style;  make agreement: genre agreement@10 table"
-	@echo "sound (pipelines/sound.mk, cnn.mk):"
-	@echo "  make sounds-like FILE=song.mp3 [CNN_K=5]   library songs that sound like a file"
-	@echo "  make add-song FILE=song.mp3    add a file to the sound library index (its name is its key)"
-	@echo "  make sound-model     retrain the sound model when its inputs changed"
-	@echo "  make spectro-library [AUDIO_DIR=dir]  log-mel spectrograms and 128x128 tiles of a folder"
-	@echo "  make cnn-quality     GTZAN genre checks of the sound model (shared data)"
-	@echo "playlists (pipelines/playlists.mk; MPD read from MPD_DIR, never shipped):"
-	@echo "  make eval-playlists  RecSys 2018 metrics, model x seeds x metric"
-	@echo "  make continue PLAYLIST=pid | PLAYLIST='Title - Artist; ...'"
-	@echo "taste and charts (pipelines/taste.mk, charts.mk):"
-	@echo "  make taste HISTORY=dir/ [CANDIDATES=file]  taste model from a Spotify data export"
-	@echo "  make charts          correlation, years, genres, artists, training, latent space (PNG+SVG)"
-	@echo "scale out (pipelines/slurm.mk, pipelines/SLURM.md):"
-	@echo "  make knn-all [SHARDS=N] [CLUSTER=slurm]     all-pairs neighbours in N parts (make -j or Slurm)"
-	@echo "  make spectro-library CLUSTER=slurm [SHARDS=N]"
-	@echo "  make clean"
-	@echo "Settings (VAR=value) are literal text, never code; file names may hold any character."
-	@echo "OUTDIR, CNN_DIR, CNN_MODEL, OUT: letters, digits and . _ / + - @ only.  README.md: Settings."
+	@printf '%s\n' "$$sp_help"
 
 clean:
 	rm -rf bin build out
