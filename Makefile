@@ -101,9 +101,18 @@ HDRS    := $(wildcard common/*.h formats/*.h tests/unit/*.h)
 .PHONY: all deps test bench demo help clean
 all: $(BINS)
 
+# The compiler command comes from the environment: CC, CFLAGS, LDFLAGS (and
+# OPT) are user values, split into words by the shell (never globbed), not
+# pasted into the recipe.  The command is printed as make would print it.
+export SP_CC = $(CC)
+export SP_CFLAGS = $(CFLAGS)
+export SP_LDFLAGS = $(LDFLAGS) $(LDLIBS)
+# $(call sp_cc,ARGS): CC CFLAGS ARGS (ARGS: file names of this project)
+sp_cc = @set -f; $(if $(findstring s,$(firstword -$(MAKEFLAGS))),,echo $$SP_CC $$SP_CFLAGS $(1);) $$SP_CC $$SP_CFLAGS $(1)
+
 $(BUILD)/%.o: %.c $(HDRS) | deps-ok
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(call sp_cc,-c $< -o $@)
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -111,11 +120,11 @@ $(LIB): $(LIB_OBJ)
 
 $(BIN)/%: stages/%.c $(LIB) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(call sp_cc,$< -o $@ $(LIB) $$SP_LDFLAGS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(call sp_cc,$< -o $@ $(LIB) $$SP_LDFLAGS)
 
 # `make deps`: install what is missing (as root), or print the command.
 .PHONY: deps-ok
