@@ -76,9 +76,10 @@ fails "OUTDIR with a space: refused, saying why" 2 "OUTDIR='a b': make names thi
 fails "an internal variable is not a setting" 2 "KNN_OPTS is not a setting" "${M[@]}" recommend SONG=x "KNN_OPTS=; touch $CAN"
 fails "a goal that is no target name" 2 "not a target name" "${M[@]}" "$O/x;touch $CAN"
 # the compiler command: CC and CFLAGS are words for the shell, not code
-"${M[@]}" OUT="$T/b" "$T/b/rel/common/rng.o" "CFLAGS=-O0 $P_SHELL" > "$T/b.out" 2>&1; rc=$?
+mode=rel; [ "${SAN:-0}" = 1 ] && mode=san
+"${M[@]}" OUT="$T/b" "$T/b/$mode/common/rng.o" "CFLAGS=-O0 $P_SHELL" > "$T/b.out" 2>&1; rc=$?
 like "compiling with CFLAGS=<payload>: the compiler refuses the words" "$rc $(cat "$T/b.out")" "^2 .*(cc|gcc): .*shell"
-"${M[@]}" OUT="$T/b" "$T/b/rel/common/rng.o" "CC=cc; touch $CAN;" > "$T/b.out" 2>&1; rc=$?
+"${M[@]}" OUT="$T/b" "$T/b/$mode/common/rng.o" "CC=cc; touch $CAN;" > "$T/b.out" 2>&1; rc=$?
 like "compiling with CC='cc; touch CANARY;': no such command" "$rc $(cat "$T/b.out")" "^2 .*cc;: command not found"
 canary "  no canary"
 
