@@ -187,7 +187,7 @@ export $(IN_VARS)
 # the command line sets settings (the ?= variables and the user values the
 # recipes read), not internal variables a recipe is made of
 sp_settings := $(shell sed -n 's/^\([A-Z][A-Z0-9_]*\) *?=.*/\1/p' Makefile pipelines/*.mk) \
-  SONG ARTIST PLAYLIST FILE ONLY CFLAGS LDFLAGS OPT EXTRA_DEB_PKGS
+  SONG ARTIST PLAYLIST FILE ONLY CFLAGS LDFLAGS OPT EXTRA_DEB_PKGS SOUND_J
 $(foreach v,$(filter-out $(sp_settings),$(sp_cmdline)),\
   $(error songpipe: $(v) is not a setting ('make help' and the pipelines/*.mk headers list them)))
 

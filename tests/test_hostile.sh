@@ -60,12 +60,12 @@ canary "  no canary"
 bad=
 for v in "${checked[@]}"; do
   "${M[@]}" help "$v=$P_ALL" > /dev/null 2> "$T/c.err"; rc=$?
-  { [ "$rc" = 2 ] && grep -q "$v" "$T/c.err"; } || bad+=" $v(cmdline:$rc)"
+  { [ "$rc" = 2 ] && grep -q "\b$v=" "$T/c.err"; } || bad+=" $v(cmdline:$rc)"
 done
 # and in the environment (a few: the same code reads both)
 for v in K STYLE SHARDS CNN_K CLUSTER; do
   env "$v=$P_ALL" "${M[@]}" help > /dev/null 2> "$T/c.err"; rc=$?
-  { [ "$rc" = 2 ] && grep -q "$v" "$T/c.err"; } || bad+=" $v(env:$rc)"
+  { [ "$rc" = 2 ] && grep -q "\b$v=" "$T/c.err"; } || bad+=" $v(env:$rc)"
 done
 is "checked settings with payloads: exit 2 naming the setting" "${bad:-none}" none
 canary "  no canary"
