@@ -23,6 +23,7 @@ struct audio_reader {
     float *mono;                /* chunk mono samples waiting for the resampler */
     size_t mono_pos, mono_len;
     int eof;                    /* libsndfile has no more frames */
+    int64_t decoded;            /* frames libsndfile has handed out */
     int flushed;                /* resampler has been told end_of_input and drained */
     char err[256];
 };
@@ -120,6 +121,7 @@ static long decode_mono(audio_reader *a, float *out, size_t n) {
         a->eof = 1;
         return 0;
     }
+    a->decoded += got;
     if (ch == 2) {              /* the common case, in a loop the compiler vectorises */
         for (sf_count_t i = 0; i < got; i++) out[i] = (in[2 * i] + in[2 * i + 1]) * 0.5f;
     } else if (ch > 2) {
@@ -193,6 +195,14 @@ const char *audio_error(const audio_reader *a) { return a->err; }
 int audio_file_rate(const audio_reader *a) { return a->info.samplerate; }
 int audio_file_channels(const audio_reader *a) { return a->info.channels; }
 int64_t audio_file_frames(const audio_reader *a) { return (int64_t)a->info.frames; }
+int64_t audio_decoded_frames(const audio_reader *a) { return a->decoded; }
+
+int audio_ends_early(const audio_reader *a) {
+    int64_t said = (int64_t)a->info.frames, got = a->decoded, slack = said / 50;
+    if (said <= 0 || said == (int64_t)SF_COUNT_MAX) return 0;       /* the header does not say */
+    if (slack < a->info.samplerate / 2) slack = a->info.samplerate / 2;
+    return got + slack < said;
+}
 int audio_out_rate(const audio_reader *a) { return a->out_rate; }
 const char *audio_resampler_name(const audio_reader *a) {
     return a->poly || a->src ? audio_quality_name(a->used) : "none";

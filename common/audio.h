@@ -37,6 +37,12 @@ const char *audio_error(const audio_reader *a);
 int audio_file_rate(const audio_reader *a);
 int audio_file_channels(const audio_reader *a);
 int64_t audio_file_frames(const audio_reader *a);   /* as the header says; may be approximate (MP3) */
+int64_t audio_decoded_frames(const audio_reader *a); /* at the file's rate, so far */
+/* 1 when, at the end, the decoder handed out fewer frames than the header
+ * states by more than 2 % and half a second (an MP3's Xing count or a FLAC
+ * STREAMINFO of a file cut short; a WAV's count libsndfile takes from the
+ * file size, and a cut Ogg's from its last page, so those cannot tell) */
+int audio_ends_early(const audio_reader *a);
 int audio_out_rate(const audio_reader *a);
 /* the converter in use: "none", "poly", "poly-fast", "src-best", ... */
 const char *audio_resampler_name(const audio_reader *a);

@@ -28,6 +28,49 @@ void cli_version(void) {
     exit(EXIT_OK);
 }
 
+/* "512M", "8G", "1073741824": bytes, K M G T = powers of 1024 (an optional
+ * trailing B or iB is allowed); 0 when malformed or out of range */
+static uint64_t parse_size(const char *s) {
+    char *end;
+    errno = 0;
+    if (!s || *s < '0' || *s > '9') return 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s) return 0;
+    int shift = 0;
+    const char *units = "KMGT", *u = *end ? strchr(units, *end & ~0x20) : NULL;
+    if (u && *end) { shift = 10 * (int)(u - units + 1); end++; }
+    if (*end == 'i' && shift) end++;
+    if ((*end == 'B' || *end == 'b') ) end++;
+    if (*end || v == 0 || v > (UINT64_MAX >> shift)) return 0;
+    return (uint64_t)v << shift;
+}
+
+void cli_mem_limit_opt(const char *opt, const char *s) {
+    uint64_t v = parse_size(s);
+    if (!v) cli_usage("%s: '%s' is not a size in bytes (e.g. 512M, 8G, 1073741824)", opt, s);
+    ts_set_mem_limit(v, opt);
+}
+
+void cli_mem_need(const char *src, const char *what, uint64_t bytes) {
+    if (bytes <= ts_mem_limit()) return;
+    char m[512];
+    ts_mem_message(m, sizeof m, bytes);
+    cli_die("%s: %s %s", src, what, m);
+}
+
+/* SONGPIPE_MEM_LIMIT for every stage; a stage whose help offers --mem-limit
+ * is named in the hint of the messages too */
+static void mem_limit_init(const char *help_text) {
+    const char *env = getenv("SONGPIPE_MEM_LIMIT");
+    if (env && *env) {
+        uint64_t v = parse_size(env);
+        if (!v) cli_usage("SONGPIPE_MEM_LIMIT: '%s' is not a size in bytes (e.g. 512M, 8G, 1073741824)", env);
+        ts_set_mem_limit(v, "SONGPIPE_MEM_LIMIT");
+    }
+    if (help_text && strstr(help_text, "--mem-limit"))
+        ts_set_mem_hint("raise it with --mem-limit SIZE or SONGPIPE_MEM_LIMIT=SIZE (a K, M, G or T suffix)");
+}
+
 void cli_init(const char *stage, int argc, char **argv, const char *help_text) {
     cli_stage = stage;
     signal(SIGINT, on_signal);
@@ -39,6 +82,7 @@ void cli_init(const char *stage, int argc, char **argv, const char *help_text) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) cli_help(help_text);
         if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) cli_version();
     }
+    mem_limit_init(help_text);
 }
 
 static void vmsg(const char *fmt, va_list ap) {

@@ -36,6 +36,18 @@ _Noreturn void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 
 long cli_long(const char *opt, const char *s, long lo, long hi);
 double cli_double(const char *opt, const char *s, double lo, double hi);
 
+/* The memory limit (formats/tensor.h, ts_mem_limit): cli_init takes
+ * SONGPIPE_MEM_LIMIT from the environment (exit 2 when malformed);
+ * cli_mem_limit_opt sets it from an option value ("512M", "8G", bytes);
+ * cli_mem_need dies, naming src and what, when holding `bytes` passes it. */
+#define CLI_MEM_HELP \
+"  --mem-limit SIZE  the most this stage materialises from its input (a table,\n" \
+"                 a block), e.g. 512M or 8G (default: half of physical memory,\n" \
+"                 or SONGPIPE_MEM_LIMIT); above it the stage stops before\n" \
+"                 allocating and says how much it needs\n"
+void cli_mem_limit_opt(const char *opt, const char *s);
+void cli_mem_need(const char *src, const char *what, uint64_t bytes);
+
 /* Reader/writer wrappers that die with the format's message. */
 ts_reader *cli_open_read(const char *path);
 ts_writer *cli_open_write(const char *path);   /* NULL or "-" = stdout */

@@ -176,6 +176,7 @@ csvin *csvin_open(const char *path, unsigned char delim, char *err, size_t errle
         goto fail;
     }
     c->sync_live = 1;
+    c->at_start = 1;            /* nothing read yet: the first rewind does not seek */
     if (csvin_rewind(c)) { snprintf(err, errlen, "%s", c->err); goto fail; }
     return c;
 fail:
@@ -258,7 +259,8 @@ static ssize_t read_some(csvin *c, char *p, size_t want, size_t min) {
 }
 
 int csvin_rewind(csvin *c) {
-    if (c->row_index > 0 || c->eof) {
+    /* !at_start: bytes were read, maybe with no row done (an error in the first) */
+    if (c->row_index > 0 || c->eof || !c->at_start) {
         if (!c->seekable) return cfail(c, "%s: cannot read a pipe twice", c->name);
         if (lseek(c->fd, 0, SEEK_SET) < 0) return cfail(c, "%s: %s", c->name, strerror(errno));
     }
@@ -412,6 +414,14 @@ static void on_field(void *data, size_t len, void *ctx) {
     if (b->nf >= b->fcap && grow_fields(b)) { rfail(c, "out of memory"); return; }
     size_t k = b->nf++;
     b->flen[k] = CSVIN_SKIP;
+    /* fields are handed over NUL-terminated: a NUL inside would cut a key
+     * short and merge two of them.  Every field is looked at, wanted or not,
+     * so that the rows do not depend on which columns are read */
+    if (len && memchr(data, 0, len)) {
+        rfail(c, "%s:%ld: a NUL byte in field %zu; CSV text cannot hold one (is the file binary, or UTF-16?)",
+              c->name, c->line, i + 1);
+        return;
+    }
     if (!c->rwant_all && (i >= (size_t)c->rnwant || !c->rwant[i])) return;
     if (b->len - b->done_len + len + 1 > CSVIN_MAX_ROW) {
         rfail(c, "%s:%ld: a row longer than %u MiB: a quote opened on or after "

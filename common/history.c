@@ -3,6 +3,7 @@
  * streaming history); see history.h. */
 #include "history.h"
 #include "errbuf.h"
+#include "jsoncheck.h"
 #include "csvin.h"
 #include "csvnum.h"
 #include "text.h"
@@ -103,6 +104,10 @@ static int add_entry(hist *h, const cJSON *e, const char *name, int64_t idx, cha
     if (!cJSON_IsObject(e) || !cJSON_IsNumber(ms) || ms->valuedouble < 0)
         return err_fail(err, errlen, "%s: entry %lld: no msPlayed (basic history) or ms_played (extended history) number; "
                     "is this a Spotify streaming-history file?", name, (long long)idx + 1);
+    /* 1e999 parses as infinity; past 2^53 ms (285,000 years) sums lose exactness */
+    if (!(ms->valuedouble <= 9007199254740992.0))
+        return err_fail(err, errlen, "%s: entry %lld: %s %g is not a finite play time in milliseconds; fix or remove the entry",
+                    name, (long long)idx + 1, extended ? "ms_played" : "msPlayed", ms->valuedouble);
     const char *artist = str_field(e, extended ? "master_metadata_album_artist_name" : "artistName");
     const char *title = str_field(e, extended ? "master_metadata_track_name" : "trackName");
     const char *uri = extended ? str_field(e, "spotify_track_uri") : NULL;
@@ -122,6 +127,7 @@ static int add_entry(hist *h, const cJSON *e, const char *name, int64_t idx, cha
 
 int hist_add_json(hist *h, const char *text, size_t len, const char *name, char *err, size_t errlen) {
     const char *end = NULL;
+    if (json_check_text(text, len, name, err, errlen)) return -1;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) {
         const char *at = end ? end : cJSON_GetErrorPtr();
@@ -129,7 +135,9 @@ int hist_add_json(hist *h, const char *text, size_t len, const char *name, char 
                     name, at && at >= text && at <= text + len ? line_of(text, at) : 1L);
     }
     int rc = 0;
-    if (!cJSON_IsArray(root)) {
+    if (json_check_end(text, len, end, name, err, errlen) || json_check_keys(root, name, err, errlen)) {
+        rc = -1;
+    } else if (!cJSON_IsArray(root)) {
         rc = err_fail(err, errlen, "%s: the JSON is not an array of plays; a Spotify history file is [{\"endTime\": ...}, ...] "
                   "or [{\"ts\": ...}, ...]", name);
     } else {

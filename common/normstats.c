@@ -1,6 +1,7 @@
 /* normstats.c - fit, save, load and apply per-column normalisation
  * statistics.  The contract and the JSON format are in normstats.h. */
 #include "normstats.h"
+#include "jsoncheck.h"
 
 #include <errno.h>
 #include <float.h>
@@ -578,6 +579,7 @@ int ns_stats_load(const char *path, ns_stats *s, char *err, size_t errlen) {
     int rc = -1;
     if (len == 0) { snprintf(err, errlen, "%s: empty file: expected the JSON written by normalize --save", path); goto done; }
     const char *end = NULL;
+    if (json_check_text(text, len, path, err, errlen)) goto done;
     cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!j) {
         size_t off = end && end >= text ? (size_t)(end - text) : 0;
@@ -593,7 +595,9 @@ int ns_stats_load(const char *path, ns_stats *s, char *err, size_t errlen) {
                      path, line_of(text, off), near, text + off);
         goto done;
     }
-    rc = ns_stats_from_json(j, path, s, err, errlen);
+    /* a second document or a column twice would be read as the first only */
+    if (json_check_end(text, len, end, path, err, errlen) == 0 && json_check_keys(j, path, err, errlen) == 0)
+        rc = ns_stats_from_json(j, path, s, err, errlen);
     cJSON_Delete(j);
 done:
     free(text);

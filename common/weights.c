@@ -2,6 +2,7 @@
 #include "weights.h"
 #include "errbuf.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,12 @@ int weights_read(ts_reader *r, const ts_header *h, float *dst, int ndim, const i
     }
     if (rc < 0) return err_fail(err, el, "%s", ts_error(r));
     if (rows != 1) return err_fail(err, el, "%s: tensor '%s' has no row", path, h->name);
+    /* a NaN or an infinity would turn every output it reaches into NaN */
+    for (int64_t i = 0; i < h->row_elems; i++)
+        if (!isfinite(dst[i]))
+            return err_fail(err, el, "%s: tensor '%s' holds %g at value %lld of %lld; a model's weights must be finite "
+                            "(did the training diverge? retrain it, e.g. with a lower --lr)",
+                            path, h->name, dst[i], (long long)i, (long long)h->row_elems);
     return 0;
 }
 

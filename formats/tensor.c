@@ -27,6 +27,43 @@ int ts_dtype_parse(const char *s, ts_dtype *t) {
     return -1;
 }
 
+/* ---------- the memory limit ---------- */
+static uint64_t mem_limit;          /* 0: not set, the default applies */
+static const char *mem_origin = "half of physical memory";
+static const char *mem_hint = "raise it with SONGPIPE_MEM_LIMIT=SIZE (a K, M, G or T suffix)";
+
+uint64_t ts_mem_limit(void) {
+    if (!mem_limit) {
+        long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+        /* a system that does not say: 4 GiB, what a small machine has */
+        mem_limit = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize / 2 : (uint64_t)4 << 30;
+    }
+    return mem_limit;
+}
+const char *ts_mem_limit_origin(void) { ts_mem_limit(); return mem_origin; }
+void ts_set_mem_limit(uint64_t bytes, const char *origin) {
+    mem_limit = bytes ? bytes : 1;
+    mem_origin = origin ? origin : "set by the program";
+}
+void ts_set_mem_hint(const char *hint) { mem_hint = hint; }
+
+/* "1.5 GiB": a size for the reader of a message */
+static const char *human(char *b, size_t len, uint64_t v) {
+    static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    double x = (double)v;
+    int u = 0;
+    while (x >= 1024 && u < 4) { x /= 1024; u++; }
+    snprintf(b, len, u ? "%.1f %s" : "%.0f %s", x, unit[u]);
+    return b;
+}
+
+void ts_mem_message(char *buf, size_t len, uint64_t need) {
+    uint64_t lim = ts_mem_limit();
+    char a[32], b[32];
+    snprintf(buf, len, "needs %" PRIu64 " bytes (%s) and the memory limit is %" PRIu64 " bytes (%s, %s); %s",
+             need, human(a, sizeof a, need), lim, human(b, sizeof b, lim), mem_origin, mem_hint);
+}
+
 /* ---------- CRC-32C, slice-by-8 ---------- */
 static uint32_t crc_table[8][256];
 static int crc_ready;
@@ -285,6 +322,7 @@ struct ts_reader {
     int64_t rows;
     ts_header h;
     int have_h;
+    uint64_t held;          /* bytes ts_read_table holds: a block must fit beside them */
     unsigned char *comp; size_t comp_cap;
     unsigned char *raw; size_t raw_cap;
     const char **keys; size_t keys_cap;
@@ -511,6 +549,11 @@ int ts_read_block(ts_reader *r, ts_block *blk) {
     uint64_t payload = (uint64_t)nrows * r->h.row_bytes;
     if (payload + nrows > raw_len)   /* each key needs at least its NUL */
         return rfail(r, "block sizes do not add up: %u rows of %zu bytes in %u bytes: the stream is corrupt", nrows, r->h.row_bytes, raw_len);
+    if (r->held + raw_len > ts_mem_limit()) {
+        char m[512];
+        ts_mem_message(m, sizeof m, r->held + raw_len);
+        return rfail(r, "%s %s", r->held ? "holding the whole tensor with its next block" : "a block of this size", m);
+    }
     if ((rc = rread_grow(r, &r->comp, &r->comp_cap, (size_t)comp_len + 4)) != 1) return truncated(r, rc ? rc : -1, "a block");
     uint32_t crc = ts_crc32c(ts_crc32c(0, b, 13), r->comp, comp_len);
     if (crc != get_u32(r->comp + comp_len)) return rfail(r, "checksum mismatch: the stream is corrupt");
@@ -572,7 +615,16 @@ int ts_read_table(ts_reader *r, ts_table *t) {
             kb_len += l;
         }
         t->nrows += b.nrows;
+        /* rows, keys, their offsets and pointers: what the table will hold */
+        r->held = (uint64_t)t->nrows * (t->h.row_bytes + 2 * sizeof(size_t)) + kb_len;
+        if (r->held > ts_mem_limit()) {
+            char m[512];
+            ts_mem_message(m, sizeof m, r->held);
+            rfail(r, "holding the whole tensor %s", m);
+            goto fail;
+        }
     }
+    r->held = 0;
     if (rc < 0) goto fail;
     t->keys = malloc((size_t)(t->nrows ? t->nrows : 1) * sizeof *t->keys);
     if (!t->keys) goto oom;
@@ -582,6 +634,7 @@ int ts_read_table(ts_reader *r, ts_table *t) {
 oom:
     rfail(r, "out of memory reading the table (%" PRId64 " rows so far)", t->nrows);
 fail:
+    r->held = 0;
     free(koff);
     ts_table_free(t);
     return -1;

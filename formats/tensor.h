@@ -57,6 +57,22 @@ int ts_header_column(const ts_header *h, const char *name); /* index or -1 */
 /* meta helpers: get (borrowed) or create the object at h->meta */
 cJSON *ts_header_meta(ts_header *h);
 
+/* ---- the memory limit ----
+ * What one process may materialise from its inputs: a reader refuses a block
+ * whose raw_len passes it (before allocating), ts_read_table a table whose
+ * rows, keys and index pass it, and stages check what they build from input
+ * against it (cli_mem_need).  Default: half of physical memory
+ * (sysconf(_SC_PHYS_PAGES) x page size / 2).  The origin ("half of physical
+ * memory", "--mem-limit", ...) and the hint ("raise it with ...") go into the
+ * messages. */
+uint64_t ts_mem_limit(void);
+const char *ts_mem_limit_origin(void);
+void ts_set_mem_limit(uint64_t bytes, const char *origin);
+void ts_set_mem_hint(const char *hint);     /* a string literal, kept */
+/* "needs N bytes ... the memory limit is L bytes (origin); raise it with ..."
+ * into buf, for the messages of readers and stages */
+void ts_mem_message(char *buf, size_t len, uint64_t need);
+
 /* ---- reading ---- */
 typedef struct ts_reader ts_reader;
 

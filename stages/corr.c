@@ -24,6 +24,7 @@ static const char HELP[] =
 "                 default when stdout is a terminal)\n"
 "  --digits N     decimals of --text (default 3)\n"
 "  -o FILE        output (default stdout; FILE.tmp until complete)\n"
+CLI_MEM_HELP
 "  -h, --help     this help;  -V, --version\n"
 "\n"
 "Definitions (pandas.DataFrame.corr, scipy.stats):\n"
@@ -40,7 +41,8 @@ static const char HELP[] =
 "\n"
 "Memory: pearson streams (one block); spearman and kendall hold the chosen\n"
 "columns (8 bytes per row and column; kendall twice that plus 32 bytes per\n"
-"row), as ranks need every value.\n"
+"row), as ranks need every value; each block takes 8 bytes per row and column\n"
+"(16 for pearson).  All of it counts against --mem-limit.\n"
 "Example:\n"
 "  csv-clean --cols energy,valence,tempo songs.csv | corr --method kendall --text\n";
 
@@ -56,7 +58,8 @@ static struct opts parse_opts(int argc, char **argv) {
     struct opts o = {.method = M_PEARSON, .text = -1, .digits = 3};
     static const struct option lo[] = {
         {"method", 1, 0, 'm'}, {"cols", 1, 0, 'c'}, {"tensor", 1, 0, 'T'},
-        {"text", 0, 0, 't'}, {"digits", 1, 0, 'd'}, {"output", 1, 0, 'o'}, {0, 0, 0, 0}};
+        {"text", 0, 0, 't'}, {"digits", 1, 0, 'd'}, {"output", 1, 0, 'o'},
+        {"mem-limit", 1, 0, 'M'}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:", lo, NULL)) != -1) {
@@ -71,6 +74,7 @@ static struct opts parse_opts(int argc, char **argv) {
         case 't': o.text = 1; break;
         case 'd': o.digits = (int)cli_long("--digits", optarg, 0, 15); break;
         case 'o': o.out = optarg; break;
+        case 'M': cli_mem_limit_opt("--mem-limit", optarg); break;
         case ':': cli_usage("option '%s' needs a value", argv[optind - 1]);
         default: cli_usage("unknown option '%s'", argv[optind - 1]);
         }
@@ -130,6 +134,7 @@ static int pick_columns(const ts_header *h, const char *list, int64_t **idx, cha
 
 typedef struct {
     int d;
+    const char *src;    /* the input's name, for messages */
     int64_t n, cap, skipped;
     double *cols;       /* d columns of cap values (spearman, kendall) */
     stats_cov cov;      /* pearson */
@@ -141,6 +146,8 @@ static void keep_values(accum *a, const double *rows, int64_t m) {
     if (a->n + m > a->cap) {
         int64_t c = a->cap ? a->cap : 4096;
         while (c < a->n + m) c *= 2;
+        cli_mem_need(a->src, "keeping the chosen columns for the ranks",
+                     ((uint64_t)c + (uint64_t)a->cap) * (uint64_t)a->d * sizeof(double));
         double *p = malloc((size_t)c * (size_t)a->d * sizeof *p);
         if (!p) cli_die("out of memory (%lld rows x %d columns)", (long long)c, a->d);
         for (int j = 0; j < a->d; j++) if (a->n) memcpy(p + (size_t)j * (size_t)c, a->cols + (size_t)j * (size_t)a->cap, (size_t)a->n * sizeof *p);
@@ -158,6 +165,9 @@ static void read_rows(ts_reader *r, const ts_header *h, const int64_t *idx, int 
     int rc;
     while ((rc = ts_read_block(r, &b)) == 1) {
         if (b.nrows > a->blk_cap) {
+            /* the block's values as doubles, and for pearson the centred copy */
+            uint64_t row = (uint64_t)a->d * sizeof(double) * (method == M_PEARSON ? 2 : 1);
+            cli_mem_need(a->src, "a block of this many rows", (uint64_t)b.nrows * row + (uint64_t)a->cap * (uint64_t)a->d * sizeof(double));
             free(a->blk);
             if (!(a->blk = malloc((size_t)b.nrows * (size_t)a->d * sizeof *a->blk))) cli_die("out of memory");
             a->blk_cap = b.nrows;
@@ -213,6 +223,8 @@ static void rank_corr(accum *a, int method, double *R) {
     void *work = NULL;
     int64_t *order = NULL;      /* kendall: each column's sort order, made once */
     if (method == M_KENDALL) {
+        cli_mem_need(a->src, "kendall's sort orders beside the kept columns",
+                     (uint64_t)stats_kendall_work_bytes(n) + (uint64_t)n * (uint64_t)d * sizeof *order + (uint64_t)c * (uint64_t)d * sizeof(double));
         work = malloc(stats_kendall_work_bytes(n));
         order = malloc((size_t)n * (size_t)d * sizeof *order);
         if (!work || !order) cli_die("out of memory");
@@ -289,7 +301,7 @@ int main(int argc, char **argv) {
     int64_t *idx;
     char **names;
     int d = pick_columns(h, o.cols, &idx, &names, ts_reader_name(r));
-    accum a = {.d = d};
+    accum a = {.d = d, .src = ts_reader_name(r)};
     if (o.method == M_PEARSON && stats_cov_init(&a.cov, d)) cli_die("out of memory");
     read_rows(r, h, idx, o.method, &a);
     ts_close_read(r);

@@ -61,6 +61,7 @@ static const char HELP[] =
 "  -o FILE              output file (FILE.tmp renamed on success); without\n"
 "                       --text/--tsv it gets the tensor stream\n"
 "  --timing             print the search time on stderr\n"
+CLI_MEM_HELP
 "  --shard I/N          run shard I of N (0-based) of a --batch/--self search\n"
 "                       (tensor output only); `merge` joins the N outputs into\n"
 "                       exactly the unsharded output.  --self: shard I takes a\n"
@@ -96,7 +97,8 @@ static const char HELP[] =
 "needs it, plus one copy for the engine; queries stream in chunks.  With\n"
 "--index-shard I/N: n/N index rows of d floats, plus every row's key (and\n"
 "the catalogue) for the song and artist ids, plus C candidates per query\n"
-"of a piece of 1024 queries.\n";
+"of a piece of 1024 queries.  The index and the engine's copy count against\n"
+"--mem-limit, checked before they are held.\n";
 
 enum { FMT_AUTO, FMT_TEXT, FMT_TSV, FMT_TENSOR };
 
@@ -135,7 +137,7 @@ static app A;
 static opts parse_opts(int argc, char **argv) {
     enum { O_INDEX = 256, O_CATALOG, O_METRIC, O_SONG, O_PLAYLIST, O_PLAYLIST_FILE, O_ARTIST,
            O_ARTISTS, O_BATCH, O_SELF, O_TITLE, O_ARTISTCOL, O_MAXPA, O_THREADS, O_FIRST,
-           O_TEXT, O_TSV, O_TIMING, O_SHARD, O_INDEX_SHARD, O_CANDIDATES };
+           O_TEXT, O_TSV, O_TIMING, O_SHARD, O_INDEX_SHARD, O_CANDIDATES, O_MEM };
     static const struct option lo[] = {
         {"index", 1, 0, O_INDEX}, {"catalog", 1, 0, O_CATALOG}, {"metric", 1, 0, O_METRIC},
         {"song", 1, 0, O_SONG}, {"playlist", 1, 0, O_PLAYLIST}, {"playlist-file", 1, 0, O_PLAYLIST_FILE},
@@ -143,13 +145,15 @@ static opts parse_opts(int argc, char **argv) {
         {"self", 0, 0, O_SELF}, {"title-col", 1, 0, O_TITLE}, {"artist-col", 1, 0, O_ARTISTCOL},
         {"max-per-artist", 1, 0, O_MAXPA}, {"threads", 1, 0, O_THREADS}, {"first", 0, 0, O_FIRST},
         {"text", 0, 0, O_TEXT}, {"tsv", 0, 0, O_TSV}, {"timing", 0, 0, O_TIMING}, {"shard", 1, 0, O_SHARD},
-        {"index-shard", 1, 0, O_INDEX_SHARD}, {"candidates", 1, 0, O_CANDIDATES}, {0, 0, 0, 0}};
+        {"index-shard", 1, 0, O_INDEX_SHARD}, {"candidates", 1, 0, O_CANDIDATES},
+        {"mem-limit", 1, 0, O_MEM}, {0, 0, 0, 0}};
     opts o = {.k = 10, .threads = 2, .metric = KNN_COSINE};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":k:o:", lo, NULL)) != -1) {
         switch (c) {
         case O_INDEX: o.index = optarg; break;
+        case O_MEM: cli_mem_limit_opt("--mem-limit", optarg); break;
         case O_CATALOG: o.catalog = optarg; break;
         case O_METRIC:
             if (knn_metric_parse(optarg, &o.metric))
@@ -235,6 +239,9 @@ static void load_index(void) {
     if (A.tab.h.ndim != 1 || A.tab.h.row_elems < 1)
         cli_die("%s: tensor '%s' rows must be vectors of shape [d]; this one has %d dimensions", A.o.index, A.tab.h.name, A.tab.h.ndim);
     if (A.tab.nrows < 1) cli_die("%s: the index table has no rows", A.o.index);
+    /* the table as f32, its keys, and the engine's copy of the vectors */
+    cli_mem_need(A.o.index, "the index table and the search engine's copy of it",
+                 (uint64_t)A.tab.nrows * ((uint64_t)A.tab.h.row_elems * 8 + 2 * sizeof(size_t)));
     if (A.tab.h.row_elems > INT_MAX / 16) cli_die("%s: rows of %" PRId64 " values are too wide", A.o.index, A.tab.h.row_elems);
     A.d = (int)A.tab.h.row_elems;
     const float *x = A.tab.data;

@@ -3,6 +3,7 @@
  * into a playlists stream, a track vocabulary, popularity counts and a
  * playlist catalogue.  Format: the MPD README (Spotify, v1, 2018). */
 #include "cli.h"
+#include "jsoncheck.h"
 #include "outfile.h"
 #include "strmap.h"
 
@@ -328,14 +329,6 @@ typedef struct {
     double bytes;
 } ingest;
 
-static void json_position(const char *text, size_t at, long *line, long *col) {
-    *line = 1; *col = 1;
-    for (size_t i = 0; i < at; i++) {
-        if (text[i] == '\n') { (*line)++; *col = 1; }
-        else (*col)++;
-    }
-}
-
 /* "FILE: playlist #i (pid P)" for messages */
 #define WHERE_FMT "%s: playlist #%d (pid %s)"
 
@@ -415,6 +408,9 @@ static void ingest_file(ingest *g, const char *path, int file_no, buf *b) {
     int z = read_slice(path, b, g->o->max_bytes);
     g->bytes += (double)b->len;
     const char *end = NULL;
+    char err[1024];
+    const char *zname = z ? " (in the decompressed text)" : "";
+    if (json_check_text(b->p, b->len, path, err, sizeof err)) cli_die("%s%s", err, zname);
     cJSON_Hooks arena = {arena_alloc, arena_free};
     cJSON_InitHooks(&arena);
     cJSON *root = cJSON_ParseWithLengthOpts(b->p, b->len, &end, 0);
@@ -424,10 +420,12 @@ static void ingest_file(ingest *g, const char *path, int file_no, buf *b) {
         const char *at = end ? end : cJSON_GetErrorPtr();
         size_t pos = at && at >= b->p && at <= b->p + b->len ? (size_t)(at - b->p) : b->len;
         long line, col;
-        json_position(b->p, pos, &line, &col);
+        json_line_col(b->p, pos, &line, &col);
         cli_die("%s: invalid JSON at byte %zu%s (line %ld, column %ld); the file is damaged (cut short?) or not JSON",
                 path, pos, z ? " of the decompressed text" : "", line, col);
     }
+    if (json_check_end(b->p, b->len, end, path, err, sizeof err)) cli_die("%s%s", err, zname);
+    if (json_check_keys(root, path, err, sizeof err)) cli_die("%s", err);
     const cJSON *pls = cJSON_GetObjectItemCaseSensitive(root, "playlists");
     if (!cJSON_IsArray(pls))
         cli_die("%s: no 'playlists' array at the top level; not an MPD slice (mpd.slice.N-M.json)", path);

@@ -24,6 +24,7 @@ static const char HELP[] =
 "  --tensor NAME  read the tensor NAME (default: the first)\n"
 "  --name NAME    output tensor name (default pca)\n"
 "  -o FILE        output (default stdout; FILE.tmp until complete)\n"
+CLI_MEM_HELP
 "  -h, --help     this help;  -V, --version\n"
 "\n"
 "As sklearn.decomposition.PCA(n_components=k): rows centred on the column\n"
@@ -35,7 +36,8 @@ static const char HELP[] =
 "explained_variance_ratio, mean, components (k rows of d)}.\n"
 "\n"
 "Memory: the whole table (the projection needs the components first, and a\n"
-"pipe cannot be read twice) plus a d x d covariance matrix.\n"
+"pipe cannot be read twice) plus a d x d covariance matrix; a table larger than\n"
+"--mem-limit is refused while it is read, before it is held.\n"
 "Example:\n"
 "  embed -m genre.model songs.ts | pca -k 2 | to-csv > latent.csv\n";
 
@@ -44,7 +46,8 @@ struct opts { long k; const char *tensor, *name, *out, *in; };
 static struct opts parse_opts(int argc, char **argv) {
     struct opts o = {.k = 2, .name = "pca"};
     static const struct option lo[] = {
-        {"tensor", 1, 0, 'T'}, {"name", 1, 0, 'n'}, {"output", 1, 0, 'o'}, {0, 0, 0, 0}};
+        {"tensor", 1, 0, 'T'}, {"name", 1, 0, 'n'}, {"output", 1, 0, 'o'},
+        {"mem-limit", 1, 0, 'M'}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":k:o:", lo, NULL)) != -1) {
@@ -53,6 +56,7 @@ static struct opts parse_opts(int argc, char **argv) {
         case 'T': o.tensor = optarg; break;
         case 'n': o.name = optarg; break;
         case 'o': o.out = optarg; break;
+        case 'M': cli_mem_limit_opt("--mem-limit", optarg); break;
         case ':': cli_usage("option '%s' needs a value", argv[optind - 1]);
         default: cli_usage("unknown option '%s'", argv[optind - 1]);
         }
@@ -167,6 +171,11 @@ int main(int argc, char **argv) {
     if (o.k > d) cli_usage("-k %ld: the rows have only %d elements", o.k, d);
     if (t.nrows < 2) cli_die("%s: %lld rows; pca needs at least 2", ts_reader_name(r), (long long)t.nrows);
     const int k = (int)o.k;
+    /* beside the table: the co-moments and the matrix handed to dsyevd (d x d
+     * each) and dsyevd's workspace (1 + 6d + 2d^2 doubles) */
+    uint64_t dd = (uint64_t)d * (uint64_t)d;
+    cli_mem_need(ts_reader_name(r), "the covariance and its eigen-decomposition beside the table",
+                 (uint64_t)t.nrows * (t.h.row_bytes + 2 * sizeof(size_t)) + (4 * dd + 6 * (uint64_t)d) * sizeof(double));
 
     stats_cov cov;
     double *buf = malloc((size_t)BLOCK * (size_t)d * sizeof *buf), *y = malloc((size_t)BLOCK * (size_t)k * sizeof *y);

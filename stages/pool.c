@@ -33,6 +33,9 @@ static const char HELP[] =
 "                         whole input and keeps the sums of its groups only;\n"
 "                         needs a named input file\n"
 "  -o FILE                output (default stdout)\n"
+CLI_MEM_HELP
+"                         (here: the sums of every group, 12 bytes per element\n"
+"                         and group, and their names)\n"
 "  -h, --help             this help;  -V, --version\n"
 "\n"
 "Input: one f32 or f64 tensor of any row shape; output: f32, keyed by group,\n"
@@ -53,7 +56,8 @@ static struct opts parse_opts(int argc, char **argv) {
     struct opts o = {.op = OP_MEAN, .min_rows = 1};
     static const struct option lo[] = {
         {"op", 1, 0, 'p'}, {"by", 1, 0, 'b'}, {"catalog", 1, 0, 'c'}, {"sorted", 0, 0, 's'},
-        {"min-rows", 1, 0, 'm'}, {"output", 1, 0, 'o'}, {"shard", 1, 0, 'S'}, {0, 0, 0, 0}};
+        {"min-rows", 1, 0, 'm'}, {"output", 1, 0, 'o'}, {"shard", 1, 0, 'S'},
+        {"mem-limit", 1, 0, 'M'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
         switch (c) {
@@ -68,6 +72,7 @@ static struct opts parse_opts(int argc, char **argv) {
         case 's': o.sorted = 1; break;
         case 'm': o.min_rows = cli_long("--min-rows", optarg, 1, 1L << 40); break;
         case 'o': o.out = optarg; break;
+        case 'M': cli_mem_limit_opt("--mem-limit", optarg); break;
         case 'S': {
             char err[200];
             if (shard_parse(optarg, &o.shard, err, sizeof err)) cli_usage("%s", err);
@@ -141,7 +146,9 @@ static void load_catalog_column(const char *path, const char *col, strmap *key_t
 }
 
 typedef struct {
+    const char *src;    /* the input's name, for messages */
     int64_t ngroups, cap, d;
+    uint64_t name_bytes;
     double *sum;
     float *max;
     int64_t *count;
@@ -152,6 +159,9 @@ typedef struct {
 static int64_t group_add(groups *g, const char *name, int64_t row) {
     if (g->ngroups == g->cap) {
         int64_t c = g->cap ? g->cap * 2 : 256;
+        /* sum (8) and max (4) per element, count, first and name pointer */
+        cli_mem_need(g->src, "holding the sums of every group (many distinct keys? sorted input and --sorted hold one)",
+                     (uint64_t)c * ((uint64_t)g->d * 12 + 24) + g->name_bytes);
         double *s = realloc(g->sum, (size_t)(c * g->d) * sizeof *s);
         if (s) g->sum = s;
         float *m = realloc(g->max, (size_t)(c * g->d) * sizeof *m);
@@ -171,6 +181,7 @@ static int64_t group_add(groups *g, const char *name, int64_t row) {
     g->count[i] = 0;
     g->first[i] = row;
     if (!(g->names[i] = strdup(name))) cli_die("out of memory");
+    g->name_bytes += strlen(name) + 1;
     return i;
 }
 
@@ -253,7 +264,7 @@ int main(int argc, char **argv) {
     }
     ts_writer *w = cli_open_write(o.out);
     if (ts_begin_tensor(w, &oh)) cli_die("%s", ts_werror(w));
-    groups g = {.d = h->row_elems};
+    groups g = {.d = h->row_elems, .src = ts_reader_name(r)};
     float *out = malloc((size_t)oh.row_elems * sizeof *out);
     if (!out) cli_die("out of memory");
     int64_t rows = 0, emitted = 0;

@@ -18,6 +18,10 @@ static const char help[] =
 "                    end: pad (fill with --pad-value, as seed 003) | drop\n"
 "                    (default pad)\n"
 "  --pad-value V     value of padded frames (default 0)\n"
+"  --short P         a track shorter than one tile (a clip of under 3 s with\n"
+"                    the defaults, a file cut short, a silent header): error\n"
+"                    (stop, naming it) | pad (one padded tile, as --last pad)\n"
+"                    | drop (leave it out, counted on stderr) (default error)\n"
 "  --frames A..B     use only frames A to B of each track, inclusive, counted\n"
 "                    from 0; either end may be left out (default all)\n"
 "  --tiles A..B      keep only tiles A to B of each track, inclusive (seed 003\n"
@@ -39,13 +43,17 @@ static const char help[] =
 "\"tiles\", f32 rows of shape [n_mels, width]: row-major, mel band first, so\n"
 "row m holds band m over the tile's frames (librosa's S[:, t0:t1] layout).\n"
 "The input meta is kept and a \"slice\" object added.  A track shorter than\n"
-"one tile gives one padded tile with --last pad and none with --last drop.\n"
+"one tile is an error unless --short says otherwise: a tile that is mostly\n"
+"padding says little of how the track sounds.\n"
 "Example:\n"
 "  spectro --fmax 8000 songs/*.mp3 | slice --tiles 6..25 > tiles.ts\n";
+
+enum { SHORT_ERROR, SHORT_PAD, SHORT_DROP };
 
 struct opts {
     const char *input, *output;
     int width, hop, drop, plain_key;
+    int short_policy;                           /* SHORT_ERROR, SHORT_PAD, SHORT_DROP */
     float pad_value;
     int64_t f0, f1, t0, t1;                     /* inclusive ranges */
     shard_spec shard;
@@ -88,6 +96,10 @@ static struct opts parse_opts(int argc, char **argv) {
             NEEDV();
             if (strcmp(v, "pad") && strcmp(v, "drop")) cli_usage("--last: '%s' is not pad or drop", v);
             o.drop = strcmp(v, "drop") == 0;
+        } else if (strcmp(a, "--short") == 0) {
+            NEEDV();
+            if (strcmp(v, "error") && strcmp(v, "pad") && strcmp(v, "drop")) cli_usage("--short: '%s' is not error, pad or drop", v);
+            o.short_policy = !strcmp(v, "pad") ? SHORT_PAD : !strcmp(v, "drop") ? SHORT_DROP : SHORT_ERROR;
         } else if (strcmp(a, "--key-format") == 0) {
             NEEDV();
             if (strcmp(v, "index") && strcmp(v, "track")) cli_usage("--key-format: '%s' is not index or track", v);
@@ -116,6 +128,9 @@ typedef struct {
     int64_t tiles_out;
     shard_out *so;              /* --shard: positions of the tiles written */
     int64_t track_no;           /* the current track's number in the input (its position) */
+    const char *src;            /* the input's name, for messages */
+    double fps;                 /* frames per second (spectro's meta), 0 = unknown */
+    int64_t short_dropped;
 } tiler;
 
 static void emit(tiler *t, ts_writer *w) {
@@ -154,8 +169,22 @@ static void add_frame(tiler *t, const float *row, ts_writer *w) {
     if (++t->count == o->width) emit(t, w);
 }
 
+/* a track that ended before its first tile was full */
+static int short_track(tiler *t) {
+    const struct opts *o = t->o;
+    if (o->short_policy == SHORT_PAD) return 0;
+    if (o->short_policy == SHORT_DROP) { t->short_dropped++; return 1; }
+    char secs[64] = "";
+    if (t->fps > 0) snprintf(secs, sizeof secs, " (%.2f s)", t->count / t->fps);
+    cli_die("%s: track '%s' has %d frames%s, fewer than one tile of %d%s: too short to tell how it sounds "
+            "(was the file cut short?); use a longer clip, or --short pad to pad it, --short drop to leave it out",
+            t->src, t->key, t->count, secs, o->width, o->f0 || o->f1 < INT64_MAX / 4 ? " within --frames" : "");
+}
+
 static void end_track(tiler *t, ts_writer *w) {
-    if (!t->o->drop)
+    int is_short = t->tile_index == 0 && t->count > 0;
+    if (is_short && short_track(t)) t->count = 0;
+    if (!t->o->drop || (is_short && t->o->short_policy == SHORT_PAD))
         while (t->count > 0 && t->tile_index <= t->o->t1) emit(t, w);
     t->count = 0;
     t->frame = 0;
@@ -202,7 +231,9 @@ int main(int argc, char **argv) {
         cli_usage("a tile of %lld x %d values is too large", (long long)h->shape[0], o.width);
     ts_header oh;
     build_header(&oh, h, &o);
-    tiler t = {.o = &o, .nm = (int)h->shape[0]};
+    tiler t = {.o = &o, .nm = (int)h->shape[0], .src = ts_reader_name(r)};
+    const cJSON *fps = h->meta ? cJSON_GetObjectItemCaseSensitive(h->meta, "frames_per_second") : NULL;
+    if (cJSON_IsNumber(fps) && fps->valuedouble > 0) t.fps = fps->valuedouble;
     t.buf = malloc((size_t)t.nm * (size_t)o.width * sizeof(float));
     t.tile = malloc((size_t)t.nm * (size_t)o.width * sizeof(float));
     t.out_key = malloc(TS_MAX_KEY);
@@ -242,6 +273,7 @@ int main(int argc, char **argv) {
         shard_out_free(t.so);
     }
     cli_close_write(w);
+    if (t.short_dropped) cli_warn("%lld tracks shorter than one tile left out (--short drop)", (long long)t.short_dropped);
     ts_close_read(r);
     ts_header_free(&oh);
     free(t.buf); free(t.tile); free(t.out_key); free(t.key);

@@ -65,7 +65,12 @@ static const char help[] =
 "filters (librosa.filters.mel), then 10 log10(max(amin, S)) - 10 log10(max(amin,\n"
 "ref)), floored at the track's maximum - top_db.  A track of L samples at the\n"
 "target rate gives 1 + L/hop frames (centred), so silence and files shorter\n"
-"than a window give rows too.  Output tensor \"mel\", key \"track\", every\n"
+"than a window give rows too; a file with no decodable sample is an error\n"
+"(as a file that fails to decode: --keep-going skips it).  A file that ends\n"
+"before the length its header states (an MP3 or FLAC cut short: 2 % and\n"
+"0.5 s short or more) gives the rows of what decoded, with a warning saying\n"
+"how many seconds that is; a decode error in mid-file is an error that says\n"
+"after how many seconds.  Output tensor \"mel\", key \"track\", every\n"
 "parameter in its meta.\n"
 "Memory: O(n_fft + decode chunk) per thread, the resampler's table (one per\n"
 "input rate, e.g. 0.2 MB for 48 kHz), plus --buffer-mb per thread (the\n"
@@ -141,6 +146,7 @@ typedef struct {
     int failed;
     double seconds;             /* of audio at the target rate */
     char err[600];
+    char warn[600];             /* a file that ends early: said after its rows */
 } job;
 
 #define SAMPLES_CAP 65536
@@ -181,6 +187,17 @@ static void run_job(job *j) {
                  j->path, getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     j->failed = n < 0 || rc;
     j->seconds = (double)total / j->o->sr;
+    j->warn[0] = 0;
+    int rate = audio_file_rate(a);
+    if (!j->failed && audio_decoded_frames(a) == 0) {
+        snprintf(j->err, sizeof j->err, "%s: no audio: nothing decodes (%s)", j->path,
+                 audio_file_frames(a) == 0 ? "the file holds no samples" : "is it cut short before its first frame?");
+        j->failed = 1;
+    } else if (!j->failed && audio_ends_early(a) && rate > 0) {
+        snprintf(j->warn, sizeof j->warn, "%s: the file ends early: %.2f s decoded of the %.2f s its header states "
+                 "(cut short or damaged?); its rows cover what was decoded", j->path,
+                 (double)audio_decoded_frames(a) / rate, (double)audio_file_frames(a) / rate);
+    }
     audio_close(a);
 }
 
@@ -525,6 +542,7 @@ int main(int argc, char **argv) {
                 cli_warn("%s; skipped", j->err);
                 continue;
             }
+            if (j->warn[0]) { cli_progress_done(&prog); cli_warn("%s", j->warn); }
             write_track(w, j, rows, keys);
             if (so && shard_out_rows(so, file_pos[t], j->st.frames)) cli_die("cannot spool the row positions");
             done++;

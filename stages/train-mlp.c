@@ -76,6 +76,7 @@ static const char HELP[] =
 "                        standardised for --autoencoder; or accuracy), seconds;\n"
 "                        meta.metric names it (val_mae, val_accuracy)\n"
 "  -q, --quiet           no progress lines\n"
+CLI_MEM_HELP
 "  -h, --help            this help;  -V  version\n"
 "\n"
 "Numeric inputs are standardised (mean, population std over all rows; in the\n"
@@ -133,7 +134,7 @@ static void free_list(char **l) {
 static opts parse_opts(int argc, char **argv) {
     enum { O_LAYERS = 256, O_ACT, O_SLOPE, O_DROPOUT, O_BN, O_OUTACT, O_CAT, O_ARCH, O_INPUTS,
            O_TARGETS, O_TSTREAM, O_AE, O_SCALE, O_TENSOR, O_LOSS, O_OPTIM, O_LR, O_MOM, O_WD,
-           O_EPOCHS, O_BATCH, O_VAL, O_PAT, O_MIND, O_SEED, O_THREADS, O_HIST, O_METRIC };
+           O_EPOCHS, O_BATCH, O_VAL, O_PAT, O_MIND, O_SEED, O_THREADS, O_HIST, O_METRIC, O_MEM };
     static const struct option lo[] = {
         {"layers", 1, 0, O_LAYERS}, {"act", 1, 0, O_ACT}, {"slope", 1, 0, O_SLOPE},
         {"dropout", 1, 0, O_DROPOUT}, {"batchnorm", 0, 0, O_BN}, {"out-act", 1, 0, O_OUTACT},
@@ -144,7 +145,8 @@ static opts parse_opts(int argc, char **argv) {
         {"momentum", 1, 0, O_MOM}, {"weight-decay", 1, 0, O_WD}, {"epochs", 1, 0, O_EPOCHS},
         {"batch", 1, 0, O_BATCH}, {"val", 1, 0, O_VAL}, {"patience", 1, 0, O_PAT},
         {"min-delta", 1, 0, O_MIND}, {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS},
-        {"model", 1, 0, 'o'}, {"history", 1, 0, O_HIST}, {"metric", 1, 0, O_METRIC}, {"quiet", 0, 0, 'q'}, {0, 0, 0, 0}};
+        {"model", 1, 0, 'o'}, {"history", 1, 0, O_HIST}, {"metric", 1, 0, O_METRIC}, {"quiet", 0, 0, 'q'},
+        {"mem-limit", 1, 0, O_MEM}, {0, 0, 0, 0}};
     opts o = {0};
     o.slope = 0.01f;
     o.threads = 1;
@@ -191,6 +193,7 @@ static opts parse_opts(int argc, char **argv) {
         case O_SEED: o.cfg.seed = (uint64_t)cli_long("--seed", optarg, 0, (long)(~0ul >> 1)); break;
         case O_THREADS: o.threads = (int)cli_long("--threads", optarg, 1, 1024); break;
         case 'o': o.model = optarg; break;
+        case O_MEM: cli_mem_limit_opt("--mem-limit", optarg); break;
         case O_HIST: o.history = optarg; break;
         case O_METRIC:
             if (nn_metric_parse(optarg, &o.cfg.metric)) cli_usage("--metric '%s': one of %s", optarg, NN_METRIC_NAMES);

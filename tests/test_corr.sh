@@ -39,3 +39,22 @@ fails "one row" 1 "at least 2" corr "$T/one.ts"
 corr --cols zz -o "$T/fail.ts" "$T/s.ts" 2>/dev/null
 ok "no output or .tmp after failure" test ! -e "$T/fail.ts" -a ! -e "$T/fail.ts.tmp"
 ok "--help" corr --help
+
+# issue 14: a 130 KB stream of four zstd frames of zeros (1 GiB each) is
+# refused at its first block header, before the block is allocated
+CRAFT=${UNITS:-$ROOT/build/rel/tests}/memlimit
+if [ -x "$CRAFT" ] && "$CRAFT" --write-bomb "$T/bomb.ts"; then
+  fails "memory bomb refused under --mem-limit" 1 "^corr: .*bomb.ts: tensor 'zeros', block 1: .*needs 1073479000 bytes .*memory limit is 1048576 bytes .*--mem-limit SIZE or SONGPIPE_MEM_LIMIT" \
+    corr --mem-limit 1M "$T/bomb.ts"
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f '%M' -o "$T/rss" corr --mem-limit 64M --method spearman "$T/bomb.ts" 2>/dev/null
+    ok "the refusal comes before the memory is used (peak RSS $(cat "$T/rss") KB < 300 MB)" test "$(tail -1 "$T/rss")" -lt 300000
+  fi
+  fails "SONGPIPE_MEM_LIMIT sets it too" 1 "memory limit is 2097152 bytes \(2.0 MiB, SONGPIPE_MEM_LIMIT\)" env SONGPIPE_MEM_LIMIT=2M corr "$T/bomb.ts"
+else skip "memory bomb" "no $CRAFT"; fi
+# spearman keeps its columns: a limit below them stops it with what it needs
+fails "spearman's kept columns count against the limit" 1 "keeping the chosen columns for the ranks needs [0-9]+ bytes" \
+  corr --method spearman --mem-limit 2K "$T/s.ts"
+is "a limit that fits changes nothing" "$(corr --mem-limit 1M --method spearman "$T/s.ts" | md5sum)" "$(md5sum < "$T/spearman.ts")"
+fails "a malformed --mem-limit" 2 "--mem-limit: '12Q' is not a size" corr --mem-limit 12Q "$T/s.ts"
+fails "a malformed SONGPIPE_MEM_LIMIT" 2 "SONGPIPE_MEM_LIMIT: 'lots' is not a size" env SONGPIPE_MEM_LIMIT=lots corr "$T/s.ts"

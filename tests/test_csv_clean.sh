@@ -162,3 +162,19 @@ if [ -x "$BIN/to-csv" ]; then
 fi
 fails "invented many batches: --strict names the late line" 1 "gen-bad.csv:50001: column 'y': cannot parse 'abc'$" \
   csv-clean --strict --key id --cols x,y -o "$T/gb.ts" "$T/gen-bad.csv"
+
+# issue 14: a NUL byte in a key cut it short and merged two keys into one
+printf 'id,name,x\nNUL1,a,1\nNUL2,b,2\n' | sed 's/NUL/a\x00/' > "$T/nul.csv"
+fails "a NUL byte in a key: file and line" 1 "^csv-clean: .*nul.csv:2: a NUL byte in field 1; CSV text cannot hold one" \
+  csv-clean --key id --cols x --display name -o "$T/nul.ts" "$T/nul.csv"
+ok "no output after it" test ! -e "$T/nul.ts" -a ! -e "$T/nul.ts.tmp"
+printf 'id,name,x\n1,aNULb,1\n' | sed 's/NUL/\x00/' > "$T/nul2.csv"
+fails "a NUL byte in a display field" 1 "nul2.csv:2: a NUL byte in field 2" csv-clean --key id --cols x --display name --catalog "$T/nul2.tsv" "$T/nul2.csv"
+printf 'id,junk,x\n1,aNULb,1\n' | sed 's/NUL/\x00/' > "$T/nul3.csv"
+fails "a NUL in a column not read is an error too (the rows do not depend on the columns read)" 1 "nul3.csv:2: a NUL byte in field 2" csv-clean --key id --cols x "$T/nul3.csv"
+# inf, -inf and 1e999 are unparsable (dropped, --strict stops), nan is missing
+printf 'id,x\n1,inf\n2,-inf\n3,1e999\n4,nan\n5,2.5\n' > "$T/inf.csv"
+is "non-finite numbers never reach the tensor" "$(csv-clean --key id --cols x "$T/inf.csv" 2>/dev/null | to-csv --no-header)" "5,2.5"
+fails "--strict stops at inf" 1 "inf.csv:2: column 'x': cannot parse 'inf'" csv-clean --strict --key id --cols x "$T/inf.csv"
+printf 'id,x\n1,2\n3,1e999\n' > "$T/big.csv"
+fails "--strict stops at 1e999" 1 "big.csv:3: column 'x': cannot parse '1e999' \\(outside the f32 range\\)" csv-clean --strict --key id --cols x "$T/big.csv"

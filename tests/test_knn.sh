@@ -133,3 +133,15 @@ if [ -f "$SHARED/features/spotify_songs.csv" ] && [ -x "$BIN/normalize" ]; then
   n=$(knn --index "$T/songs.ts" --self -k 2 --tsv | grep -c '')
   is "real data: all pairs over 28,356 songs" "$n" 56712
 else skip "real data" "no $SHARED/features/spotify_songs.csv"; fi
+
+# issue 14: the index is held whole; the memory bomb (four zstd frames of
+# zeros, 1 GiB each) is refused at its first block, and an index that fits
+# but whose engine copy does not is refused before the copy
+CRAFT=${UNITS:-$ROOT/build/rel/tests}/memlimit
+if [ -x "$CRAFT" ] && "$CRAFT" --write-bomb "$T/bomb.ts"; then
+  fails "a memory bomb as --index" 1 "^knn: .*bomb.ts: tensor 'zeros', block 1: .*needs 1073479000 bytes .*memory limit is 1048576 bytes .*--mem-limit SIZE" \
+    knn --mem-limit 1M --index "$T/bomb.ts" --self -k 1 -o "$T/nb2.ts"
+else skip "memory bomb" "no $CRAFT"; fi
+fails "the engine's copy counts too" 1 "idx.ts: the index table and the search engine's copy of it needs" \
+  knn --mem-limit 1500 --index "$T/idx.ts" --self -k 3 -o "$T/nb3.ts"
+ok "no output after it" test ! -e "$T/nb3.ts" -a ! -e "$T/nb3.ts.tmp"

@@ -219,3 +219,24 @@ if [ -d "$M/soundscout-followers10" ]; then
   mpd-ingest --tracks "$T/m.tsv" -o "$T/m.ts" "$M/soundscout-followers10" 2>"$T/m.err"
   like "7,071 followed playlists (.json.zst): counts of the README" "$(cat "$T/m.err")" "8 files .*: 7071 playlists, 696957 rows, 201730 distinct tracks"
 else skip "soundscout playlists" "$M/soundscout-followers10 absent"; fi
+
+# ---- issue 14: input that cJSON lets through is refused, naming file and place ----
+pl() { printf '{"pid": %s, "name": "p%s", "tracks": [{"pos": 0, "track_uri": "%s"}]}' "$1" "$1" "$2"; }
+{ printf '{"playlists": ['; pl 1 spotify:track:a; printf ']}\n{"playlists": ['; pl 2 spotify:track:b; printf ']}\n'; } > "$T/two.json"
+fails "a second JSON document after the first" 1 "two.json:2:1: data after the end of the JSON document" \
+  mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$T/two.json"
+{ printf '{"playlists": [], "playlists": ['; pl 1 spotify:track:a; printf ']}\n'; } > "$T/dupkey.json"
+fails "a key twice (an empty first \"playlists\")" 1 "dupkey.json: in the top-level object: key \"playlists\" appears twice" \
+  mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$T/dupkey.json"
+printf '{"playlists": [{"pid": 1, "tracks": [{"track_uri": "spotify:track:a"}, {"track_uri": "x", "track_uri": "y"}]}]}' > "$T/dupkey2.json"
+fails "a key twice in a track: the path says where" 1 "in playlists\\[0\\]\\.tracks\\[1\\]: key \"track_uri\" appears twice" \
+  mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$T/dupkey2.json"
+{ printf '{"playlists": [\n'; pl 1 'spotify:track:aNULone'; printf ',\n'; pl 2 'spotify:track:aNULtwo'; printf ']}\n'; } | sed 's/NUL/\x00/' > "$T/nul.json"
+fails "a NUL byte inside a track_uri (two uris would merge)" 1 "nul.json:2:[0-9]+: a NUL byte" \
+  mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$T/nul.json"
+{ printf '{"playlists": [\n'; pl 1 'spotify:track:a\u0000one'; printf ']}\n'; } > "$T/esc.json"
+fails "an escaped \\u0000 inside a track_uri" 1 "esc.json:2:[0-9]+: a \\\\u0000 escape" \
+  mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$T/esc.json"
+ok "no output after the refused files" test ! -e "$T/x.ts" -a ! -e "$T/x.ts.tmp" -a ! -e "$T/x.tsv"
+{ printf '{"playlists": [\n'; pl 1 'spotify:track:a\\u0000one'; printf ']}\n'; } > "$T/bs.json"
+ok "an escaped backslash before u0000 is ordinary text" mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$T/bs.json"

@@ -23,6 +23,15 @@ fails "truncated stats file names file and line" 1 "bad.json:3: invalid JSON" $N
 printf '{"songpipe_normalize": 1, "columns": [{"name": "tempo", "method": "minmax", "log": "no", "center": 0, "scale": 1}]}' > "$T/bad2.json"
 fails "stats file with a bad member" 1 "bad2.json: column 'tempo': \"log\" must be true or false" $N --stats "$T/bad2.json" -
 
+# issue 14: a second document, a key twice, a NUL: errors naming the file
+c='{"name": "tempo", "method": "minmax", "log": false, "center": 0, "scale": 1}'
+printf '{"songpipe_normalize": 1, "columns": [%s]}\n{"songpipe_normalize": 1, "columns": []}\n' "$c" > "$T/two.json"
+fails "stats file holding two documents" 1 "two.json:2:1: data after the end of the JSON document" $N --stats "$T/two.json" -
+printf '{"songpipe_normalize": 1, "columns": [], "columns": [%s]}' "$c" > "$T/dup.json"
+fails "stats file with a key twice" 1 "dup.json: in the top-level object: key \"columns\" appears twice" $N --stats "$T/dup.json" -
+printf '{"songpipe_normalize": 1, "columns": [{"name": "tempo\\u0000x", "method": "minmax", "log": false, "center": 0, "scale": 1}]}' > "$T/nul.json"
+fails "stats file with a \\u0000 in a name" 1 "nul.json:1:[0-9]+: a \\\\u0000 escape" $N --stats "$T/nul.json" -
+
 for s in csv-clean to-csv; do
   [ -x "$BIN/$s" ] || { skip "end to end" "$BIN/$s not built yet"; exit 0; }
 done

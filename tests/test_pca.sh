@@ -38,3 +38,20 @@ fails "CSV piped by mistake" 1 "tensor stream" pca < "$D/stats_table.csv"
 pca -k 9 -o "$T/fail.ts" "$T/s.ts" 2>/dev/null
 ok "no output or .tmp after failure" test ! -e "$T/fail.ts" -a ! -e "$T/fail.ts.tmp"
 ok "--help" pca --help
+
+# issue 14: the memory bomb (four zstd frames of zeros, 1 GiB each, 130 KB)
+# and a table over the limit are refused before they are held
+CRAFT=${UNITS:-$ROOT/build/rel/tests}/memlimit
+if [ -x "$CRAFT" ] && "$CRAFT" --write-bomb "$T/bomb.ts"; then
+  fails "memory bomb refused under --mem-limit" 1 "^pca: .*bomb.ts: tensor 'zeros', block 1: .*needs 1073479000 bytes .*memory limit is 16777216 bytes" \
+    pca --mem-limit 16M "$T/bomb.ts"
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f '%M' -o "$T/rss" pca --mem-limit 16M "$T/bomb.ts" 2>/dev/null
+    ok "the refusal comes before the memory is used (peak RSS $(tail -1 "$T/rss") KB < 300 MB)" test "$(tail -1 "$T/rss")" -lt 300000
+  fi
+else skip "memory bomb" "no $CRAFT"; fi
+fails "a table over the limit" 1 "^pca: .*s.ts: tensor 'features'.*holding the whole tensor.*needs [0-9]+ bytes .*memory limit is 1500 bytes" \
+  pca --mem-limit 1500 "$T/s.ts"
+fails "the covariance of wide rows counts too" 1 "covariance and its eigen-decomposition beside the table needs" \
+  pca --mem-limit 2500 "$T/s.ts"
+is "a limit that fits changes nothing" "$(pca --mem-limit 1M "$T/s.ts" | to-csv | md5sum)" "$(md5sum < "$T/p.csv")"

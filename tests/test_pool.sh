@@ -32,3 +32,9 @@ fails "empty input" 1 "empty input" pool < /dev/null
 ok "--help" pool --help
 pool --by artist --catalog "$T/cat2.tsv" -o "$T/fail.ts" "$T/s.ts" 2>/dev/null
 ok "no output or .tmp after failure" test ! -e "$T/fail.ts" -a ! -e "$T/fail.ts.tmp"
+
+# issue 14: the sums of every group count against the memory limit
+fails "group sums over --mem-limit" 1 "^pool: .*s.ts: holding the sums of every group .*needs [0-9]+ bytes .*memory limit is 4096 bytes .*--mem-limit" \
+  pool --mem-limit 4K "$T/s.ts"
+is "a limit that fits changes nothing" "$(pool --mem-limit 1M --by artist --catalog "$T/cat.tsv" "$T/s.ts" 2>/dev/null | to-csv --no-header)" \
+  "$(pool --by artist --catalog "$T/cat.tsv" "$T/s.ts" 2>/dev/null | to-csv --no-header)"

@@ -57,8 +57,12 @@ is "2 s of silence: 87 frames" "$(rows "$T/z.ts")" 87
 is "silence is -100 dB everywhere (amin 1e-10)" "$(to-csv --no-header "$T/z.ts" | cut -d, -f2- | tr , '\n' | sort -u)" "-100"
 wav 22050 1 16 100 /dev/urandom "$T/short.wav"
 wav 22050 1 16 0 /dev/zero "$T/empty.wav"
-spectro -q "$T/short.wav" "$T/empty.wav" >"$T/sh.ts"
-is "100 samples (shorter than a window) and 0 samples give one frame each" "$(to-csv --no-header "$T/sh.ts" | cut -d, -f1 | tr '\n' ' ')" "short empty "
+spectro -q "$T/short.wav" >"$T/sh.ts"
+is "100 samples (shorter than a window) give one frame" "$(to-csv --no-header "$T/sh.ts" | cut -d, -f1 | tr '\n' ' ')" "short "
+# 0 samples: an error since issue 14 (it gave one frame of silence, and
+# sounds-like a confident answer); --keep-going skips it
+spectro -q --keep-going "$T/short.wav" "$T/empty.wav" >"$T/sh2.ts" 2>"$T/sh2.err"
+is "--keep-going skips the empty file" "$(to-csv --no-header "$T/sh2.ts" | cut -d, -f1 | tr '\n' ' ')" "short "
 spectro -q --pad reflect "$T/short.wav" >"$T/shr.ts"
 is "reflect padding of a 100-sample file" "$(rows "$T/shr.ts")" 1
 wav 8000 2 8 8000 /dev/urandom "$T/u8st.wav"
@@ -110,6 +114,29 @@ spectro -q --keep-going -o "$T/kg.ts" "$D/robin.ogg" "$T/bad.wav" "$D/trumpet.og
 is "--keep-going still exits 1" "$rc" 1
 like "--keep-going names the skipped file" "$(cat "$T/kg.err")" "bad.wav: cannot decode.*skipped"
 is "--keep-going writes the other files, complete" "$(to-csv --no-header "$T/kg.ts" | cut -d, -f1 | uniq | tr '\n' ' ')" "robin trumpet "
+# issue 14: no decodable audio is an error; a file cut short says how much decoded
+fails "a WAV header with no samples" 1 "^spectro: .*empty.wav: no audio: nothing decodes \\(the file holds no samples\\)" spectro -q -o "$T/e.ts" "$T/empty.wav"
+ok "no output after it" test ! -e "$T/e.ts" -a ! -e "$T/e.ts.tmp"
+head -c 5000 "$D/robin.ogg" > "$T/cut.ogg"
+fails "an Ogg file cut before its first audio page" 1 "cut.ogg: no audio: nothing decodes \\(is it cut short" spectro -q "$T/cut.ogg"
+head -c 30000 "$D/../audio/brahms_4s.flac" > "$T/cut.flac"
+spectro -q -o "$T/cutf.ts" "$T/cut.flac" 2>"$T/cutf.err"; rc=$?
+like "a FLAC file cut short: a warning with the seconds decoded" "rc=$rc $(cat "$T/cutf.err")" \
+  "^rc=0 spectro: .*cut.flac: the file ends early: 0\\.9[0-9] s decoded of the 4\\.00 s its header states"
+is "... and the rows of what decoded" "$(to-csv --no-header "$T/cutf.ts" | wc -l)" 41
+spectro -q "$D/../audio/brahms_4s.flac" 2>"$T/full.err" >/dev/null
+is "a whole FLAC file: no warning" "$(cat "$T/full.err")" ""
+MP3=$SHARED/audio/formats/vibeace_10s_44k1_stereo_128k.mp3
+if [ -f "$MP3" ]; then
+  head -c 100000 "$MP3" > "$T/cut.mp3"
+  spectro -q "$T/cut.mp3" 2>"$T/cutm.err" >/dev/null
+  like "an MP3 file cut short (mpg123): a warning with the seconds decoded" "$(cat "$T/cutm.err")" "cut.mp3: the file ends early: 6\\.[0-9]+ s decoded of the 10\\.00 s"
+  spectro -q "$MP3" 2>"$T/fullm.err" >/dev/null
+  ok "a whole MP3 file: no warning" bash -c "! grep -q 'ends early' '$T/fullm.err'"
+  head -c 3000 "$MP3" > "$T/cut2.mp3"
+  spectro -q -o "$T/c2.ts" "$T/cut2.mp3" 2>/dev/null
+  fails "an MP3 cut to its first frames: slice refuses the clip" 1 "^slice: .*c2.ts: track 'cut2' has [0-9]+ frames \\(0\\.[0-9]+ s\\), fewer than one tile" slice "$T/c2.ts"
+else skip "cut MP3" "no $MP3"; fi
 fails "unknown option" 2 "unknown option" spectro --fft 1024 "$D/robin.ogg"
 fails "fmax above Nyquist" 2 "Nyquist" spectro --fmax 12000 "$D/robin.ogg"
 fails "bad pad mode" 2 "--pad: 'edge'" spectro --pad edge "$D/robin.ogg"

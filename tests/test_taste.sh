@@ -69,6 +69,24 @@ fails "no history" 2 "no history" taste --catalog "$T/cat.tsv"
 fails "--train without --features" 2 "need --features" taste --catalog "$T/cat.tsv" --train x --test y "$H/basic"
 printf '[{"endTime": "2023-01-01 00:00", "artistName": "A",\n "trackName": "B", "msPlayed": }]' > "$T/StreamingHistory0.json"
 fails "broken JSON names the line" 1 "StreamingHistory0.json:2: invalid JSON" taste --catalog "$T/cat.tsv" "$T/StreamingHistory0.json"
+# issue 14: trailing documents, keys twice, infinite play times, NULs
+e1='{"endTime": "2023-01-01 00:00", "artistName": "The Invented Band", "trackName": "Paper Lanterns", "msPlayed": 200000}'
+printf '[%s]\n[%s]\n' "$e1" "$e1" > "$T/StreamingHistory1.json"
+fails "a second JSON document after the first" 1 "StreamingHistory1.json:2:1: data after the end of the JSON document" \
+  taste --catalog "$T/cat.tsv" "$T/StreamingHistory1.json"
+printf '[{"endTime": "x", "artistName": "The Invented Band", "trackName": "Slow Tide", "trackName": "Paper Lanterns", "msPlayed": 200000}]' > "$T/StreamingHistory2.json"
+fails "a key twice in an entry" 1 "StreamingHistory2.json: in \\[0\\]: key \"trackName\" appears twice" \
+  taste --catalog "$T/cat.tsv" "$T/StreamingHistory2.json"
+printf '[{"endTime": "x", "artistName": "The Invented Band", "trackName": "Paper Lanterns", "msPlayed": 1e999}]' > "$T/StreamingHistory3.json"
+fails "msPlayed 1e999 (infinite)" 1 "StreamingHistory3.json: entry 1: msPlayed inf is not a finite play time" \
+  taste --catalog "$T/cat.tsv" "$T/StreamingHistory3.json"
+printf '[{"ts": "x", "master_metadata_album_artist_name": "The Invented Band", "master_metadata_track_name": "Paper Lanterns", "ms_played": 1e400}]' > "$T/StreamingHistory4.json"
+fails "ms_played 1e400 (infinite, extended history)" 1 "entry 1: ms_played inf is not a finite" \
+  taste --catalog "$T/cat.tsv" "$T/StreamingHistory4.json"
+printf '[{"endTime": "x",\n "artistName": "The Invented Band", "trackName": "Paper LanternsNULx", "msPlayed": 200000}]' | sed 's/NUL/\x00/' > "$T/StreamingHistory5.json"
+fails "a NUL byte in a name" 1 "StreamingHistory5.json:2:[0-9]+: a NUL byte" taste --catalog "$T/cat.tsv" "$T/StreamingHistory5.json"
+printf '[{"endTime": "x", "artistName": "The Invented Band", "trackName": "Paper Lanterns\\u0000x", "msPlayed": 200000}]' > "$T/StreamingHistory6.json"
+fails "an escaped \\u0000 in a name" 1 "StreamingHistory6.json:1:[0-9]+: a \\\\u0000 escape" taste --catalog "$T/cat.tsv" "$T/StreamingHistory6.json"
 printf '[{"foo": 1}]' > "$T/other.json"
 fails "not a history" 1 "no msPlayed" taste --catalog "$T/cat.tsv" "$T/other.json"
 mkdir -p "$T/empty"

@@ -61,6 +61,10 @@ ok "mse with --metric accuracy (0..3 target, --scale-targets)" train-mlp -q --in
   --act tanh --loss mse --metric accuracy --val 0 --lr 0.01 --epochs 15 -o mcls.model --history mcls.hist f.ts
 is "history accuracy = accuracy of the rounded predictions in target units (0..3)" "$(best_metric mcls.hist)" "$(acc_of mcls.model 7)"
 like "the default metric of mse is still MAE" "$(grep -ao '"metric":"[a-z_]*"' reg.hist)" '"metric":"val_mae"'
+# issue 14: the training table counts against the memory limit, refused while read
+fails "a training table over --mem-limit" 1 "^train-mlp: f.ts: tensor 'features', block 1: a block of this size needs [0-9]+ bytes .*memory limit is 2048 bytes .*--mem-limit SIZE" \
+  train-mlp --mem-limit 2K --layers 8,1 --targets y -o m2k.model f.ts
+ok "no model after it" test ! -e m2k.model -a ! -e m2k.model.tmp
 fails "unknown --metric" 2 "--metric 'auc': one of auto mae accuracy" train-mlp --metric auc --layers 8,1 --targets y -o x.model f.ts
 fails "--metric mae of a class output" 2 "--metric mae: the first output is a class" \
   train-mlp --metric mae --inputs a,b --targets cls --loss ce --layers 8,4 -o x.model f.ts

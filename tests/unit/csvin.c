@@ -66,6 +66,26 @@ int main(void) {
     csvin_close(c);
     unlink(path);
 
+    /* a NUL byte in a field is an error with its line, wanted or not; a
+     * rewind after an error in the first row reads the file again (it used
+     * to start where the reader had stopped: 0 rows, no error; found by
+     * tests/fuzz/csvin_fuzz.c) */
+    {
+        static const char nul[] = "id,a\0b\n1,2\n";
+        char npath[] = "/tmp/csvin-nul-XXXXXX";
+        int fd = mkstemp(npath);
+        int wrote = fd >= 0 && write(fd, nul, sizeof nul - 1) == (ssize_t)(sizeof nul - 1);
+        if (fd >= 0) close(fd);
+        csvin *n = wrote ? csvin_open(npath, ',', err, sizeof err) : NULL;
+        got gn = {0};
+        int r1 = n ? csvin_each(n, collect, &gn) : 0;
+        CHECK(n && r1 < 0 && strstr(csvin_error(n), ":1: a NUL byte in field 2"), "a NUL in the header: %s", n ? csvin_error(n) : "?");
+        int r2 = n && csvin_rewind(n) == 0 ? csvin_each(n, collect, &gn) : 0;
+        CHECK(r2 < 0 && gn.n == 0 && strstr(csvin_error(n), ":1: a NUL byte"), "after a rewind, the same error (rc %d, %d rows)", r2, gn.n);
+        csvin_close(n);
+        unlink(npath);
+    }
+
     /* an unclosed quote is reported with a line */
     path = write_tmp("a,b\n1,2\n3,\"open\n4,5\n");
     c = csvin_open(path, ',', err, sizeof err);

@@ -118,6 +118,18 @@ int main(void) {
     CHECK(load_fails(path, "tensor 'dense.9.weight' is not part of this architecture"), "unknown tensor is named");
     nn_mlp_free(&c);
 
+    /* issue 14: a model whose weights are NaN or infinite is refused at load */
+    float keep = a.tensors[1].p[2];
+    a.tensors[1].p[2] = NAN;
+    snprintf(path, sizeof path, "%s/nan.ts", dir);
+    CHECK(nn_mlp_save(&a, path, NULL, err, sizeof err) == 0, "save a model with a NaN weight %s", err);
+    CHECK(load_fails(path, "holds nan at value 2 of"), "a NaN weight is refused, naming tensor and value");
+    a.tensors[1].p[2] = -INFINITY;
+    snprintf(path, sizeof path, "%s/inf.ts", dir);
+    nn_mlp_save(&a, path, NULL, err, sizeof err);
+    CHECK(load_fails(path, "holds -inf at value 2 of"), "an infinite weight is refused");
+    a.tensors[1].p[2] = keep;
+
     /* not a model at all, and a future version */
     snprintf(path, sizeof path, "%s/plain.ts", dir);
     ts_writer *w = ts_open_write(path, err, sizeof err);
