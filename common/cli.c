@@ -76,7 +76,7 @@ void cli_init(const char *stage, int argc, char **argv, const char *help_text) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_signal);
-    signal(SIGPIPE, SIG_DFL);   /* `| head` ends a stage quietly */
+    signal(SIGPIPE, on_signal); /* `| head` ends a stage quietly, its temporary files gone */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) break;
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) cli_help(help_text);

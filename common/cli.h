@@ -15,9 +15,9 @@ enum { EXIT_OK = 0, EXIT_DATA = 1, EXIT_USAGE = 2 };
 
 extern const char *cli_stage;       /* set by cli_init */
 
-/* Sets the stage name, installs SIGINT/SIGTERM handlers that remove .tmp
- * outputs, and handles -h/--help (prints help_text) and -V/--version when
- * they are the first argument. */
+/* Sets the stage name, installs SIGINT/SIGTERM/SIGHUP/SIGPIPE handlers that
+ * remove the temporary output files (formats/outset.h), and handles -h/--help
+ * (prints help_text) and -V/--version when they are the first argument. */
 void cli_init(const char *stage, int argc, char **argv, const char *help_text);
 /* BLAS-heavy stages call this first: when OpenBLAS fell back to slow generic
  * kernels on a CPU it does not recognise, re-exec with OPENBLAS_CORETYPE set
@@ -26,7 +26,7 @@ void cli_blas_tune(char **argv);
 void cli_help(const char *help_text);           /* prints and exits 0 */
 void cli_version(void);                         /* prints and exits 0 */
 
-/* "stage: message" on stderr. die: removes .tmp outputs, exit 1. */
+/* "stage: message" on stderr. die: removes temporary outputs, exit 1. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* usage error: message plus "Try 'stage --help'", exit 2 */

@@ -1,6 +1,7 @@
 /* gplot.h - writing gnuplot scripts with their data inline (datablocks) and
  * running gnuplot on them, for the chart stage.  Output files appear only
- * when gnuplot succeeds (it writes FILE.tmp, renamed afterwards). */
+ * when gnuplot succeeds (it writes a temporary file of the run, renamed
+ * afterwards: formats/outset.h). */
 #ifndef SONGPIPE_GPLOT_H
 #define SONGPIPE_GPLOT_H
 #include <stdio.h>

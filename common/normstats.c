@@ -2,6 +2,7 @@
  * statistics.  The contract and the JSON format are in normstats.h. */
 #include "normstats.h"
 #include "jsoncheck.h"
+#include "outset.h"
 
 #include <errno.h>
 #include <float.h>
@@ -506,30 +507,18 @@ fail:
 }
 
 int ns_stats_save(const char *path, const ns_stats *s, char *err, size_t errlen) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-        snprintf(err, errlen, "%s: path too long", path);
-        return -1;
-    }
     cJSON *j = ns_stats_to_json(s);
     char *text = j ? cJSON_Print(j) : NULL;
     cJSON_Delete(j);
     if (!text) { snprintf(err, errlen, "%s: out of memory", path); return -1; }
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
-        free(text);
-        return -1;
-    }
-    int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF;
-    bad |= fclose(f) != 0;
+    /* a temporary file of this run, renamed with the stage's other outputs */
+    int slot;
+    FILE *f = outset_open(path, &slot, err, errlen);
+    if (!f) { free(text); return -1; }
+    fputs(text, f);
+    fputc('\n', f);
     free(text);
-    if (bad || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: %s failed: %s", path, bad ? "write" : "rename", strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return outset_close(f, slot, path, err, errlen);
 }
 
 /* 1-based line of byte offset off in text */

@@ -68,7 +68,8 @@ int ns_stats_find(const ns_stats *s, const char *name);   /* index or -1 */
 cJSON *ns_stats_to_json(const ns_stats *s);                /* NULL: out of memory */
 int ns_stats_from_json(const cJSON *j, const char *source, ns_stats *s,
                        char *err, size_t errlen);
-/* Writes path.tmp and renames it; nothing is left behind on failure. */
+/* Writes a temporary file of the run and renames it to path (with the other
+ * outputs when the set is held, formats/outset.h); nothing is left on failure. */
 int ns_stats_save(const char *path, const ns_stats *s, char *err, size_t errlen);
 int ns_stats_load(const char *path, ns_stats *s, char *err, size_t errlen);
 

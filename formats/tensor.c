@@ -2,6 +2,7 @@
  * Records are little-endian; every record carries a CRC-32C; blocks are zstd
  * frames holding the row payloads followed by the NUL-terminated keys. */
 #include "tensor.h"
+#include "outset.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -662,14 +663,7 @@ fail:
 }
 
 /* ---------- writer ---------- */
-#define TS_MAX_OPEN 16
-static char tmp_paths[TS_MAX_OPEN][4096];
-static volatile int tmp_used[TS_MAX_OPEN];
-
-void ts_abort_all_tmp(void) {
-    for (int i = 0; i < TS_MAX_OPEN; i++)
-        if (tmp_used[i]) unlink(tmp_paths[i]);
-}
+void ts_abort_all_tmp(void) { outset_abort_all(); }
 
 struct ts_writer {
     FILE *f;
@@ -710,25 +704,9 @@ ts_writer *ts_open_write(const char *path, char *err, size_t errlen) {
         w->f = stdout;
         return w;
     }
-    /* a device or a FIFO (-o /dev/null, -o /dev/stdout, a named pipe) is
-     * written in place: renaming a .tmp over it would replace the device */
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        if (!(w->path = xstrdup(path))) { snprintf(err, errlen, "out of memory"); goto fail; }
-        if (!(w->f = fopen(path, "wb"))) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); goto fail; }
-        w->own = 1;
-        return w;
-    }
-    size_t n = strlen(path);
-    int slot = -1;
-    for (int i = 0; i < TS_MAX_OPEN; i++) if (!tmp_used[i]) { slot = i; break; }
-    if (slot < 0 || n + 5 > sizeof tmp_paths[0]) { snprintf(err, errlen, "%s: too many open outputs or path too long", path); goto fail; }
+    /* a temporary file of this run, or a device written in place (outset.h) */
     if (!(w->path = xstrdup(path))) { snprintf(err, errlen, "out of memory"); goto fail; }
-    snprintf(tmp_paths[slot], sizeof tmp_paths[slot], "%s.tmp", path);
-    w->f = fopen(tmp_paths[slot], "wb");
-    if (!w->f) { snprintf(err, errlen, "%s: cannot create: %s", tmp_paths[slot], strerror(errno)); goto fail; }
-    tmp_used[slot] = 1;
-    w->slot = slot;
+    if (!(w->f = outset_open(path, &w->slot, err, errlen))) goto fail;
     w->own = 1;
     return w;
 fail:
@@ -845,7 +823,6 @@ int ts_end_tensor(ts_writer *w) {
 }
 
 static void writer_free(ts_writer *w) {
-    if (w->slot >= 0) tmp_used[w->slot] = 0;
     ts_header_free(&w->h);
     free(w->raw); free(w->kb); free(w->comp); free(w->path);
     ZSTD_freeCCtx(w->cctx);
@@ -867,11 +844,9 @@ int ts_close(ts_writer *w, char *err, size_t errlen) {
     if (!rc && !w->failed && fflush(w->f) != 0) rc = wfail(w, "%s: write failed: %s", w->path ? w->path : "<stdout>", strerror(errno));
     if (w->failed) rc = -1;
     if (w->own) {
-        if (fclose(w->f) != 0 && !rc) rc = wfail(w, "%s: write failed: %s", w->path, strerror(errno));
-        if (w->slot >= 0) {
-            if (!rc && rename(tmp_paths[w->slot], w->path) != 0) rc = wfail(w, "%s: cannot rename: %s", w->path, strerror(errno));
-            if (rc) unlink(tmp_paths[w->slot]);
-        }
+        char why[sizeof w->err];
+        if (rc) outset_discard(w->f, w->slot);
+        else if (outset_close(w->f, w->slot, w->path, why, sizeof why)) rc = wfail(w, "%s", why);
     }
     if (rc) {
         if (err) snprintf(err, errlen, "%s", w->err[0] ? w->err : "write failed");
@@ -884,9 +859,6 @@ int ts_close(ts_writer *w, char *err, size_t errlen) {
 
 void ts_abort(ts_writer *w) {
     if (!w) return;
-    if (w->own) {
-        fclose(w->f);
-        if (w->slot >= 0) unlink(tmp_paths[w->slot]);
-    }
+    if (w->own) outset_discard(w->f, w->slot);
     writer_free(w);
 }

@@ -7,7 +7,8 @@
  *            rc < 0: ts_error(r) says what went wrong and where.
  * Writing:   ts_writer *w = ts_open_write(path, err, sizeof err);
  *            ts_begin_tensor(w, &hdr); ts_write_row(w, key, row)...; ts_end_tensor(w);
- *            ts_close(w) writes the end record and renames path.tmp -> path. */
+ *            ts_close(w) writes the end record and renames the temporary file
+ *            to path (formats/outset.h: names, held sets, cleanup). */
 #ifndef SONGPIPE_TENSOR_H
 #define SONGPIPE_TENSOR_H
 
@@ -119,7 +120,8 @@ void ts_table_free(ts_table *t);
 typedef struct ts_writer ts_writer;
 
 /* path NULL or "-" = stdout (refused when stdout is a terminal unless
- * allow_tty); otherwise writes path.tmp and renames on ts_close. */
+ * allow_tty); otherwise writes path.tmp.PID.RANDOM, renamed on ts_close (or at
+ * outset_commit when the set is held). */
 ts_writer *ts_open_write(const char *path, char *err, size_t errlen);
 void ts_writer_allow_tty(ts_writer *w, int allow);
 void ts_writer_set_level(ts_writer *w, int zstd_level);
@@ -131,11 +133,12 @@ int ts_end_tensor(ts_writer *w);
 /* Writes the stream end record, flushes, renames.  0 ok, -1 error with the
  * reason in err (the writer is gone by then).  Frees w. */
 int ts_close(ts_writer *w, char *err, size_t errlen);
-/* Drops everything: removes path.tmp.  Frees w.  Safe on NULL. */
+/* Drops everything: removes the temporary file.  Frees w.  Safe on NULL. */
 void ts_abort(ts_writer *w);
 const char *ts_werror(const ts_writer *w);
-/* Remove the .tmp file of every writer still open (for signal handlers and
- * fatal-error paths); async-signal-safe. */
+/* Remove every temporary output file of the run, the writers' and the other
+ * outputs' (outset_abort_all; for signal handlers and fatal-error paths);
+ * async-signal-safe. */
 void ts_abort_all_tmp(void);
 
 /* CRC-32C (Castagnoli) of buf, continuing from crc (start with 0). */

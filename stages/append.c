@@ -13,7 +13,7 @@ static const char HELP[] =
 "Usage: append [--replace] -o OUT TABLE.ts NEW.ts\n"
 "Write TABLE's first tensor followed by the rows of NEW's first tensor (same\n"
 "dtype, row shape and column names) as one tensor to OUT; TABLE's header and\n"
-"meta are kept.  OUT may be TABLE itself (written via OUT.tmp, then renamed).\n"
+"meta are kept.  OUT may be TABLE itself (written via OUT.tmp.*, then renamed).\n"
 "\n"
 "  --replace    a key of NEW already in TABLE replaces that row (in its\n"
 "               place); default: refuse, exit 1\n"

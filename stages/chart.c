@@ -5,6 +5,8 @@
 #include "catalog.h"
 #include "cli.h"
 #include "gplot.h"
+#include "outfile.h"
+#include "outset.h"
 #include "rng.h"
 
 #include <errno.h>
@@ -49,7 +51,7 @@ static const char HELP[] =
 "  --format F        png | svg (default: from the extension of -o)\n"
 "  --script FILE     write the gnuplot script (data inline) to FILE ('-' =\n"
 "                    stdout) instead of running gnuplot\n"
-"  -o FILE           the chart (required); FILE.tmp until gnuplot succeeds\n"
+"  -o FILE           the chart (required); FILE.tmp.* until gnuplot succeeds\n"
 "  -h, --help        this help;  -V, --version\n"
 "\n"
 "Runs $GNUPLOT (default gnuplot; Debian package gnuplot-nox), pngcairo or svg\n"
@@ -513,22 +515,22 @@ int main(int argc, char **argv) {
     if (o.kind == K_SCATTER && d.ncols != 2) cli_die("scatter: --cols needs two columns X,Y (got %d)", d.ncols);
     choose_rows(&d, &o);
 
-    /* the script goes to --script, or to a temporary file that gnuplot runs */
-    char tmp_out[4096], script_path[4096];
-    if ((size_t)snprintf(tmp_out, sizeof tmp_out, "%s.tmp", o.out) >= sizeof tmp_out) cli_usage("-o: path too long");
-    FILE *f;
+    /* the script goes to --script, or to a temporary file that gnuplot runs;
+     * gnuplot draws into a temporary file of this run, renamed on success */
+    FILE *f, *chart = NULL;
+    char script_path[4096];
+    int slot = -1;
     if (o.script) {
-        f = strcmp(o.script, "-") ? fopen(o.script, "w") : stdout;
-        if (!f) cli_die("%s: cannot create: %s", o.script, strerror(errno));
-        snprintf(script_path, sizeof script_path, "%s", o.script);
+        f = outfile_open(o.script, 0);
     } else {
+        if (!(chart = outset_open(o.out, &slot, err, sizeof err))) cli_die("%s", err);
         const char *td = getenv("TMPDIR");
         snprintf(script_path, sizeof script_path, "%s/chart.XXXXXX", td && *td ? td : "/tmp");
         int fd = mkstemp(script_path);
         if (fd < 0 || !(f = fdopen(fd, "w"))) cli_die("%s: cannot create a temporary file: %s", script_path, strerror(errno));
     }
     fputs("# written by songpipe chart\n", f);
-    gp_put_terminal(f, o.format, o.w, o.h, o.script ? o.out : tmp_out);
+    gp_put_terminal(f, o.format, o.w, o.h, o.script ? o.out : slot >= 0 ? outset_tmp_name(slot) : o.out);
     put_texts(f, &o);
     switch (o.kind) {
     case K_HEATMAP: heatmap(f, &d, &o); break;
@@ -537,18 +539,17 @@ int main(int argc, char **argv) {
     default: scatter(f, &d, &o); break;
     }
     fputs("unset output\n", f);
-    int bad = ferror(f);
-    if ((f != stdout ? fclose(f) : fflush(f)) || bad) {
-        if (!o.script) unlink(script_path);
-        cli_die("%s: write error", o.script ? o.script : script_path);
-    }
-    if (!o.script) {
-        if (gp_run(script_path, err, sizeof err)) {   /* the script is kept to be looked at */
-            unlink(tmp_out);
-            cli_die("%s", err);
+    if (o.script) {
+        outfile_close(f);
+    } else {
+        int bad = ferror(f);
+        if (fclose(f) || bad) {
+            unlink(script_path);
+            cli_die("%s: write error", script_path);
         }
+        if (gp_run(script_path, err, sizeof err)) cli_die("%s", err);  /* the script is kept to be looked at */
         unlink(script_path);
-        if (rename(tmp_out, o.out)) { unlink(tmp_out); cli_die("%s: cannot rename: %s", o.out, strerror(errno)); }
+        if (outset_close(chart, slot, o.out, err, sizeof err)) cli_die("%s", err);
     }
     ts_table_free(&d.t);
     free(d.col); free(d.name); free(d.row);

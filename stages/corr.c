@@ -23,7 +23,7 @@ static const char HELP[] =
 "  --text         a readable table instead of the tensor stream (the\n"
 "                 default when stdout is a terminal)\n"
 "  --digits N     decimals of --text (default 3)\n"
-"  -o FILE        output (default stdout; FILE.tmp until complete)\n"
+"  -o FILE        output (default stdout; FILE.tmp.* until complete)\n"
 CLI_MEM_HELP
 "  -h, --help     this help;  -V, --version\n"
 "\n"

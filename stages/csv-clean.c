@@ -52,7 +52,7 @@ static const char HELP[] =
 "                       --empty drop; not with --catalog, --vocab, --category\n"
 "                       (codes and fills depend on every row)\n"
 "  -o FILE              output (default stdout); -o, --catalog and --vocab\n"
-"                       files appear (FILE.tmp renamed) only when the run succeeds\n"
+"                       files appear, all together, only when the run succeeds\n"
 "  -h, --help           this help;  -V, --version\n"
 "\n"
 "Cells: a UTF-8 BOM, CRLF, quoted fields (commas, quotes, newlines), quoted\n"
@@ -677,10 +677,10 @@ int main(int argc, char **argv) {
     cli_init("csv-clean", argc, argv, HELP);
     static job j;
     j.o = parse_opts(argc, argv);
+    outfile_hold();         /* -o, --catalog and --vocab appear together or not at all */
     ts_writer *w = cli_open_write(j.o.output);
     char err[512];
     if (!(j.in = csvin_open(j.o.input, j.o.delim, err, sizeof err))) cli_die("%s", err);
-    /* side files appear (FILE.tmp renamed) only after the tensor is complete */
     if (j.o.catalog) j.catf = outfile_open(j.o.catalog, 0);
     FILE *vocf = j.o.vocab ? outfile_open(j.o.vocab, 0) : NULL;
     j.spool = open_spool();
@@ -699,6 +699,7 @@ int main(int argc, char **argv) {
     cli_close_write(w);
     if (j.catf) outfile_close(j.catf);
     if (vocf) outfile_close(vocf);
+    outfile_commit();
 
     fprintf(stderr, "csv-clean: %s: %" PRId64 " rows in, %" PRId64 " out; dropped: %" PRId64
             " empty, %" PRId64 " unparsable, %" PRId64 " duplicate keys",

@@ -41,7 +41,7 @@ static const char HELP[] =
 "                    row is computed in the same batch as unsharded; `merge`\n"
 "                    joins the N outputs into exactly the unsharded output.\n"
 "                    Needs a named input FILE\n"
-"  -o FILE           output (default stdout; FILE.tmp until complete)\n"
+"  -o FILE           output (default stdout; FILE.tmp.* until complete)\n"
 "  -h, --help        this help;  -V  version\n"
 "\n"
 "A train-cnn model reads tiles (slice's output) and writes the embedding\n"

@@ -200,7 +200,7 @@ int main(int argc, char **argv) {
         if (rc < 0) break;
     }
     if (rc == 0 && n == 0) printf("# no tensor in the stream\n");
-    if (fflush(stdout) != 0 || ferror(stdout)) cli_die("write failed: %s", strerror(errno));
+    if (fflush(stdout) != 0 || ferror(stdout)) cli_die("<stdout>: write failed: %s", strerror(errno ? errno : EIO));
     if (rc < 0) cli_die("%s", ts_error(in));
     ts_close_read(in);
     return 0;

@@ -58,7 +58,7 @@ static const char HELP[] =
 "  --threads N          search threads (default 2); results do not depend on it\n"
 "  --text | --tsv       output a readable table (the default on a terminal) or\n"
 "                       TSV lines: query_key rank neighbour_key score title artist\n"
-"  -o FILE              output file (FILE.tmp renamed on success); without\n"
+"  -o FILE              output file (FILE.tmp.* renamed on success); without\n"
 "                       --text/--tsv it gets the tensor stream\n"
 "  --timing             print the search time on stderr\n"
 CLI_MEM_HELP
@@ -389,7 +389,7 @@ static void open_output(void) {
         ts_header_free(&h);
         return;
     }
-    A.f = outfile_open(A.o.output, 0);      /* FILE.tmp, renamed on success */
+    A.f = outfile_open(A.o.output, 0);      /* FILE.tmp.*, renamed on success */
 }
 
 static void close_output(void) {

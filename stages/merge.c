@@ -22,7 +22,7 @@ static const char HELP[] =
 "\n"
 "  --list FILE     read the shard file names from FILE, one per line\n"
 "                  ('-' = stdin), in addition to the arguments\n"
-"  -o FILE         output (default stdout; FILE.tmp until complete)\n"
+"  -o FILE         output (default stdout; FILE.tmp.* until complete)\n"
 "  -h, --help      this help;  -V  version\n"
 "\n"
 "Every shard output holds the stage's tensor (meta.shard: shard id, count,\n"

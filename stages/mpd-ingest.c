@@ -484,6 +484,7 @@ int main(int argc, char **argv) {
     ingest g = {.o = &o};
     strmap_init(&g.voc.index);
     strmap_init(&g.pids);
+    outfile_hold();         /* -o, --tracks, --popularity, --names: all or none */
     if (o.names) {
         g.names = outfile_open(o.names, 0);
         fputs("pid\tname\tnum_tracks\tnum_followers\tcollaborative\tdescription\n", g.names);
@@ -506,11 +507,11 @@ int main(int argc, char **argv) {
     free(b.p);
     arena_reset(0);
     if (ts_end_tensor(g.w)) cli_die("%s", ts_werror(g.w));
-    /* the vocabulary first, so a playlists file never exists without it */
     write_vocab(&g.voc, o.tracks);
     if (o.popularity) write_popularity(&g.voc, o.popularity);
     if (g.names) outfile_close(g.names);
     cli_close_write(g.w);
+    outfile_commit();
     cli_warn("%d files (%.1f MB of JSON): %" PRId64 " playlists, %" PRId64 " rows, %" PRId64 " distinct tracks",
              o.ninputs, g.bytes / 1e6, g.nplaylists, g.nrows, g.voc.n);
     if (g.nempty) cli_warn("%" PRId64 " playlists without tracks (in --names only)", g.nempty);

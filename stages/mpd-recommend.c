@@ -8,6 +8,7 @@
 #include "plmodel.h"
 #include "plneural.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -329,7 +330,7 @@ static void run_continue(recommender *R, const pl_set *train) {
                                         "item kNN", "RP3beta", "EASE"};
     printf("Next songs (%s model):\n", names[o->model]);
     for (int64_t i = 0; i < k; i++) printf("  %3" PRId64 ". %s\n", i + 1, label(&v, out[i], lab, sizeof lab));
-    if (fflush(stdout)) cli_die("write error");
+    if (fflush(stdout) != 0 || ferror(stdout)) cli_die("<stdout>: write failed: %s", strerror(errno ? errno : EIO));
     free(out); free(seeds);
     if (own) pl_free(&from);
     cat_songs_free(&v.songs);

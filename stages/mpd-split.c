@@ -176,6 +176,7 @@ int main(int argc, char **argv) {
     if (rc == 0) cli_die("%s: the stream holds no tensor", ts_reader_name(r));
     if (h->dtype != TS_I32 || h->row_elems != 2)
         cli_die("%s: tensor '%s' is not i32 (track, pos) rows; give the playlists stream of mpd-ingest", ts_reader_name(r), h->name);
+    outfile_hold();         /* -o, --seeds, --truth, --queries: all or none */
     s.train = open_rows(o.out, "playlists", "pid", "training playlists (track, pos)");
     s.seeds = open_rows(o.seeds, "seeds", "qid", "the tracks a query shows (track, pos)");
     s.truth = open_rows(o.truth, "truth", "qid", "the hidden tracks of a query (track, pos)");
@@ -210,11 +211,14 @@ int main(int argc, char **argv) {
     if (rc < 0) cli_die("%s", ts_error(r));
     flush_playlist(&s);
     ts_close_read(r);
-    if (ts_end_tensor(s.seeds) || ts_end_tensor(s.truth) || ts_end_tensor(s.train)) cli_die("write failed");
+    ts_writer *const ws[3] = {s.seeds, s.truth, s.train};
+    for (int k = 0; k < 3; k++)
+        if (ts_end_tensor(ws[k])) cli_die("%s", ts_werror(ws[k]));
     cli_close_write(s.seeds);
     cli_close_write(s.truth);
     outfile_close(s.queries);
     cli_close_write(s.train);
+    outfile_commit();
     cli_warn("%" PRId64 " playlists: %" PRId64 " for training, %" PRId64 " held out -> %" PRId64 " queries",
              s.ntrain + s.ntest, s.ntrain, s.ntest, s.nqueries);
     if (s.have_names) cat_free(&s.names);

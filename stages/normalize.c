@@ -3,6 +3,7 @@
  * ones.  The statistics live in common/normstats.c so knn and train-mlp can
  * apply the same ones to a query or a batch. */
 #include "cli.h"
+#include "outfile.h"
 #include "normstats.h"
 #include "shard.h"
 
@@ -35,7 +36,7 @@ static const char help[] =
 "                    `merge` joins the N outputs into exactly the unsharded\n"
 "                    output (shard 0 carries the passed-through tensors).\n"
 "                    Needs a named input file\n"
-"  -o FILE           output stream (default stdout; FILE.tmp until complete)\n"
+"  -o FILE           output stream (default stdout; FILE.tmp.* until complete)\n"
 "  -h, --help        this help;  -V  version\n"
 "\n"
 "y = (f(x) - center) / scale, f = log1p with --log, computed in double:\n"
@@ -471,8 +472,10 @@ int main(int argc, char **argv) {
         if (!o.fit_only) path = prepare_twice(o.input, &off);
         fit_pass(&o, path, off, &stats);
     }
+    outfile_hold();         /* --save and the rows appear together or not at all */
     if (o.save && ns_stats_save(o.save, &stats, err, sizeof err)) cli_die("%s", err);
     if (!o.fit_only) apply_pass(&o, path, off, &stats, o.stats != NULL);
+    outfile_commit();
     ns_stats_free(&stats);
     free_opts(&o);
     return EXIT_OK;

@@ -23,7 +23,7 @@ static const char HELP[] =
 "  -k N           components (default 2; at most the row width)\n"
 "  --tensor NAME  read the tensor NAME (default: the first)\n"
 "  --name NAME    output tensor name (default pca)\n"
-"  -o FILE        output (default stdout; FILE.tmp until complete)\n"
+"  -o FILE        output (default stdout; FILE.tmp.* until complete)\n"
 CLI_MEM_HELP
 "  -h, --help     this help;  -V, --version\n"
 "\n"

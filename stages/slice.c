@@ -34,7 +34,7 @@ static const char help[] =
 "                    key), so each track lives in one shard; `merge` joins\n"
 "                    the N outputs into exactly the unsharded output.  Every\n"
 "                    shard reads the whole input; needs a named input file\n"
-"  -o FILE           output stream (default stdout; FILE.tmp until complete)\n"
+"  -o FILE           output stream (default stdout; FILE.tmp.* until complete)\n"
 "  -h, --help        this help;  -V  version\n"
 "\n"
 "Input: the first tensor of the stream, f32 rows of n_mels values (one frame\n"

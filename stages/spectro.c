@@ -54,7 +54,7 @@ static const char help[] =
 "                      with one key meet in one shard; `merge` joins the N\n"
 "                      outputs into exactly the unsharded output.  The whole\n"
 "                      path list is read first (its bytes identify the input)\n"
-"  -o FILE             output stream (default stdout; FILE.tmp until complete)\n"
+"  -o FILE             output stream (default stdout; FILE.tmp.* until complete)\n"
 "  -h, --help          this help;  -V  version\n"
 "\n"
 "Per file: channels are averaged (librosa.to_mono), resampled with a\n"

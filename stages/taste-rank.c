@@ -41,7 +41,7 @@ static const char HELP[] =
 "  --baseline COL       --eval baseline column of TEST.ts (default\n"
 "                       track_popularity)\n"
 "  --tsv                tab-separated lines instead of a readable table\n"
-"  -o FILE              output (default stdout; FILE.tmp until complete)\n"
+"  -o FILE              output (default stdout; FILE.tmp.* until complete)\n"
 "  -h, --help           this help;  -V, --version\n"
 "\n"
 "List and candidates: one song per title and artist (the best of its ids).\n"

@@ -393,9 +393,11 @@ int main(int argc, char **argv) {
              (long long)j.by_loose, (long long)j.nh, (long long)nscored);
     if (nscored == 0) cli_die("no history track matched the catalogue %s with a counted play; nothing to score "
                               "(taste --unmatched FILE lists what was not found)", o.catalog);
+    outfile_hold();         /* --unmatched, --train, --test and -o: all or none */
     if (o.unmatched) write_unmatched(&hs, row_of_track, o.unmatched);
     if (o.train) write_tables(&j, &o, nscored);
     if (o.out || !o.train) write_scores(&j, o.out);
+    outfile_commit();
     free(row_of_track);
     free(j.h); free(j.heard_of_row);
     strmap_free(&j.exact); strmap_free(&j.loose); strmap_free(&j.heard_names);

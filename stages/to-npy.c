@@ -100,12 +100,14 @@ static void put_key(FILE *f, const char *k) {
     putc('\n', f);
 }
 
+static const char *out_name = "<stdout>";   /* -o, for messages */
+
 static void copy_spool(FILE *spool, FILE *out) {
     static char buf[1 << 16];
     size_t n;
     if (fflush(spool) != 0 || fseeko(spool, 0, SEEK_SET) != 0) cli_die("temporary file: %s", strerror(errno));
     while ((n = fread(buf, 1, sizeof buf, spool)) > 0)
-        if (fwrite(buf, 1, n, out) != n) cli_die("write failed: %s", strerror(errno));
+        if (fwrite(buf, 1, n, out) != n) cli_die("%s: write failed: %s", out_name, strerror(errno));
     if (ferror(spool)) cli_die("temporary file: read failed: %s", strerror(errno));
 }
 
@@ -130,13 +132,14 @@ static void write_tensor(ts_reader *in, const ts_header *h, FILE *out, FILE *key
     int seekable = outfile_seekable(out) && !(fcntl(fileno(out), F_GETFL) & O_APPEND);
     off_t start = seekable ? ftello(out) : 0;
     FILE *data = seekable ? out : make_spool();
-    if (seekable && fwrite(hdr, 1, hl, out) != hl) cli_die("write failed: %s", strerror(errno));
+    if (seekable && fwrite(hdr, 1, hl, out) != hl) cli_die("%s: write failed: %s", out_name, strerror(errno));
     ts_block b;
     int rc;
     int64_t rows = 0;
     while ((rc = ts_read_block(in, &b)) == 1) {
         size_t n = (size_t)b.nrows * h->row_bytes;
-        if (n && fwrite(b.data, 1, n, data) != n) cli_die("write failed: %s", strerror(errno));
+        if (n && fwrite(b.data, 1, n, data) != n)
+            cli_die("%s: write failed: %s", seekable ? out_name : "temporary file", strerror(errno));
         if (keys) for (int64_t i = 0; i < b.nrows; i++) put_key(keys, b.keys[i]);
         rows += b.nrows;
     }
@@ -145,9 +148,9 @@ static void write_tensor(ts_reader *in, const ts_header *h, FILE *out, FILE *key
     if (seekable) {
         off_t end = ftello(out);
         if (fseeko(out, start, SEEK_SET) != 0 || fwrite(hdr, 1, hl, out) != hl || fseeko(out, end, SEEK_SET) != 0)
-            cli_die("cannot patch the .npy header: %s", strerror(errno));
+            cli_die("%s: cannot patch the .npy header: %s", out_name, strerror(errno));
     } else {
-        if (fwrite(hdr, 1, hl, out) != hl) cli_die("write failed: %s", strerror(errno));
+        if (fwrite(hdr, 1, hl, out) != hl) cli_die("%s: write failed: %s", out_name, strerror(errno));
         copy_spool(data, out);
         fclose(data);
     }
@@ -155,8 +158,9 @@ static void write_tensor(ts_reader *in, const ts_header *h, FILE *out, FILE *key
 
 int main(int argc, char **argv) {
     cli_init("to-npy", argc, argv, help);
-    signal(SIGPIPE, SIG_DFL);           /* | head ends us quietly */
     struct opts o = parse_opts(argc, argv);
+    if (o.output && strcmp(o.output, "-") != 0) out_name = o.output;
+    outfile_hold();                     /* -o and --keys: both or neither */
     FILE *out = outfile_open(o.output, 1);
     ts_reader *in = cli_open_read(o.input);
     FILE *keys = o.keys ? outfile_open(o.keys, 0) : NULL;
@@ -176,6 +180,7 @@ int main(int argc, char **argv) {
     }
     if (keys) outfile_close(keys);
     outfile_close(out);
+    outfile_commit();
     ts_close_read(in);
     return 0;
 }

@@ -63,7 +63,7 @@ static const char HELP[] =
 "                        the same seed and thread count give the same\n"
 "                        model bytes\n"
 "Output:\n"
-"  -o, --model FILE      the model (required), rewritten via FILE.tmp at each\n"
+"  -o, --model FILE      the model (required), rewritten via FILE.tmp.* at each\n"
 "                        improvement, so Ctrl-C leaves the best model so far\n"
 "  --history FILE        a stream 'history': epoch, train_loss, val_loss,\n"
 "                        metric (validation accuracy), seconds, train_accuracy\n"

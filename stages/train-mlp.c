@@ -69,7 +69,7 @@ static const char HELP[] =
 "  --threads N           OpenBLAS threads (default 1); the same seed and thread\n"
 "                        count give the same model bytes\n"
 "Output:\n"
-"  -o, --model FILE      the model (required), rewritten via FILE.tmp at each\n"
+"  -o, --model FILE      the model (required), rewritten via FILE.tmp.* at each\n"
 "                        improvement, so Ctrl-C leaves the best model so far\n"
 "  --history FILE        a stream 'history': epoch, train_loss, val_loss,\n"
 "                        metric (--metric: val MAE in target units,\n"

@@ -28,7 +28,7 @@ is "catalogue has one line per row" "$(wc -l < "$T/cat.tsv")" 39
 is "catalogue known row" "$(grep '^Flowers	' "$T/cat.tsv")" "Flowers	Miley Cyrus"
 is "catalogue keeps mojibake bytes" "$(grep -c $'^Calm Down (with Selena Gomez)\tR\xef\xbf\xbd\xef\xbf\xbdma, Selena G$' "$T/cat.tsv")" 1
 is "catalogue first row is the first kept row" "$(sed -n 2p "$T/cat.tsv")" "Seven (feat. Latto) (Explicit Ver.)	Latto, Jung Kook"
-ls "$T" | grep -q '\.tmp$' && fail "no .tmp after success" "$(ls "$T")" || pass "no .tmp after success"
+ls "$T" | grep -q '\.tmp' && fail "no .tmp after success" "$(ls "$T")" || pass "no .tmp after success"
 
 # strict: the exact message, exit 1, nothing left behind
 fails "strict stops at line 41" 1 "^csv-clean: $S:41: column 'streams': cannot parse 'BPM110KeyAModeMajorDanceability53" \

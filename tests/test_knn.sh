@@ -93,7 +93,7 @@ is "--self --max-per-artist: at most one song per artist per query" \
 
 # outputs
 knn --index "$T/idx.ts" --self -k 40 -o "$T/nb.ts"
-ok "tensor output written, no .tmp left" test -s "$T/nb.ts" -a ! -e "$T/nb.ts.tmp"
+is "tensor output written, no temporary file left" "$(cd "$T" && compgen -G 'nb.ts*')" "nb.ts"
 if [ -x "$BIN/inspect" ]; then
   ins=$(inspect --all "$T/nb.ts")
   like "tensor: neighbors f64 [k, 2]" "$ins" 'shape +\[40, 2\]'

@@ -36,7 +36,7 @@ bad=$D/bad/mpd.slice.7-7.json
 at=$(grep -bo '"num_tracks"' "$bad" | cut -d: -f1)
 fails "bad JSON: file, byte position, line and column" 1 "mpd.slice.7-7.json: invalid JSON at byte $at \\(line 7, column 13\\)" \
   mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$bad"
-ok "no output or .tmp after bad JSON" test ! -e "$T/x.ts" -a ! -e "$T/x.ts.tmp" -a ! -e "$T/x.tsv" -a ! -e "$T/x.tsv.tmp"
+is "no output or temporary file after bad JSON" "$(cd "$T" && compgen -G 'x.ts*')" ""
 if command -v zstd >/dev/null; then
   zstd -q -c "$bad" > "$T/bad.json.zst"
   fails "bad JSON inside zstd: position in the decompressed text" 1 "invalid JSON at byte $at of the decompressed text" \

@@ -41,4 +41,4 @@ fails "recommend without a query is a usage error" 2 "usage: make recommend" $M 
 rm -rf "$O"
 fails "bad feature name fails" 2 "no|not" $M features FEATURES=danceability,nosuchcolumn
 ok "no half-written table after failure" test ! -e "$O/features/songs.ts"
-ok "no .tmp left after failure" test -z "$(find "$O" -name '*.tmp' 2>/dev/null)"
+ok "no .tmp left after failure" test -z "$(find "$O" -name '*.tmp*' 2>/dev/null)"

@@ -176,6 +176,6 @@ rc=$?
 is "Ctrl-C exits 130" "$rc" 130
 like "Ctrl-C says what the model holds" "$(cat int.err)" "interrupted after [0-9]+ epochs.*int.model holds epoch [0-9]+"
 ok "the model left behind loads" embed -m int.model --predict -o int.pred f.ts
-ok "no .tmp left behind" bash -c '! ls int.model.tmp int.hist.tmp 2>/dev/null | grep -q .'
+ok "no .tmp left behind" bash -c '! compgen -G "int.model.tmp*" && ! compgen -G "int.hist.tmp*"'
 ok "the history is complete" to-csv int.hist
 true

@@ -179,7 +179,10 @@ static void test_tmp_files(void) {
     float v = 1;
     ts_write_row(w, "k", &v);
     list_dir(names, sizeof names);
-    CHECK(strcmp(names, "out.ts.tmp ") == 0, "while writing, only out.ts.tmp exists: '%s'", names);
+    char want[64];
+    snprintf(want, sizeof want, "out.ts.tmp.%ld.", (long)getpid());
+    CHECK(strncmp(names, want, strlen(want)) == 0 && strlen(names) == strlen(want) + 9,
+          "while writing, only out.ts.tmp.PID.RANDOM exists: '%s'", names);
     ts_close(w, err, sizeof err);
     list_dir(names, sizeof names);
     CHECK(strcmp(names, "out.ts ") == 0, "after ts_close, only out.ts exists: '%s'", names);
