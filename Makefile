@@ -1,4 +1,55 @@
 # songpipe: song recommendation as Unix filters.  `make help` lists the targets.
+
+# ---- user values are literal text, never code ------------------------------
+# A variable given on the command line or in the environment is a recursively
+# expanded make variable: any $(X) of it, or exporting it, would run a
+# $(shell ...) it holds.  Each one is captured here as literal (simple) text
+# before anything expands it; command-line ones stay exported and reach
+# sub-makes through MAKEFLAGS as before.  Recipes read user values from the
+# environment ("$$VAR"), never as $(VAR) pasted into their text; paths that
+# make itself must parse are validated (sp_need_path) or replaced by stamps.
+# (`make X:=...` and `make X!=...` are evaluated by make before this line.)
+sp_keep := MAKEFLAGS MFLAGS GNUMAKEFLAGS MAKELEVEL MAKEOVERRIDES MAKECMDGOALS MAKEFILES MAKE_RESTARTS \
+           MAKE_TERMOUT MAKE_TERMERR SHELL
+$(foreach v,$(filter-out $(sp_keep),$(.VARIABLES)),$(if $(findstring $$,$(v)),,\
+  $(if $(filter command override,$(origin $(v))),$(eval override $(v) := $$(value $(v)))$(eval export $(v))$(eval sp_cmdline += $(v)),\
+  $(if $(filter environment,$(origin $(v))),$(eval $(v) := $$(value $(v)))))))
+
+# ---- checks of user values: called where each is defined, before make uses it
+sp_digits := 0 1 2 3 4 5 6 7 8 9
+sp_pathchars := $(sp_digits) a b c d e f g h i j k l m n o p q r s t u v w x y z \
+  A B C D E F G H I J K L M N O P Q R S T U V W X Y Z . _ / + - @
+# TEXT without any of CHARS (call arguments are not expanded again)
+sp_strip = $(if $(2),$(call sp_strip,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,$(words $(2)),$(2))),$(1))
+# $(call sp_need_uint,VAR): VAR is a whole number
+sp_need_uint = $(if $($(1)),$(if $(call sp_strip,$($(1)),$(sp_digits)),$(call sp_bad,$(1),not a whole number)),$(call sp_bad,$(1),empty))
+# $(call sp_need_count,VAR[,small]): a whole number from 1 up, no leading 0
+# (small: below 10000, for counts that name one target each)
+sp_need_count = $(if $(call sp_is_count,$($(1))),$(if $(and $(2),$(word 5,$(call sp_split,$($(1))))),\
+  $(call sp_bad,$(1),above 9999)),$(call sp_bad,$(1),not a whole number from 1 up))
+# $(call sp_need_enum,VAR,WORDS): VAR is one of WORDS
+sp_need_enum = $(if $(and $(filter 1,$(words $($(1)))),$(filter $(2),$($(1))),$(if $(call sp_strip,$($(1)),$(2)),,ok)),,\
+  $(call sp_bad,$(1),not one of: $(2)))
+# $(call sp_need_path,VAR): a folder or file that make names in its rules:
+# letters, digits and . _ / + - @ only, not starting with -
+sp_need_path = $(if $(and $($(1)),$(if $(call sp_strip,$($(1)),$(sp_pathchars)),,ok),$(if $(filter -%,$($(1))),,ok)),,\
+  $(call sp_bad,$(1),make names this in its rules$(sp_comma) so it may hold only letters$(sp_comma) digits and . _ / + - @$(sp_comma) \
+  and not start with -; choose another name or use a symbolic link))
+sp_comma := ,
+sp_bad = $(error songpipe: $(1)='$($(1))': $(2))
+
+# $(call sp_is_count,TEXT): non-empty when TEXT is a whole number from 1 up, no leading 0
+sp_is_count = $(if $(1),$(if $(call sp_strip,$(1),$(sp_digits)),,$(if $(filter 0%,$(1)),,yes)))
+# the digits of $(1) as words
+sp_split = $(subst 9,9 ,$(subst 8,8 ,$(subst 7,7 ,$(subst 6,6 ,$(subst 5,5 ,$(subst 4,4 ,$(subst 3,3 ,$(subst 2,2 ,$(subst 1,1 ,$(subst 0,0 ,$(1)))))))))))
+# $(call sp_seq,N): 0 1 ... N-1 for a count N below 10000 (else nothing), in make alone
+sp_nz := 1 2 3 4 5 6 7 8 9
+sp_n2 = $(foreach a,$(sp_nz),$(foreach b,$(sp_digits),$(a)$(b)))
+sp_n3 = $(foreach a,$(sp_n2),$(foreach b,$(sp_digits),$(a)$(b)))
+sp_n4 = $(foreach a,$(sp_n3),$(foreach b,$(sp_digits),$(a)$(b)))
+sp_seq = $(if $(call sp_is_count,$(1)),$(wordlist 1,$(1),$(sp_digits) $(sp_n2) $(if $(word 3,$(sp_split)),$(sp_n3)) \
+  $(if $(word 4,$(sp_split)),$(sp_n4))))
+
 SHELL := bash
 .SHELLFLAGS := -eo pipefail -c
 .DELETE_ON_ERROR:
@@ -18,6 +69,8 @@ PY       ?= /usr/bin/python3
 CC      ?= cc
 SAN     ?= 0
 OUT     ?= build
+$(call sp_need_enum,SAN,0 1)
+$(call sp_need_path,OUT)
 ifeq ($(SAN),1)
   MODE    := san
   OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -71,7 +124,7 @@ deps-ok:
 	  { echo "songpipe: missing libraries; run 'make deps'" >&2; exit 1; }
 
 deps:
-	@missing=$$(for p in $(DEB_PKGS) $(EXTRA_DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	@set -f; missing=$$(for p in $(DEB_PKGS) $$EXTRA_DEB_PKGS; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "deps: all present"; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	  echo "deps: installing $$missing"; \
@@ -82,13 +135,52 @@ deps:
 # ---- tests -----------------------------------------------------------------
 test: deps
 	@$(MAKE) --no-print-directory all units
-	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) SAN=$(SAN) OUT=$(OUT) bash tests/run.sh
+	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) SAN="$$SAN" OUT="$$OUT" bash tests/run.sh
 
 .PHONY: units
 units: $(UNITS)
 
 # ---- pipelines ---------------------------------------------------------------
+# writes its stdin to $@ only when that differs from $@, so $@'s time changes
+# only when its text does (an option stamp).  The text comes from the
+# environment or a command (printf '%s\n' "$$VAR" | $(sp_stamp)), never from
+# a value pasted into the recipe.
+sp_stamp = { mkdir -p $(@D) && sp_t=$$(mktemp $@.XXXXXX) && cat > "$$sp_t" && \
+  if cmp -s "$$sp_t" $@; then rm -f "$$sp_t"; else mv -f "$$sp_t" $@; fi; }
+# $(call sp_path_stamp,VAR,what): the stamp of the file or folder named by the
+# environment variable VAR (any name: spaces, quotes, $, newlines, leading -):
+# the name, then size, time and name of every file in it.  It stands in for
+# the path as a prerequisite, which make could not parse.  Empty VAR: none.
+sp_path_stamp = p=$$$(1); case $$p in -*) p=./$$p ;; esac; \
+  if [ -n "$$p" ] && [ ! -e "$$p" ]; then echo "$(2): $(1)=$$p: no such file or folder" >&2; exit 1; fi; \
+  { printf '%s\0' "$$p"; [ -z "$$p" ] || find -L "$$p" -type f -printf '%s %T@ %p\0' | LC_ALL=C sort -z; } | $(sp_stamp)
+
+# user values are checked where they are defined, before make uses them
+# (a bad value stops make with exit 2 before anything runs)
+OUTDIR ?= out
+export SAN OUT PY EXTRA_DEB_PKGS BENCH_DEB_PKGS
+$(foreach v,OUTDIR BIN,$(call sp_need_path,$(v)))
+# goals too: a pattern rule's recipe names its target ($@, $*)
+$(foreach g,$(MAKECMDGOALS),$(if $(call sp_strip,$(g),$(sp_pathchars)),\
+  $(error songpipe: '$(g)': not a target name (make help lists the targets))))
+
+# input files and folders that users name, by stamp: $(IN)/VAR.path
+IN := $(OUTDIR)/inputs
+IN_VARS := SONGS_CSV ARTISTS_CSV TASTE_SONGS HISTORY CANDIDATES CHART_SONGS BY_YEAR_CSV GTZAN_DIR MPD_DIR
+.PHONY: FORCE
+$(IN_VARS:%=$(IN)/%.path): $(IN)/%.path: FORCE
+	@$(call sp_path_stamp,$*,songpipe)
+
 include $(wildcard pipelines/*.mk)
+# (exported after the pipelines' defaults: `export X` would define an empty X)
+export $(IN_VARS)
+
+# the command line sets settings (the ?= variables and the user values the
+# recipes read), not internal variables a recipe is made of
+sp_settings := $(shell sed -n 's/^\([A-Z][A-Z0-9_]*\) *?=.*/\1/p' Makefile pipelines/*.mk) \
+  SONG ARTIST PLAYLIST FILE ONLY CFLAGS LDFLAGS OPT EXTRA_DEB_PKGS
+$(foreach v,$(filter-out $(sp_settings),$(sp_cmdline)),\
+  $(error songpipe: $(v) is not a setting ('make help' and the pipelines/*.mk headers list them)))
 
 help:
 	@echo "songpipe targets:"
@@ -102,7 +194,7 @@ help:
 	@echo "  make learned         train every learned style;  make agreement: genre agreement@10 table"
 	@echo "sound (pipelines/sound.mk, cnn.mk):"
 	@echo "  make sounds-like FILE=song.mp3 [CNN_K=5]   library songs that sound like a file"
-	@echo "  make add-song FILE=song.mp3    add a file to the sound library index"
+	@echo "  make add-song FILE=song.mp3    add a file to the sound library index (its name is its key)"
 	@echo "  make sound-model     retrain the sound model when its inputs changed"
 	@echo "  make spectro-library [AUDIO_DIR=dir]  log-mel spectrograms and 128x128 tiles of a folder"
 	@echo "  make cnn-quality     GTZAN genre checks of the sound model (shared data)"
@@ -116,11 +208,13 @@ help:
 	@echo "  make knn-all [SHARDS=N] [CLUSTER=slurm]     all-pairs neighbours in N parts (make -j or Slurm)"
 	@echo "  make spectro-library CLUSTER=slurm [SHARDS=N]"
 	@echo "  make clean"
+	@echo "Settings (VAR=value) are literal text, never code; file names may hold any character."
+	@echo "OUTDIR, CNN_DIR, CNN_MODEL, OUT: letters, digits and . _ / + - @ only.  README.md: Settings."
 
 clean:
 	rm -rf bin build out
 
 # ---- benchmarks: every tests/bench/*.sh, each printing ratios -------------
 bench: all
-	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS='$(BENCH_DEB_PKGS)'
-	@for b in tests/bench/*.sh; do BIN=$(abspath $(BIN)) PY=$(PY) bash $$b || echo "bench: $$b failed"; done
+	@EXTRA_DEB_PKGS="$$BENCH_DEB_PKGS" $(MAKE) --no-print-directory deps
+	@for b in tests/bench/*.sh; do BIN=$(abspath $(BIN)) PY="$$PY" bash $$b || echo "bench: $$b failed"; done

@@ -14,32 +14,33 @@ MAX_PER_ARTIST ?= 0
 # empty: artist profiles are the mean features of each artist's songs in
 # SONGS_CSV; set to data_by_artist.csv (artists,<features>...) to use it.
 ARTISTS_CSV ?=
+$(foreach v,K,$(call sp_need_count,$(v)))
+$(call sp_need_uint,MAX_PER_ARTIST)
+$(call sp_need_enum,METRIC,cosine euclidean dot mad)
+$(call sp_need_enum,NORM,minmax zscore robust)
 
 F := $(OUTDIR)/features
-export SONG ARTIST PLAYLIST
+# user values reach recipes through the environment only (Makefile, top)
+export SONG ARTIST PLAYLIST SONGS_CSV SONG_KEY FEATURES DISPLAY NORM METRIC K MAX_PER_ARTIST ARTISTS_CSV
 
-# a stamp that changes only when its text changes
-define cfg_stamp
-	@mkdir -p $(@D); printf '%s\n' '$(1)' | cmp -s - $@ || printf '%s\n' '$(1)' > $@
-endef
 .PHONY: FORCE
-$(F)/clean.cfg: FORCE ; $(call cfg_stamp,$(SONG_KEY) $(FEATURES) $(DISPLAY))
-$(F)/norm.cfg: FORCE ; $(call cfg_stamp,$(NORM))
-$(F)/artists.cfg: FORCE ; $(call cfg_stamp,$(ARTISTS_CSV))
+$(F)/clean.cfg: FORCE ; @printf '%s\n' "$$SONG_KEY $$FEATURES $$DISPLAY" | $(sp_stamp)
+$(F)/norm.cfg: FORCE ; @printf '%s\n' "$$NORM" | $(sp_stamp)
+$(F)/artists.cfg: FORCE ; @printf '%s\n' "$$ARTISTS_CSV" | $(sp_stamp)
 
-$(F)/songs.ts $(F)/songs.tsv &: $(SONGS_CSV) $(F)/clean.cfg $(BIN)/csv-clean
-	$(BIN)/csv-clean --key $(SONG_KEY) --cols $(FEATURES) --display $(DISPLAY) \
-	  --catalog $(F)/songs.tsv -o $(F)/songs.ts $(SONGS_CSV)
+$(F)/songs.ts $(F)/songs.tsv &: $(IN)/SONGS_CSV.path $(F)/clean.cfg $(BIN)/csv-clean
+	$(BIN)/csv-clean --key "$$SONG_KEY" --cols "$$FEATURES" --display "$$DISPLAY" \
+	  --catalog $(F)/songs.tsv -o $(F)/songs.ts -- "$$SONGS_CSV"
 
 $(F)/songs.norm.ts $(F)/songs.stats.json &: $(F)/songs.ts $(F)/norm.cfg $(BIN)/normalize
-	$(BIN)/normalize --method $(NORM) --save $(F)/songs.stats.json -o $(F)/songs.norm.ts $(F)/songs.ts
+	$(BIN)/normalize --method "$$NORM" --save $(F)/songs.stats.json -o $(F)/songs.norm.ts $(F)/songs.ts
 
 ifeq ($(ARTISTS_CSV),)
 $(F)/artists.ts: $(F)/songs.ts $(F)/songs.tsv $(F)/artists.cfg $(BIN)/pool
 	$(BIN)/pool --by track_artist --catalog $(F)/songs.tsv -o $@ $(F)/songs.ts
 else
-$(F)/artists.ts: $(ARTISTS_CSV) $(F)/clean.cfg $(F)/artists.cfg $(BIN)/csv-clean
-	$(BIN)/csv-clean --key artists --cols $(FEATURES) -o $@ $(ARTISTS_CSV)
+$(F)/artists.ts: $(IN)/ARTISTS_CSV.path $(F)/clean.cfg $(F)/artists.cfg $(BIN)/csv-clean
+	$(BIN)/csv-clean --key artists --cols "$$FEATURES" -o $@ -- "$$ARTISTS_CSV"
 endif
 
 # artists normalised with the songs' statistics, so both live in one space
@@ -48,18 +49,19 @@ $(F)/artists.norm.ts: $(F)/artists.ts $(F)/songs.stats.json $(BIN)/normalize
 
 # all-pairs: every song's K nearest songs, as sortable TSV lines
 $(F)/neighbours.tsv: $(F)/songs.norm.ts $(F)/songs.tsv $(BIN)/knn
-	$(BIN)/knn --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric $(METRIC) \
-	  -k $(K) --batch $(F)/songs.norm.ts --self --tsv -o $@
+	$(BIN)/knn --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric "$$METRIC" \
+	  -k "$$K" --batch $(F)/songs.norm.ts --self --tsv -o $@
 
-KNN_OPTS = --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric $(METRIC) -k $(K) \
-           $(if $(filter-out 0,$(MAX_PER_ARTIST)),--max-per-artist $(MAX_PER_ARTIST))
+# METRIC, K and MAX_PER_ARTIST from the environment (checked in the Makefile)
+KNN_OPTS = --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric "$$METRIC" -k "$$K" \
+           $$([ "$$MAX_PER_ARTIST" = 0 ] || printf '%s\n' --max-per-artist "$$MAX_PER_ARTIST")
 
 .PHONY: recommend features neighbours
 features: $(F)/songs.norm.ts $(F)/artists.norm.ts
 neighbours: $(F)/neighbours.tsv
 
 recommend: $(F)/songs.norm.ts $(F)/songs.tsv $(F)/artists.norm.ts $(BIN)/knn
-	@if [ -n "$(filter-out raw,$(STYLE))" ]; then exec $(MAKE) --no-print-directory recommend-learned STYLE=$(STYLE); fi; \
+	@if [ "$$STYLE" != raw ]; then exec $(MAKE) --no-print-directory recommend-learned; fi; \
 	if [ -n "$$SONG" ]; then $(BIN)/knn $(KNN_OPTS) --text --song "$$SONG"; \
 	elif [ -n "$$ARTIST" ]; then $(BIN)/knn $(KNN_OPTS) --text --artist "$$ARTIST" --artists $(F)/artists.norm.ts; \
 	elif [ -n "$$PLAYLIST" ]; then $(BIN)/knn $(KNN_OPTS) --text --playlist "$$PLAYLIST"; \
@@ -68,13 +70,13 @@ recommend: $(F)/songs.norm.ts $(F)/songs.tsv $(F)/artists.norm.ts $(BIN)/knn
 DEMO_SONGS ?= Blinding Lights - The Weeknd; Smells Like Teen Spirit - Nirvana; Billie Jean - Michael Jackson
 DEMO_ARTIST ?= Daft Punk
 DEMO_PLAYLIST ?= Take On Me - a-ha; Africa - Toto; Billie Jean - Michael Jackson
-export DEMO_SONGS
+export DEMO_SONGS DEMO_ARTIST DEMO_PLAYLIST
 
 .PHONY: demo
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory features
-	@IFS=';'; for s in $$DEMO_SONGS; do echo; $(BIN)/knn $(KNN_OPTS) --text --song "$${s# }"; done
-	@echo; $(BIN)/knn $(KNN_OPTS) --text --artist '$(DEMO_ARTIST)' --artists $(F)/artists.norm.ts
-	@echo; $(BIN)/knn $(KNN_OPTS) --text --playlist '$(DEMO_PLAYLIST)'
+	@set -f; IFS=';'; for s in $$DEMO_SONGS; do echo; $(BIN)/knn $(KNN_OPTS) --text --song "$${s# }"; done
+	@echo; $(BIN)/knn $(KNN_OPTS) --text --artist "$$DEMO_ARTIST" --artists $(F)/artists.norm.ts
+	@echo; $(BIN)/knn $(KNN_OPTS) --text --playlist "$$DEMO_PLAYLIST"
 	@echo; echo "Try: make recommend SONG='your song'   (or ARTIST=, PLAYLIST='a; b; c')"

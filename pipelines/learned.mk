@@ -32,15 +32,23 @@ AE_NARROW_LAYER ?= dense.1
 CATAE_OPTS     ?= --optim adam --lr 1e-3 --batch 256 --epochs 100 --patience 3
 CATAE_DIMS     ?= track_artist:16 playlist_genre:4 playlist_subgenre:8
 LEARNED_STYLES := predictor autoencoder autoencoder-narrow catae catae-nogenre raw
+$(call sp_need_enum,STYLE,$(LEARNED_STYLES))
+$(call sp_need_enum,LEARN_METRIC,cosine euclidean dot mad)
+$(call sp_need_uint,LEARN_SEED)
 
 L := $(OUTDIR)/learned
 l_comma := ,
 # the column names the features get (year:DATE -> year)
 LEARN_NUM = $(subst $(eval) ,$(l_comma),$(foreach f,$(subst $(l_comma), ,$(LEARN_FEATURES)),$(firstword $(subst :, ,$(f)))))
-# writes the catae architecture for the categorical columns $(1) (col:dim
-# words) to $@, touching it only when its text changes
+CATAE_NOGENRE_DIMS = $(filter track_artist:%,$(CATAE_DIMS))
+# user values reach recipes through the environment only (Makefile, top)
+export STYLE LEARN_FEATURES LEARN_TARGET LEARN_SEED LEARN_METRIC LEARN_NUM PRED_OPTS PRED_LAYER AE_OPTS AE_LAYER \
+  AE_NARROW_OPTS AE_NARROW_LAYER CATAE_OPTS CATAE_DIMS CATAE_NOGENRE_DIMS
+# writes the catae architecture for the categorical columns in the
+# environment variable $(1) (col:dim words) to $@, touching it only when its
+# text changes
 define l_catae_arch
-	@mkdir -p $(@D); num='$(LEARN_NUM)'; dims='$(1)'; \
+	@mkdir -p $(@D); set -f; num=$$LEARN_NUM; dims=$$$(1); \
 	cats=$$(for d in $$dims; do printf '{"column": "%s", "dim": %s}, ' "$${d%%:*}" "$${d##*:}"; done); \
 	ces=$$(for d in $$dims; do printf ', {"loss": "ce", "target": "%s"}' "$${d%%:*}"; done); \
 	{ printf '{"inputs": [%s],\n' "$$(printf '%s' "$$num" | sed 's/[^,]*/"&"/g; s/,/, /g')"; \
@@ -50,55 +58,54 @@ define l_catae_arch
 	if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 endef
 
-define l_stamp
-	@mkdir -p $(@D); printf '%s\n' '$(1)' | cmp -s - $@ || printf '%s\n' '$(1)' > $@
-endef
-$(L)/clean.cfg: FORCE ; $(call l_stamp,$(LEARN_FEATURES) $(LEARN_TARGET))
-$(L)/predictor.cfg: FORCE ; $(call l_stamp,$(PRED_OPTS) $(LEARN_SEED))
-$(L)/autoencoder.cfg: FORCE ; $(call l_stamp,$(AE_OPTS) $(LEARN_SEED))
-$(L)/autoencoder-narrow.cfg: FORCE ; $(call l_stamp,$(AE_NARROW_OPTS) $(LEARN_SEED))
-$(L)/catae.cfg: FORCE ; $(call l_stamp,$(CATAE_OPTS) $(LEARN_SEED))
+$(L)/clean.cfg: FORCE ; @printf '%s\n' "$$LEARN_FEATURES $$LEARN_TARGET" | $(sp_stamp)
+$(L)/predictor.cfg: FORCE ; @printf '%s\n' "$$PRED_OPTS $$LEARN_SEED" | $(sp_stamp)
+$(L)/autoencoder.cfg: FORCE ; @printf '%s\n' "$$AE_OPTS $$LEARN_SEED" | $(sp_stamp)
+$(L)/autoencoder-narrow.cfg: FORCE ; @printf '%s\n' "$$AE_NARROW_OPTS $$LEARN_SEED" | $(sp_stamp)
+$(L)/catae.cfg: FORCE ; @printf '%s\n' "$$CATAE_OPTS $$LEARN_SEED" | $(sp_stamp)
 $(L)/catae.json: FORCE
-	$(call l_catae_arch,$(CATAE_DIMS))
+	$(call l_catae_arch,CATAE_DIMS)
 $(L)/catae-nogenre.json: FORCE
-	$(call l_catae_arch,$(filter track_artist:%,$(CATAE_DIMS)))
+	$(call l_catae_arch,CATAE_NOGENRE_DIMS)
 
 # one table: features, popularity, category codes; catalogue for knn
-$(L)/songs.ts $(L)/songs.tsv $(L)/vocab.tsv &: $(SONGS_CSV) $(L)/clean.cfg $(BIN)/csv-clean
-	$(BIN)/csv-clean --key $(SONG_KEY) --cols $(LEARN_FEATURES),$(LEARN_TARGET) \
+$(L)/songs.ts $(L)/songs.tsv $(L)/vocab.tsv &: $(IN)/SONGS_CSV.path $(L)/clean.cfg $(BIN)/csv-clean
+	$(BIN)/csv-clean --key "$$SONG_KEY" --cols "$$LEARN_FEATURES,$$LEARN_TARGET" \
 	  --category playlist_genre,playlist_subgenre,track_artist \
 	  --display track_name,track_artist,playlist_genre,playlist_subgenre \
-	  --catalog $(L)/songs.tsv --vocab $(L)/vocab.tsv -o $(L)/songs.ts $(SONGS_CSV)
+	  --catalog $(L)/songs.tsv --vocab $(L)/vocab.tsv -o $(L)/songs.ts -- "$$SONGS_CSV"
 
 # raw: the same 12 features, z-scored
-$(L)/raw.emb.ts: $(SONGS_CSV) $(L)/clean.cfg $(BIN)/csv-clean $(BIN)/normalize
-	$(BIN)/csv-clean --key $(SONG_KEY) --cols $(LEARN_FEATURES) $(SONGS_CSV) \
+$(L)/raw.emb.ts: $(IN)/SONGS_CSV.path $(L)/clean.cfg $(BIN)/csv-clean $(BIN)/normalize
+	$(BIN)/csv-clean --key "$$SONG_KEY" --cols "$$LEARN_FEATURES" -- "$$SONGS_CSV" \
 	  | $(BIN)/normalize --method zscore -o $@
 
+# the *_OPTS are lists of words: split, never globbed (set -f)
 $(L)/predictor.model: $(L)/songs.ts $(L)/predictor.cfg $(BIN)/train-mlp
-	$(BIN)/train-mlp -q --inputs $(LEARN_NUM) --targets $(LEARN_TARGET) $(PRED_OPTS) --seed $(LEARN_SEED) \
+	set -f; $(BIN)/train-mlp -q --inputs "$$LEARN_NUM" --targets "$$LEARN_TARGET" $$PRED_OPTS --seed "$$LEARN_SEED" \
 	  --history $(L)/predictor.history.ts -o $@ $<
 $(L)/autoencoder.model: $(L)/songs.ts $(L)/autoencoder.cfg $(BIN)/train-mlp
-	$(BIN)/train-mlp -q --inputs $(LEARN_NUM) --autoencoder $(AE_OPTS) --seed $(LEARN_SEED) \
+	set -f; $(BIN)/train-mlp -q --inputs "$$LEARN_NUM" --autoencoder $$AE_OPTS --seed "$$LEARN_SEED" \
 	  --history $(L)/autoencoder.history.ts -o $@ $<
 $(L)/autoencoder-narrow.model: $(L)/songs.ts $(L)/autoencoder-narrow.cfg $(BIN)/train-mlp
-	$(BIN)/train-mlp -q --inputs $(LEARN_NUM) --autoencoder $(AE_NARROW_OPTS) --seed $(LEARN_SEED) \
+	set -f; $(BIN)/train-mlp -q --inputs "$$LEARN_NUM" --autoencoder $$AE_NARROW_OPTS --seed "$$LEARN_SEED" \
 	  --history $(L)/autoencoder-narrow.history.ts -o $@ $<
 $(L)/catae.model $(L)/catae-nogenre.model: $(L)/%.model: $(L)/songs.ts $(L)/%.json $(L)/catae.cfg $(BIN)/train-mlp
-	$(BIN)/train-mlp -q --arch $(L)/$*.json $(CATAE_OPTS) --seed $(LEARN_SEED) \
+	set -f; $(BIN)/train-mlp -q --arch $(L)/$*.json $$CATAE_OPTS --seed "$$LEARN_SEED" \
 	  --history $(L)/$*.history.ts -o $@ $<
 
-l_layer = $(if $(filter predictor,$(1)),$(PRED_LAYER),$(if $(filter autoencoder,$(1)),$(AE_LAYER),$(if $(filter autoencoder-narrow,$(1)),$(AE_NARROW_LAYER),latent)))
+# the name of the environment variable that holds style $(1)'s layer
+l_layer = $(if $(filter predictor,$(1)),PRED_LAYER,$(if $(filter autoencoder,$(1)),AE_LAYER,$(if $(filter autoencoder-narrow,$(1)),AE_NARROW_LAYER)))
 $(L)/%.emb.ts: $(L)/%.model $(L)/songs.ts $(BIN)/embed
-	$(BIN)/embed -m $< --layer $(call l_layer,$*) -o $@ $(L)/songs.ts
+	$(BIN)/embed -m $< --layer $(if $(call l_layer,$*),"$$$(call l_layer,$*)",latent) -o $@ $(L)/songs.ts
 
 # every song's 10 nearest songs, and the agreement row of one style
 $(L)/%.neighbours.tsv: $(L)/%.emb.ts $(L)/songs.tsv $(BIN)/knn
-	$(BIN)/knn --index $< --catalog $(L)/songs.tsv --metric $(LEARN_METRIC) -k 10 --batch $< --self --tsv -o $@
+	$(BIN)/knn --index $< --catalog $(L)/songs.tsv --metric "$$LEARN_METRIC" -k 10 --batch $< --self --tsv -o $@
 $(L)/%.agreement.tsv: $(L)/%.neighbours.tsv $(L)/songs.tsv pipelines/agreement.awk
 	awk -v style=$* -v k=10 -f pipelines/agreement.awk $(L)/songs.tsv $< > $@
 $(L)/random.agreement.tsv: $(L)/songs.tsv pipelines/agreement.awk
-	awk -v style=random -v k=10 -v random=1 -v seed=$(LEARN_SEED) -f pipelines/agreement.awk $(L)/songs.tsv > $@
+	awk -v style=random -v k=10 -v random=1 -v seed="$$LEARN_SEED" -f pipelines/agreement.awk $(L)/songs.tsv > $@
 
 $(L)/agreement.tsv: $(LEARNED_STYLES:%=$(L)/%.agreement.tsv) $(L)/random.agreement.tsv
 	{ printf 'style\tgenre@10\tsubgenre@10\tqueries\n'; cat $^; } > $@
@@ -110,4 +117,4 @@ agreement: $(L)/agreement.tsv
 
 recommend-learned: $(L)/$(STYLE).emb.ts $(L)/songs.tsv $(BIN)/knn
 	@if [ -z "$$SONG" ]; then echo "usage: make recommend-learned SONG='title - artist' STYLE=$(subst $(eval) ,|,$(LEARNED_STYLES)) [K=10]" >&2; exit 2; fi
-	$(BIN)/knn --index $< --catalog $(L)/songs.tsv --metric $(LEARN_METRIC) -k $(K) --text --song "$$SONG"
+	$(BIN)/knn --index $< --catalog $(L)/songs.tsv --metric "$$LEARN_METRIC" -k "$$K" --text --song "$$SONG"

@@ -18,31 +18,36 @@ PL_SEED        ?= 1
 CONTINUE_MODEL ?= cooc
 CONTINUE_N     ?= 20
 OUTDIR         ?= out
+$(foreach v,CONTINUE_N PL_SEED,$(call sp_need_uint,$(v)))
+$(call sp_need_enum,CONTINUE_MODEL,pop title cooc)
+$(if $(PL_MODELS),,$(call sp_bad,PL_MODELS,empty))
+$(foreach m,$(PL_MODELS),$(if $(filter $(m),pop title cooc neural blend),,$(call sp_bad,PL_MODELS,'$(m)' is not one of: pop title cooc neural blend)))
 
 P := $(OUTDIR)/playlists
-MPD_FILES := $(sort $(wildcard $(MPD_DIR)/*.json $(MPD_DIR)/*.json.zst))
-export PLAYLIST
+# user values reach recipes through the environment only (Makefile, top)
+export PLAYLIST MPD_DIR PL_TRAIN_OPTS PL_BLEND PL_KS PL_TEST_FRAC PL_MAX_TEST PL_SEED CONTINUE_MODEL CONTINUE_N
+# the MPD slices; MPD_DIR is read by the shell (its name may hold anything)
+pl_mpd_files = d=$$MPD_DIR; case $$d in -*) d=./$$d ;; esac; \
+  find "$$d" -maxdepth 1 \( -name '*.json' -o -name '*.json.zst' \) -print0 2>/dev/null | LC_ALL=C sort -z
+pl_need_mpd = [ "$$($(pl_mpd_files) | grep -cz .)" != 0 ] || { echo "$@: skipped: no MPD slices (*.json, *.json.zst) in $$MPD_DIR; set MPD_DIR=folder"; exit 0; }
 
-define pl_stamp
-	@mkdir -p $(@D); printf '%s\n' '$(1)' | cmp -s - $@ || printf '%s\n' '$(1)' > $@
-endef
-.PHONY: FORCE eval-playlists continue playlists
-$(P)/ingest.cfg: FORCE ; $(call pl_stamp,$(MPD_DIR) $(MPD_FILES))
-$(P)/split.cfg: FORCE ; $(call pl_stamp,$(PL_KS) $(PL_TEST_FRAC) $(PL_MAX_TEST) $(PL_SEED))
-$(P)/train.cfg: FORCE ; $(call pl_stamp,$(PL_TRAIN_OPTS) $(PL_SEED))
-$(P)/blend.cfg: FORCE ; $(call pl_stamp,$(PL_BLEND))
+.PHONY: FORCE eval-playlists continue playlists pl-playlists pl-eval-playlists pl-continue
+$(P)/ingest.cfg: FORCE ; @{ printf '%s\n' "$$MPD_DIR"; $(pl_mpd_files); } | $(sp_stamp)
+$(P)/split.cfg: FORCE ; @printf '%s\n' "$$PL_KS $$PL_TEST_FRAC $$PL_MAX_TEST $$PL_SEED" | $(sp_stamp)
+$(P)/train.cfg: FORCE ; @printf '%s\n' "$$PL_TRAIN_OPTS $$PL_SEED" | $(sp_stamp)
+$(P)/blend.cfg: FORCE ; @printf '%s\n' "$$PL_BLEND" | $(sp_stamp)
 
-$(P)/playlists.ts $(P)/tracks.tsv $(P)/names.tsv &: $(MPD_FILES) $(P)/ingest.cfg $(BIN)/mpd-ingest
-	$(BIN)/mpd-ingest --tracks $(P)/tracks.tsv --names $(P)/names.tsv -o $(P)/playlists.ts $(MPD_DIR)
+$(P)/playlists.ts $(P)/tracks.tsv $(P)/names.tsv &: $(IN)/MPD_DIR.path $(P)/ingest.cfg $(BIN)/mpd-ingest
+	$(BIN)/mpd-ingest --tracks $(P)/tracks.tsv --names $(P)/names.tsv -o $(P)/playlists.ts -- "$$MPD_DIR"
 
 $(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts $(P)/truth.ts &: $(P)/playlists.ts $(P)/names.tsv $(P)/split.cfg $(BIN)/mpd-split
-	$(BIN)/mpd-split --ks $(PL_KS) --test-frac $(PL_TEST_FRAC) --max-test $(PL_MAX_TEST) --seed $(PL_SEED) \
+	$(BIN)/mpd-split --ks "$$PL_KS" --test-frac "$$PL_TEST_FRAC" --max-test "$$PL_MAX_TEST" --seed "$$PL_SEED" \
 	  --names $(P)/names.tsv --queries $(P)/queries.tsv --seeds $(P)/seeds.ts --truth $(P)/truth.ts \
 	  -o $(P)/train.ts $(P)/playlists.ts
 
 # the neural model: minutes per epoch on 6,000 playlists (mpd-train --help)
 $(P)/model.ts: $(P)/train.ts $(P)/train.cfg $(BIN)/mpd-train
-	$(BIN)/mpd-train --seed $(PL_SEED) $(PL_TRAIN_OPTS) -o $@ $(P)/train.ts
+	set -f; $(BIN)/mpd-train --seed "$$PL_SEED" $$PL_TRAIN_OPTS -o $@ $(P)/train.ts
 
 $(P)/recs-neural.ts: $(P)/model.ts $(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts $(P)/tracks.tsv $(BIN)/mpd-recommend
 	$(BIN)/mpd-recommend --model neural --weights $(P)/model.ts --train $(P)/train.ts --names $(P)/names.tsv \
@@ -50,7 +55,7 @@ $(P)/recs-neural.ts: $(P)/model.ts $(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts 
 
 # the blend of the neural model with co-occurrence (a model of its own name)
 $(P)/recs-blend.ts: $(P)/model.ts $(P)/blend.cfg $(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts $(P)/tracks.tsv $(BIN)/mpd-recommend
-	$(BIN)/mpd-recommend --model blend --blend $(PL_BLEND) --weights $(P)/model.ts --train $(P)/train.ts --names $(P)/names.tsv \
+	$(BIN)/mpd-recommend --model blend --blend "$$PL_BLEND" --weights $(P)/model.ts --train $(P)/train.ts --names $(P)/names.tsv \
 	  --tracks $(P)/tracks.tsv --queries $(P)/queries.tsv --seeds $(P)/seeds.ts -o $@
 
 $(P)/recs-%.ts: $(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts $(P)/tracks.tsv $(BIN)/mpd-recommend
@@ -61,21 +66,19 @@ $(P)/eval.txt: $(PL_MODELS:%=$(P)/recs-%.ts) $(P)/truth.ts $(BIN)/rec-eval
 	$(BIN)/rec-eval --truth $(P)/truth.ts --queries $(P)/queries.tsv --tracks $(P)/tracks.tsv \
 	  -o $@ $(PL_MODELS:%=$(P)/recs-%.ts)
 
-ifeq ($(MPD_FILES),)
-eval-playlists continue playlists:
-	@echo "$@: skipped: no MPD slices (*.json, *.json.zst) in $(MPD_DIR); set MPD_DIR=folder"
-else
-playlists: $(P)/playlists.ts
+# without MPD slices in MPD_DIR, these targets say so and skip
+playlists eval-playlists continue:
+	@$(pl_need_mpd); exec $(MAKE) --no-print-directory pl-$@
+pl-playlists: $(P)/playlists.ts
 
 # a table model x K x metric (K = 0: title only); RecSys Challenge 2018 metrics
-eval-playlists: $(P)/eval.txt
+pl-eval-playlists: $(P)/eval.txt
 	@cat $<
 
 # the next songs of an ingested playlist (by pid) or of a list of song names;
 # the model learns from every ingested playlist
-continue: $(P)/playlists.ts $(P)/tracks.tsv $(P)/names.tsv $(BIN)/mpd-recommend
+pl-continue: $(P)/playlists.ts $(P)/tracks.tsv $(P)/names.tsv $(BIN)/mpd-recommend
 	@if [ -z "$$PLAYLIST" ]; then echo "usage: make continue PLAYLIST=pid | PLAYLIST='Title - Artist; Title; ...'  [CONTINUE_MODEL=cooc CONTINUE_N=20]" >&2; exit 2; fi
 	@if [[ "$$PLAYLIST" =~ ^[0-9]+$$ ]]; then sel=(--playlist "$$PLAYLIST"); else sel=(--songs "$$PLAYLIST"); fi; \
-	$(BIN)/mpd-recommend --model $(CONTINUE_MODEL) --train $(P)/playlists.ts --names $(P)/names.tsv \
-	  --tracks $(P)/tracks.tsv -n $(CONTINUE_N) "$${sel[@]}"
-endif
+	$(BIN)/mpd-recommend --model "$$CONTINUE_MODEL" --train $(P)/playlists.ts --names $(P)/names.tsv \
+	  --tracks $(P)/tracks.tsv -n "$$CONTINUE_N" "$${sel[@]}"

@@ -16,36 +16,41 @@ SBATCH_OPTS   ?=
 SLURM_POLL    ?= 5
 SHARD_THREADS ?= 1
 export SBATCH_OPTS SLURM_POLL
+$(call sp_need_count,SHARDS,small)
+$(foreach v,SHARD_RETRIES SLURM_POLL SHARD_THREADS,$(call sp_need_uint,$(v)))
 
 ifneq ($(filter-out slurm,$(CLUSTER)),)
   $(error CLUSTER=$(CLUSTER): the only cluster scheduler supported is slurm (leave CLUSTER empty to run locally))
 endif
 
-# $(call shard_ids,N): 0 1 ... N-1
-shard_ids = $(shell seq 0 $$(($(1) - 1)))
-# a recipe line that runs its command up to 1 + SHARD_RETRIES times
-shard_retry = for a in $$(seq 0 $(SHARD_RETRIES)); do $(1) && exit 0; \
-  echo "shard: attempt $$((a + 1)) failed: $(1)" >&2; done; exit 1
-# $(call slurm_shards,N,PARTDIR,PREREQS,CMD with {I} {N} {OUT})
-slurm_shards = pipelines/slurm-shards.sh -n $(1) -d $(2) -o $@ -m $(BIN)/merge -r $(SHARD_RETRIES) \
+export SHARDS SHARD_RETRIES SHARD_THREADS
+# $(call shard_ids,N): 0 1 ... N-1 (N checked above; computed by make alone)
+shard_ids = $(call sp_seq,$(1))
+# a recipe line that runs its command up to 1 + SHARD_RETRIES times (the
+# command reads user values from the environment)
+shard_retry = for a in $$(seq 0 "$$SHARD_RETRIES"); do $(1) && exit 0; \
+  echo "shard: attempt $$((a + 1)) of $@ failed" >&2; done; exit 1
+# $(call slurm_shards,NVAR,PARTDIR,PREREQS,CMD with {I} {N} {OUT}): NVAR is
+# the name of the environment variable that holds the shard count
+slurm_shards = pipelines/slurm-shards.sh -n "$$$(1)" -d $(2) -o $@ -m $(BIN)/merge -r "$$SHARD_RETRIES" \
   $(foreach p,$(3),-p $(p)) -- $(4)
 
 # ---- knn-all: every song's K nearest songs (features pipeline) --------------
 KNN_DIR   := $(F)/knn-parts
-KNN_ALL    = --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric $(METRIC) -k $(K) --self \
-             --threads $(SHARD_THREADS)
+KNN_ALL    = --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric "$$METRIC" -k "$$K" --self \
+             --threads "$$SHARD_THREADS"
 KNN_DEPS   = $(F)/songs.norm.ts $(F)/songs.tsv $(F)/knn.cfg $(BIN)/knn
 KNN_PARTS  = $(foreach i,$(call shard_ids,$(SHARDS)),$(KNN_DIR)/part-$(i)-of-$(SHARDS).ts)
 
-$(F)/knn.cfg: FORCE ; $(call cfg_stamp,$(METRIC) $(K))
+$(F)/knn.cfg: FORCE ; @printf '%s\n' "$$METRIC $$K" | $(sp_stamp)
 
 ifeq ($(CLUSTER),slurm)
 $(F)/neighbours.ts: $(KNN_DEPS) $(BIN)/merge
-	$(call slurm_shards,$(SHARDS),$(KNN_DIR),$(KNN_DEPS),$(BIN)/knn $(KNN_ALL) --shard {I}/{N} -o {OUT})
+	$(call slurm_shards,SHARDS,$(KNN_DIR),$(KNN_DEPS),$(BIN)/knn $(KNN_ALL) --shard {I}/{N} -o {OUT})
 else
 $(KNN_DIR)/part-%-of-$(SHARDS).ts: $(KNN_DEPS)
 	@mkdir -p $(@D)
-	@$(call shard_retry,$(BIN)/knn $(KNN_ALL) --shard $*/$(SHARDS) -o $@)
+	@$(call shard_retry,$(BIN)/knn $(KNN_ALL) --shard "$*/$$SHARDS" -o $@)
 
 $(F)/neighbours.ts: $(KNN_PARTS) $(BIN)/merge
 	$(BIN)/merge -o $@ $(KNN_PARTS)

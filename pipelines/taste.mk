@@ -32,6 +32,7 @@ TASTE_LR        ?= 0.1
 TASTE_EPOCHS    ?= 500
 TASTE_PATIENCE  ?= 50
 TASTE_K         ?= 20
+$(foreach v,TASTE_K TASTE_SEED,$(call sp_need_uint,$(v)))
 
 TD := $(OUTDIR)/taste
 taste_comma := ,
@@ -42,44 +43,49 @@ TASTE_MODEL_INPUTS := $(TASTE_INPUTS)$(if $(filter 1,$(TASTE_BASELINE_INPUT)),$(
 TASTE_COLS := $(subst $(taste_space),$(taste_comma),$(strip \
   $(patsubst year,year:track_album_release_date,$(filter-out $(TASTE_BASELINE),$(subst $(taste_comma), ,$(TASTE_INPUTS)))) \
   $(TASTE_BASELINE)))
-TASTE_HISTORY_FILES := $(if $(wildcard $(HISTORY)/.),$(wildcard $(HISTORY)/*.json $(HISTORY)/*.csv),$(HISTORY))
 
-# option stamps: a file that changes only when its text changes
-$(TD)/%.cfg: FORCE
-	@mkdir -p $(@D); printf '%s\n' '$(TASTE_CFG_$*)' | cmp -s - $@ || printf '%s\n' '$(TASTE_CFG_$*)' > $@
-TASTE_CFG_songs := $(TASTE_SONGS) $(TASTE_COLS)
-TASTE_CFG_scores := $(HISTORY) $(TASTE_SCORE) $(TASTE_TOP) $(TASTE_NEGATIVES) $(TASTE_TEST) $(TASTE_SEED)
-TASTE_CFG_model := $(TASTE_MODEL_INPUTS) $(TASTE_HIDDEN) $(TASTE_LR) $(TASTE_EPOCHS) $(TASTE_PATIENCE) $(TASTE_SEED)
+# option stamps: a file that changes only when its text changes (the text
+# from the environment; user values never pasted into a recipe)
+TASTE_CFG_songs = $(TASTE_SONGS) $(TASTE_COLS)
+TASTE_CFG_scores = $(HISTORY) $(TASTE_SCORE) $(TASTE_TOP) $(TASTE_NEGATIVES) $(TASTE_TEST) $(TASTE_SEED)
+TASTE_CFG_model = $(TASTE_MODEL_INPUTS) $(TASTE_HIDDEN) $(TASTE_LR) $(TASTE_EPOCHS) $(TASTE_PATIENCE) $(TASTE_SEED)
+export HISTORY CANDIDATES TASTE_SONGS TASTE_COLS TASTE_MODEL_INPUTS TASTE_BASELINE TASTE_SCORE TASTE_TOP \
+  TASTE_NEGATIVES TASTE_TEST TASTE_SEED TASTE_HIDDEN TASTE_LR TASTE_EPOCHS TASTE_PATIENCE TASTE_K \
+  TASTE_CFG_songs TASTE_CFG_scores TASTE_CFG_model
+$(TD)/songs.cfg $(TD)/scores.cfg $(TD)/model.cfg: $(TD)/%.cfg: FORCE
+	@printf '%s\n' "$$TASTE_CFG_$*" | $(sp_stamp)
 .PHONY: FORCE taste
+taste_usage = { echo "usage: make taste HISTORY=folder-of-a-spotify-export/ [CANDIDATES=songs.txt]" >&2; exit 2; }
 
-$(TD)/songs.ts $(TD)/songs.tsv &: $(TASTE_SONGS) $(TD)/songs.cfg $(BIN)/csv-clean
-	$(BIN)/csv-clean --key track_id --cols $(TASTE_COLS) --display track_name,track_artist,playlist_genre \
-	  --catalog $(TD)/songs.tsv -o $(TD)/songs.ts $(TASTE_SONGS)
+$(TD)/songs.ts $(TD)/songs.tsv &: $(IN)/TASTE_SONGS.path $(TD)/songs.cfg $(BIN)/csv-clean
+	$(BIN)/csv-clean --key track_id --cols "$$TASTE_COLS" --display track_name,track_artist,playlist_genre \
+	  --catalog $(TD)/songs.tsv -o $(TD)/songs.ts -- "$$TASTE_SONGS"
 
-$(TD)/scores.ts $(TD)/train.ts $(TD)/test.ts $(TD)/match.txt &: $(TASTE_HISTORY_FILES) $(TD)/songs.ts $(TD)/songs.tsv $(TD)/scores.cfg $(BIN)/taste
-	@[ -n "$(HISTORY)" ] || { echo "usage: make taste HISTORY=folder-of-a-spotify-export/ [CANDIDATES=songs.txt]" >&2; exit 2; }
-	$(BIN)/taste --catalog $(TD)/songs.tsv --features $(TD)/songs.ts --score $(TASTE_SCORE) --top $(TASTE_TOP) \
-	  --negatives $(TASTE_NEGATIVES) --test-share $(TASTE_TEST) --seed $(TASTE_SEED) \
+# the history (a folder or a file) by its stamp: its name may hold anything
+$(TD)/scores.ts $(TD)/train.ts $(TD)/test.ts $(TD)/match.txt &: $(IN)/HISTORY.path $(TD)/songs.ts $(TD)/songs.tsv $(TD)/scores.cfg $(BIN)/taste
+	@[ -n "$$HISTORY" ] || $(taste_usage)
+	$(BIN)/taste --catalog $(TD)/songs.tsv --features $(TD)/songs.ts --score "$$TASTE_SCORE" --top "$$TASTE_TOP" \
+	  --negatives "$$TASTE_NEGATIVES" --test-share "$$TASTE_TEST" --seed "$$TASTE_SEED" \
 	  --train $(TD)/train.ts --test $(TD)/test.ts --unmatched $(TD)/unmatched.tsv -o $(TD)/scores.ts \
-	  $(HISTORY) 2> >(tee $(TD)/match.txt >&2)
+	  -- "$$HISTORY" 2> >(tee $(TD)/match.txt >&2)
 
 $(TD)/taste.model $(TD)/history.ts &: $(TD)/train.ts $(TD)/model.cfg $(BIN)/train-mlp
-	$(BIN)/train-mlp --inputs $(TASTE_MODEL_INPUTS) --targets taste --layers $(TASTE_HIDDEN),1 --act sigmoid \
-	  --out-act sigmoid --loss mse --metric accuracy --optim sgd --lr $(TASTE_LR) --epochs $(TASTE_EPOCHS) \
-	  --patience $(TASTE_PATIENCE) --val 0.2 --seed $(TASTE_SEED) -q \
+	$(BIN)/train-mlp --inputs "$$TASTE_MODEL_INPUTS" --targets taste --layers "$$TASTE_HIDDEN,1" --act sigmoid \
+	  --out-act sigmoid --loss mse --metric accuracy --optim sgd --lr "$$TASTE_LR" --epochs "$$TASTE_EPOCHS" \
+	  --patience "$$TASTE_PATIENCE" --val 0.2 --seed "$$TASTE_SEED" -q \
 	  --history $(TD)/history.ts -o $(TD)/taste.model $(TD)/train.ts
 
 $(TD)/pred.ts: $(TD)/taste.model $(TD)/songs.ts $(BIN)/embed
 	$(BIN)/embed -m $(TD)/taste.model --predict -o $@ $(TD)/songs.ts
 
 $(TD)/eval.txt: $(TD)/pred.ts $(TD)/test.ts $(BIN)/taste-rank
-	$(BIN)/taste-rank --pred $(TD)/pred.ts --eval $(TD)/test.ts --baseline $(TASTE_BASELINE) -o $@
+	$(BIN)/taste-rank --pred $(TD)/pred.ts --eval $(TD)/test.ts --baseline "$$TASTE_BASELINE" -o $@
 
 $(TD)/unheard.txt: $(TD)/pred.ts $(TD)/songs.tsv $(TD)/scores.ts $(BIN)/taste-rank
-	$(BIN)/taste-rank --pred $(TD)/pred.ts --catalog $(TD)/songs.tsv --heard $(TD)/scores.ts -k $(TASTE_K) -o $@
+	$(BIN)/taste-rank --pred $(TD)/pred.ts --catalog $(TD)/songs.tsv --heard $(TD)/scores.ts -k "$$TASTE_K" -o $@
 
-$(TD)/candidates.txt: $(TD)/pred.ts $(TD)/songs.tsv $(CANDIDATES) $(BIN)/taste-rank
-	$(BIN)/taste-rank --pred $(TD)/pred.ts --catalog $(TD)/songs.tsv --candidates $(CANDIDATES) -o $@
+$(TD)/candidates.txt: $(TD)/pred.ts $(TD)/songs.tsv $(IN)/CANDIDATES.path $(BIN)/taste-rank
+	$(BIN)/taste-rank --pred $(TD)/pred.ts --catalog $(TD)/songs.tsv --candidates "$$CANDIDATES" -o $@
 
 $(TD)/training.png: $(TD)/history.ts $(BIN)/chart
 	$(BIN)/chart --kind lines --x epoch --cols train_loss,val_loss,metric --y2 metric \
@@ -89,8 +95,8 @@ $(TD)/training.png: $(TD)/history.ts $(BIN)/chart
 TASTE_OUTPUTS := $(TD)/eval.txt $(TD)/unheard.txt $(if $(CANDIDATES),$(TD)/candidates.txt) \
   $(if $(shell command -v gnuplot 2>/dev/null),$(TD)/training.png)
 taste:
-	@[ -n "$(HISTORY)" ] || { echo "usage: make taste HISTORY=folder-of-a-spotify-export/ [CANDIDATES=songs.txt]" >&2; exit 2; }
+	@[ -n "$$HISTORY" ] || $(taste_usage)
 	@$(MAKE) --no-print-directory $(TASTE_OUTPUTS)
 	@echo; cat $(TD)/match.txt; echo; echo "Held-out quality ($(TD)/eval.txt):"; cat $(TD)/eval.txt
 	@echo; echo "Not heard yet, best first ($(TD)/unheard.txt):"; cat $(TD)/unheard.txt
-	@if [ -n "$(CANDIDATES)" ]; then echo; echo "Candidates ($(TD)/candidates.txt):"; cat $(TD)/candidates.txt; fi
+	@if [ -n "$$CANDIDATES" ]; then echo; echo "Candidates ($(TD)/candidates.txt):"; cat $(TD)/candidates.txt; fi

@@ -18,7 +18,7 @@ static const char help[] =
 "Usage: spectro [options] FILE...    or    find DIR -name '*.mp3' | spectro [options]\n"
 "Log-mel spectrogram of each audio file, one output row (n_mels f32) per frame,\n"
 "keyed by track.  With no FILE, or FILE '-', reads file paths from stdin, one\n"
-"per line.  Formats: whatever libsndfile reads (WAV, FLAC, Ogg Vorbis, Opus,\n"
+"per line (-0: NUL-separated, for names that hold line ends).  Formats: whatever libsndfile reads (WAV, FLAC, Ogg Vorbis, Opus,\n"
 "MP3, AIFF, ...).  Defaults are librosa's (feature.melspectrogram + power_to_db).\n"
 "\n"
 "  -r, --sr HZ         resample to this rate (default 22050)\n"
@@ -49,6 +49,7 @@ static const char help[] =
 "  --buffer-mb N       frames of one track kept in memory before spilling to an\n"
 "                      unnamed file in $TMPDIR (default 64)\n"
 "  -q, --quiet         no progress line\n"
+"  -0, --null          paths on stdin end with NUL, not a line end (find -print0)\n"
 "  --shard I/N         process only the files of shard I of N (0-based): those\n"
 "                      whose track key hashes to I (FNV-1a 64 mod N), so files\n"
 "                      with one key meet in one shard; `merge` joins the N\n"
@@ -82,7 +83,7 @@ typedef enum { KEY_STEM, KEY_NAME, KEY_PATH, KEY_PARENT } key_rule;
 
 struct opts {
     const char *output;
-    int sr, n_fft, hop, n_mels, center, db, keep_going, threads, quiet;
+    int sr, n_fft, hop, n_mels, center, db, keep_going, threads, quiet, null_list;
     double fmin, fmax, ref, amin, top_db;
     size_t buffer_bytes;
     mel_scale scale;
@@ -263,14 +264,18 @@ static void key_set_free(key_set *ks) {
 }
 
 /* ---- the list of input paths: arguments, '-' = lines of stdin ---- */
-typedef struct { char **files; int i, in_stdin; char *line; size_t cap; } path_iter;
+typedef struct { char **files; int i, in_stdin, null_list; char *line; size_t cap; } path_iter;
 
 static const char *next_path(path_iter *it) {
     for (;;) {
         if (it->in_stdin) {
-            ssize_t n = getline(&it->line, &it->cap, stdin);
+            ssize_t n = getdelim(&it->line, &it->cap, it->null_list ? '\0' : '\n', stdin);
             if (n < 0) { it->in_stdin = 0; continue; }
-            while (n > 0 && (it->line[n - 1] == '\n' || it->line[n - 1] == '\r')) it->line[--n] = 0;
+            if (it->null_list) {            /* a name may end with a line end */
+                if (n > 0 && it->line[n - 1] == '\0') n--;
+                it->line[n] = 0;
+            } else
+                while (n > 0 && (it->line[n - 1] == '\n' || it->line[n - 1] == '\r')) it->line[--n] = 0;
             if (n == 0) continue;
             return it->line;
         }
@@ -340,6 +345,7 @@ static struct opts parse_opts(int argc, char **argv) {
         else if (strcmp(a, "--power") == 0) o.db = 0;
         else if (strcmp(a, "--keep-going") == 0) o.keep_going = 1;
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) o.quiet = 1;
+        else if (strcmp(a, "-0") == 0 || strcmp(a, "--null") == 0) o.null_list = 1;
         else if ((v = optval(argc, argv, &i, "--shard"))) {
             char e[200];
             if (shard_parse(v, &o.shard, e, sizeof e)) cli_usage("%s", e);
@@ -452,7 +458,7 @@ static void job_free(job *j) {
 /* --shard: reads the whole path list (arguments and stdin) into o->files,
  * so the list's bytes identify the input in meta.shard. */
 static shard_out *shard_open(struct opts *o, ts_header *h) {
-    path_iter it = {.files = o->files};
+    path_iter it = {.files = o->files, .null_list = o->null_list};
     size_t n = 0, cap = 16, len = 0;
     char **all = malloc(cap * sizeof *all), *text = NULL;
     const char *p;
@@ -498,7 +504,7 @@ int main(int argc, char **argv) {
     if (!jobs || !tid || !rows || !keys) cli_die("out of memory");
     for (int t = 0; t < o.threads; t++) job_init(&jobs[t], &o, plan, &bank);
 
-    path_iter it = {.files = o.files};
+    path_iter it = {.files = o.files, .null_list = o.null_list};
     key_set ks = {0};
     cli_progress prog;
     cli_progress_init(&prog, o.quiet ? 0 : 30);

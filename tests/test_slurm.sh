@@ -91,3 +91,12 @@ ok "re-run after the failure" $RUN -o merged.ts -- $CMD
 like "only the missing shard is resubmitted" "$(cat "$T/.err")" "submitting shard\(s\) 1 of 3$"
 is "the other parts were kept" "$(stat -c %y parts/part-0-of-3.ts)" "$t0"
 ok "re-run result = local run" cmp merged.ts local.ts
+
+# the make path (pipelines/sound.mk): spectro-library CLUSTER=slurm over file
+# names with spaces, quotes, $ and a line end gives the local run's mel.ts
+A="$T/audio \$HOME 'q'"; mkdir -p "$A"
+for n in 'q"uote.ogg' 'dollar$HOME.ogg' $'new\nline.ogg'; do cp "$ROOT/tests/data/audio/trumpet.ogg" "$A/$n"; done
+MK=(make --no-print-directory -s -C "$ROOT" OUT="${OUT:-build}" SAN="${SAN:-0}" AUDIO_DIR="$A" SLICE_OPTS='--tiles 0..1')
+ok "make spectro-library CLUSTER=slurm SHARDS=2 (hostile names)" "${MK[@]}" OUTDIR="$T/o-slurm" CLUSTER=slurm SHARDS=2 spectro-library
+ok "make spectro-library locally" "${MK[@]}" OUTDIR="$T/o-local" spectro-library
+ok "  the same mel.ts" cmp "$T/o-slurm/sound/mel.ts" "$T/o-local/sound/mel.ts"

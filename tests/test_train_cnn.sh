@@ -113,13 +113,34 @@ if $M sounds-like FILE="$ROOT/data/sounds/vibeace.ogg" > "$T/.out" 2> "$T/make.e
   fails "add-song: undecodable file" 2 "spectro: .*bad.mp3: cannot decode" $M add-song FILE="$T/bad.mp3"
   is "  index unchanged" "$(idx_sum)" "$before"
   fails "add-song: missing file" 2 "no such file" $M add-song FILE="$T/none.ogg"
+  # two adds at once: the second waits for the library lock; each reports its own song
+  cp "$ROOT/data/sounds/brahms.ogg" "$T/one.ogg"; cp "$ROOT/data/sounds/fishin.ogg" "$T/two.ogg"
+  n0=$(to-csv --no-header "$T/cnn/index.ts" | wc -l)
+  $M add-song FILE="$T/one.ogg" > "$T/a1.out" 2>&1 & p1=$!
+  $M add-song FILE="$T/two.ogg" > "$T/a2.out" 2>&1 & p2=$!
+  wait $p1; r1=$?; wait $p2; r2=$?
+  is "two add-songs at once: both succeed" "$r1 $r2" "0 0"
+  like "  the first reports its own song" "$(cat "$T/a1.out")" "^add-song: 'one' is in"
+  like "  the second reports its own song" "$(cat "$T/a2.out")" "^add-song: 'two' is in"
+  is "  the index has both" "$(to-csv --tsv --no-header "$T/cnn/index.ts" | cut -f1 | grep -cxE 'one|two')" 2
+  is "  and the songs it had" "$(to-csv --no-header "$T/cnn/index.ts" | wc -l)" $((n0 + 2))
+  is "  no temporary file left" "$(find "$T/cnn" -name 'tmp.*' -o -name '*.new' -o -name '*.tmp' -o -name 'index.ts.*' | wc -l)" 0
+  # a key is unique: another folder's file with a taken name is refused, naming both
+  before=$(idx_sum)
+  mkdir -p "$T/other"; cp "$ROOT/data/sounds/trumpet.ogg" "$T/other/one.ogg"; cp "$ROOT/data/sounds/trumpet.ogg" "$T/other/brahms.ogg"
+  fails "add-song: another file with an added song's name" 2 "add-song: 'one' is already in the library from $T/one.ogg; $T/other/one.ogg has the same name" \
+    $M add-song FILE="$T/other/one.ogg"
+  fails "add-song: another file with a library song's name" 2 "add-song: 'brahms' is already in the library from $ROOT/data/sounds/brahms.ogg; $T/other/brahms.ogg" \
+    $M add-song FILE="$T/other/brahms.ogg"
+  is "  the index is unchanged" "$(idx_sum)" "$before"
+  is "  the first one's source is kept" "$(cat "$T/cnn/added/one.src")" "$T/one.ogg"
   fails "sounds-like: no FILE" 2 "usage: make sounds-like FILE=" $M sounds-like
   # a newer model: added songs are recomputed from their audio, not mixed in
   cp "$ROOT/data/sound.model" "$T/m.model"; cp "$ROOT/data/sound.model.inputs" "$T/m.model.inputs"
   touch -d '-1 hour' "$T/cnn/added/my song, 2.ts"
   ok "sound-library after a new model" $M sound-library CNN_MODEL="$T/m.model"
   like "  recomputes the added song" "$(cat "$T/.err")" "recomputing .*my song, 2.ts"
-  is "  still 11 songs" "$(to-csv --no-header "$T/cnn/index.ts" | wc -l)" 11
+  is "  still 13 songs (11, one and two)" "$(to-csv --no-header "$T/cnn/index.ts" | wc -l)" 13
   # odd formats from the shared data, when present: 5.1 FLAC, 8-bit WAV, MP3
   F="$SHARED/audio/formats"
   if [ -d "$F" ]; then
@@ -129,7 +150,7 @@ if $M sounds-like FILE="$ROOT/data/sounds/vibeace.ogg" > "$T/.out" 2> "$T/make.e
       like "sounds-like $f: nearest is vibeace" "$(awk '$1 == "1"' "$T/.out")" "(vibeace|my song, 2)$"
     done
     ok "add-song 8-bit WAV" $M add-song FILE="$F/trumpet_5s_22k05_mono_u8.wav" CNN_MODEL="$T/m.model"
-    is "  12 songs" "$(to-csv --no-header "$T/cnn/index.ts" | wc -l)" 12
+    is "  14 songs" "$(to-csv --no-header "$T/cnn/index.ts" | wc -l)" 14
   else
     skip "sounds-like odd formats" "no $F"
   fi
