@@ -163,6 +163,25 @@ int shard_out_set_string(shard_out *so, const char *name, const char *v) {
     return 0;
 }
 
+static int add_option(shard_out *so, const char *name, cJSON *v) {
+    cJSON *opts = cJSON_GetObjectItemCaseSensitive(so->info, "options");
+    if (!v || (!opts && !(opts = cJSON_AddObjectToObject(so->info, "options")))) {
+        cJSON_Delete(v);
+        return -1;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(opts, name);
+    if (!cJSON_AddItemToObject(opts, name, v)) { cJSON_Delete(v); return -1; }
+    return 0;
+}
+
+int shard_out_option_number(shard_out *so, const char *name, double v) {
+    return add_option(so, name, cJSON_CreateNumber(v));
+}
+
+int shard_out_option_string(shard_out *so, const char *name, const char *v) {
+    return add_option(so, name, cJSON_CreateString(v));
+}
+
 int shard_out_annotate(shard_out *so, ts_header *h) {
     cJSON *info = cJSON_Duplicate(so->info, 1);
     if (!info) return -1;

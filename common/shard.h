@@ -4,7 +4,9 @@
  * A shard's output stream is:
  *   1. the stage's tensor, its header identical to the unsharded one except
  *      for meta.shard = {id, count, rule, combine, inputs: [{name, bytes,
- *      crc32c}], sum: ["a.b", ...], meta_absent?}; the rows this shard owns;
+ *      crc32c}], sum: ["a.b", ...], options: {...}, meta_absent?}; the rows
+ *      this shard owns (options: every option that changes the result and
+ *      that the header does not show otherwise);
  *   2. a tensor "shard.order" (i64, one scalar per row of tensor 1, empty
  *      keys): the position in the unsharded output of each row (the input
  *      row, record or file it came from), non-decreasing;
@@ -67,6 +69,11 @@ void shard_out_combine(shard_out *so, const char *how);
  * one run shares: merge compares them, and a combine kind may read them. */
 int shard_out_set_number(shard_out *so, const char *name, double v);
 int shard_out_set_string(shard_out *so, const char *name, const char *v);
+/* An option that changes the result and is not already in the stage's
+ * header (meta.shard.options.NAME): merge refuses parts whose options
+ * differ and names the option.  0, or -1 when out of memory. */
+int shard_out_option_number(shard_out *so, const char *name, double v);
+int shard_out_option_string(shard_out *so, const char *name, const char *v);
 /* Adds meta.shard to h (call it after the stage has filled h->meta). */
 int shard_out_annotate(shard_out *so, ts_header *h);
 /* n rows just written to the tensor all come from position pos. */

@@ -14,10 +14,13 @@ SHARDS        ?= 4
 SHARD_RETRIES ?= 2
 SBATCH_OPTS   ?=
 SLURM_POLL    ?= 5
+SLURM_PATIENCE ?= 600
+SLURM_THROTTLE ?=
 SHARD_THREADS ?= 1
-export SBATCH_OPTS SLURM_POLL
+export SBATCH_OPTS SLURM_POLL SLURM_PATIENCE SLURM_THROTTLE
 $(call sp_need_count,SHARDS,small)
-$(foreach v,SHARD_RETRIES SLURM_POLL SHARD_THREADS,$(call sp_need_uint,$(v)))
+$(foreach v,SHARD_RETRIES SLURM_POLL SLURM_PATIENCE SHARD_THREADS,$(call sp_need_uint,$(v)))
+$(if $(SLURM_THROTTLE),$(call sp_need_count,SLURM_THROTTLE))
 
 ifneq ($(filter-out slurm,$(CLUSTER)),)
   $(error CLUSTER=$(CLUSTER): the only cluster scheduler supported is slurm (leave CLUSTER empty to run locally))

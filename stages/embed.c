@@ -232,7 +232,10 @@ int main(int argc, char **argv) {
             cli_die("out of memory");
         if (shard_out_input(so, o.input, err, sizeof err) || shard_out_input(so, o.model, err, sizeof err))
             cli_die("%s", err);
-        if (shard_out_annotate(so, &oh)) cli_die("out of memory");
+        /* --batch decides which rows a shard owns (and may change last digits) */
+        if (shard_out_option_number(so, "batch", o.batch) ||
+            shard_out_option_string(so, "tensor", o.tensor ? o.tensor : "") || shard_out_annotate(so, &oh))
+            cli_die("out of memory");
     }
     int64_t batch_no = 0;
     if (ts_begin_tensor(out, &oh)) cli_die("%s", ts_werror(out));

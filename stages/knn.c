@@ -357,17 +357,31 @@ static const char *score_desc(void) {
 
 static int same_file(const char *a, const char *b);
 
-/* --shard: the input identity (index and query files) in meta.shard */
-static void open_shard_meta(ts_header *h) {
+/* --shard, --index-shard: what a part was made from (the identity of the
+ * index, query and catalogue files) and the options that change its rows
+ * without showing in the header (metric and k do), so that merge refuses
+ * parts of different runs.  --first and --threads change no --batch/--self
+ * result. */
+static void shard_describe(int self) {
     char err[600];
+    if (shard_out_input(A.so, A.o.index, err, sizeof err)) cli_die("%s", err);
+    if (!self && shard_out_input(A.so, A.o.batch, err, sizeof err)) cli_die("%s", err);
+    if (A.o.catalog && shard_out_input(A.so, A.o.catalog, err, sizeof err)) cli_die("%s", err);
+    if (shard_out_option_number(A.so, "self", self) ||
+        shard_out_option_number(A.so, "max_per_artist", A.o.max_per_artist) ||
+        shard_out_option_string(A.so, "title_col", A.o.title_col ? A.o.title_col : "") ||
+        shard_out_option_string(A.so, "artist_col", A.o.artist_col ? A.o.artist_col : ""))
+        cli_die("out of memory");
+}
+
+/* --shard: meta.shard of a part of the queries */
+static void open_shard_meta(ts_header *h) {
     int self = A.o.self || (A.o.batch && same_file(A.o.batch, A.o.index));
     A.so = shard_out_new(&A.o.shard, self
         ? "all pairs: contiguous ranges of the query rows, in units of 128 aligned to the search's query blocks"
         : "query rows in pieces of 1024 aligned to the search's query blocks; piece p to shard p mod N");
     if (!A.so) cli_die("out of memory");
-    if (shard_out_input(A.so, A.o.index, err, sizeof err)) cli_die("%s", err);
-    if (!self && shard_out_input(A.so, A.o.batch, err, sizeof err)) cli_die("%s", err);
-    if (A.o.catalog && shard_out_input(A.so, A.o.catalog, err, sizeof err)) cli_die("%s", err);
+    shard_describe(self);
     if (shard_out_annotate(A.so, h)) cli_die("out of memory");
 }
 
@@ -955,7 +969,6 @@ static void load_index_part(int64_t n, int64_t b, int64_t e) {
 }
 
 static void open_index_shard_output(int C) {
-    char err[600];
     int self = A.o.self || same_file(A.o.batch, A.o.index);
     ts_header h;
     int64_t shape[2] = {1 + (int64_t)C, TOPK_FIELDS};
@@ -974,9 +987,7 @@ static void open_index_shard_output(int C) {
         shard_out_set_string(A.so, "row", "[0] = (query row, excluded song, candidates, complete, 0); "
                                           "[1+c] = (index row, selection value, score, song, artist)"))
         cli_die("out of memory");
-    if (shard_out_input(A.so, A.o.index, err, sizeof err)) cli_die("%s", err);
-    if (!self && shard_out_input(A.so, A.o.batch, err, sizeof err)) cli_die("%s", err);
-    if (A.o.catalog && shard_out_input(A.so, A.o.catalog, err, sizeof err)) cli_die("%s", err);
+    shard_describe(self);
     if (shard_out_annotate(A.so, &h)) cli_die("out of memory");
     if (ts_begin_tensor(A.w, &h)) cli_die("%s", ts_werror(A.w));
     ts_header_free(&h);

@@ -113,6 +113,39 @@ static cJSON *comparable_meta(const ts_header *h) {
     return m;
 }
 
+/* Where a and b (equal types of JSON) first differ: the dotted path after
+ * path[0..len) and the two values, as text ("absent" for a missing member). */
+static void first_difference(const cJSON *a, const cJSON *b, char *path, size_t len, size_t cap,
+                             char *va, char *vb, size_t vcap) {
+    const cJSON *e, *o;
+    if (cJSON_IsObject(a) && cJSON_IsObject(b)) {
+        for (int pass = 0; pass < 2; pass++)        /* a's members, then b's own */
+            cJSON_ArrayForEach(e, (pass ? b : a)) {
+                o = cJSON_GetObjectItemCaseSensitive(pass ? a : b, e->string);
+                if (o && (pass || cJSON_Compare(e, o, 1))) continue;
+                size_t n = len + (size_t)snprintf(path + len, cap - len, ".%s", e->string);
+                if (n >= cap) n = cap - 1;
+                if (o) { first_difference(e, o, path, n, cap, va, vb, vcap); return; }
+                first_difference(pass ? (const cJSON *)NULL : e, pass ? e : (const cJSON *)NULL, path, n, cap, va, vb, vcap);
+                return;
+            }
+    }
+    if (cJSON_IsArray(a) && cJSON_IsArray(b) && cJSON_GetArraySize(a) == cJSON_GetArraySize(b)) {
+        int i = 0;
+        for (e = a->child, o = b->child; e && o; e = e->next, o = o->next, i++) {
+            if (cJSON_Compare(e, o, 1)) continue;
+            size_t n = len + (size_t)snprintf(path + len, cap - len, "[%d]", i);
+            first_difference(e, o, path, n < cap ? n : cap - 1, cap, va, vb, vcap);
+            return;
+        }
+    }
+    char *ta = a ? cJSON_PrintUnformatted(a) : NULL, *tb = b ? cJSON_PrintUnformatted(b) : NULL;
+    snprintf(va, vcap, "%.*s%s", 60, ta ? ta : "absent", ta && strlen(ta) > 60 ? "..." : "");
+    snprintf(vb, vcap, "%.*s%s", 60, tb ? tb : "absent", tb && strlen(tb) > 60 ? "..." : "");
+    free(ta);
+    free(tb);
+}
+
 static const char *same_shape(const ts_header *a, const ts_header *b) {
     if (strcmp(a->name, b->name)) return "tensor name";
     if (a->dtype != b->dtype) return "dtype";
@@ -160,20 +193,18 @@ static void check_set(shard_in *in, int n) {
                     "re-run the stale shards on the current input", f->path, f->id, a, s->path, s->id, b);
         }
         const char *what = same_shape(&f->h, &s->h);
-        cJSON *m = comparable_meta(&s->h), *e;
-        if (!what && !cJSON_Compare(f_meta, m, 1)) {
-            snprintf(a, sizeof a, "metadata");
-            cJSON_ArrayForEach(e, f_meta)
-                if (!cJSON_Compare(e, cJSON_GetObjectItemCaseSensitive(m, e->string), 1)) {
-                    snprintf(a, sizeof a, "meta.%s", e->string);
-                    break;
-                }
-            what = a;
-        }
-        cJSON_Delete(m);
         if (what)
             cli_die("mixed shard outputs: %s and %s differ in their %s; were they made with other options? "
                     "re-run every shard with the same command", f->path, s->path, what);
+        cJSON *m = comparable_meta(&s->h);
+        if (!cJSON_Compare(f_meta, m, 1)) {
+            char va[80], vb[80];
+            strcpy(a, "meta");
+            first_difference(f_meta, m, a, 4, sizeof a, va, vb, sizeof va);
+            cli_die("mixed shard outputs: %s and %s differ in their %s (%s in %s, %s in %s); were they made with "
+                    "other options? re-run every shard with the same command", f->path, s->path, a, va, f->path, vb, s->path);
+        }
+        cJSON_Delete(m);
     }
     cJSON_Delete(f_meta);
     int count = f->count;

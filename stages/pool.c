@@ -260,7 +260,12 @@ int main(int argc, char **argv) {
             cli_die("out of memory");
         if (shard_out_input(so, o.in, err, sizeof err) || (o.catalog && shard_out_input(so, o.catalog, err, sizeof err)))
             cli_die("%s", err);
-        if (shard_out_annotate(so, &oh)) cli_die("out of memory");
+        /* what the header does not show: mean and max have the same columns */
+        if (shard_out_option_string(so, "op", o.op == OP_MEAN ? "mean" : o.op == OP_MAX ? "max" : "meanmax") ||
+            shard_out_option_number(so, "min_rows", (double)o.min_rows) ||
+            shard_out_option_string(so, "by", o.by ? o.by : "") || shard_out_option_number(so, "sorted", o.sorted) ||
+            shard_out_annotate(so, &oh))
+            cli_die("out of memory");
     }
     ts_writer *w = cli_open_write(o.out);
     if (ts_begin_tensor(w, &oh)) cli_die("%s", ts_werror(w));
