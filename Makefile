@@ -58,7 +58,7 @@ MAKEFLAGS += --no-builtin-rules
 
 # ---- dependencies (Debian packages) --------------------------------------
 PKGS     := libzstd libcjson openblas fftw3f sndfile samplerate
-DEB_PKGS := build-essential pkg-config libcsv-dev libcjson-dev libopenblas-dev \
+DEB_PKGS := build-essential pkg-config libcsv-dev libcjson-dev libopenblas-dev libmicrohttpd-dev curl jq \
             libfftw3-dev libsndfile1-dev libzstd-dev libsamplerate0-dev gnuplot-nox slurm-wlm munge
 # the references `make bench` measures against (never needed by demo or test)
 BENCH_DEB_PKGS := python3-numpy python3-scipy python3-pandas python3-sklearn python3-faiss \
@@ -207,6 +207,8 @@ help:
 	@echo "scale out (pipelines/slurm.mk, pipelines/SLURM.md):"
 	@echo "  make knn-all [SHARDS=N] [CLUSTER=slurm]     all-pairs neighbours in N parts (make -j or Slurm)"
 	@echo "  make spectro-library CLUSTER=slurm [SHARDS=N]"
+	@echo "web (pipelines/serve.mk, serve.md):"
+	@echo "  make serve [PORT=8080] [LISTEN=127.0.0.1]   JSON API and web page over the built artifacts"
 	@echo "  make clean"
 	@echo "Settings (VAR=value) are literal text, never code; file names may hold any character."
 	@echo "OUTDIR, CNN_DIR, CNN_MODEL, OUT: letters, digits and . _ / + - @ only.  README.md: Settings."

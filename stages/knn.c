@@ -9,6 +9,7 @@
 #include "knn.h"
 #include "normstats.h"
 #include "shard.h"
+#include "songsearch.h"
 #include "text.h"
 
 #include <getopt.h>
@@ -121,10 +122,7 @@ typedef struct {
     int have_cat;
     cat_songs songs;
     double search_secs;
-    /* filter session: group g is taken when seen[g] == stamp; artist a has
-     * acnt[a] results when astamp[a] == stamp */
-    int64_t *seen, *astamp, stamp;
-    int *acnt;
+    song_search ss;             /* the filter and the filtered search */
     /* output */
     int fmt;
     ts_writer *w;
@@ -273,49 +271,16 @@ static void load_catalog(void) {
     if (A.have_cat && A.songs.nmissing)
         cli_warn("%s: %" PRId64 " of %" PRId64 " index keys have no catalogue line (shown by key)",
                  A.o.catalog, A.songs.nmissing, A.tab.nrows);
-    size_t n = (size_t)A.tab.nrows, na = (size_t)(A.songs.nartists ? A.songs.nartists : 1);
-    A.seen = calloc(n, sizeof *A.seen);
-    A.astamp = calloc(na, sizeof *A.astamp);
-    A.acnt = calloc(na, sizeof *A.acnt);
-    if (!A.seen || !A.astamp || !A.acnt) cli_die("out of memory");
+    if (ss_init(&A.ss, &A.ix, A.tab.data, &A.songs, A.o.max_per_artist, A.o.threads)) cli_die("out of memory");
 }
 
-/* ---- filtering: query songs out, one line per song, artist cap ---- */
+/* ---- filtering (common/songsearch.c): query songs out, one line per song, artist cap ---- */
 
-static void session_begin(void) { A.stamp++; }
-static void session_exclude_row(int64_t r) { if (r >= 0) A.seen[A.songs.group[r]] = A.stamp; }
-
-/* 1 and commits when row r may be the next result. */
-static int take(int64_t r) {
-    int64_t g = A.songs.group[r], a = A.songs.artist_id[r];
-    if (A.seen[g] == A.stamp) return 0;
-    if (A.o.max_per_artist && a >= 0) {
-        if (A.astamp[a] != A.stamp) { A.astamp[a] = A.stamp; A.acnt[a] = 0; }
-        if (A.acnt[a] >= A.o.max_per_artist) return 0;
-        A.acnt[a]++;
-    }
-    A.seen[g] = A.stamp;
-    return 1;
-}
-
-static void untake(int64_t r) {
-    int64_t a = A.songs.artist_id[r];
-    A.seen[A.songs.group[r]] = 0;
-    if (A.o.max_per_artist && a >= 0) A.acnt[a]--;
-}
-
-/* Picks up to want results from candidates (best first); *exhausted = 1
- * when the candidate list ended before the index did (nothing more to fetch). */
+static void session_begin(void) { ss_begin(&A.ss); }
+static void session_exclude_row(int64_t r) { ss_exclude(&A.ss, r); }
+static void untake(int64_t r) { ss_untake(&A.ss, &r, 1); }
 static int pick(const int64_t *lab, const float *sc, int kf, int want, int64_t *rows, double *scores, int *exhausted) {
-    int got = 0;
-    *exhausted = kf >= A.tab.nrows;
-    for (int i = 0; i < kf && got < want; i++) {
-        if (lab[i] < 0) { *exhausted = 1; break; }
-        if (!take(lab[i])) continue;
-        rows[got] = lab[i];
-        scores[got++] = sc[i];
-    }
-    return got;
+    return ss_pick(&A.ss, lab, sc, kf, want, rows, scores, exhausted);
 }
 
 static void timed_search(const float *q, int64_t nq, int kf, int64_t self, int64_t *lab, float *sc) {
@@ -325,23 +290,11 @@ static void timed_search(const float *q, int64_t nq, int kf, int64_t self, int64
     A.search_secs += cli_now() - t0;
 }
 
-/* Up to want filtered neighbours of one vector within the current session,
- * fetching more candidates (doubling) while filtering starves. */
+/* Up to want filtered neighbours of one vector within the current session. */
 static int search_one(const float *q, int want, int64_t *rows, double *scores) {
-    int kf = want + 8 + (A.o.max_per_artist ? 2 * want : 0);
-    for (;;) {
-        if (kf > A.tab.nrows) kf = (int)A.tab.nrows;
-        int64_t *lab = malloc((size_t)kf * sizeof *lab);
-        float *sc = malloc((size_t)kf * sizeof *sc);
-        int exhausted;
-        if (!lab || !sc) cli_die("out of memory");
-        timed_search(q, 1, kf, -1, lab, sc);
-        int got = pick(lab, sc, kf, want, rows, scores, &exhausted);
-        free(lab); free(sc);
-        if (got == want || exhausted) return got;
-        for (int i = 0; i < got; i++) untake(rows[i]);
-        kf = kf > INT_MAX / 2 ? INT_MAX : kf * 2;
-    }
+    int got = ss_search(&A.ss, q, want, rows, scores);
+    if (got < 0) cli_die("out of memory searching (k=%d)", want);
+    return got;
 }
 
 /* ---- output ---- */
@@ -485,27 +438,16 @@ static void emit(const char *qkey, const char *header, int n, const int64_t *row
 
 /* The row a song query names (dies listing candidates when ambiguous). */
 static int64_t resolve_song(const char *query, const char *what) {
-    int64_t *rows, n = cat_songs_find(&A.songs, query, &rows);
-    char lab[1024];
-    if (n < 0) cli_die("out of memory");
-    if (n == 1 || (n > 1 && A.o.first)) { int64_t r = rows[0]; free(rows); return r; }
-    if (n == 0) {
+    int64_t r, *rows, n;
+    char lab[1024], msg[2600];
+    int rc = ss_resolve_song(&A.songs, query, A.o.first, &r, &rows, &n, msg, sizeof msg);
+    if (rc < 0) cli_die("out of memory");
+    if (rc == SS_FOUND) return r;
+    if (rc == SS_NONE) {
         if (!A.have_cat) cli_die("%s'%s' is not a key of %s; pass --catalog CAT.tsv to search by title", what, query, A.o.index);
-        int64_t sug[3];
-        int ns = cat_songs_suggest(&A.songs, query, sug, 3);
-        char buf[2048] = "";
-        size_t len = 0;
-        for (int i = 0; i < ns; i++) {
-            int64_t r = sug[i];
-            const char *a = A.songs.artist[r] && *A.songs.artist[r] ? A.songs.artist[r] : NULL;
-            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s%s%s%s", i ? "; " : "", A.songs.title[r],
-                                    a ? " (" : "", a ? a : "", a ? ")" : "");
-            if (len >= sizeof buf) break;
-        }
-        if (ns) cli_die("%sno song matches '%s'; did you mean: %s?", what, query, buf);
-        cli_die("%sno song matches '%s' (titles are searched; add ' - ARTIST' to narrow, or give a track id)", what, query);
+        cli_die("%s%s", what, msg);
     }
-    cli_warn("%s'%s' matches %" PRId64 " songs; name one (add ' - ARTIST', or give its key) or pass --first:", what, query, n);
+    cli_warn("%s%s or pass --first:", what, msg);
     for (int64_t i = 0; i < n && i < 20; i++)
         fprintf(stderr, "  %2" PRId64 ". %s  [%s]\n", i + 1, cat_songs_label(&A.songs, rows[i], lab, sizeof lab), A.songs.key[rows[i]]);
     if (n > 20) fprintf(stderr, "  ... and %" PRId64 " more\n", n - 20);
@@ -539,22 +481,6 @@ static void run_song(void) {
 
 /* ---- playlist ---- */
 
-/* Score of index row r against vector q (double precision, as --metric). */
-static double score_vs(const float *q, int64_t r) {
-    const float *x = (const float *)A.tab.data + r * A.d;
-    double dot = 0, qq = 0, xx = 0, l2 = 0, l1 = 0;
-    for (int t = 0; t < A.d; t++) {
-        double a = q[t], b = x[t];
-        dot += a * b; qq += a * a; xx += b * b; l2 += (a - b) * (a - b); l1 += fabs(a - b);
-    }
-    switch (A.o.metric) {
-    case KNN_COSINE: return qq > 0 && xx > 0 ? dot / sqrt(qq * xx) : 0;
-    case KNN_EUCLIDEAN: return sqrt(l2);
-    case KNN_DOT: return dot;
-    default: return l1 / A.d;
-    }
-}
-
 static int read_members(char ***out, char **textp) {
     char *text = NULL, **m = NULL;
     size_t len = 0;
@@ -586,46 +512,26 @@ static int read_members(char ***out, char **textp) {
     return n;
 }
 
-typedef struct { int64_t row; double score; const char *note; } result;
-
-static int result_order(const void *pa, const void *pb) {
-    const result *a = pa, *b = pb;
-    if (a->score != b->score)
-        return (knn_metric_lower_is_better(A.o.metric) ? a->score > b->score : a->score < b->score) ? 1 : -1;
-    return (a->row > b->row) - (a->row < b->row);
-}
-
 static void run_playlist(void) {
     char **names, *text, what[64], hdr[4096], lab[512];
-    int nn = read_members(&names, &text), nm = 0, k = A.o.k, n = 0;
+    int nn = read_members(&names, &text), nm = 0, k = A.o.k;
     int64_t *mem = malloc(sizeof *mem * (size_t)nn), *rows = malloc(sizeof *rows * (size_t)k);
-    double *sc = malloc(sizeof *sc * (size_t)k), *acc = calloc((size_t)A.d, sizeof *acc);
-    float *centroid = malloc(sizeof *centroid * (size_t)A.d);
-    result *res = malloc(sizeof *res * (size_t)k);
+    int64_t *near = malloc(sizeof *near * (size_t)k);
+    double *sc = malloc(sizeof *sc * (size_t)k);
     char **notes = calloc((size_t)k, sizeof *notes);
-    if (!mem || !rows || !sc || !acc || !centroid || !res || !notes) cli_die("out of memory");
+    if (!mem || !rows || !near || !sc || !notes) cli_die("out of memory");
     for (int i = 0; i < nn; i++) {
         snprintf(what, sizeof what, "playlist song %d: ", i + 1);
         int64_t r = resolve_song(names[i], what), dup = 0;
         for (int j = 0; j < nm; j++) dup |= A.songs.group[mem[j]] == A.songs.group[r];
         if (!dup) mem[nm++] = r;
     }
-    session_begin();
-    for (int i = 0; i < nm; i++) {
-        session_exclude_row(mem[i]);
-        for (int t = 0; t < A.d; t++) acc[t] += row_vec(mem[i])[t];
-    }
-    for (int t = 0; t < A.d; t++) centroid[t] = (float)(acc[t] / nm);
-    for (int i = 0; i < nm && n < k; i++)   /* the nearest song to each member */
-        if (search_one(row_vec(mem[i]), 1, rows + n, sc + n)) {
-            if (asprintf(&notes[n], "(nearest to '%s')", A.songs.title[mem[i]] ? A.songs.title[mem[i]] : A.songs.key[mem[i]]) < 0)
-                cli_die("out of memory");
-            n++;
-        }
-    n += search_one(centroid, k - n, rows + n, sc + n);
-    for (int i = 0; i < n; i++) res[i] = (result){rows[i], score_vs(centroid, rows[i]), notes[i]};
-    qsort(res, (size_t)n, sizeof *res, result_order);
-    for (int i = 0; i < n; i++) { rows[i] = res[i].row; sc[i] = res[i].score; notes[i] = (char *)res[i].note; }
+    int n = ss_playlist(&A.ss, mem, nm, k, rows, sc, near);
+    if (n < 0) cli_die("out of memory searching (k=%d)", k);
+    for (int i = 0; i < n; i++)
+        if (near[i] >= 0 && asprintf(&notes[i], "(nearest to '%s')",
+                                     A.songs.title[near[i]] ? A.songs.title[near[i]] : A.songs.key[near[i]]) < 0)
+            cli_die("out of memory");
     size_t len = (size_t)snprintf(hdr, sizeof hdr, "Songs like the playlist of %d songs: ", nm);
     for (int i = 0; i < nm && len < sizeof hdr; i++)
         len += (size_t)snprintf(hdr + len, sizeof hdr - len, i < 5 ? "%s'%s'" : i == 5 ? ", ..." : "",
@@ -633,7 +539,7 @@ static void run_playlist(void) {
     emit("playlist", hdr, n, rows, sc, (const char *const *)notes, 0);
     for (int i = 0; i < n; i++) free(notes[i]);
     free(names); free(text);
-    free(mem); free(rows); free(sc); free(acc); free(centroid); free(res); free(notes);
+    free(mem); free(rows); free(near); free(sc); free(notes);
 }
 
 /* ---- query tables: column matching ---- */
@@ -641,53 +547,30 @@ static void run_playlist(void) {
 /* map[i] = column of the query table holding index column i. */
 static int *map_columns(const ts_header *qh, const char *path) {
     int *map = malloc(sizeof *map * (size_t)A.d);
+    char err[1024];
     if (!map) cli_die("out of memory");
-    if (qh->dtype != TS_F32 && qh->dtype != TS_F64)
-        cli_die("%s: tensor '%s' holds %s; queries must be f32 or f64 rows", path, qh->name, ts_dtype_name(qh->dtype));
-    if (!A.tab.h.columns || !qh->columns) {
-        if (qh->row_elems != A.d)
-            cli_die("%s: rows of %" PRId64 " values, the index's of %d, and no column names to match them by", path, qh->row_elems, A.d);
-        for (int i = 0; i < A.d; i++) map[i] = i;
-        return map;
-    }
-    for (int i = 0; i < A.d; i++)
-        if ((map[i] = ts_header_column(qh, A.tab.h.columns[i])) < 0)
-            cli_die("%s: no column '%s', which the index %s has; build both tables with the same columns",
-                    path, A.tab.h.columns[i], A.o.index);
+    if (ss_map_columns(&A.tab.h, A.d, qh, path, A.o.index, map, err, sizeof err)) cli_die("%s", err);
     return map;
 }
 
 static void gather_row(const ts_header *qh, const void *data, int64_t r, const int *map, float *out) {
-    for (int i = 0; i < A.d; i++)
-        out[i] = qh->dtype == TS_F32 ? ((const float *)data)[r * qh->row_elems + map[i]]
-                                     : (float)((const double *)data)[r * qh->row_elems + map[i]];
+    ss_gather_row(qh, data, r, map, A.d, out);
 }
 
 /* ---- artist ---- */
 
 static int64_t resolve_artist(const ts_table *at) {
-    int64_t exact = -1, n = 0, *cand = malloc(sizeof *cand * (size_t)(at->nrows ? at->nrows : 1));
-    int best = 2;
-    char *fq = text_fold_dup(A.o.artist, 1);
-    if (!cand || !fq) cli_die("out of memory");
-    for (int64_t r = 0; r < at->nrows && exact < 0; r++)
-        if (strcmp(at->keys[r], A.o.artist) == 0) exact = r;
-    for (int64_t r = 0; r < at->nrows && exact < 0 && *fq; r++) {
-        char *fk = text_fold_dup(at->keys[r], 1);
-        if (!fk) cli_die("out of memory");
-        int t = strcmp(fk, fq) == 0 ? 0 : strstr(fk, fq) ? 1 : 2;
-        free(fk);
-        if (t == 2 || t > best) continue;
-        if (t < best) { best = t; n = 0; }
-        cand[n++] = r;
-    }
-    free(fq);
-    if (exact >= 0 || n == 1 || (n > 1 && A.o.first)) { int64_t r = exact >= 0 ? exact : cand[0]; free(cand); return r; }
-    if (!n) cli_die("no artist matches '%s' in %s (%" PRId64 " artists; names are matched ignoring case, accents and punctuation)",
-                    A.o.artist, A.o.artists, at->nrows);
+    int64_t r, *cand, n;
+    int rc = ss_resolve_key((const char *const *)at->keys, at->nrows, A.o.artist, A.o.first, &r, &cand, &n);
+    if (rc < 0) cli_die("out of memory");
+    if (rc == SS_FOUND) return r;
+    if (rc == SS_NONE)
+        cli_die("no artist matches '%s' in %s (%" PRId64 " artists; names are matched ignoring case, accents and punctuation)",
+                A.o.artist, A.o.artists, at->nrows);
     cli_warn("'%s' matches %" PRId64 " artists; name one exactly or pass --first:", A.o.artist, n);
     for (int64_t i = 0; i < n && i < 20; i++) fprintf(stderr, "  %2" PRId64 ". %s\n", i + 1, at->keys[cand[i]]);
     if (n > 20) fprintf(stderr, "  ... and %" PRId64 " more\n", n - 20);
+    free(cand);
     ts_abort_all_tmp();
     exit(EXIT_DATA);
 }
@@ -1125,6 +1008,6 @@ int main(int argc, char **argv) {
     else run_batch();
     close_output();
     if (A.o.timing) cli_warn("search: %.3f s (metric %s, k=%d, %d threads, %" PRId64 " index rows)",
-                             A.search_secs, knn_metric_name(A.o.metric), A.o.k, A.o.threads, A.tab.nrows);
+                             A.search_secs + A.ss.search_secs, knn_metric_name(A.o.metric), A.o.k, A.o.threads, A.tab.nrows);
     return EXIT_OK;
 }

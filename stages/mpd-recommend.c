@@ -7,6 +7,7 @@
 #include "playlists.h"
 #include "plmodel.h"
 #include "plneural.h"
+#include "plvocab.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -169,15 +170,8 @@ static int64_t recommend(recommender *R, const char *title, const int32_t *seeds
 static const char **train_titles(const pl_set *train, const char *names, catalog *cat) {
     if (!names) return NULL;
     char err[1024];
-    if (cat_load(cat, names, err, sizeof err)) cli_die("%s", err);
-    int col = cat_column(cat, "name");
-    if (col < 0) cli_die("%s: no 'name' column; give the playlist catalogue of mpd-ingest --names", names);
-    const char **t = malloc((size_t)(train->n ? train->n : 1) * sizeof *t);
-    if (!t) cli_die("out of memory");
-    for (int64_t p = 0; p < train->n; p++) {
-        int64_t r = cat_find(cat, pl_key(train, p));
-        t[p] = r >= 0 ? cat_cell(cat, r, col) : NULL;
-    }
+    const char **t = plv_train_titles(train, names, cat, err, sizeof err);
+    if (!t) cli_die("%s", err);
     return t;
 }
 
@@ -240,54 +234,23 @@ static void run_batch(recommender *R) {
 
 /* ---- continue mode ---- */
 
-typedef struct { catalog cat; int name_col, artist_col, count_col; cat_songs songs; } vocab;
+typedef pl_vocab vocab;
 
 static void load_vocab(vocab *v, const char *path) {
     char err[1024];
-    if (cat_load(&v->cat, path, err, sizeof err)) cli_die("%s", err);
-    int tc = cat_column(&v->cat, "track");
-    v->name_col = cat_column(&v->cat, "track_name");
-    v->artist_col = cat_column(&v->cat, "artist_name");
-    v->count_col = cat_column(&v->cat, "count");
-    if (tc < 0 || v->name_col < 0 || v->artist_col < 0)
-        cli_die("%s: needs columns track, track_name, artist_name (mpd-ingest --tracks)", path);
-    for (int64_t r = 0; r < v->cat.nrows; r++)
-        if (strtoll(cat_cell(&v->cat, r, tc), NULL, 10) != r)
-            cli_die("%s:%" PRId64 ": track index %s out of order; give the file mpd-ingest wrote", path, r + 2, cat_cell(&v->cat, r, tc));
-    const char **keys = malloc((size_t)(v->cat.nrows ? v->cat.nrows : 1) * sizeof *keys);
-    if (!keys) cli_die("out of memory");
-    for (int64_t r = 0; r < v->cat.nrows; r++) keys[r] = cat_cell(&v->cat, r, 0);
-    if (cat_songs_build(&v->songs, &v->cat, v->name_col, v->artist_col, keys, v->cat.nrows, err, sizeof err))
-        cli_die("%s", err);
-    free(keys);
+    if (plv_load(v, path, err, sizeof err)) cli_die("%s", err);
 }
 
-static const char *label(const vocab *v, int32_t t, char *buf, size_t cap) {
-    if (t < 0 || t >= v->cat.nrows) { snprintf(buf, cap, "track %d (not in the vocabulary)", t); return buf; }
-    snprintf(buf, cap, "%s - %s", cat_cell(&v->cat, t, v->name_col), cat_cell(&v->cat, t, v->artist_col));
-    return buf;
-}
+static const char *label(const vocab *v, int32_t t, char *buf, size_t cap) { return plv_label(v, t, buf, cap); }
 
 /* the track a name query means: the most played of the best matches */
 static int32_t resolve_song(const vocab *v, const char *query) {
-    int64_t *rows, n = cat_songs_find(&v->songs, query, &rows);
-    if (n < 0) cli_die("out of memory");
-    if (n == 0) {
-        int64_t sug[3];
-        int ns = cat_songs_suggest(&v->songs, query, sug, 3);
-        char buf[1536] = "", lab[512];
-        size_t len = 0;
-        for (int i = 0; i < ns && len < sizeof buf; i++)
-            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? "; " : "", label(v, (int32_t)sug[i], lab, sizeof lab));
-        if (ns) cli_die("no song matches '%s'; did you mean: %s?", query, buf);
-        cli_die("no song matches '%s' (titles are searched; add ' - ARTIST' to narrow it, or give a track_uri)", query);
-    }
-    int64_t best = rows[0];
-    if (v->count_col >= 0)
-        for (int64_t i = 1; i < n; i++)
-            if (atoll(cat_cell(&v->cat, rows[i], v->count_col)) > atoll(cat_cell(&v->cat, best, v->count_col))) best = rows[i];
-    free(rows);
-    return (int32_t)best;
+    char msg[2048];
+    int32_t t;
+    int rc = plv_resolve(v, query, &t, msg, sizeof msg);
+    if (rc < 0) cli_die("out of memory");
+    if (rc) cli_die("%s", msg);
+    return t;
 }
 
 static void run_continue(recommender *R, const pl_set *train) {
@@ -333,8 +296,7 @@ static void run_continue(recommender *R, const pl_set *train) {
     if (fflush(stdout) != 0 || ferror(stdout)) cli_die("<stdout>: write failed: %s", strerror(errno ? errno : EIO));
     free(out); free(seeds);
     if (own) pl_free(&from);
-    cat_songs_free(&v.songs);
-    cat_free(&v.cat);
+    plv_free(&v);
 }
 
 int main(int argc, char **argv) {
