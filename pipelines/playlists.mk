@@ -14,14 +14,14 @@ PL_KS          ?= 0,1,5,10,25
 PL_TEST_FRAC   ?= 0.1
 PL_MAX_TEST    ?= 1000
 PL_SEED        ?= 1
-# continue: pop, title or cooc, learning from every ingested playlist
+# continue: pop, title, cooc, itemknn, rp3beta or ease, learning from every ingested playlist
 CONTINUE_MODEL ?= cooc
 CONTINUE_N     ?= 20
 OUTDIR         ?= out
 $(foreach v,CONTINUE_N PL_SEED,$(call sp_need_uint,$(v)))
-$(call sp_need_enum,CONTINUE_MODEL,pop title cooc)
+$(call sp_need_enum,CONTINUE_MODEL,pop title cooc itemknn rp3beta ease)
 $(if $(PL_MODELS),,$(call sp_bad,PL_MODELS,empty))
-$(foreach m,$(PL_MODELS),$(if $(filter $(m),pop title cooc neural blend),,$(call sp_bad,PL_MODELS,'$(m)' is not one of: pop title cooc neural blend)))
+$(foreach m,$(PL_MODELS),$(if $(filter $(m),pop title cooc itemknn rp3beta ease neural blend),,$(call sp_bad,PL_MODELS,'$(m)' is not one of: pop title cooc itemknn rp3beta ease neural blend)))
 
 P := $(OUTDIR)/playlists
 # user values reach recipes through the environment only (Makefile, top)
