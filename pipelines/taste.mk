@@ -14,7 +14,19 @@
 #   training.png    the training curves (MSE and accuracy per epoch)
 HISTORY         ?=
 CANDIDATES      ?=
+# the catalogue CSV (spotify_songs.csv layout: track_id, track_name,
+# track_artist, the audio-feature columns of TASTE_INPUTS); CATALOG= is the
+# name the match report tells users, TASTE_SONGS the older one
+CATALOG         ?=
 TASTE_SONGS     ?= data/spotify_songs.csv
+ifneq ($(CATALOG),)
+  ifneq ($(origin TASTE_SONGS),file)
+    ifneq ($(CATALOG),$(TASTE_SONGS))
+      $(error songpipe: CATALOG and TASTE_SONGS name two catalogues; give one)
+    endif
+  endif
+  override TASTE_SONGS := $(CATALOG)
+endif
 TASTE_INPUTS    ?= danceability,energy,key,loudness,mode,speechiness,acousticness,instrumentalness,liveness,valence,tempo,duration_ms,year
 TASTE_BASELINE  ?= track_popularity
 # 1: the baseline column is also a model input, so the model sees what the
