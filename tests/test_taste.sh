@@ -231,12 +231,16 @@ ok "--help" taste-rank --help
 # ---- make taste end to end on the invented history ----
 for s in train-mlp embed; do [ -x "$BIN/$s" ] || { skip taste "make taste: no $BIN/$s"; exit 0; }; done
 printf 'Paper Lanterns - The Invented Band\ntrk12\n' > "$T/cands.txt"
-if make -s -C "$ROOT" taste HISTORY="$H/basic" CANDIDATES="$T/cands.txt" TASTE_SONGS="$H/songs.csv" \
+# the zipped basic export (export B above), the catalogue by CATALOG=
+if make -s -C "$ROOT" taste HISTORY="$T/b.zip" CANDIDATES="$T/cands.txt" CATALOG="$H/songs.csv" \
      TASTE_INPUTS=danceability,energy,valence,tempo,year TASTE_TEST=0.4 TASTE_EPOCHS=50 \
      OUTDIR="$T/out" OUT="${OUT:-build}" SAN="${SAN:-0}" > "$T/make.log" 2>&1; then
   pass "make taste"
   D=$T/out/taste
   like "make taste: match report" "$(cat "$T/make.log")" "matched 5 \(83\.3 %"
+  like "make taste: what was read" "$(cat "$T/make.log")" "read 2 files: 16 plays of music"
+  like "make taste: the low-match warning" "$(cat "$T/make.log")" "the model cannot learn this listener from this catalogue"
+  like "make taste: the catalogue was CATALOG" "$(cat "$D/songs.tsv")" "Paper Lanterns"
   like "make taste: evaluation" "$(cat "$D/eval.txt")" "auc_heard_vs_unheard +[0-9.]+ +[0-9.]+"
   ok "make taste: history has one row per epoch" test "$(to-csv --no-header "$D/history.ts" | wc -l)" -ge 1
   like "make taste: the history's metric is the accuracy of rounded predictions" \
@@ -250,4 +254,6 @@ if make -s -C "$ROOT" taste HISTORY="$H/basic" CANDIDATES="$T/cands.txt" TASTE_S
 else
   fail "make taste" "$(tail -5 "$T/make.log")"
 fi
+fails "make taste: CATALOG and TASTE_SONGS differ" 2 "CATALOG and TASTE_SONGS name two catalogues" \
+  make -s -C "$ROOT" taste HISTORY="$T/b.zip" CATALOG="$H/songs.csv" TASTE_SONGS=data/spotify_songs.csv OUTDIR="$T/out3" OUT="${OUT:-build}" SAN="${SAN:-0}"
 fails "make taste without HISTORY" 2 "usage: make taste HISTORY=" make -s -C "$ROOT" taste OUTDIR="$T/out2" OUT="${OUT:-build}" SAN="${SAN:-0}"
