@@ -202,7 +202,7 @@ help:
 	@echo "  make eval-playlists  RecSys 2018 metrics, model x seeds x metric"
 	@echo "  make continue PLAYLIST=pid | PLAYLIST='Title - Artist; ...'"
 	@echo "taste and charts (pipelines/taste.mk, charts.mk):"
-	@echo "  make taste HISTORY=dir/ [CANDIDATES=file]  taste model from a Spotify data export"
+	@echo "  make taste HISTORY=my_spotify_data.zip|dir/ [CATALOG=songs.csv] [CANDIDATES=file]  taste model from a Spotify data export"
 	@echo "  make charts          correlation, years, genres, artists, training, latent space (PNG+SVG)"
 	@echo "scale out (pipelines/slurm.mk, pipelines/SLURM.md):"
 	@echo "  make knn-all [SHARDS=N] [CLUSTER=slurm]     all-pairs neighbours in N parts (make -j or Slurm)"

@@ -406,10 +406,11 @@ static void report(const hist *hs, const join *j, const struct opts *o, int64_t 
                  hs->first_day[0] ? " from " : "", hs->first_day, hs->first_day[0] ? " to " : "", hs->last_day,
                  (long long)hs->n);
     if (hs->video_files || hs->podcast || hs->other || hs->basic_skipped)
-        cli_warn("skipped: %lld video file%s (%lld rows), %lld podcast rows, %lld other rows without a track "
+        cli_warn("skipped: %lld video file%s (%lld row%s), %lld podcast row%s, %lld other row%s without a track "
                  "(audiobooks, ...), %lld basic file%s (the export's extended history holds the same plays)",
-                 (long long)hs->video_files, plural(hs->video_files), (long long)hs->video_rows, (long long)hs->podcast,
-                 (long long)hs->other, (long long)hs->basic_skipped, plural(hs->basic_skipped));
+                 (long long)hs->video_files, plural(hs->video_files), (long long)hs->video_rows, plural(hs->video_rows),
+                 (long long)hs->podcast, plural(hs->podcast), (long long)hs->other, plural(hs->other),
+                 (long long)hs->basic_skipped, plural(hs->basic_skipped));
     double share = hs->n ? (double)matched / (double)hs->n : 0.0;
     cli_warn("matched %lld (%.1f %%: %lld by uri, %lld by title+artist, %lld by shortened title) of %lld distinct "
              "tracks to %lld catalogue rows of %s; %lld scored", (long long)matched, 100.0 * share,

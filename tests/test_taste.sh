@@ -38,7 +38,7 @@ is "--unmatched lists the missing track" "$(cat "$T/u.tsv")" $'artist\ttitle\ten
 # the podcast episode counted apart
 taste --catalog "$T/cat.tsv" -o "$T/e.ts" "$H/extended" 2>"$T/err"
 is "extended: scores" "$(scores "$T/e.ts")" "trk07:1:2:6.833:0.3333:1 trk08:0.5:1:0.8333:0:1 "
-like "extended: report" "$(tr '\n' ' ' < "$T/err")" "5 plays of music .* 3 distinct tracks.*skipped: 0 video files \(0 rows\), 1 podcast rows, 0 other rows.*matched 2 \(66\.7 %: 2 by uri"
+like "extended: report" "$(tr '\n' ' ' < "$T/err")" "5 plays of music .* 3 distinct tracks.*skipped: 0 video files \(0 rows\), 1 podcast row, 0 other rows.*matched 2 \(66\.7 %: 2 by uri"
 # plays score: (1 - skip rate) log1p(min) / max log1p(min)
 want=$(awk 'BEGIN { m = log(1 + 410000/60000); printf "trk07:%.4f trk08:%.4f", (2/3) * m / m, log(1 + 50000/60000) / m }')
 is "--score plays" "$(taste --catalog "$T/cat.tsv" --score plays "$H/extended" 2>/dev/null | to-csv --no-header | awk -F, '{ printf "%s%s:%.4f", (NR > 1 ? " " : ""), $1, $2 }')" "$want"
@@ -145,7 +145,7 @@ ok "export A as a folder" ta afold "$T/a/my_spotify_data/"
 ok "export A as a zip" ta azip "$T/a.zip"
 r=$(cat "$T/afold.err")
 like "export A: what was read" "$r" "read 2 files: 9 plays of music \\(8 of 30 s or more\\) from 2022-12-30 to 2024-02-01, 8 distinct tracks"
-like "export A: what was skipped" "$r" "skipped: 1 video file \\(3 rows\\), 2 podcast rows, 1 other rows without a track \\(audiobooks, ...\\), 2 basic files"
+like "export A: what was skipped" "$r" "skipped: 1 video file \\(3 rows\\), 2 podcast rows, 1 other row without a track \\(audiobooks, ...\\), 2 basic files"
 like "export A: matches by uri, folded name, shortened name" "$r" \
   "matched 7 \\(87\\.5 %: 2 by uri, 3 by title\\+artist, 2 by shortened title\\) of 8 distinct tracks to 7 catalogue rows"
 is "export A: the matched catalogue rows" "$(to-csv --no-header "$T/afold.ts" | cut -d, -f1 | sort | tr '\n' ' ')" \
