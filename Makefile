@@ -166,7 +166,7 @@ $(foreach g,$(MAKECMDGOALS),$(if $(call sp_strip,$(g),$(sp_pathchars)),\
 
 # input files and folders that users name, by stamp: $(IN)/VAR.path
 IN := $(OUTDIR)/inputs
-IN_VARS := SONGS_CSV ARTISTS_CSV TASTE_SONGS HISTORY CANDIDATES CHART_SONGS BY_YEAR_CSV GTZAN_DIR MPD_DIR
+IN_VARS := SONGS_CSV ARTISTS_CSV TASTE_SONGS CATALOG HISTORY CANDIDATES CHART_SONGS BY_YEAR_CSV GTZAN_DIR MPD_DIR
 .PHONY: FORCE
 $(IN_VARS:%=$(IN)/%.path): $(IN)/%.path: FORCE
 	@$(call sp_path_stamp,$*,songpipe)

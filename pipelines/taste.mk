@@ -71,7 +71,8 @@ $(TD)/songs.cfg $(TD)/scores.cfg $(TD)/model.cfg: $(TD)/%.cfg: FORCE
 .PHONY: FORCE taste
 taste_usage = { echo "usage: make taste HISTORY=my_spotify_data.zip|folder-of-a-spotify-export/ [CATALOG=songs.csv] [CANDIDATES=songs.txt]" >&2; exit 2; }
 
-$(TD)/songs.ts $(TD)/songs.tsv &: $(IN)/TASTE_SONGS.path $(TD)/songs.cfg $(BIN)/csv-clean
+# (the stamp of CATALOG when given, so that a message names what the user typed)
+$(TD)/songs.ts $(TD)/songs.tsv &: $(IN)/$(if $(CATALOG),CATALOG,TASTE_SONGS).path $(TD)/songs.cfg $(BIN)/csv-clean
 	$(BIN)/csv-clean --key track_id --cols "$$TASTE_COLS" --display track_name,track_artist,playlist_genre \
 	  --catalog $(TD)/songs.tsv -o $(TD)/songs.ts -- "$$TASTE_SONGS"
 

@@ -256,4 +256,6 @@ else
 fi
 fails "make taste: CATALOG and TASTE_SONGS differ" 2 "CATALOG and TASTE_SONGS name two catalogues" \
   make -s -C "$ROOT" taste HISTORY="$T/b.zip" CATALOG="$H/songs.csv" TASTE_SONGS=data/spotify_songs.csv OUTDIR="$T/out3" OUT="${OUT:-build}" SAN="${SAN:-0}"
+fails "make taste: a missing CATALOG is named" 2 "songpipe: CATALOG=$T/no such.csv: no such file or folder" \
+  make -s -C "$ROOT" taste HISTORY="$T/b.zip" CATALOG="$T/no such.csv" OUTDIR="$T/out3" OUT="${OUT:-build}" SAN="${SAN:-0}"
 fails "make taste without HISTORY" 2 "usage: make taste HISTORY=" make -s -C "$ROOT" taste OUTDIR="$T/out2" OUT="${OUT:-build}" SAN="${SAN:-0}"
