@@ -62,8 +62,8 @@ SHELL := bash
 MAKEFLAGS += --no-builtin-rules
 
 # ---- dependencies (Debian packages) --------------------------------------
-PKGS     := libzstd libcjson openblas fftw3f sndfile samplerate
-DEB_PKGS := build-essential pkg-config libcsv-dev libcjson-dev libopenblas-dev libmicrohttpd-dev curl jq \
+PKGS     := libzstd libcjson openblas fftw3f sndfile samplerate libzip
+DEB_PKGS := build-essential pkg-config libcsv-dev libcjson-dev libopenblas-dev libmicrohttpd-dev curl jq libzip-dev zip \
             libfftw3-dev libsndfile1-dev libzstd-dev libsamplerate0-dev gnuplot-nox slurm-wlm munge
 # the references `make bench` measures against (never needed by demo or test)
 BENCH_DEB_PKGS := python3-numpy python3-scipy python3-pandas python3-sklearn python3-faiss \
@@ -180,7 +180,7 @@ $(foreach g,$(MAKECMDGOALS),$(if $(call sp_strip,$(g),$(sp_pathchars)),\
 
 # input files and folders that users name, by stamp: $(IN)/VAR.path
 IN := $(OUTDIR)/inputs
-IN_VARS := SONGS_CSV ARTISTS_CSV TASTE_SONGS HISTORY CANDIDATES CHART_SONGS BY_YEAR_CSV GTZAN_DIR MPD_DIR
+IN_VARS := SONGS_CSV ARTISTS_CSV TASTE_SONGS CATALOG HISTORY CANDIDATES CHART_SONGS BY_YEAR_CSV GTZAN_DIR MPD_DIR
 .PHONY: FORCE
 $(IN_VARS:%=$(IN)/%.path): $(IN)/%.path: FORCE
 	@$(call sp_path_stamp,$*,songpipe)
@@ -217,7 +217,7 @@ playlists (pipelines/playlists.mk; MPD read from MPD_DIR, never shipped):
   make eval-playlists  RecSys 2018 metrics, model x seeds x metric
   make continue PLAYLIST=pid | PLAYLIST='Title - Artist; ...'
 taste and charts (pipelines/taste.mk, charts.mk):
-  make taste HISTORY=dir/ [CANDIDATES=file]  taste model from a Spotify data export
+  make taste HISTORY=my_spotify_data.zip|dir/ [CATALOG=songs.csv] [CANDIDATES=file]  taste model from a Spotify data export
   make charts          correlation, years, genres, artists, training, latent space (PNG+SVG)
 scale out (pipelines/slurm.mk, pipelines/SLURM.md):
   make knn-all [SHARDS=N] [CLUSTER=slurm]     all-pairs neighbours in N parts (make -j or Slurm)

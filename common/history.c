@@ -9,22 +9,17 @@
 #include "text.h"
 
 #include <cjson/cJSON.h>
-#include <dirent.h>
-#include <errno.h>
-#include <math.h>
-#include <stdarg.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-
-#define HIST_MAX_FILE (1u << 30)
 
 void hist_init(hist *h, long min_ms) {
     memset(h, 0, sizeof *h);
     strmap_init(&h->ids);
     h->min_ms = min_ms;
+    h->max_file = HIST_MAX_FILE;
 }
 
 void hist_free(hist *h) {
@@ -34,26 +29,43 @@ void hist_free(hist *h) {
     memset(h, 0, sizeof *h);
 }
 
-int hist_is_history_name(const char *name) {
-    return (!strncmp(name, "StreamingHistory", 16) || !strncmp(name, "Streaming_History_Audio_", 24) ||
-            !strncmp(name, "endsong", 7)) && strlen(name) > 5 && !strcmp(name + strlen(name) - 5, ".json");
+static int ends_json(const char *name) {
+    size_t n = strlen(name);
+    return n > 5 && !strcmp(name + n - 5, ".json");
 }
 
-static char *cut_title(const char *title) {
-    size_t n = strlen(title);
-    const char *cuts[] = {" - ", " (", " ["};
-    for (int i = 0; i < 3; i++) {
-        const char *p = strstr(title, cuts[i]);
-        if (p && p > title && (size_t)(p - title) < n) n = (size_t)(p - title);
-    }
-    return strndup(title, n);
+enum hist_kind hist_kind_of(const char *base) {
+    if (!ends_json(base)) return HIST_NONE;
+    if (!strncmp(base, "Streaming_History_Video_", 24)) return HIST_VIDEO;
+    if (!strncmp(base, "Streaming_History_Audio_", 24) || !strncmp(base, "endsong", 7)) return HIST_EXTENDED;
+    if (!strncmp(base, "StreamingHistory", 16)) return HIST_BASIC;
+    return HIST_NONE;
 }
+
+int hist_is_history_name(const char *name) {
+    enum hist_kind k = hist_kind_of(name);
+    return k == HIST_BASIC || k == HIST_EXTENDED;
+}
+
+/* length of s before its first cut marker (case-insensitive) */
+static size_t cut_at(const char *s, const char *const *marks) {
+    size_t n = strlen(s);
+    for (int i = 0; marks[i]; i++) {
+        const char *p = strcasestr(s, marks[i]);
+        if (p && p > s && (size_t)(p - s) < n) n = (size_t)(p - s);
+    }
+    return n;
+}
+
+static const char *const FEAT[] = {" feat. ", " feat ", " ft. ", " featuring ", NULL};
+static const char *const TITLE_CUTS[] = {" - ", " (", " [", " feat. ", " feat ", " ft. ", " featuring ", NULL};
 
 char *hist_name_key(const char *title, const char *artist, int loose) {
-    char *t = loose ? cut_title(title) : strdup(title);
-    char *ft = t ? text_fold_dup(t, 1) : NULL, *fa = text_fold_dup(artist, 1), *k = NULL;
+    char *t = loose ? strndup(title, cut_at(title, TITLE_CUTS)) : strdup(title);
+    char *a = loose ? strndup(artist, cut_at(artist, FEAT)) : strdup(artist);
+    char *ft = t ? text_fold_dup(t, 1) : NULL, *fa = a ? text_fold_dup(a, 1) : NULL, *k = NULL;
     if (ft && fa && (k = malloc(strlen(ft) + strlen(fa) + 2))) sprintf(k, "%s\x1f%s", ft, fa);
-    free(t); free(ft); free(fa);
+    free(t); free(a); free(ft); free(fa);
     return k;
 }
 
@@ -96,6 +108,15 @@ static long line_of(const char *text, const char *p) {
     return line;
 }
 
+/* widens [first_day, last_day] by the YYYY-MM-DD that starts when */
+static void note_day(hist *h, const char *when) {
+    if (!when || strlen(when) < 10) return;
+    for (int i = 0; i < 10; i++)
+        if (i == 4 || i == 7 ? when[i] != '-' : !isdigit((unsigned char)when[i])) return;
+    if (!h->first_day[0] || strncmp(when, h->first_day, 10) < 0) memcpy(h->first_day, when, 10);
+    if (!h->last_day[0] || strncmp(when, h->last_day, 10) > 0) memcpy(h->last_day, when, 10);
+}
+
 /* one entry of either JSON format; 0 ok, 1 not music, -1 error */
 static int add_entry(hist *h, const cJSON *e, const char *name, int64_t idx, char *err, size_t errlen) {
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(e, "msPlayed");
@@ -111,7 +132,13 @@ static int add_entry(hist *h, const cJSON *e, const char *name, int64_t idx, cha
     const char *artist = str_field(e, extended ? "master_metadata_album_artist_name" : "artistName");
     const char *title = str_field(e, extended ? "master_metadata_track_name" : "trackName");
     const char *uri = extended ? str_field(e, "spotify_track_uri") : NULL;
-    if (!title || !artist || (extended && str_field(e, "spotify_episode_uri"))) { h->other++; return 1; }
+    if (!title || !artist || (extended && str_field(e, "spotify_episode_uri"))) {
+        int episode = extended ? str_field(e, "spotify_episode_uri") || str_field(e, "episode_name")
+                               : str_field(e, "episodeName") || str_field(e, "podcastName");
+        if (episode) h->podcast++; else h->other++;
+        return 1;
+    }
+    note_day(h, str_field(e, extended ? "ts" : "endTime"));
     if (uri && strncmp(uri, "spotify:track:", 14)) uri = NULL;
     hist_track *t = track_of(h, uri, artist, title);
     if (!t) return err_fail(err, errlen, "out of memory");
@@ -125,31 +152,51 @@ static int add_entry(hist *h, const cJSON *e, const char *name, int64_t idx, cha
     return 0;
 }
 
-int hist_add_json(hist *h, const char *text, size_t len, const char *name, char *err, size_t errlen) {
+/* the checked JSON array of a history file, or NULL with err set */
+static cJSON *parse_history(const char *text, size_t len, const char *name, char *err, size_t errlen) {
     const char *end = NULL;
-    if (json_check_text(text, len, name, err, errlen)) return -1;
+    if (json_check_text(text, len, name, err, errlen)) return NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) {
         const char *at = end ? end : cJSON_GetErrorPtr();
-        return err_fail(err, errlen, "%s:%ld: invalid JSON; expected the array of a Spotify streaming-history file",
-                    name, at && at >= text && at <= text + len ? line_of(text, at) : 1L);
+        err_fail(err, errlen, "%s:%ld: invalid JSON; expected the array of a Spotify streaming-history file",
+                 name, at && at >= text && at <= text + len ? line_of(text, at) : 1L);
+        return NULL;
     }
-    int rc = 0;
     if (json_check_end(text, len, end, name, err, errlen) || json_check_keys(root, name, err, errlen)) {
-        rc = -1;
-    } else if (!cJSON_IsArray(root)) {
-        rc = err_fail(err, errlen, "%s: the JSON is not an array of plays; a Spotify history file is [{\"endTime\": ...}, ...] "
-                  "or [{\"ts\": ...}, ...]", name);
-    } else {
-        int64_t i = 0;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, root) {
-            if (add_entry(h, e, name, i++, err, errlen) < 0) { rc = -1; break; }
-        }
-        h->plays_input = 1;
+        cJSON_Delete(root);
+        return NULL;
     }
+    if (!cJSON_IsArray(root)) {
+        err_fail(err, errlen, "%s: the JSON is not an array of plays; a Spotify history file is [{\"endTime\": ...}, ...] "
+                 "or [{\"ts\": ...}, ...]", name);
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+int hist_add_json(hist *h, const char *text, size_t len, const char *name, char *err, size_t errlen) {
+    cJSON *root = parse_history(text, len, name, err, errlen);
+    if (!root) return -1;
+    int rc = 0;
+    int64_t i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, root) {
+        if (add_entry(h, e, name, i++, err, errlen) < 0) { rc = -1; break; }
+    }
+    h->plays_input = 1;
     cJSON_Delete(root);
     return rc;
+}
+
+int hist_count_video(hist *h, const char *text, size_t len, const char *name, char *err, size_t errlen) {
+    cJSON *root = parse_history(text, len, name, err, errlen);
+    if (!root) return -1;
+    h->video_files++;
+    h->video_rows += cJSON_GetArraySize(root);
+    cJSON_Delete(root);
+    return 0;
 }
 
 /* ---- CSV ranked lists ---- */
@@ -242,76 +289,4 @@ int hist_add_csv(hist *h, const char *path, char *err, size_t errlen) {
     for (int64_t i = 0; i < c.n; i++) { free(c.rows[i].uri); free(c.rows[i].artist); free(c.rows[i].title); }
     free(c.rows);
     return rc ? -1 : 0;
-}
-
-static int add_file(hist *h, const char *path, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    int c;
-    while ((c = getc(f)) == ' ' || c == '\t' || c == '\r' || c == '\n' || c == 0xEF || c == 0xBB || c == 0xBF) {}
-    if (c != '[' && c != '{') {     /* not JSON: a ranked CSV list */
-        fclose(f);
-        h->files++;
-        return hist_add_csv(h, path, err, errlen);
-    }
-    rewind(f);
-    size_t cap = 1 << 20, n = 0;
-    char *buf = malloc(cap);
-    for (size_t r; buf && (r = fread(buf + n, 1, cap - n, f)) > 0;) {
-        n += r;
-        if (n == cap) {
-            char *p = cap < HIST_MAX_FILE ? realloc(buf, cap * 2) : NULL;
-            if (!p) { free(buf); buf = NULL; break; }
-            buf = p;
-            cap *= 2;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) return err_fail(err, errlen, "%s: out of memory or larger than %u MiB", path, HIST_MAX_FILE >> 20);
-    if (bad) { free(buf); return err_fail(err, errlen, "%s: read error", path); }
-    int rc = hist_add_json(h, buf, n, path, err, errlen);
-    free(buf);
-    h->files++;
-    return rc;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-int hist_add_path(hist *h, const char *path, char *err, size_t errlen) {
-    struct stat st;
-    if (stat(path, &st)) return err_fail(err, errlen, "%s: %s", path, strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return add_file(h, path, err, errlen);
-    DIR *d = opendir(path);
-    if (!d) return err_fail(err, errlen, "%s: cannot open the folder: %s", path, strerror(errno));
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!hist_is_history_name(e->d_name)) continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **p = realloc(names, cap * sizeof *p);
-            if (!p) break;
-            names = p;
-        }
-        if (!(names[n] = strdup(e->d_name))) break;
-        n++;
-    }
-    closedir(d);
-    if (n) qsort(names, n, sizeof *names, cmp_str);      /* file order: the export's order */
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        char *p = malloc(strlen(path) + strlen(names[i]) + 2);
-        if (!p) { rc = err_fail(err, errlen, "out of memory"); break; }
-        sprintf(p, "%s/%s", path, names[i]);
-        rc = add_file(h, p, err, errlen);
-        free(p);
-    }
-    if (rc == 0 && n == 0)
-        rc = err_fail(err, errlen, "%s: no streaming-history file in the folder (StreamingHistory*.json, "
-                  "StreamingHistory_music_*.json, Streaming_History_Audio_*.json or endsong*.json)", path);
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
-    return rc;
 }

@@ -1,8 +1,10 @@
-# taste.mk - `make taste HISTORY=dir/`: a listener's taste model from a Spotify
+# taste.mk - `make taste HISTORY=my_spotify_data.zip` (or the extracted folder,
+# or single history files' folder): a listener's taste model from a Spotify
 # data export (seed 004), end to end, into $(OUTDIR)/taste:
-#   songs.ts/.tsv   catalogue features (csv-clean of TASTE_SONGS)
+#   songs.ts/.tsv   catalogue features (csv-clean of CATALOG, or TASTE_SONGS)
 #   scores.ts       per-track scores of the history, joined to the catalogue
-#                   (taste; match counts in match.txt, misses in unmatched.tsv)
+#                   (taste; what was read, match counts and the low-match
+#                   warning in match.txt, misses in unmatched.tsv)
 #   train.ts/test.ts  scored tracks + unheard negatives, split at random
 #   taste.model     train-mlp: z-score on the training split, sigmoid net
 #                   inputs -> TASTE_HIDDEN -> 1, MSE, SGD; history.ts per epoch:
@@ -14,7 +16,19 @@
 #   training.png    the training curves (MSE and accuracy per epoch)
 HISTORY         ?=
 CANDIDATES      ?=
+# the catalogue CSV (spotify_songs.csv layout: track_id, track_name,
+# track_artist, the audio-feature columns of TASTE_INPUTS); CATALOG= is the
+# name the match report tells users, TASTE_SONGS the older one
+CATALOG         ?=
 TASTE_SONGS     ?= data/spotify_songs.csv
+ifneq ($(CATALOG),)
+  ifneq ($(origin TASTE_SONGS),file)
+    ifneq ($(CATALOG),$(TASTE_SONGS))
+      $(error songpipe: CATALOG and TASTE_SONGS name two catalogues; give one)
+    endif
+  endif
+  override TASTE_SONGS := $(CATALOG)
+endif
 TASTE_INPUTS    ?= danceability,energy,key,loudness,mode,speechiness,acousticness,instrumentalness,liveness,valence,tempo,duration_ms,year
 TASTE_BASELINE  ?= track_popularity
 # 1: the baseline column is also a model input, so the model sees what the
@@ -55,9 +69,10 @@ export HISTORY CANDIDATES TASTE_SONGS TASTE_COLS TASTE_MODEL_INPUTS TASTE_BASELI
 $(TD)/songs.cfg $(TD)/scores.cfg $(TD)/model.cfg: $(TD)/%.cfg: FORCE
 	@printf '%s\n' "$$TASTE_CFG_$*" | $(sp_stamp)
 .PHONY: FORCE taste
-taste_usage = { echo "usage: make taste HISTORY=folder-of-a-spotify-export/ [CANDIDATES=songs.txt]" >&2; exit 2; }
+taste_usage = { echo "usage: make taste HISTORY=my_spotify_data.zip|folder-of-a-spotify-export/ [CATALOG=songs.csv] [CANDIDATES=songs.txt]" >&2; exit 2; }
 
-$(TD)/songs.ts $(TD)/songs.tsv &: $(IN)/TASTE_SONGS.path $(TD)/songs.cfg $(BIN)/csv-clean
+# (the stamp of CATALOG when given, so that a message names what the user typed)
+$(TD)/songs.ts $(TD)/songs.tsv &: $(IN)/$(if $(CATALOG),CATALOG,TASTE_SONGS).path $(TD)/songs.cfg $(BIN)/csv-clean
 	$(BIN)/csv-clean --key track_id --cols "$$TASTE_COLS" --display track_name,track_artist,playlist_genre \
 	  --catalog $(TD)/songs.tsv -o $(TD)/songs.ts -- "$$TASTE_SONGS"
 

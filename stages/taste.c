@@ -16,11 +16,16 @@
 static const char HELP[] =
 "Usage: taste --catalog CAT.tsv [options] HISTORY...\n"
 "Scores the tracks of a Spotify listening history and joins them to a song\n"
-"catalogue.  HISTORY: files or folders of a Spotify data export (basic\n"
+"catalogue.  HISTORY: a Spotify data export as downloaded (my_spotify_data.zip,\n"
+"read in memory, or its extracted folder: history files in any subfolder,\n"
+"such as 'Spotify Extended Streaming History/'), single history files (basic\n"
 "StreamingHistory*.json / StreamingHistory_music_*.json, extended\n"
-"Streaming_History_Audio_*.json / endsong*.json; other files of a folder are\n"
-"skipped) or CSV files of ranked tracks (title and artist columns, optional\n"
-"uri or track_id and rank columns; rows in rank order).\n"
+"Streaming_History_Audio_*.json / endsong*.json), or CSV files of ranked\n"
+"tracks (title and artist columns, optional uri or track_id and rank\n"
+"columns; rows in rank order).  Skipped and counted: Streaming_History_Video_*\n"
+"files, podcast rows (an episode, no track), other rows without a track, and\n"
+"the basic files of an export that holds extended history (same plays).  A\n"
+"zip member with a '..' path part (zip-slip) refuses the archive.\n"
 "\n"
 "  --catalog FILE      catalogue TSV of csv-clean --catalog; key = track id\n"
 "  --title-col C       its title column (default: track_name, name or title)\n"
@@ -36,6 +41,12 @@ static const char HELP[] =
 "  --min-ms MS         a play counts from MS ms played (default 30000, Spotify's\n"
 "                      stream threshold); basic histories have no skip flag: a\n"
 "                      play shorter than this counts as a skip\n"
+"  --max-file MIB      refuse a history file or zip member larger than MIB\n"
+"                      MiB (default 1024)\n"
+"  --enough-tracks N   below N matched tracks (default 200) or\n"
+"  --enough-share F    a share F of the history's tracks (default 0.2), warn\n"
+"                      that the model cannot learn this listener from this\n"
+"                      catalogue\n"
 "  -o FILE             scores of every matched track (default stdout): tensor\n"
 "                      'taste' keyed by catalogue key, columns score, plays,\n"
 "                      minutes, skip_rate, ranked (1: scored), best first\n"
@@ -53,11 +64,16 @@ static const char HELP[] =
 "  --seed N            negatives and split (default 1)\n"
 "  -h, --help          this help;  -V, --version\n"
 "\n"
-"Matching, in order: the spotify:track: uri against the catalogue key; the\n"
-"title and artist folded (case, accents, punctuation: text_fold); the title\n"
-"cut before ' - ', ' (' or ' [' (remasters, edits, featured artists).  The\n"
-"counts are reported on stderr.  Memory: the history's distinct tracks, the\n"
-"catalogue, and the feature table.\n"
+"Matching, in order: the spotify:track: uri against the catalogue key; then\n"
+"title and artist folded: lower case, accents dropped (e with accent -> e,\n"
+"sharp s -> ss), apostrophes dropped, '&' = 'and', all other punctuation and\n"
+"spaces removed; then the same with the title cut before ' - ', ' (', ' [',\n"
+"' feat. ', ' feat ', ' ft. ' or ' featuring ' and the artist before the feat.\n"
+"markers (any case): 'Song - Remastered 2011', 'Song (feat. X)' and 'Song\n"
+"feat. X' all match 'Song'.  What was read (files, rows, date range,\n"
+"distinct tracks, skipped rows) and the match counts go to stderr.  Memory:\n"
+"one history file at a time, the history's distinct tracks, the catalogue,\n"
+"and the feature table.\n"
 "Example:\n"
 "  taste --catalog songs.tsv --features songs.ts --train train.ts --test test.ts \\\n"
 "    -o scores.ts my_spotify_data/\n";
@@ -65,19 +81,21 @@ static const char HELP[] =
 struct opts {
     const char *catalog, *title_col, *artist_col, *out, *unmatched, *features, *train, *test;
     int plays_score;
-    long top, min_ms, seed;
-    double negatives, test_share;
+    long top, min_ms, seed, max_file_mib, enough_tracks;
+    double negatives, test_share, enough_share;
     char **paths;
     int npaths;
 };
 
 static struct opts parse_opts(int argc, char **argv) {
-    struct opts o = {.min_ms = 30000, .seed = 1, .negatives = 1, .test_share = 0.25};
+    struct opts o = {.min_ms = 30000, .seed = 1, .negatives = 1, .test_share = 0.25, .max_file_mib = 1024,
+                     .enough_tracks = 200, .enough_share = 0.2};
     static const struct option lo[] = {
         {"catalog", 1, 0, 'c'}, {"title-col", 1, 0, 'T'}, {"artist-col", 1, 0, 'A'}, {"score", 1, 0, 's'},
         {"top", 1, 0, 'n'}, {"min-ms", 1, 0, 'm'}, {"unmatched", 1, 0, 'u'}, {"features", 1, 0, 'f'},
         {"train", 1, 0, 'r'}, {"test", 1, 0, 't'}, {"negatives", 1, 0, 'N'}, {"test-share", 1, 0, 'S'},
-        {"seed", 1, 0, 'e'}, {"output", 1, 0, 'o'}, {0, 0, 0, 0}};
+        {"seed", 1, 0, 'e'}, {"output", 1, 0, 'o'}, {"max-file", 1, 0, 'M'}, {"enough-tracks", 1, 0, 'k'},
+        {"enough-share", 1, 0, 'K'}, {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:", lo, NULL)) != -1) {
@@ -100,6 +118,9 @@ static struct opts parse_opts(int argc, char **argv) {
         case 'S': o.test_share = cli_double("--test-share", optarg, 0, 1); break;
         case 'e': o.seed = cli_long("--seed", optarg, 0, 1L << 62); break;
         case 'o': o.out = optarg; break;
+        case 'M': o.max_file_mib = cli_long("--max-file", optarg, 1, 1L << 20); break;
+        case 'k': o.enough_tracks = cli_long("--enough-tracks", optarg, 0, 1L << 40); break;
+        case 'K': o.enough_share = cli_double("--enough-share", optarg, 0, 1); break;
         case ':': cli_usage("option '%s' needs a value", argv[optind - 1]);
         default: cli_usage("unknown option '%s'", argv[optind - 1]);
         }
@@ -369,12 +390,49 @@ static void write_tables(const join *j, const struct opts *o, int64_t npos) {
     ts_table_free(&f);
 }
 
+static const char *plural(int64_t n) { return n == 1 ? "" : "s"; }
+
+/* what was read, what was skipped, what matched; and a plain warning when
+ * the catalogue holds too little of the history to learn from */
+static void report(const hist *hs, const join *j, const struct opts *o, int64_t nscored) {
+    int64_t plays = 0, matched = j->by_uri + j->by_name + j->by_loose;
+    for (int64_t i = 0; i < hs->n; i++) plays += hs->t[i].plays;
+    if (hs->ranked)
+        cli_warn("read %lld file%s: %lld ranked rows, %lld distinct tracks", (long long)hs->files, plural(hs->files),
+                 (long long)hs->entries, (long long)hs->n);
+    else
+        cli_warn("read %lld file%s: %lld plays of music (%lld of %ld s or more)%s%s%s%s, %lld distinct tracks",
+                 (long long)hs->files, plural(hs->files), (long long)hs->entries, (long long)plays, o->min_ms / 1000,
+                 hs->first_day[0] ? " from " : "", hs->first_day, hs->first_day[0] ? " to " : "", hs->last_day,
+                 (long long)hs->n);
+    if (hs->video_files || hs->podcast || hs->other || hs->basic_skipped)
+        cli_warn("skipped: %lld video file%s (%lld row%s), %lld podcast row%s, %lld other row%s without a track "
+                 "(audiobooks, ...), %lld basic file%s (the export's extended history holds the same plays)",
+                 (long long)hs->video_files, plural(hs->video_files), (long long)hs->video_rows, plural(hs->video_rows),
+                 (long long)hs->podcast, plural(hs->podcast), (long long)hs->other, plural(hs->other),
+                 (long long)hs->basic_skipped, plural(hs->basic_skipped));
+    double share = hs->n ? (double)matched / (double)hs->n : 0.0;
+    cli_warn("matched %lld (%.1f %%: %lld by uri, %lld by title+artist, %lld by shortened title) of %lld distinct "
+             "tracks to %lld catalogue rows of %s; %lld scored", (long long)matched, 100.0 * share,
+             (long long)j->by_uri, (long long)j->by_name, (long long)j->by_loose, (long long)hs->n,
+             (long long)j->nh, o->catalog, (long long)nscored);
+    if (matched < o->enough_tracks || share < o->enough_share)
+        cli_warn("warning: %lld matched tracks (%.1f %% of the history's %lld) are too few: the model cannot learn "
+                 "this listener from this catalogue; it needs at least %ld matched tracks and %.0f %% of the "
+                 "history.  What would help: a larger catalogue CSV with audio features and Spotify track ids "
+                 "(columns track_id, track_name, track_artist and the model's inputs), given as "
+                 "`make taste CATALOG=songs.csv`; the tracks not found are listed by --unmatched "
+                 "(unmatched.tsv in make taste).", (long long)matched, 100.0 * share, (long long)hs->n,
+                 o->enough_tracks, 100.0 * o->enough_share);
+}
+
 int main(int argc, char **argv) {
     cli_init("taste", argc, argv, HELP);
     struct opts o = parse_opts(argc, argv);
     char err[1024];
     hist hs;
     hist_init(&hs, o.min_ms);
+    hs.max_file = (size_t)o.max_file_mib << 20;
     for (int i = 0; i < o.npaths; i++)
         if (hist_add_path(&hs, o.paths[i], err, sizeof err)) cli_die("%s", err);
     if (hs.ranked && hs.plays_input) cli_die("the history mixes ranked CSV lists and play histories; give one kind");
@@ -385,12 +443,7 @@ int main(int argc, char **argv) {
     if (!row_of_track) cli_die("out of memory");
     match_all(&j, &hs, row_of_track);
     int64_t nscored = score_tracks(&j, &o, hs.ranked);
-    int64_t matched = j.by_uri + j.by_name + j.by_loose;
-    cli_warn("%lld files, %lld entries (%lld without a track: podcasts, audiobooks), %lld distinct tracks; "
-             "matched %lld (%.1f %%: %lld by uri, %lld by title+artist, %lld by shortened title) to %lld catalogue rows; %lld scored",
-             (long long)hs.files, (long long)hs.entries, (long long)hs.other, (long long)hs.n, (long long)matched,
-             hs.n ? 100.0 * (double)matched / (double)hs.n : 0.0, (long long)j.by_uri, (long long)j.by_name,
-             (long long)j.by_loose, (long long)j.nh, (long long)nscored);
+    report(&hs, &j, &o, nscored);
     if (nscored == 0) cli_die("no history track matched the catalogue %s with a counted play; nothing to score "
                               "(taste --unmatched FILE lists what was not found)", o.catalog);
     outfile_hold();         /* --unmatched, --train, --test and -o: all or none */

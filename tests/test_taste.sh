@@ -24,7 +24,8 @@ scores() { to-csv --no-header "$1" | awk -F, '{ printf "%s:%g:%g:%.4g:%.4g:%g ",
 taste --catalog "$T/cat.tsv" -o "$T/b.ts" "$H/basic" 2>"$T/err"
 is "basic: scores, plays, minutes, skip rate, ranked" "$(scores "$T/b.ts")" \
   "trk01:1:3:10.08:0.25:1 trk02:0.8:2:6.167:0.3333:1 trk04:0.6:2:3.333:0:1 trk03:0.4:1:4:0:1 trk05:0.2:1:0.5167:0:1 "
-like "basic: match report" "$(cat "$T/err")" "1 files, 16 entries .* 6 distinct tracks; matched 5 \(83\.3 %: 0 by uri, 3 by title\+artist, 2 by shortened title\)"
+like "basic: what was read" "$(cat "$T/err")" "read 1 file: 16 plays of music \(14 of 30 s or more\) from 2023-01-02 to 2023-01-09, 6 distinct tracks"
+like "basic: match report" "$(cat "$T/err")" "matched 5 \(83\.3 %: 0 by uri, 3 by title\+artist, 2 by shortened title\) of 6 distinct tracks to 5 catalogue rows"
 is "a file and its folder read the same" "$(taste --catalog "$T/cat.tsv" "$H/basic/StreamingHistory_music_0.json" 2>/dev/null | to-csv | md5sum)" "$(to-csv "$T/b.ts" | md5sum)"
 is "--top 2" "$(taste --catalog "$T/cat.tsv" --top 2 "$H/basic" 2>/dev/null | to-csv --no-header | cut -d, -f1,2,6 | tr '\n' ' ')" \
   "trk01,1,1 trk02,0.5,1 trk04,0,0 trk03,0,0 trk05,0,0 "
@@ -37,7 +38,7 @@ is "--unmatched lists the missing track" "$(cat "$T/u.tsv")" $'artist\ttitle\ten
 # the podcast episode counted apart
 taste --catalog "$T/cat.tsv" -o "$T/e.ts" "$H/extended" 2>"$T/err"
 is "extended: scores" "$(scores "$T/e.ts")" "trk07:1:2:6.833:0.3333:1 trk08:0.5:1:0.8333:0:1 "
-like "extended: report" "$(cat "$T/err")" "5 entries \(1 without a track.*3 distinct tracks; matched 2 \(66\.7 %: 2 by uri"
+like "extended: report" "$(tr '\n' ' ' < "$T/err")" "5 plays of music .* 3 distinct tracks.*skipped: 0 video files \(0 rows\), 1 podcast row, 0 other rows.*matched 2 \(66\.7 %: 2 by uri"
 # plays score: (1 - skip rate) log1p(min) / max log1p(min)
 want=$(awk 'BEGIN { m = log(1 + 410000/60000); printf "trk07:%.4f trk08:%.4f", (2/3) * m / m, log(1 + 50000/60000) / m }')
 is "--score plays" "$(taste --catalog "$T/cat.tsv" --score plays "$H/extended" 2>/dev/null | to-csv --no-header | awk -F, '{ printf "%s%s:%.4f", (NR > 1 ? " " : ""), $1, $2 }')" "$want"
@@ -96,6 +97,99 @@ fails "nothing matched" 1 "no history track matched" taste --catalog "$T/cat.tsv
 is "no output or temporary file after failure" "$(cd "$T" && compgen -G 'fail.ts*')" ""
 ok "--help" taste --help
 
+# ---- exports as Spotify delivers them (issue 17): a zip or its extracted
+# folder, history files in subfolders named with spaces.  Export A holds
+# extended history (two file names), a video file, podcast and audiobook
+# rows, and the basic files of the other download (skipped: same plays).
+# 8 distinct tracks: by uri trk09 (another title), trk10; by folded
+# title+artist Velvet Maps (case), Golden Room's (apostrophe, '!'), Slow
+# Tide (accent); by shortened title Amber Letters feat. (title and artist)
+# via an unknown uri, Silver Bridges - Remastered 2011; Lost Song: none.
+command -v zip >/dev/null || { skip taste "exports: no zip command (make deps installs it)"; exit 0; }
+ext() {   # ts ms title artist uri [episode] [audiobook]
+  printf '{"ts": "%s", "platform": "x", "ms_played": %s, "master_metadata_track_name": %s, "master_metadata_album_artist_name": %s, "spotify_track_uri": %s, "episode_name": %s, "spotify_episode_uri": %s, "audiobook_title": %s, "skipped": false}' \
+    "$1" "$2" "$3" "$4" "$5" "${6:-null}" "$( [ "${6:-null}" = null ] && echo null || echo '"spotify:episode:ep0"')" "${7:-null}"
+}
+A="$T/a/my_spotify_data"; XH="$A/Spotify Extended Streaming History"; AD="$A/Spotify Account Data"
+mkdir -p "$XH" "$AD"
+{ echo '['
+  ext 2022-12-30T10:00:00Z 200000 '"Broken Engines (Live)"' '"The Placeholders"' '"spotify:track:trk09"'; echo ,
+  ext 2022-12-30T10:05:00Z 200000 '"Broken Engines (Live)"' '"The Placeholders"' '"spotify:track:trk09"'; echo ,
+  ext 2023-01-01T10:00:00Z 100000 '"Winter Fields"' '"Test Pattern"' '"spotify:track:trk10"'; echo ,
+  ext 2023-01-02T10:00:00Z 10000 '"velvet MAPS"' '"NORA NOBODY"' null; echo ,
+  ext 2023-01-03T10:00:00Z 900000 null null null '"Invented Episode"'; echo ,
+  ext 2023-01-04T10:00:00Z 900000 null null null '"Invented Episode 2"'; echo ,
+  ext 2023-01-05T10:00:00Z 600000 null null null null '"Invented Audiobook"'; echo ,
+  ext 2023-01-06T10:00:00Z 120000 '"Lost Song"' '"Ghost Artist"' '"spotify:track:notincatalogue00000000"'
+  echo ']'; } > "$XH/Streaming_History_Audio_2022-2023_0.json"
+{ echo '['
+  ext 2023-06-01T10:00:00Z 150000 '"Amber Letters feat. Someone"' '"Fictional Five feat. Someone"' '"spotify:track:unknownuri000000000000"'; echo ,
+  ext 2023-06-02T10:00:00Z 150000 '"Silver Bridges - Remastered 2011"' '"Test Pattern"' null; echo ,
+  ext 2023-06-03T10:00:00Z 150000 '"Golden Room'"'"'s!"' '"Fictional Five"' null; echo ,
+  ext 2024-02-01T10:00:00Z 150000 '"Slow Tide"' '"MAREE BASSE"' null
+  echo ']'; } > "$XH/endsong_0.json"
+printf '[{"ts": "2023-01-01T00:00:00Z", "ms_played": 5000, "video": 1}, {"ts": "x"}, {"ts": "y"}]' > "$XH/Streaming_History_Video_2023.json"
+cp "$F/basic/music_0.json.fixture" "$AD/StreamingHistory_music_0.json"
+printf '[{"endTime": "2023-05-01 10:00", "podcastName": "Invented Show", "episodeName": "One", "msPlayed": 900000},\n {"endTime": "2023-05-02 10:00", "podcastName": "Invented Show", "episodeName": "Two", "msPlayed": 900000}]\n' \
+  > "$AD/StreamingHistory_podcast_0.json"
+cp "$F/basic/YourLibrary.json" "$AD/"
+# export B: the basic download alone (music and podcast files)
+B="$T/b/my_spotify_data"; mkdir -p "$B/Spotify Account Data"
+cp "$AD"/* "$B/Spotify Account Data/"
+(cd "$T/a" && zip -qr "$T/a.zip" my_spotify_data)                       # with the top folder
+(cd "$B" && zip -qr "$T/b.zip" .)                                        # without it
+# (the report names the output files on its last line: left out of .err)
+ta() { taste --catalog "$T/cat.tsv" --features "$T/f.ts" --train "$T/$1.tr" --test "$T/$1.te" --unmatched "$T/$1.un" \
+         -o "$T/$1.ts" "${@:2}" 2> "$T/$1.log" && grep -v '^taste: tables: ' "$T/$1.log" > "$T/$1.err"; }
+ok "export A as a folder" ta afold "$T/a/my_spotify_data/"
+ok "export A as a zip" ta azip "$T/a.zip"
+r=$(cat "$T/afold.err")
+like "export A: what was read" "$r" "read 2 files: 9 plays of music \\(8 of 30 s or more\\) from 2022-12-30 to 2024-02-01, 8 distinct tracks"
+like "export A: what was skipped" "$r" "skipped: 1 video file \\(3 rows\\), 2 podcast rows, 1 other row without a track \\(audiobooks, ...\\), 2 basic files"
+like "export A: matches by uri, folded name, shortened name" "$r" \
+  "matched 7 \\(87\\.5 %: 2 by uri, 3 by title\\+artist, 2 by shortened title\\) of 8 distinct tracks to 7 catalogue rows"
+is "export A: the matched catalogue rows" "$(to-csv --no-header "$T/afold.ts" | cut -d, -f1 | sort | tr '\n' ' ')" \
+  "trk03 trk09 trk10 trk11 trk12 trk13 trk14 "
+is "export A: unmatched" "$(tail -n +2 "$T/afold.un")" $'Ghost Artist\tLost Song\t1\t1'
+for f in ts tr te un err; do
+  ok "export A: zip and folder give the same bytes ($f)" cmp "$T/afold.$f" "$T/azip.$f"
+done
+ok "export B as a folder" ta bfold "$B"
+ok "export B as a zip" ta bzip "$T/b.zip"
+like "export B: basic files, podcast rows counted" "$(tr '\n' ' ' < "$T/bfold.err")" \
+  "read 2 files: 16 plays of music .* 6 distinct tracks.*skipped: 0 video files \\(0 rows\\), 2 podcast rows, 0 other rows.*, 0 basic files.*matched 5 \\(83\\.3 %"
+for f in ts tr te un err; do
+  ok "export B: zip and folder give the same bytes ($f)" cmp "$T/bfold.$f" "$T/bzip.$f"
+done
+# the low-match warning: under --enough-tracks (200) or --enough-share (0.2)
+like "low match: warned (7 tracks < 200)" "$(cat "$T/azip.err")" \
+  "taste: warning: 7 matched tracks \\(87\\.5 % of the history's 8\\) are too few: the model cannot learn this listener from this catalogue.*make taste CATALOG="
+taste --catalog "$T/cat.tsv" --enough-tracks 7 --enough-share 0.875 "$T/a.zip" 2>"$T/err" >/dev/null
+is "enough matched: no warning" "$(grep -c warning "$T/err")" 0
+taste --catalog "$T/cat.tsv" --enough-tracks 8 --enough-share 0.1 "$T/a.zip" 2>"$T/err" >/dev/null
+is "one track short: warned" "$(grep -c 'cannot learn this listener' "$T/err")" 1
+taste --catalog "$T/cat.tsv" --enough-tracks 1 --enough-share 0.9 "$T/a.zip" 2>"$T/err" >/dev/null
+is "share short: warned" "$(grep -c 'cannot learn this listener' "$T/err")" 1
+
+# hostile archives: a '..' member (zip-slip; renamed in place, same length),
+# a member over --max-file; a plain file over it; no history in an archive
+mkdir -p "$T/s/XX"; cp "$XH/endsong_0.json" "$T/s/XX/Streaming_History_Audio_2023.json"
+(cd "$T/s" && zip -qr "$T/slip.zip" XX)
+LC_ALL=C sed -i 's#XX/Streaming_History#../Streaming_History#g' "$T/slip.zip"
+fails "zip-slip member refused" 1 "slip.zip: member '\\.\\./Streaming_History_Audio_2023\\.json' has a '\\.\\.' part" taste --catalog "$T/cat.tsv" "$T/slip.zip"
+mkdir -p "$T/big/Spotify Extended Streaming History"
+{ printf '['; head -c 2200000 /dev/zero | tr '\0' ' '; printf ']'; } > "$T/big/Spotify Extended Streaming History/Streaming_History_Audio_2023.json"
+(cd "$T/big" && zip -qr "$T/big.zip" .)
+fails "member over --max-file refused" 1 "big.zip:Spotify Extended Streaming History/Streaming_History_Audio_2023\\.json: larger than the 1 MiB limit" \
+  taste --catalog "$T/cat.tsv" --max-file 1 -o "$T/big.ts" "$T/big.zip"
+is "  no output" "$(cd "$T" && compgen -G 'big.ts*')" ""
+fails "folder file over --max-file refused" 1 "Streaming_History_Audio_2023\\.json: larger than the 1 MiB limit" \
+  taste --catalog "$T/cat.tsv" --max-file 1 "$T/big"
+printf 'x' > "$T/s/readme.txt"; (cd "$T/s" && zip -q "$T/none.zip" readme.txt)
+fails "archive without history" 1 "none.zip: no streaming-history file in the archive" taste --catalog "$T/cat.tsv" "$T/none.zip"
+printf 'PK\003\004garbage' > "$T/bad.zip"
+fails "damaged archive" 1 "bad.zip: not a readable zip archive" taste --catalog "$T/cat.tsv" "$T/bad.zip"
+
 # ---- taste-rank: hand-made predictions ----
 printf 'track_id,pred\n' > "$T/p.csv"
 awk -F, 'NR > 1 { printf "%s,%.3f\n", $1, 1 - (NR - 2) / 40 }' "$H/songs.csv" >> "$T/p.csv"   # trk01 0.99 ... falling
@@ -137,12 +231,16 @@ ok "--help" taste-rank --help
 # ---- make taste end to end on the invented history ----
 for s in train-mlp embed; do [ -x "$BIN/$s" ] || { skip taste "make taste: no $BIN/$s"; exit 0; }; done
 printf 'Paper Lanterns - The Invented Band\ntrk12\n' > "$T/cands.txt"
-if make -s -C "$ROOT" taste HISTORY="$H/basic" CANDIDATES="$T/cands.txt" TASTE_SONGS="$H/songs.csv" \
+# the zipped basic export (export B above), the catalogue by CATALOG=
+if make -s -C "$ROOT" taste HISTORY="$T/b.zip" CANDIDATES="$T/cands.txt" CATALOG="$H/songs.csv" \
      TASTE_INPUTS=danceability,energy,valence,tempo,year TASTE_TEST=0.4 TASTE_EPOCHS=50 \
      OUTDIR="$T/out" OUT="${OUT:-build}" SAN="${SAN:-0}" > "$T/make.log" 2>&1; then
   pass "make taste"
   D=$T/out/taste
   like "make taste: match report" "$(cat "$T/make.log")" "matched 5 \(83\.3 %"
+  like "make taste: what was read" "$(cat "$T/make.log")" "read 2 files: 16 plays of music"
+  like "make taste: the low-match warning" "$(cat "$T/make.log")" "the model cannot learn this listener from this catalogue"
+  like "make taste: the catalogue was CATALOG" "$(cat "$D/songs.tsv")" "Paper Lanterns"
   like "make taste: evaluation" "$(cat "$D/eval.txt")" "auc_heard_vs_unheard +[0-9.]+ +[0-9.]+"
   ok "make taste: history has one row per epoch" test "$(to-csv --no-header "$D/history.ts" | wc -l)" -ge 1
   like "make taste: the history's metric is the accuracy of rounded predictions" \
@@ -156,4 +254,8 @@ if make -s -C "$ROOT" taste HISTORY="$H/basic" CANDIDATES="$T/cands.txt" TASTE_S
 else
   fail "make taste" "$(tail -5 "$T/make.log")"
 fi
+fails "make taste: CATALOG and TASTE_SONGS differ" 2 "CATALOG and TASTE_SONGS name two catalogues" \
+  make -s -C "$ROOT" taste HISTORY="$T/b.zip" CATALOG="$H/songs.csv" TASTE_SONGS=data/spotify_songs.csv OUTDIR="$T/out3" OUT="${OUT:-build}" SAN="${SAN:-0}"
+fails "make taste: a missing CATALOG is named" 2 "songpipe: CATALOG=$T/no such.csv: no such file or folder" \
+  make -s -C "$ROOT" taste HISTORY="$T/b.zip" CATALOG="$T/no such.csv" OUTDIR="$T/out3" OUT="${OUT:-build}" SAN="${SAN:-0}"
 fails "make taste without HISTORY" 2 "usage: make taste HISTORY=" make -s -C "$ROOT" taste OUTDIR="$T/out2" OUT="${OUT:-build}" SAN="${SAN:-0}"
