@@ -213,10 +213,16 @@ static void check_set(shard_in *in, int n) {
     shard_in **by_id = calloc((size_t)count, sizeof *by_id);
     if (!by_id) cli_die("out of memory");
     for (int i = 0; i < n; i++) {
-        if (in[i].id >= count) cli_die("%s: shard %d of %d; the shard output is damaged", in[i].path, in[i].id, count);
-        if (by_id[in[i].id])
+        if (in[i].id >= count) {
+            free(by_id);
+            cli_die("%s: shard %d of %d; the shard output is damaged", in[i].path, in[i].id, count);
+        }
+        if (by_id[in[i].id]) {
+            const char *first = by_id[in[i].id]->path;
+            free(by_id);
             cli_die("shard %d of %d given twice: %s and %s (same meta.shard.id); pass each shard once",
-                    in[i].id, count, by_id[in[i].id]->path, in[i].path);
+                    in[i].id, count, first, in[i].path);
+        }
         by_id[in[i].id] = &in[i];
     }
     if (n < count) {
@@ -225,6 +231,7 @@ static void check_set(shard_in *in, int n) {
         for (int i = 0; i < count && len < sizeof a - 16; i++)
             if (!by_id[i]) len += (size_t)snprintf(a + len, sizeof a - len, "%s%d", shown++ ? ", " : "", i);
         if (len >= sizeof a - 16) strcpy(a + sizeof a - 16, ", ...");
+        free(by_id);
         cli_die("%d of %d shards missing (shard%s %s of 0..%d); run %s, then merge again",
                 count - n, count, count - n > 1 ? "s" : "", a, count - 1, count - n > 1 ? "them" : "it");
     }
