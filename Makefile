@@ -47,7 +47,7 @@ UNITS   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # programs the end-to-end tests drive (not unit tests: run.sh does not run them)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
-HDRS    := $(wildcard common/*.h formats/*.h tests/unit/*.h)
+HDRS    := $(wildcard common/*.h formats/*.h tests/unit/*.h tests/tools/*.h)
 
 .PHONY: all deps test bench demo help clean
 all: $(BINS)
