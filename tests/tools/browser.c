@@ -5,32 +5,24 @@
  *
  * usage: browser CHROMIUM URL QUERY PICK SCREENSHOT.png [WIDTH [AUDIO_FILE]]
  * Prints PASS/FAIL lines for tests/run.sh counting; exit 1 on a failure. */
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <png.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "ws.h"
 
-static int failed;
+static int failed;              /* checks that failed */
 
 static void check(const char *name, int cond, const char *why) {
     if (cond) printf("PASS: test_serve_browser: %s\n", name);
@@ -496,7 +488,9 @@ static int session(page *pg, const char *url, const char *query, const char *pic
     TRY(navigate(pg, url));
     TRY(w = wait_for(pg, "document.readyState === 'complete' && state.styles.length > 0", 15));
     check("page loads with the styles", w, "no styles");
-    cJSON_Delete(js(pg, "document.getElementById('q').focus()"));
+    cJSON *f = js(pg, "document.getElementById('q').focus()");
+    if (!f) return -1;
+    cJSON_Delete(f);
     TRY(type_text(pg, query));
     TRY(w = wait_for(pg, "document.querySelectorAll('#sugg li').length", 15));
     snprintf(why, sizeof why, "none after typing '%s'", query);
