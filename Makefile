@@ -64,7 +64,8 @@ MAKEFLAGS += --no-builtin-rules
 # ---- dependencies (Debian packages) --------------------------------------
 PKGS     := libzstd libcjson openblas fftw3f sndfile samplerate libzip
 DEB_PKGS := build-essential pkg-config libcsv-dev libcjson-dev libopenblas-dev libmicrohttpd-dev curl jq libzip-dev zip \
-            libfftw3-dev libsndfile1-dev libzstd-dev libsamplerate0-dev gnuplot-nox slurm-wlm munge
+            libfftw3-dev libsndfile1-dev libzstd-dev libsamplerate0-dev gnuplot-nox slurm-wlm munge \
+            libpng-dev
 # the references `make bench` measures against (never needed by demo or test)
 BENCH_DEB_PKGS := python3-numpy python3-scipy python3-pandas python3-sklearn python3-faiss \
             python3-torch python3-torchaudio python3-soundfile
@@ -101,7 +102,10 @@ STAGES  := $(patsubst stages/%.c,%,$(wildcard stages/*.c))
 BINS    := $(STAGES:%=$(BIN)/%)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNITS   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-HDRS    := $(wildcard common/*.h formats/*.h tests/unit/*.h)
+# programs the end-to-end tests drive (not unit tests: run.sh does not run them)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOLS   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+HDRS    := $(wildcard common/*.h formats/*.h tests/unit/*.h tests/tools/*.h)
 
 .PHONY: all deps test bench demo help clean
 all: $(BINS)
@@ -131,6 +135,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(HDRS)
 	@mkdir -p $(@D)
 	$(call sp_cc,$< -o $@ $(LIB) $$SP_LDFLAGS)
 
+$(BUILD)/tools/%: tests/tools/%.c $(LIB) $(HDRS)
+	@mkdir -p $(@D)
+	$(call sp_cc,$< -o $@ $(LIB) $$SP_LDFLAGS $(TOOL_LIBS))
+
+# the browser driver checks its screenshot's pixels with libpng
+$(BUILD)/tools/browser: TOOL_LIBS := -lpng
+
 # `make deps`: install what is missing (as root), or print the command.
 .PHONY: deps-ok
 deps-ok:
@@ -148,11 +159,12 @@ deps:
 
 # ---- tests -----------------------------------------------------------------
 test: deps
-	@$(MAKE) --no-print-directory all units
-	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) SAN="$$SAN" OUT="$$OUT" bash tests/run.sh
+	@$(MAKE) --no-print-directory all units tools
+	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) TOOLS=$(abspath $(BUILD)/tools) SAN="$$SAN" OUT="$$OUT" bash tests/run.sh
 
-.PHONY: units
+.PHONY: units tools
 units: $(UNITS)
+tools: $(TOOLS)
 
 # ---- pipelines ---------------------------------------------------------------
 # writes its stdin to $@ only when that differs from $@, so $@'s time changes

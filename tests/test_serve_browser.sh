@@ -1,14 +1,16 @@
 # test_serve_browser.sh - the serve page in a real browser: Debian's chromium,
-# headless, driven over the DevTools protocol by tests/browser.py.  It types
-# a song, clicks a suggestion, waits for ten results in every style, checks
-# the reasons, no sideways scrolling at phone width, and that the screenshot
-# is not blank, and gives an audio file to the sounds-like box.  Skips when chromium or python3 is absent (CI: install the
-# Debian package chromium).
+# headless, driven over the DevTools protocol by tests/tools/browser.c
+# ($TOOLS/browser, built by `make test`).  It types a song, clicks a
+# suggestion, waits for ten results in every style, checks the reasons, no
+# sideways scrolling at phone width, and that the screenshot is not blank, and
+# gives an audio file to the sounds-like box.  Skips when chromium is absent
+# (CI: `make deps EXTRA_DEB_PKGS=chromium`).
 . "$(dirname "$0")/lib.sh"
 D=$ROOT/tests/data
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 [ -n "$CHROMIUM" ] || { skip "browser" "no chromium (apt-get install chromium)"; exit 0; }
-command -v python3 >/dev/null || { skip "browser" "no python3"; exit 0; }
+DRIVER=${TOOLS:-$ROOT/build/rel/tools}/browser
+[ -x "$DRIVER" ] || { fail "browser driver" "no $DRIVER: run 'make test' (it builds tests/tools)"; exit 1; }
 for b in serve csv-clean normalize pca spectro slice embed pool; do [ -x "$BIN/$b" ] || { skip "browser" "no $BIN/$b"; exit 0; }; done
 
 O=$T/out
@@ -30,8 +32,8 @@ PID=$!
 for _ in $(seq 100); do grep -q 'listening on' "$T/serve.log" && break; sleep 0.1; done
 U=$(sed -n 's/^serve: listening on \(http:[^ ]*\) .*/\1/p' "$T/serve.log")
 
-python3 "$ROOT/tests/browser.py" "$CHROMIUM" "$U" "paper" "Paper Boats" "$T/desktop.png" 1280 "$ROOT/data/sounds/trumpet.ogg"
-python3 "$ROOT/tests/browser.py" "$CHROMIUM" "$U" "sunrise d" "Sunrise Drive" "$T/phone.png" 390
+"$DRIVER" "$CHROMIUM" "$U" "paper" "Paper Boats" "$T/desktop.png" 1280 "$ROOT/data/sounds/trumpet.ogg"
+"$DRIVER" "$CHROMIUM" "$U" "sunrise d" "Sunrise Drive" "$T/phone.png" 390
 [ -n "${SCREENSHOT_DIR:-}" ] && cp "$T/desktop.png" "$T/phone.png" "$SCREENSHOT_DIR"/
 kill -TERM "$PID"; wait "$PID"; rc=$?; PID=
 is "server stopped cleanly after the browser" "$rc" 0
