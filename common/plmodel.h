@@ -87,6 +87,10 @@ typedef struct {
     double alpha, beta, shrink;
     int64_t neighbours;
 } plm_graph_opts;
+/* the parameters chosen on the validation split (pipelines/playlists.md):
+ * itemknn alpha 0.7, shrink 10; rp3beta alpha 0.5, beta 0; every
+ * neighbour kept */
+plm_graph_opts plm_graph_defaults(plm_graph_kind kind);
 int64_t plm_graph(plm_model *m, const plm_graph_opts *o, const char *title, const int32_t *seeds, int64_t ns,
                   int32_t *out, int64_t n);
 

@@ -50,6 +50,11 @@ static int reserve(plm_model *m) {
     return m->g_row && m->g_q && m->g_rowt && m->g_qt && m->g_e ? 0 : -1;
 }
 
+plm_graph_opts plm_graph_defaults(plm_graph_kind kind) {
+    if (kind == PLM_RP3BETA) return (plm_graph_opts){PLM_RP3BETA, 0.5, 0, 0, 0};
+    return (plm_graph_opts){PLM_ITEMKNN, 0.7, 0, 10, 0};
+}
+
 static double degree(const plm_model *m, int32_t t) { return (double)(m->tr_off[t + 1] - m->tr_off[t]); }
 
 /* seed s's row: r[t] = sum over the playlists p holding s and t of

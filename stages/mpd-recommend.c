@@ -82,7 +82,7 @@ struct opts {
 };
 
 static struct opts parse_opts(int argc, char **argv) {
-    struct opts o = {.model = -1, .n = -1, .blend = 0.2, .alpha = -1, .beta = 0, .shrink = 10, .neighbours = 0,
+    struct opts o = {.model = -1, .n = -1, .blend = 0.2, .alpha = -1, .beta = -1, .shrink = -1, .neighbours = -1,
                      .lambda = 2000, .ease_tracks = 8192};
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"train", 1, 0, 't'}, {"names", 1, 0, 'N'}, {"weights", 1, 0, 'w'},
@@ -121,7 +121,11 @@ static struct opts parse_opts(int argc, char **argv) {
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
     if (o.model < 0) cli_usage("--model is required (pop, title, cooc, neural, blend, itemknn, rp3beta or ease)");
-    if (o.alpha < 0) o.alpha = o.model == M_ITEMKNN ? 0.7 : 0.5;
+    plm_graph_opts d = plm_graph_defaults(o.model == M_RP3BETA ? PLM_RP3BETA : PLM_ITEMKNN);
+    if (o.alpha < 0) o.alpha = d.alpha;
+    if (o.beta < 0) o.beta = d.beta;
+    if (o.shrink < 0) o.shrink = d.shrink;
+    if (o.neighbours < 0) o.neighbours = d.neighbours;
     if (o.model == M_ITEMKNN && o.alpha > 1) cli_usage("--alpha: itemknn takes 0..1 (the share of the seed's popularity)");
     if (!o.train) cli_usage("--train FILE is required");
     if ((o.model == M_NEURAL || o.model == M_BLEND) && !o.weights)

@@ -66,8 +66,9 @@ static const char HELP[] =
 "                     (default data/sounds)\n"
 "  --max-k N          largest k a request may ask (default 1000)\n"
 "  --metric M         cosine (default), euclidean, dot or mad, every style\n"
-"  --continue-model M playlist continuation model: pop, title or cooc\n"
-"                     (default cooc, as make continue)\n"
+"  --continue-model M playlist continuation model: pop, title, cooc, itemknn\n"
+"                     or rp3beta (default cooc, as make continue; the item\n"
+"                     models with mpd-recommend's defaults)\n"
 "  --poll S           check the artifacts' mtimes every S seconds and reload\n"
 "                     a changed set once it has been still for S (default 2)\n"
 "  --log              one line per request on stderr\n"
@@ -111,8 +112,9 @@ static opts parse_opts(int argc, char **argv) {
         case O_SMODEL: o.sound_model = optarg; break;
         case O_SDIR: o.sounds_dir = optarg; break;
         case O_CONT:
-            o.plmodel = !strcmp(optarg, "pop") ? 0 : !strcmp(optarg, "title") ? 1 : !strcmp(optarg, "cooc") ? 2 : -1;
-            if (o.plmodel < 0) cli_usage("--continue-model: unknown model '%s'; use pop, title or cooc", optarg);
+            o.plmodel = -1;
+            for (int i = 0; i < SERVE_NPLMODELS; i++) if (!strcmp(optarg, serve_plmodel_names[i])) o.plmodel = i;
+            if (o.plmodel < 0) cli_usage("--continue-model: unknown model '%s'; use pop, title, cooc, itemknn or rp3beta", optarg);
             break;
         case ':': cli_usage("%s needs a value", argv[optind - 1]);
         default: cli_usage("unknown option '%s'", argv[optind - 1]);

@@ -286,6 +286,18 @@ is "... and the previous set still answers" "$(get "$U/api/styles"; body | jq -c
 is "the server never died" "$(kill -0 "$PID" && echo alive)" alive
 stop "server" "$T/s1.log"
 
+# the item models for continuation: the same list as mpd-recommend with its
+# defaults (on the copy made before the broken rebuild above)
+O=$T/good
+for m in itemknn rp3beta; do
+  start "$T/s-$m.log" --continue-model $m
+  want=$(${MR/--model cooc/--model $m} -n 4 --songs 'alpha song; Bravo Song - fixture artist one' | sed -n 's/^ *[0-9]*\. //p' | tail -4 | tr '\n' '|')
+  code=$(get -d '{"songs": ["alpha song", "Bravo Song - fixture artist one"], "n": 4}' "$U/api/continue")
+  is "continue --continue-model $m = mpd-recommend --model $m" "$code $(body | jq -r '.model + " " + ([.results[] | .title + " - " + .artist] | join("|"))')|" "200 $m $want"
+  stop "server ($m)" "$T/s-$m.log"
+done
+fails "--continue-model bogus: exit 2, the models listed" 2 "use pop, title, cooc, itemknn or rp3beta" serve --out "$O" --port 0 --continue-model ease
+
 # ---- startup and usage errors ----
 fails "missing artifacts: exit 1, names the file" 1 "$T/none/features/songs.tsv: cannot open.*make features" serve --out "$T/none" --port 0
 O=$T/good

@@ -211,9 +211,8 @@ int api_styles(artset *a, reply *r) {
     }
     cJSON_AddBoolToObject(o, "artists", a->have_artists);
     if (a->pl) {
-        static const char *const names[] = {"pop", "title", "cooc"};
         cJSON *p = cJSON_AddObjectToObject(o, "playlists");
-        cJSON_AddStringToObject(p, "model", names[O.plmodel]);
+        cJSON_AddStringToObject(p, "model", serve_plmodel_names[O.plmodel]);
         cJSON_AddNumberToObject(p, "playlists", (double)a->pl->train.n);
         cJSON_AddNumberToObject(p, "tracks", (double)a->pl->vocab.cat.nrows);
     } else {
@@ -481,16 +480,20 @@ int api_continue(artset *a, reply *r, const char *body, size_t len) {
     }
     if (!ns && !*title) { fail_with(r, 404, "none of the %d songs is in the playlists' vocabulary", i); goto done; }
     pthread_mutex_lock(&p->mu);
-    int64_t k = O.plmodel == 0 ? plm_popular(&p->m, seeds, ns, out, n)
-              : O.plmodel == 1 ? plm_title(&p->m, title, seeds, ns, out, n) : plm_cooc(&p->m, title, seeds, ns, out, n);
+    int64_t k;
+    if (O.plmodel >= 3) {
+        plm_graph_opts g = plm_graph_defaults(O.plmodel == 3 ? PLM_ITEMKNN : PLM_RP3BETA);
+        k = plm_graph(&p->m, &g, title, seeds, ns, out, n);
+    } else
+        k = O.plmodel == 0 ? plm_popular(&p->m, seeds, ns, out, n)
+          : O.plmodel == 1 ? plm_title(&p->m, title, seeds, ns, out, n) : plm_cooc(&p->m, title, seeds, ns, out, n);
     pthread_mutex_unlock(&p->mu);
     if (k < 0) { fail_with(r, 500, k == -2 ? "co-occurrence scores past 2^32 - 1" : "out of memory"); goto done; }
     for (int64_t s = 0; s < ns; s++)
         if (seeds[s] < p->m.ntracks)
             for (int64_t j = p->m.tr_off[seeds[s]]; j < p->m.tr_off[seeds[s] + 1]; j++) seedpl[p->m.tr_pl[j]] = 1;
-    static const char *const names[] = {"pop", "title", "cooc"};
     cJSON *o = cJSON_CreateObject(), *sj = cJSON_AddArrayToObject(o, "seeds"), *res = cJSON_AddArrayToObject(o, "results");
-    cJSON_AddStringToObject(o, "model", names[O.plmodel]);
+    cJSON_AddStringToObject(o, "model", serve_plmodel_names[O.plmodel]);
     for (int64_t s = 0; sj && s < ns; s++) cJSON_AddItemToArray(sj, track_json(&p->vocab, seeds[s]));
     for (int64_t j = 0; res && j < k; j++) {
         char why[256];

@@ -11,6 +11,10 @@
 #include "knn.h"
 #include "playlists.h"
 #include "plmodel.h"
+
+/* the playlist continuation models serve offers (--continue-model) */
+#define SERVE_NPLMODELS 5
+static const char *const serve_plmodel_names[SERVE_NPLMODELS] = {"pop", "title", "cooc", "itemknn", "rp3beta"};
 #include "plvocab.h"
 #include "songsearch.h"
 
@@ -27,7 +31,7 @@ typedef struct {
     long max_body;
     double poll;
     knn_metric metric;
-    int plmodel;                /* 0 pop, 1 title, 2 cooc */
+    int plmodel;                /* an index of serve_plmodel_names */
     long max_upload;
     const char *sound_model, *sounds_dir;
 } opts;
