@@ -192,20 +192,14 @@ static int64_t select_counts(plm_model *m, int32_t *out, int64_t n) {
     return fill_popular(m, out, len, n);
 }
 
-/* a before b: higher score, then more popular, then lower index */
-static int better(const plm_model *m, float sa, int32_t a, float sb, int32_t b) {
-    if (sa != sb) return sa > sb;
-    return m->rank[a] < m->rank[b];
-}
-
 typedef struct { float s; int32_t t; } scored;
 
 /* heap of the n best seen so far, worst at the root */
 static void sift_down(const plm_model *m, scored *h, int64_t n, int64_t i) {
     for (;;) {
         int64_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < n && better(m, h[w].s, h[w].t, h[l].s, h[l].t)) w = l;
-        if (r < n && better(m, h[w].s, h[w].t, h[r].s, h[r].t)) w = r;
+        if (l < n && plm_ahead(m, h[w].s, h[w].t, h[l].s, h[l].t)) w = l;
+        if (r < n && plm_ahead(m, h[w].s, h[w].t, h[r].s, h[r].t)) w = r;
         if (w == i) return;
         scored x = h[i]; h[i] = h[w]; h[w] = x;
         i = w;
@@ -225,7 +219,7 @@ static int64_t select_dense(plm_model *m, const float *sf, int32_t *out, int64_t
         if (nh < n) {
             h[nh++] = (scored){s, t};
             if (nh == n) for (int64_t j = n / 2; j-- > 0;) sift_down(m, h, n, j);
-        } else if (better(m, s, t, h[0].s, h[0].t)) {
+        } else if (plm_ahead(m, s, t, h[0].s, h[0].t)) {
             h[0] = (scored){s, t};
             sift_down(m, h, n, 0);
         }

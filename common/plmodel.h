@@ -81,6 +81,14 @@ int64_t plm_cooc(plm_model *m, const char *title, const int32_t *seeds, int64_t 
  * seeds are added up (a repeated seed counts once), seeds excluded, ties
  * as above, then popularity fills the list.  No known seed: the title
  * model.  Cost per query: the rows of the seeds' playlists. */
+/* the ranking rule of every model: score a before score b when higher,
+ * then the more popular track, then the lower index (rank = place in
+ * by_pop) */
+static inline int plm_ahead(const plm_model *m, float sa, int32_t a, float sb, int32_t b) {
+    if (sa != sb) return sa > sb;
+    return m->rank[a] < m->rank[b];
+}
+
 typedef enum { PLM_ITEMKNN, PLM_RP3BETA } plm_graph_kind;
 typedef struct {
     plm_graph_kind kind;

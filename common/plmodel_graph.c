@@ -11,12 +11,8 @@
 
 typedef struct { float s; int32_t t; } entry;
 
-/* a before b: higher score, then more popular, then lower index (the tie
- * order of every plmodel ranking) */
-static int ahead(const plm_model *m, entry a, entry b) {
-    if (a.s != b.s) return a.s > b.s;
-    return m->rank[a.t] < m->rank[b.t];
-}
+/* a before b: plmodel's one ranking rule (plm_ahead) */
+static int ahead(const plm_model *m, entry a, entry b) { return plm_ahead(m, a.s, a.t, b.s, b.t); }
 
 /* moves the n best of e[0..len) to e[0..n) (any order), n < len */
 static void keep_best(const plm_model *m, entry *e, int64_t len, int64_t n) {

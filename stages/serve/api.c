@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const serve_plmodel_names[SERVE_NPLMODELS] = {"pop", "title", "cooc", "itemknn", "rp3beta"};
+
 /* ---- JSON helpers ---- */
 
 /* 1 when s is well-formed UTF-8 (cJSON copies bytes; a reply must stay valid JSON). */

@@ -14,7 +14,7 @@
 
 /* the playlist continuation models serve offers (--continue-model) */
 #define SERVE_NPLMODELS 5
-static const char *const serve_plmodel_names[SERVE_NPLMODELS] = {"pop", "title", "cooc", "itemknn", "rp3beta"};
+extern const char *const serve_plmodel_names[SERVE_NPLMODELS];   /* api.c */
 #include "plvocab.h"
 #include "songsearch.h"
 
