@@ -114,6 +114,8 @@ typedef struct {
     unsigned char *isempty;
     double *sum;            /* per numeric column, over kept non-empty cells */
     int64_t *cnt, *nempty;
+    float *fill;            /* per numeric column: the value an empty cell gets (held here, not in
+                               a local, so that a refusal in fill_values leaves nothing unreachable) */
     float **vals;           /* --empty median: every kept value */
     size_t *vcap;
     text key, cell;
@@ -598,10 +600,11 @@ static cJSON *make_meta(job *j, const float *fill) {
 }
 
 static void write_tensor(job *j, ts_writer *w) {
-    float *fill = calloc((size_t)j->nnum + 1, sizeof *fill);
-    const char **names = malloc((size_t)j->ncols * sizeof *names);
-    if (!fill || !names) cli_die("out of memory");
+    float *fill = j->fill = calloc((size_t)j->nnum + 1, sizeof *fill);
+    if (!fill) cli_die("out of memory");
     fill_values(j, fill);
+    const char **names = malloc((size_t)j->ncols * sizeof *names);
+    if (!names) cli_die("out of memory");
     for (int i = 0; i < j->nnum; i++) names[i] = j->num[i].name;
     for (int i = 0; i < j->ncat; i++) names[j->nnum + i] = j->cat[i].name;
     ts_header h;
@@ -630,6 +633,7 @@ static void write_tensor(job *j, ts_writer *w) {
     if (j->so && shard_out_finish(j->so, w, err, sizeof err)) cli_die("%s", err);
     ts_header_free(&h);
     free(fill);
+    j->fill = NULL;
     free(names);
 }
 
