@@ -90,12 +90,15 @@ BUILD   := $(OUT)/$(MODE)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?=
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter $(OPT) $(PKG_CFLAGS) -Icommon -Iformats
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter $(OPT) $(PKG_CFLAGS) -Istages/lib -Icommon -Iformats
 LDLIBS  := $(PKG_LIBS) -lcsv -lm -lpthread
 SANFLAGS := -fsanitize=address,undefined
 LDFLAGS += -Wl,--as-needed $(if $(filter san,$(MODE)),$(SANFLAGS))
 
-LIB_SRC := $(wildcard common/*.c formats/*.c)
+# the library: stages/lib (the stage runtime: options, errors that end the
+# process, progress, outputs) over common/ (what stages compute; errors are
+# returned) over formats/ (the tensor stream)
+LIB_SRC := $(wildcard stages/lib/*.c common/*.c formats/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB     := $(BUILD)/libsongpipe.a
 STAGES  := $(patsubst stages/%.c,%,$(wildcard stages/*.c))
@@ -105,7 +108,11 @@ UNITS   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # programs the end-to-end tests drive (not unit tests: run.sh does not run them)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
-HDRS    := $(wildcard common/*.h formats/*.h tests/unit/*.h tests/tools/*.h)
+HDRS    := $(wildcard stages/lib/*.h common/*.h formats/*.h tests/unit/*.h tests/tools/*.h)
+# a stage is stages/NAME.c plus, when it has them, its parts in stages/NAME/
+# (their .c files compiled in, their headers found with -Istages/NAME)
+PARTED  := $(filter $(STAGES),$(patsubst stages/%/,%,$(wildcard stages/*/)))
+$(foreach s,$(PARTED),$(eval $(BIN)/$(s): $(wildcard stages/$(s)/*.c stages/$(s)/*.h)))
 
 .PHONY: all deps test bench demo help clean
 all: $(BINS)
@@ -129,7 +136,7 @@ $(LIB): $(LIB_OBJ)
 
 $(BIN)/%: stages/%.c $(LIB) $(HDRS)
 	@mkdir -p $(@D)
-	$(call sp_cc,$< -o $@ $(LIB) $$SP_LDFLAGS)
+	$(call sp_cc,$(if $(wildcard stages/$*/),-Istages/$*) $< $(wildcard stages/$*/*.c) -o $@ $(LIB) $$SP_LDFLAGS $(STAGE_LIBS))
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(HDRS)
 	@mkdir -p $(@D)

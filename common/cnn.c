@@ -156,6 +156,9 @@ int cnn_create(cnn_net *net, const cnn_arch *a, char *err, size_t errlen) {
 
 struct cnn_sync {
     pthread_barrier_t bar;
+    pthread_mutex_t mu;     /* the start gate: the workers begin when all have started */
+    pthread_cond_t cv;
+    int go;                 /* 0 wait, 1 run, -1 one could not start: return at once */
 };
 
 static void free_workers(cnn_net *net) {
@@ -164,6 +167,7 @@ static void free_workers(cnn_net *net) {
         free(w->arena), free(w->argmax_arena);
         if (r) free(w->grads), free(w->tensors);
     }
+    if (net->sync) pthread_mutex_destroy(&net->sync->mu), pthread_cond_destroy(&net->sync->cv);
     free(net->rep), free(net->sync);
     net->rep = NULL, net->sync = NULL, net->nrep = 0;
 }
@@ -326,6 +330,8 @@ static int reserve_workers(cnn_net *net, int B) {
     net->arena = NULL, net->argmax_arena = NULL;
     if (!(net->rep = calloc((size_t)T, sizeof *net->rep)) || !(net->sync = calloc(1, sizeof *net->sync)))
         return -1;
+    pthread_mutex_init(&net->sync->mu, NULL);
+    pthread_cond_init(&net->sync->cv, NULL);
     net->nrep = T;
     if (alloc_bnbuf(net, B)) return -1;
     for (int r = 0; r < T; r++) {
@@ -522,12 +528,29 @@ static void *run_job(void *arg) {
     return NULL;
 }
 
-static void run_workers(cnn_net *net, const float *x, int B, int train, int backward) {
+/* a started worker waits at the gate until every one has started (the
+ * barriers count on all T), or returns when one could not */
+static void *run_gated(void *arg) {
+    cnn_sync *s = ((job *)arg)->master->sync;
+    pthread_mutex_lock(&s->mu);
+    while (!s->go) pthread_cond_wait(&s->cv, &s->mu);
+    int go = s->go;
+    pthread_mutex_unlock(&s->mu);
+    return go > 0 ? run_job(arg) : NULL;
+}
+
+static void open_gate(cnn_sync *s, int go) {
+    pthread_mutex_lock(&s->mu);
+    s->go = go;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int run_workers(cnn_net *net, const float *x, int B, int train, int backward) {
     const int T = net->nrep < B ? net->nrep : B;
     const size_t tile = (size_t)net->arch.in_h * net->arch.in_w;
     job jobs[T];
     pthread_t tid[T];
-    pthread_barrier_init(&net->sync->bar, NULL, (unsigned)T);
     for (int r = 0, b0 = 0; r < T; r++) {
         int n = B / T + (r < B % T);
         cnn_net *w = &net->rep[r];
@@ -537,26 +560,33 @@ static void run_workers(cnn_net *net, const float *x, int B, int train, int back
         jobs[r] = (job){net, w, x ? x + (size_t)b0 * tile : NULL, n, train, backward, T};
         b0 += n;
     }
+    net->sync->go = 0;
     int started = 1;
     for (; started < T; started++)
-        if (pthread_create(&tid[started], NULL, run_job, &jobs[started])) break;
-    if (started < T) {              /* the others wait at a barrier for T */
-        fprintf(stderr, "songpipe: cannot start a thread (%d running); try fewer --threads\n", started);
-        exit(1);
+        if (pthread_create(&tid[started], NULL, run_gated, &jobs[started])) break;
+    if (started < T) {
+        open_gate(net->sync, -1);
+        for (int r = 1; r < started; r++) pthread_join(tid[r], NULL);
+        return -1;
     }
+    pthread_barrier_init(&net->sync->bar, NULL, (unsigned)T);
+    open_gate(net->sync, 1);
     run_job(&jobs[0]);
     for (int r = 1; r < T; r++) pthread_join(tid[r], NULL);
     pthread_barrier_destroy(&net->sync->bar);
+    return 0;
 }
 
-void cnn_forward(cnn_net *net, const float *x, int B, int train) {
-    if (net->nrep) { run_workers(net, x, B, train, 0); return; }
+int cnn_forward(cnn_net *net, const float *x, int B, int train) {
+    if (net->nrep) return run_workers(net, x, B, train, 0);
     net->b0 = 0, net->btot = B;
     forward_one(net, x, B, train);
+    return 0;
 }
 
-void cnn_backward(cnn_net *net, int B) {
-    if (net->nrep) { run_workers(net, NULL, B, 1, 1); return; }
+int cnn_backward(cnn_net *net, int B) {
+    if (net->nrep) return run_workers(net, NULL, B, 1, 1);
     net->b0 = 0, net->btot = B;
     backward_one(net, B);
+    return 0;
 }

@@ -1,4 +1,4 @@
-/* cnn.h - the sound-similarity CNN (seed 003's architecture) from the layers
+/* cnn.h - the sound-similarity CNN (the architecture of the GTZAN CNN notebook songpipe replaces) from the layers
  * of conv.h and nn.h: per stage conv3x3-bn-relu + pool2, then a residual
  * block relu(x + bn(conv(relu(bn(conv(x)))))); adaptive average pool to
  * a x a; dense -> the embedding (linear); dense -> class logits.  Parameters
@@ -112,13 +112,15 @@ int cnn_reserve(cnn_net *net, int B);
 /* bytes cnn_reserve(B) allocates */
 size_t cnn_arena_bytes(const cnn_net *net, int B);
 /* x: B raw tiles [in_h, in_w] (standardised inside with norm_mean/std).
- * train = 1: batch statistics (and running statistics move). */
-void cnn_forward(cnn_net *net, const float *x, int B, int train);
+ * train = 1: batch statistics (and running statistics move).
+ * cnn_forward and cnn_backward: 0, or -1 when a worker thread could not be
+ * started (nothing was computed; fewer threads may work). */
+int cnn_forward(cnn_net *net, const float *x, int B, int train);
 /* mean cross-entropy of the last forward's logits against class indices;
  * writes the logits' gradient; *correct (may be NULL) = argmax hits */
 double cnn_loss(cnn_net *net, const int32_t *labels, int B, int *correct);
 void cnn_zero_grad(cnn_net *net);
-void cnn_backward(cnn_net *net, int B);
+int cnn_backward(cnn_net *net, int B);
 
 /* model file: a tensor stream, one tensor per parameter/buffer (torch
  * state_dict names and shapes); the first tensor's meta holds

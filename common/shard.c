@@ -1,6 +1,7 @@
 /* shard.c - --shard I/N: parsing, the row-ownership rules, the input
  * identity, and the shard output's meta and order tensor (see shard.h). */
 #include "shard.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -37,9 +38,7 @@ bad:
 int shard_active(const shard_spec *s) { return s && s->count > 0; }
 
 uint64_t shard_key_hash(const char *key) {
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) h = (h ^ *p) * 1099511628211ull;
-    return h;
+    return fnv1a64_str(key);
 }
 
 int shard_owns_key(const shard_spec *s, const char *key) {

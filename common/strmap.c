@@ -1,5 +1,6 @@
 /* strmap.c - open addressing with linear probing, FNV-1a hashing. */
 #include "strmap.h"
+#include "hash.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +15,7 @@ void strmap_free(strmap *m) {
 }
 
 uint64_t strmap_hash(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ull; }
+    uint64_t h = fnv1a64_str(s);
     return h ^ (h >> 29);
 }
 

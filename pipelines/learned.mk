@@ -1,4 +1,4 @@
-# learned.mk - the learned similarity styles (issue 3), each trained with
+# learned.mk - the learned similarity styles, each trained with
 # train-mlp on the shipped songs, embedding every song with embed, and
 # ending in knn; and the genre agreement@10 table that compares them with the
 # raw features and random neighbours.
@@ -7,12 +7,12 @@
 #        STYLE: predictor | autoencoder | autoencoder-narrow | catae | catae-nogenre | raw
 #   make agreement                    the table: style, genre@10, subgenre@10
 # Styles:
-#   predictor           seed 000: 12 features -> 10 -> 8 -> 6 -> 1 popularity,
+#   predictor           notebook: 12 features -> 10 -> 8 -> 6 -> 1 popularity,
 #                       leaky relu, MAE, RMSprop 1e-4; embedding = the 8-wide layer
-#   autoencoder         seed 000: features -> 25 -> 50 -> 25 -> features, dropout
-#                       0.3; embedding = the widest hidden layer (50), as the seed
+#   autoencoder         notebook: features -> 25 -> 50 -> 25 -> features, dropout
+#                       0.3; embedding = the widest hidden layer (50), as the notebook
 #   autoencoder-narrow  the same through a 6-wide bottleneck, embedding = it
-#   catae               seed 002: features + artist, genre, subgenre embeddings
+#   catae               notebook: features + artist, genre, subgenre embeddings
 #                       -> 64 -> 20 -> 64 -> the features (MSE) and each id
 #                       (softmax CE), Adam, early stopping patience 3; latent 20
 #   catae-nogenre       the same without genre and subgenre (a fair comparison:

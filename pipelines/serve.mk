@@ -6,12 +6,10 @@ PORT   ?= 8080
 LISTEN ?= 127.0.0.1
 SERVE_OPTS ?=
 
-# bin/serve is stages/serve.c plus its parts in stages/serve/ (one binary,
-# so it has its own rule), linked with libmicrohttpd, the page built in
-SERVE_SRC := $(wildcard stages/serve/*.c)
-$(BIN)/serve: stages/serve.c $(SERVE_SRC) stages/serve/serve.h stages/serve.html $(LIB) $(HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Istages/serve stages/serve.c $(SERVE_SRC) -o $@ $(LIB) $(LDFLAGS) $(LDLIBS) -lmicrohttpd
+# bin/serve is stages/serve.c plus its parts in stages/serve/ (the Makefile's
+# stage rule), linked with libmicrohttpd, the page built in (.incbin)
+$(BIN)/serve: stages/serve.html
+$(BIN)/serve: STAGE_LIBS := -lmicrohttpd
 
 # user values reach the recipe through the environment, never as text
 serve: export SERVE_PORT = $(PORT)

@@ -1,5 +1,5 @@
 # sound.mk - the audio front end: a folder of music files -> spectro (log-mel
-# frames per track) -> slice (128x128 tiles, seed 003's tiles 6..25).  The
+# frames per track) -> slice (128x128 tiles, the GTZAN CNN notebook's tiles 6..25).  The
 # CNN that consumes the tiles comes with the sound-similarity pipeline.
 #   make spectro-library [AUDIO_DIR=dir] [SPECTRO_OPTS=...] [SLICE_OPTS=...]
 #                        [CLUSTER=slurm [SHARDS=N] | SOUND_SHARDS=N -j J]

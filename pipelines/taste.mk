@@ -1,6 +1,6 @@
 # taste.mk - `make taste HISTORY=my_spotify_data.zip` (or the extracted folder,
 # or single history files' folder): a listener's taste model from a Spotify
-# data export (seed 004), end to end, into $(OUTDIR)/taste:
+# data export (after the taste notebook songpipe replaces), end to end, into $(OUTDIR)/taste:
 #   songs.ts/.tsv   catalogue features (csv-clean of CATALOG, or TASTE_SONGS)
 #   scores.ts       per-track scores of the history, joined to the catalogue
 #                   (taste; what was read, match counts and the low-match

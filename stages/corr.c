@@ -8,7 +8,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,20 +292,10 @@ static void write_stream(const char *path, char **names, int d, const double *R,
 int main(int argc, char **argv) {
     cli_init("corr", argc, argv, HELP);
     cli_blas_tune(argv);
-    signal(SIGPIPE, SIG_DFL);
     struct opts o = parse_opts(argc, argv);
     if (o.text < 0) o.text = !o.out && cli_stdout_tty();
     ts_reader *r = cli_open_read(o.in);
-    const ts_header *h;
-    int rc;
-    while ((rc = ts_next_tensor(r, &h)) == 1 && o.tensor && strcmp(h->name, o.tensor) != 0) {
-        ts_block b;
-        while ((rc = ts_read_block(r, &b)) == 1) {}
-        if (rc < 0) break;
-    }
-    if (rc < 0) cli_die("%s", ts_error(r));
-    if (rc == 0 && o.tensor) cli_die("%s: no tensor named '%s' (inspect --header lists them)", ts_reader_name(r), o.tensor);
-    if (rc == 0) cli_die("%s: the stream holds no tensor", ts_reader_name(r));
+    const ts_header *h = cli_find_tensor(r, o.tensor);
     if (h->dtype >= TS_NDTYPES) cli_die("%s: unknown dtype", ts_reader_name(r));
     int64_t *idx;
     char **names;

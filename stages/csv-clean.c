@@ -10,6 +10,7 @@
 #include "outfile.h"
 #include "csvin.h"
 #include "csvnum.h"
+#include "hash.h"
 #include "shard.h"
 #include "strmap.h"
 
@@ -313,8 +314,7 @@ static void resolve_header(job *j, const csvin_row *r) {
  * key is never compared byte by byte (strmap stores only key pointers). ---- */
 
 static uint64_t key_hash(const char *s, size_t n) {     /* FNV-1a 64, never 0 */
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    uint64_t h = fnv1a64(s, n);
     return (h ^ (h >> 32)) | 1;
 }
 

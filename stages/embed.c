@@ -1,12 +1,12 @@
 /* embed - run a model made by train-mlp over a tensor stream and output the
  * activations of one layer (a song embedding) or the predictions, keys
  * passing through; for a train-cnn model, the embedding of each
- * spectrogram tile (common/cnn_embed.c).  Streams in blocks: memory is one
+ * spectrogram tile (stages/embed/cnn.c).  Streams in blocks: memory is one
  * batch, not the table. */
 #include "cli.h"
 #include "cnn.h"
+#include "embed.h"
 #include "mlp.h"
-#include "shard.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -55,15 +55,7 @@ static const char HELP[] =
 "Example:\n"
 "  embed -m pop.model --layer dense.1 songs.ts | knn --index - ...\n";
 
-typedef struct {
-    const char *model, *input, *output, *layer, *tensor, *name;
-    int predict, list, batch, threads, track_keys;
-    shard_spec shard;
-} opts;
-
-/* the train-cnn model path (common/cnn_embed.c) */
-int embed_cnn(const char *model, const char *input, const char *output, const char *layer,
-              const char *tensor, const char *name, int predict, int list, int batch, int track_keys, int threads);
+typedef embed_opts opts;
 
 static opts parse_opts(int argc, char **argv) {
     enum { O_LAYER = 256, O_PREDICT, O_LIST, O_BATCH, O_TENSOR, O_NAME, O_THREADS, O_SHARD, O_TRACKKEYS };
@@ -187,8 +179,8 @@ int main(int argc, char **argv) {
     openblas_set_num_threads(o.threads);
     if (cnn_is_model(o.model) == 1) {
         if (shard_active(&o.shard)) cli_usage("--shard is for train-mlp models");
-        return embed_cnn(o.model, o.input, o.output, o.layer, o.tensor, o.name, o.predict, o.list,
-                         o.batch ? o.batch : 64, o.track_keys, o.threads);
+        if (!o.batch) o.batch = 64;
+        return embed_cnn(&o);
     }
     if (o.track_keys) cli_usage("--track-keys is for CNN models (train-cnn)");
     if (!o.batch) o.batch = 4096;
@@ -201,15 +193,8 @@ int main(int argc, char **argv) {
 
     ts_reader *in = cli_open_read(o.input);
     const char *src = ts_reader_name(in);
-    const ts_header *h;
+    const ts_header *h = cli_find_tensor(in, o.tensor);
     int rc;
-    while ((rc = ts_next_tensor(in, &h)) == 1 && o.tensor && strcmp(h->name, o.tensor) != 0) {
-        ts_block b;
-        while ((rc = ts_read_block(in, &b)) == 1) {}
-        if (rc < 0) break;
-    }
-    if (rc < 0) cli_die("%s", ts_error(in));
-    if (rc == 0) cli_die("%s: %s", src, o.tensor ? "no tensor of that name (--tensor)" : "no tensor in the stream");
     int *map = map_inputs(&net, h, src);
     const int ldx = net.arch.n_num + net.arch.n_cat;
 

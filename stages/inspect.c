@@ -7,11 +7,10 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char help[] =
+static const char HELP[] =
 "Usage: inspect [options] [IN.ts | -]\n"
 "Print the header of every tensor of a stream (name, dtype, shape, key name,\n"
 "column names, metadata) and a summary of each column: rows, min, mean, max\n"
@@ -182,8 +181,7 @@ static void summary_print(summary *s) {
 }
 
 int main(int argc, char **argv) {
-    cli_init("inspect", argc, argv, help);
-    signal(SIGPIPE, SIG_DFL);           /* | head ends us quietly */
+    cli_init("inspect", argc, argv, HELP);
     struct opts o = parse_opts(argc, argv);
     ts_reader *in = cli_open_read(o.input);
     const ts_header *h;

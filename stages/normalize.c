@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char help[] =
+static const char HELP[] =
 "Usage: normalize [options] [IN.ts | -]\n"
 "Scale the columns of the first tensor of a stream (f32 or f64 rows with\n"
 "column names) with per-column statistics; further tensors pass unchanged.\n"
@@ -459,7 +459,7 @@ static void exclude_from_stats(const struct opts *o, ns_stats *s) {
 }
 
 int main(int argc, char **argv) {
-    cli_init("normalize", argc, argv, help);
+    cli_init("normalize", argc, argv, HELP);
     struct opts o = parse_opts(argc, argv);
     ns_stats stats;
     char err[1024];

@@ -152,16 +152,7 @@ int main(int argc, char **argv) {
     cli_blas_tune(argv);
     struct opts o = parse_opts(argc, argv);
     ts_reader *r = cli_open_read(o.in);
-    const ts_header *h;
-    int rc;
-    while ((rc = ts_next_tensor(r, &h)) == 1 && o.tensor && strcmp(h->name, o.tensor) != 0) {
-        ts_block b;
-        while ((rc = ts_read_block(r, &b)) == 1) {}
-        if (rc < 0) break;
-    }
-    if (rc < 0) cli_die("%s", ts_error(r));
-    if (rc == 0 && o.tensor) cli_die("%s: no tensor named '%s' (inspect --header lists them)", ts_reader_name(r), o.tensor);
-    if (rc == 0) cli_die("%s: the stream holds no tensor", ts_reader_name(r));
+    const ts_header *h = cli_find_tensor(r, o.tensor);
     if (h->dtype != TS_F32 && h->dtype != TS_F64)
         cli_die("%s: tensor '%s' is %s; pca needs f32 or f64 rows", ts_reader_name(r), h->name, ts_dtype_name(h->dtype));
     if (h->row_elems > 32768) cli_die("%s: rows of %lld elements; pca handles at most 32768", ts_reader_name(r), (long long)h->row_elems);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char help[] =
+static const char HELP[] =
 "Usage: slice [options] [IN.ts | -]\n"
 "Cut the frames of each track (consecutive rows with one key, as spectro\n"
 "writes them) into tiles of n_mels x width, one output row per tile.\n"
@@ -15,7 +15,7 @@ static const char help[] =
 "  --width N         frames per tile (default 128)\n"
 "  --hop N           frames between the starts of two tiles (default = width)\n"
 "  --last P          a tile that starts inside the track but runs past its\n"
-"                    end: pad (fill with --pad-value, as seed 003) | drop\n"
+"                    end: pad (fill with --pad-value, as the GTZAN CNN notebook) | drop\n"
 "                    (default pad)\n"
 "  --pad-value V     value of padded frames (default 0)\n"
 "  --short P         a track shorter than one tile (a clip of under 3 s with\n"
@@ -24,8 +24,8 @@ static const char help[] =
 "                    | drop (leave it out, counted on stderr) (default error)\n"
 "  --frames A..B     use only frames A to B of each track, inclusive, counted\n"
 "                    from 0; either end may be left out (default all)\n"
-"  --tiles A..B      keep only tiles A to B of each track, inclusive (seed 003\n"
-"                    kept 6..25); either end may be left out (default all)\n"
+"  --tiles A..B      keep only tiles A to B of each track, inclusive (the CNN\n"
+"                    notebook kept 6..25); either end may be left out (default all)\n"
 "  --key-format F    index: key \"TRACK#I\" (I = tile index) | track: key TRACK,\n"
 "                    I = --tiles start + position among the track's rows\n"
 "                    (default index)\n"
@@ -217,7 +217,7 @@ static void build_header(ts_header *out, const ts_header *in, const struct opts 
 }
 
 int main(int argc, char **argv) {
-    cli_init("slice", argc, argv, help);
+    cli_init("slice", argc, argv, HELP);
     struct opts o = parse_opts(argc, argv);
     ts_reader *r = cli_open_read(o.input);
     const ts_header *h;

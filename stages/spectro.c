@@ -8,13 +8,14 @@
 #include "resample.h"
 #include "shard.h"
 #include "stft.h"
+#include "strmap.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static const char help[] =
+static const char HELP[] =
 "Usage: spectro [options] FILE...    or    find DIR -name '*.mp3' | spectro [options]\n"
 "Log-mel spectrogram of each audio file, one output row (n_mels f32) per frame,\n"
 "keyed by track.  With no FILE, or FILE '-', reads file paths from stdin, one\n"
@@ -26,7 +27,7 @@ static const char help[] =
 "  --hop N             hop length in samples (default 512)\n"
 "  --n-mels N          mel bands (default 128)\n"
 "  --fmin HZ           lowest filter edge (default 0)\n"
-"  --fmax HZ           highest filter edge (default sr/2; seed 003 used 8000)\n"
+"  --fmax HZ           highest filter edge (default sr/2; the GTZAN CNN notebook used 8000)\n"
 "  --mel-scale S       slaney | htk (default slaney)\n"
 "  --norm N            slaney (area normalisation) | none (default slaney)\n"
 "  --pad M             centre padding: constant (zeros, librosa >= 0.9) |\n"
@@ -222,45 +223,6 @@ static char *make_key(const char *path, key_rule rule) {
     const char *dot = strrchr(base, '.');
     if (rule != KEY_NAME && dot && dot > base) len = (size_t)(dot - from);
     return strndup(from, len);
-}
-
-/* Keys seen so far (open addressing): two files with one key would mix their
- * frames downstream. */
-typedef struct { char **slot; size_t cap, n; } key_set;
-
-static size_t key_hash(const char *s) {
-    size_t h = 1469598103934665603ull;
-    while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-    return h;
-}
-
-/* 1 when added, 0 when already present, -1 out of memory */
-static int key_set_add(key_set *ks, const char *k) {
-    if (2 * (ks->n + 1) > ks->cap) {
-        size_t cap = ks->cap ? ks->cap * 2 : 256;
-        char **slot = calloc(cap, sizeof *slot);
-        if (!slot) return -1;
-        for (size_t i = 0; i < ks->cap; i++)
-            if (ks->slot[i]) {
-                size_t h = key_hash(ks->slot[i]) & (cap - 1);
-                while (slot[h]) h = (h + 1) & (cap - 1);
-                slot[h] = ks->slot[i];
-            }
-        free(ks->slot);
-        ks->slot = slot;
-        ks->cap = cap;
-    }
-    size_t h = key_hash(k) & (ks->cap - 1);
-    for (; ks->slot[h]; h = (h + 1) & (ks->cap - 1))
-        if (strcmp(ks->slot[h], k) == 0) return 0;
-    if (!(ks->slot[h] = strdup(k))) return -1;
-    ks->n++;
-    return 1;
-}
-
-static void key_set_free(key_set *ks) {
-    for (size_t i = 0; i < ks->cap; i++) free(ks->slot[i]);
-    free(ks->slot);
 }
 
 /* ---- the list of input paths: arguments, '-' = lines of stdin ---- */
@@ -481,7 +443,7 @@ static shard_out *shard_open(struct opts *o, ts_header *h) {
 }
 
 int main(int argc, char **argv) {
-    cli_init("spectro", argc, argv, help);
+    cli_init("spectro", argc, argv, HELP);
     struct opts o = parse_opts(argc, argv);
     char err[512];
     stft_plan *plan = stft_plan_new(o.n_fft, o.hop, o.center, o.pad, err, sizeof err);
@@ -505,7 +467,8 @@ int main(int argc, char **argv) {
     for (int t = 0; t < o.threads; t++) job_init(&jobs[t], &o, plan, &bank);
 
     path_iter it = {.files = o.files, .null_list = o.null_list};
-    key_set ks = {0};
+    strmap ks;              /* the keys so far: two files with one key would mix their frames downstream */
+    strmap_init(&ks);
     cli_progress prog;
     cli_progress_init(&prog, o.quiet ? 0 : 30);
     if (o.quiet) prog.tty = 0;
@@ -534,8 +497,9 @@ int main(int argc, char **argv) {
         }
         for (int t = 0; t < nj; t++) {
             job *j = &jobs[t];
-            int added = j->failed ? 1 : key_set_add(&ks, j->key);
-            if (added < 0) cli_die("out of memory");
+            int64_t put = j->failed ? -1 : strmap_put(&ks, j->key, 0);
+            if (put == -2) cli_die("out of memory");
+            int added = put == -1;
             if (!added) {
                 snprintf(j->err, sizeof j->err, "%s: key '%s' is already used by an earlier file; "
                          "choose another --key rule (path, parent)", j->path, j->key);
@@ -568,7 +532,7 @@ int main(int argc, char **argv) {
     if (failed) cli_warn("%ld of %ld files could not be processed (named above)", failed, failed + done);
     for (int t = 0; t < o.threads; t++) { free((char *)jobs[t].path); job_free(&jobs[t]); }
     free(jobs); free(tid); free(rows); free(keys); free(it.line); free(o.files);
-    key_set_free(&ks);
+    strmap_free(&ks);
     ts_header_free(&h);
     mel_bank_free(&bank);
     stft_plan_free(plan);

@@ -11,7 +11,6 @@
 
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -362,7 +361,6 @@ static void candidates(const preds *p, names *n, const struct opts *o) {
 
 int main(int argc, char **argv) {
     cli_init("taste-rank", argc, argv, HELP);
-    signal(SIGPIPE, SIG_DFL);
     struct opts o = parse_opts(argc, argv);
     preds p;
     load_preds(&p, &o);

@@ -1,5 +1,5 @@
 /* taste - a listener's taste from a Spotify data export: per-track scores
- * (seed 004's rank score (N - rank) / N, or a play-time/skip score), joined to
+ * (the taste notebook's rank score (N - rank) / N, or a play-time/skip score), joined to
  * the song catalogue by uri or by artist + title, and the labelled train/test
  * tables that train-mlp learns the taste from. */
 #include "catalog.h"
@@ -31,7 +31,7 @@ static const char HELP[] =
 "  --title-col C       its title column (default: track_name, name or title)\n"
 "  --artist-col C      its artist column (default: track_artist, artists, artist)\n"
 "  --score rank|plays  rank: (N - r) / N for the N most-played matched tracks,\n"
-"                      r = 0 for the most played (seed 004), so 1 .. 1/N; plays\n"
+"                      r = 0 for the most played (the taste notebook's), so 1 .. 1/N; plays\n"
 "                      counted from --min-ms, ties by total time; a ranked CSV\n"
 "                      keeps its order.  plays: (1 - skip rate) x\n"
 "                      log1p(minutes) / log1p(largest minutes), in [0, 1]\n"
@@ -235,7 +235,7 @@ static int64_t score_tracks(join *j, const struct opts *o, int ranked) {
     for (int64_t i = 0; i < j->nh; i++) {
         j->heard_of_row[j->h[i].row] = i;
         if (i >= n) { j->h[i].ranked = 0; j->h[i].score = 0; }
-        else if (!o->plays_score) j->h[i].score = (double)(n - i) / (double)n;   /* seed 004: (N - rank) / N */
+        else if (!o->plays_score) j->h[i].score = (double)(n - i) / (double)n;   /* the taste notebook's: (N - rank) / N */
     }
     return n;
 }

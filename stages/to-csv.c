@@ -5,11 +5,10 @@
 
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char help[] =
+static const char HELP[] =
 "Usage: to-csv [options] [IN.ts | -]\n"
 "Write one tensor of a stream as CSV: the key, then one column per element of\n"
 "a row (row-major for multi-dimensional rows), one line per row.\n"
@@ -103,8 +102,7 @@ static void put_rows(FILE *f, const ts_header *h, const ts_block *b, int tsv) {
 }
 
 int main(int argc, char **argv) {
-    cli_init("to-csv", argc, argv, help);
-    signal(SIGPIPE, SIG_DFL);           /* | head ends us quietly */
+    cli_init("to-csv", argc, argv, HELP);
     struct opts o = parse_opts(argc, argv);
     ts_reader *in = cli_open_read(o.input);
     FILE *out = outfile_open(o.output, 0);

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char help[] =
+static const char HELP[] =
 "Usage: to-npy [options] [IN.ts | -]\n"
 "Write one tensor of a stream as a NumPy .npy file (format version 1.0,\n"
 "little-endian): shape (rows, *row_shape), dtype <f4, <f8, <i4, <i8 or |u1.\n"
@@ -157,7 +157,7 @@ static void write_tensor(ts_reader *in, const ts_header *h, FILE *out, FILE *key
 }
 
 int main(int argc, char **argv) {
-    cli_init("to-npy", argc, argv, help);
+    cli_init("to-npy", argc, argv, HELP);
     struct opts o = parse_opts(argc, argv);
     if (o.output && strcmp(o.output, "-") != 0) out_name = o.output;
     outfile_hold();                     /* -o and --keys: both or neither */

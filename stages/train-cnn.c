@@ -1,5 +1,5 @@
-/* train-cnn - train the sound-similarity CNN (common/cnn.h, seed 003's
- * architecture) on spectrogram tiles from slice, with genre labels from a
+/* train-cnn - train the sound-similarity CNN (common/cnn.h, the GTZAN CNN
+ * notebook's architecture) on spectrogram tiles from slice, with genre labels from a
  * keyed label file or self-supervised (each track is its own class), and
  * write a model file whose 40-wide embedding layer `embed` outputs. */
 #include "cli.h"
@@ -31,7 +31,7 @@ static const char HELP[] =
 "                        (default: an error)\n"
 "                        without --labels: self-supervised, each track is its\n"
 "                        own class, so tiles of one song pull together\n"
-"Architecture (default: seed 003's):\n"
+"Architecture (default: the GTZAN CNN notebook's):\n"
 "  --widths W,...        stage widths: conv3x3-bn-relu + pool2 then a residual\n"
 "                        block per stage (default 64,64,128,256,512)\n"
 "  --width-mult X        multiply every width (default 1)\n"
@@ -314,12 +314,12 @@ static pass_stats run_pass(cnn_net *net, nn_optim *opt, const tilestore *ts, con
         int m = (int)(n - i < B ? n - i : B);
         if (train && m < 2) break;         /* batch norm needs 2 tiles: drop a last single one */
         gather(x, y, ts, sp, idx + i, m);
-        cnn_forward(net, x, m, train);
+        if (cnn_forward(net, x, m, train)) cli_die("cannot start a worker thread; try fewer --threads");
         int hits;
         double l = cnn_loss(net, y, m, &hits);
         if (train) {
             cnn_zero_grad(net);
-            cnn_backward(net, m);
+            if (cnn_backward(net, m)) cli_die("cannot start a worker thread; try fewer --threads");
             nn_optim_step(opt, net->params, net->grads);
         }
         st.loss += l * m, st.correct += hits, st.n += m;

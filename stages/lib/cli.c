@@ -152,6 +152,16 @@ ts_writer *cli_open_write(const char *path) {
     return w;
 }
 
+const ts_header *cli_find_tensor(ts_reader *r, const char *name) {
+    const ts_header *h;
+    int rc;
+    while ((rc = ts_next_tensor(r, &h)) == 1 && name && strcmp(h->name, name) != 0) {}
+    if (rc < 0) cli_die("%s", ts_error(r));
+    if (rc == 0 && name) cli_die("%s: no tensor named '%s' (inspect --header lists them)", ts_reader_name(r), name);
+    if (rc == 0) cli_die("%s: the stream holds no tensor", ts_reader_name(r));
+    return h;
+}
+
 void cli_close_write(ts_writer *w) {
     char err[512];
     if (ts_close(w, err, sizeof err)) cli_die("%s", err);

@@ -7,7 +7,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "../formats/tensor.h"
+#include "tensor.h"
 
 #define SONGPIPE_VERSION "0.1.0"
 
@@ -52,6 +52,10 @@ void cli_mem_need(const char *src, const char *what, uint64_t bytes);
 ts_reader *cli_open_read(const char *path);
 ts_writer *cli_open_write(const char *path);   /* NULL or "-" = stdout */
 void cli_close_write(ts_writer *w);             /* dies on error */
+/* The header of the tensor named `name` (NULL: the first) of the stream;
+ * the tensors before it are skipped (their blocks still checked).  Dies
+ * naming the stream when it holds no such tensor. */
+const ts_header *cli_find_tensor(ts_reader *r, const char *name);
 
 /* Progress: at most ~4 updates a second, "\r...\033[K" on a terminal, and on
  * a non-terminal one plain line every `plain_every` seconds (0 = never). */

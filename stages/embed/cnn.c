@@ -1,18 +1,15 @@
-/* cnn_embed.c - the train-cnn half of the `embed` stage (stages/embed.c
- * hands over when the model's meta says songpipe_cnn): spectrogram tiles in,
- * one row per tile out (the embedding, the logits or class probabilities).
- * Stage code kept apart from embed.c so the MLP path stays as it was; it
- * reports errors through cli_die like a stage.  Memory: one batch. */
+/* cnn.c - the train-cnn half of the `embed` stage (stages/embed.c hands
+ * over when the model's meta says songpipe_cnn): spectrogram tiles in, one
+ * row per tile out (the embedding, the logits or class probabilities).
+ * Stage code: it reports errors through cli_die.  Memory: one batch. */
 #include "cli.h"
 #include "cnn.h"
+#include "embed.h"
 #include "loss.h"
 #include "tilestore.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-int embed_cnn(const char *model, const char *input, const char *output, const char *layer,
-              const char *tensor, const char *name, int predict, int list, int batch, int track_keys, int threads);
 
 static void list_layers(const cnn_net *net) {
     const cnn_arch *a = &net->arch;
@@ -53,8 +50,11 @@ static void begin(ts_writer *out, const cnn_net *net, const ts_header *h, const 
     ts_header_free(&oh);
 }
 
-int embed_cnn(const char *model, const char *input, const char *output, const char *layer,
-              const char *tensor, const char *name, int predict, int list, int batch, int track_keys, int threads) {
+int embed_cnn(const embed_opts *o) {
+    const char *model = o->model, *input = o->input, *output = o->output, *layer = o->layer;
+    const char *name = o->name;
+    const int predict = o->predict, list = o->list, batch = o->batch, track_keys = o->track_keys;
+    const int threads = o->threads;
     cnn_net net;
     char err[1024];
     if (cnn_load(&net, model, err, sizeof err)) cli_die("%s", err);
@@ -63,15 +63,8 @@ int embed_cnn(const char *model, const char *input, const char *output, const ch
     int width = which ? net.arch.classes : net.arch.embed;
     ts_reader *in = cli_open_read(input);
     const char *src = ts_reader_name(in);
-    const ts_header *h;
+    const ts_header *h = cli_find_tensor(in, o->tensor);
     int rc;
-    while ((rc = ts_next_tensor(in, &h)) == 1 && tensor && strcmp(h->name, tensor) != 0) {
-        ts_block b;
-        while ((rc = ts_read_block(in, &b)) == 1) {}
-        if (rc < 0) break;
-    }
-    if (rc < 0) cli_die("%s", ts_error(in));
-    if (rc == 0) cli_die("%s: %s", src, tensor ? "no tensor of that name (--tensor)" : "no tensor in the stream");
     if (h->dtype != TS_F32 || h->ndim != 2 || h->shape[0] != net.arch.in_h || h->shape[1] != net.arch.in_w)
         cli_die("%s: tensor '%s' must hold f32 tiles [%d, %d] as the model was trained on (slice's output of the same spectro settings)",
                 src, h->name, net.arch.in_h, net.arch.in_w);
@@ -92,7 +85,7 @@ int embed_cnn(const char *model, const char *input, const char *output, const ch
             for (size_t k = 0; k < (size_t)m * tile; k++)
                 if (!(x[k] == x[k]) || x[k] > 3e38f || x[k] < -3e38f)
                     cli_die("%s: tile '%s' holds %g; tiles must be finite", src, b.keys[i + (int64_t)(k / tile)], x[k]);
-            cnn_forward(&net, x, m, 0);
+            if (cnn_forward(&net, x, m, 0)) cli_die("cannot start a worker thread; try fewer --threads");
             const float *y = which ? net.logits : net.emb;
             if (predict) { nn_softmax(yb, width, net.logits, width, m, width); y = yb; }
             const char *const *kk = b.keys + i;
