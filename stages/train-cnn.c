@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,17 +84,6 @@ typedef struct {
     double val, min_delta;
     uint64_t seed;
 } opts;
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_stop(int sig) {
-    if (stop_flag) {                    /* a second Ctrl-C: go now */
-        ts_abort_all_tmp();
-        signal(sig, SIG_DFL);
-        raise(sig);
-    }
-    stop_flag = 1;
-}
 
 static opts parse_opts(int argc, char **argv) {
     enum { O_LABELS = 256, O_LCOL, O_SKIP, O_WIDTHS, O_MULT, O_NORES, O_POOL, O_ADAPT, O_EMBED,
@@ -310,7 +298,7 @@ static pass_stats run_pass(cnn_net *net, nn_optim *opt, const tilestore *ts, con
                            int64_t n, int B, float *x, int32_t *y, int train, cli_progress *prog, int epoch, int epochs) {
     pass_stats st = {0};
     double t0 = cli_now();
-    for (int64_t i = 0; i < n && !stop_flag; i += B) {
+    for (int64_t i = 0; i < n && !cli_stop; i += B) {
         int m = (int)(n - i < B ? n - i : B);
         if (train && m < 2) break;         /* batch norm needs 2 tiles: drop a last single one */
         gather(x, y, ts, sp, idx + i, m);
@@ -387,10 +375,10 @@ static void train(cnn_net *net, const tilestore *ts, split *sp, const opts *o, c
     cli_progress prog;
     cli_progress_init(&prog, 0);
     int tty = isatty(STDERR_FILENO), epoch;
-    for (epoch = 1; epoch <= o->epochs && !stop_flag; epoch++) {
+    for (epoch = 1; epoch <= o->epochs && !cli_stop; epoch++) {
         rng_shuffle_i64(&r, sp->train, sp->n_train);
         pass_stats tr = run_pass(net, &opt, ts, sp, sp->train, sp->n_train, B, x, y, 1, o->quiet ? NULL : &prog, epoch, o->epochs);
-        if (stop_flag) break;
+        if (cli_stop) break;
         pass_stats va = sp->n_val ? run_pass(net, NULL, ts, sp, sp->val, sp->n_val, B, x, y, 0, NULL, epoch, o->epochs) : tr;
         double val_acc = va.n ? (double)va.correct / (double)va.n : 0, tr_acc = tr.n ? (double)tr.correct / (double)tr.n : 0;
         /* early stopping tracks parameters and running statistics together */
@@ -424,9 +412,9 @@ static void train(cnn_net *net, const tilestore *ts, split *sp, const opts *o, c
             break;
         }
     }
-    if (!o->quiet || stop_flag)
+    if (!o->quiet || cli_stop)
         cli_warn("%s after %d epochs (%lld training tiles, %lld validation); %s holds epoch %d, val loss %.4g",
-                 stop_flag ? "interrupted" : "done", epoch - 1, (long long)sp->n_train, (long long)sp->n_val,
+                 cli_stop ? "interrupted" : "done", epoch - 1, (long long)sp->n_train, (long long)sp->n_val,
                  es.best_epoch > 0 ? o->model : "no model was saved:", es.best_epoch > 0 ? es.best_epoch : 0,
                  es.best_epoch > 0 ? (double)cJSON_GetObjectItem(meta, "best_val_loss")->valuedouble : 0.0);
     free(x), free(y), free(snap);
@@ -470,11 +458,7 @@ int main(int argc, char **argv) {
                  (long long)sp.n_train, (long long)sp.n_val, o.labels ? " (whole tracks)" : " (last tiles of each track)",
                  net.n_params);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_stop_on_interrupt();
     cJSON *meta = train_meta(&o, src, &sp, &ts);
     ts_writer *hist = o.history ? open_history(o.history) : NULL;
     train(&net, &ts, &sp, &o, meta, hist);
@@ -491,5 +475,5 @@ int main(int argc, char **argv) {
         free(L.class_names);
         strmap_free(&L.track_class), strmap_free(&L.names);
     }
-    return stop_flag ? 130 : 0;
+    return cli_stop ? 130 : 0;
 }

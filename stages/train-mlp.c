@@ -9,7 +9,6 @@
 #include <cblas.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,17 +95,6 @@ typedef struct {
     nn_train_cfg cfg;
     int momentum_set, wd_set, lr_set;
 } opts;
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_stop(int sig) {
-    if (stop_flag) {                    /* a second Ctrl-C: go now */
-        ts_abort_all_tmp();
-        signal(sig, SIG_DFL);
-        raise(sig);
-    }
-    stop_flag = 1;
-}
 
 /* "a,b,c" -> list of copies; free with free_list */
 static int split_list(const char *s, char ***out) {
@@ -560,11 +548,7 @@ int main(int argc, char **argv) {
 
     /* Ctrl-C: finish the batch, keep the saved model (cli's handler would
      * delete the .tmp files and die at once) */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_stop_on_interrupt();
     run r = {&o, NULL, train_meta(&o, &in, d.n), 0, 0, "val_mae", isatty(STDERR_FILENO)};
     const nn_head_spec *h0 = &net.arch.head[0];
     if (h0->loss == NN_LOSS_CE && o.cfg.metric == NN_METRIC_MAE)
@@ -573,7 +557,7 @@ int main(int argc, char **argv) {
     if (o.history) r.hist = open_history(o.history, r.metric_name);
     o.cfg.on_epoch = on_epoch;
     o.cfg.ctx = &r;
-    o.cfg.stop = &stop_flag;
+    o.cfg.stop = &cli_stop;
     nn_train_result res;
     if (nn_mlp_train(&net, d.x, d.t, d.n, &o.cfg, &res, err, sizeof err)) cli_die("%s", err);
     if (r.tty && !o.quiet) fputc('\n', stderr);

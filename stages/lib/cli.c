@@ -18,6 +18,25 @@ static void on_signal(int sig) {
     raise(sig);
 }
 
+volatile sig_atomic_t cli_stop;
+
+static void on_stop(int sig) {
+    if (cli_stop) {                     /* a second Ctrl-C: go now */
+        ts_abort_all_tmp();
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    cli_stop = 1;
+}
+
+void cli_stop_on_interrupt(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 void cli_help(const char *help_text) {
     fputs(help_text, stdout);
     exit(EXIT_OK);

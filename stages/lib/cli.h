@@ -4,6 +4,7 @@
 #ifndef SONGPIPE_CLI_H
 #define SONGPIPE_CLI_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,11 @@ void cli_init(const char *stage, int argc, char **argv, const char *help_text);
  * kernels on a CPU it does not recognise, re-exec with OPENBLAS_CORETYPE set
  * to what the CPU supports (see cli.c). */
 void cli_blas_tune(char **argv);
+/* Long training loops: after this, SIGINT and SIGTERM set cli_stop (the
+ * loop finishes its batch and keeps what it saved) instead of ending the
+ * stage; a second one ends it at once, temporary outputs removed. */
+extern volatile sig_atomic_t cli_stop;
+void cli_stop_on_interrupt(void);
 void cli_help(const char *help_text);           /* prints and exits 0 */
 void cli_version(void);                         /* prints and exits 0 */
 

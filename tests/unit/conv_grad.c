@@ -4,39 +4,10 @@
  * with and without residual blocks.  L = sum(y * R) for a fixed random R,
  * so dy = R. */
 #include "check.h"
+#include "fdcheck.h"
 #include "../../common/cnn.h"
 
 #include <string.h>
-
-static rng_state R;
-
-static void fill(float *v, size_t n, float lo, float hi) {
-    for (size_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * rng_float(&R);
-}
-
-static double dot(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
-}
-
-typedef double (*scalar_fn)(void *ctx);
-/* largest |fd - g| / max(|fd|, |g|, 1e-2) over v[0..n) */
-static double fd_error(float *v, const float *g, size_t n, scalar_fn f, void *ctx, float eps) {
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        float keep = v[i];
-        v[i] = keep + eps;
-        double up = f(ctx);
-        v[i] = keep - eps;
-        double down = f(ctx);
-        v[i] = keep;
-        double fd = (up - down) / (2.0 * eps);
-        double e = fabs(fd - g[i]) / fmax(fmax(fabs(fd), fabs(g[i])), 1e-2);
-        if (e > worst) worst = e;
-    }
-    return worst;
-}
 
 #define TOL 2e-2
 

@@ -3,42 +3,10 @@
  * dropout, the optimisers' first steps, early stopping and the rng.
  * The scalar checked is L = sum(y * R) for a fixed random R, so dy = R. */
 #include "check.h"
+#include "fdcheck.h"
 #include "../../common/mlp.h"
 
 #include <string.h>
-
-static rng_state R;
-
-static void fill(float *v, int n, float lo, float hi) {
-    for (int i = 0; i < n; i++) v[i] = lo + (hi - lo) * rng_float(&R);
-}
-
-static double dot(const float *a, const float *b, int n) {
-    double s = 0;
-    for (int i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
-}
-
-/* Compare analytic gradient g[0..n) of f's scalar with respect to v[0..n)
- * against (f(v+e) - f(v-e)) / 2e; returns the largest error relative to
- * max(|fd|, |g|, 1e-2) (float arithmetic bounds how small it can get). */
-typedef double (*scalar_fn)(void *ctx);
-static double fd_error(float *v, const float *g, int n, scalar_fn f, void *ctx, float eps) {
-    double worst = 0;
-    for (int i = 0; i < n; i++) {
-        float keep = v[i];
-        v[i] = keep + eps;
-        double up = f(ctx);
-        v[i] = keep - eps;
-        double down = f(ctx);
-        v[i] = keep;
-        double fd = (up - down) / (2.0 * eps);
-        double scale = fmax(fmax(fabs(fd), fabs(g[i])), 1e-2);
-        double e = fabs(fd - g[i]) / scale;
-        if (e > worst) worst = e;
-    }
-    return worst;
-}
 
 #define TOL 2e-2
 
