@@ -5,8 +5,9 @@
  * loss and targets.  Parameters live in one allocation, gradients in another
  * with the same layout, activations in one arena sized for a batch (llm.c).
  *
- * Files: mlp.c (network), mlp_arch.c (architecture: flags, JSON, checks),
- * mlp_io.c (model file), mlp_train.c (training loop). */
+ * Files: mlp.c (network), mlp_arch.c (architecture: flags, checks),
+ * mlp_json.c (architecture from and to JSON), mlp_io.c (model file),
+ * mlp_train.c (training loop). */
 #ifndef SONGPIPE_MLP_H
 #define SONGPIPE_MLP_H
 #include <signal.h>
