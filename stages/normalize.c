@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,16 +111,6 @@ static void add_col(struct opts *o, const char *arg) {
     p[o->ncol - 1] = m;
 }
 
-/* value of an option given as "--opt VALUE" or "--opt=VALUE"; NULL: not this option */
-static const char *opt_value(int argc, char **argv, int *i, const char *name) {
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0) return NULL;
-    if (argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (argv[*i][n] != 0) return NULL;
-    if (*i + 1 >= argc) cli_usage("%s needs a value", name);
-    return argv[++*i];
-}
-
 static void check_opts(const struct opts *o) {
     if (shard_active(&o->shard) && !o->stats)
         cli_usage("--shard applies saved statistics: fit them once (--fit-only --save FILE), then --stats FILE --shard I/N");
@@ -138,32 +129,35 @@ static void check_opts(const struct opts *o) {
 }
 
 static struct opts parse_opts(int argc, char **argv) {
+    enum { O_METHOD = 256, O_COL, O_EXCLUDE, O_LOG, O_SAVE, O_STATS, O_SHARD, O_FIT };
+    static const struct option lo[] = {
+        {"method", 1, 0, O_METHOD}, {"col", 1, 0, O_COL}, {"exclude", 1, 0, O_EXCLUDE},
+        {"log", 1, 0, O_LOG}, {"save", 1, 0, O_SAVE}, {"stats", 1, 0, O_STATS},
+        {"shard", 1, 0, O_SHARD}, {"fit-only", 0, 0, O_FIT}, {0, 0, 0, 0}};
     struct opts o = {.method = NS_MINMAX};
-    const char *v;
-    int i;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--") == 0) { i++; break; }
-        if (a[0] != '-' || strcmp(a, "-") == 0) {
-            if (o.input) cli_usage("one input at most ('%s' and '%s')", o.input, a);
-            o.input = a;
-        } else if ((v = opt_value(argc, argv, &i, "--method"))) {
-            if (ns_method_parse(v, &o.method) || o.method == NS_NONE)
-                cli_usage("--method '%s': expected minmax, zscore or robust", v);
+    char err[200];
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:", lo, NULL)) != -1) {
+        switch (c) {
+        case O_METHOD:
+            if (ns_method_parse(optarg, &o.method) || o.method == NS_NONE)
+                cli_usage("--method '%s': expected minmax, zscore or robust", optarg);
             o.method_set = 1;
-        } else if ((v = opt_value(argc, argv, &i, "--col"))) add_col(&o, v);
-        else if ((v = opt_value(argc, argv, &i, "--exclude"))) push_list(&o.exclude, &o.nexclude, v, "--exclude");
-        else if ((v = opt_value(argc, argv, &i, "--log"))) push_list(&o.logs, &o.nlog, v, "--log");
-        else if ((v = opt_value(argc, argv, &i, "--save"))) o.save = v;
-        else if ((v = opt_value(argc, argv, &i, "--stats"))) o.stats = v;
-        else if ((v = opt_value(argc, argv, &i, "-o"))) o.output = v;
-        else if ((v = opt_value(argc, argv, &i, "--shard"))) {
-            char err[200];
-            if (shard_parse(v, &o.shard, err, sizeof err)) cli_usage("%s", err);
-        } else if (strcmp(a, "--fit-only") == 0) o.fit_only = 1;
-        else cli_usage("unknown option '%s'", a);
+            break;
+        case O_COL: add_col(&o, optarg); break;
+        case O_EXCLUDE: push_list(&o.exclude, &o.nexclude, optarg, "--exclude"); break;
+        case O_LOG: push_list(&o.logs, &o.nlog, optarg, "--log"); break;
+        case O_SAVE: o.save = optarg; break;
+        case O_STATS: o.stats = optarg; break;
+        case 'o': o.output = optarg; break;
+        case O_SHARD: if (shard_parse(optarg, &o.shard, err, sizeof err)) cli_usage("%s", err); break;
+        case O_FIT: o.fit_only = 1; break;
+        case ':': cli_usage("%s needs a value", argv[optind - 1]);
+        default: cli_usage("unknown option '%s'", argv[optind - 1]);
+        }
     }
-    for (; i < argc; i++) {
+    for (int i = optind; i < argc; i++) {
         if (o.input) cli_usage("one input at most ('%s' and '%s')", o.input, argv[i]);
         o.input = argv[i];
     }

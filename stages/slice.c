@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "shard.h"
 
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,39 +74,44 @@ static void parse_range(const char *opt, const char *v, int64_t *a, int64_t *b) 
 }
 
 static struct opts parse_opts(int argc, char **argv) {
+    enum { O_SHARD = 256, O_WIDTH, O_HOP, O_PAD, O_FRAMES, O_TILES, O_LAST, O_SHORT, O_KEYFMT };
+    static const struct option lo[] = {
+        {"shard", 1, 0, O_SHARD}, {"width", 1, 0, O_WIDTH}, {"hop", 1, 0, O_HOP},
+        {"pad-value", 1, 0, O_PAD}, {"frames", 1, 0, O_FRAMES}, {"tiles", 1, 0, O_TILES},
+        {"last", 1, 0, O_LAST}, {"short", 1, 0, O_SHORT}, {"key-format", 1, 0, O_KEYFMT}, {0, 0, 0, 0}};
     struct opts o = {.width = 128, .hop = -1, .t1 = INT64_MAX / 4, .f1 = INT64_MAX / 4};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEEDV() do { if (!v) cli_usage("%s needs a value", a); i++; } while (0)
-        if (strcmp(a, "-") == 0 || a[0] != '-') {
-            if (o.input) cli_usage("one input stream only ('%s' and '%s')", o.input, a);
-            o.input = a;
-        } else if (strcmp(a, "-o") == 0) { NEEDV(); o.output = v; }
-        else if (strcmp(a, "--shard") == 0) {
-            char err[200];
-            NEEDV();
-            if (shard_parse(v, &o.shard, err, sizeof err)) cli_usage("%s", err);
-        }
-        else if (strcmp(a, "--width") == 0) { NEEDV(); o.width = (int)cli_long(a, v, 1, 1 << 16); }
-        else if (strcmp(a, "--hop") == 0) { NEEDV(); o.hop = (int)cli_long(a, v, 1, 1 << 24); }
-        else if (strcmp(a, "--pad-value") == 0) { NEEDV(); o.pad_value = (float)cli_double(a, v, -1e30, 1e30); }
-        else if (strcmp(a, "--frames") == 0) { NEEDV(); parse_range(a, v, &o.f0, &o.f1); }
-        else if (strcmp(a, "--tiles") == 0) { NEEDV(); parse_range(a, v, &o.t0, &o.t1); }
-        else if (strcmp(a, "--last") == 0) {
-            NEEDV();
+    char err[200];
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:", lo, NULL)) != -1) {
+        const char *v = optarg;
+        switch (c) {
+        case 'o': o.output = v; break;
+        case O_SHARD: if (shard_parse(v, &o.shard, err, sizeof err)) cli_usage("%s", err); break;
+        case O_WIDTH: o.width = (int)cli_long("--width", v, 1, 1 << 16); break;
+        case O_HOP: o.hop = (int)cli_long("--hop", v, 1, 1 << 24); break;
+        case O_PAD: o.pad_value = (float)cli_double("--pad-value", v, -1e30, 1e30); break;
+        case O_FRAMES: parse_range("--frames", v, &o.f0, &o.f1); break;
+        case O_TILES: parse_range("--tiles", v, &o.t0, &o.t1); break;
+        case O_LAST:
             if (strcmp(v, "pad") && strcmp(v, "drop")) cli_usage("--last: '%s' is not pad or drop", v);
             o.drop = strcmp(v, "drop") == 0;
-        } else if (strcmp(a, "--short") == 0) {
-            NEEDV();
+            break;
+        case O_SHORT:
             if (strcmp(v, "error") && strcmp(v, "pad") && strcmp(v, "drop")) cli_usage("--short: '%s' is not error, pad or drop", v);
             o.short_policy = !strcmp(v, "pad") ? SHORT_PAD : !strcmp(v, "drop") ? SHORT_DROP : SHORT_ERROR;
-        } else if (strcmp(a, "--key-format") == 0) {
-            NEEDV();
+            break;
+        case O_KEYFMT:
             if (strcmp(v, "index") && strcmp(v, "track")) cli_usage("--key-format: '%s' is not index or track", v);
             o.plain_key = strcmp(v, "track") == 0;
-        } else cli_usage("unknown option '%s'", a);
-#undef NEEDV
+            break;
+        case ':': cli_usage("%s needs a value", argv[optind - 1]);
+        default: cli_usage("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (o.input) cli_usage("one input stream only ('%s' and '%s')", o.input, argv[i]);
+        o.input = argv[i];
     }
     if (o.hop < 0) o.hop = o.width;
     if (shard_active(&o.shard) && (!o.input || strcmp(o.input, "-") == 0))
