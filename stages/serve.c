@@ -66,9 +66,11 @@ static const char HELP[] =
 "                     (default data/sounds)\n"
 "  --max-k N          largest k a request may ask (default 1000)\n"
 "  --metric M         cosine (default), euclidean, dot or mad, every style\n"
-"  --continue-model M playlist continuation model: pop, title, cooc, itemknn\n"
-"                     or rp3beta (default cooc, as make continue; the item\n"
-"                     models with mpd-recommend's defaults)\n"
+"  --continue-model M playlist continuation model, any of mpd-recommend's:\n"
+"                     pop, title, cooc (default, as make continue), neural,\n"
+"                     blend, itemknn, rp3beta or ease, with its defaults;\n"
+"                     neural and blend need DIR/playlists/model.ts; ease is\n"
+"                     fitted at every load (seconds on 8192 tracks, 268 MB)\n"
 "  --poll S           check the artifacts' mtimes every S seconds and reload\n"
 "                     a changed set once it has been still for S (default 2)\n"
 "  --log              one line per request on stderr\n"
@@ -88,7 +90,7 @@ static opts parse_opts(int argc, char **argv) {
         {"continue-model", 1, 0, O_CONT}, {"max-upload", 1, 0, O_UPLOAD}, {"sound-model", 1, 0, O_SMODEL},
         {"sounds-dir", 1, 0, O_SDIR}, {0, 0, 0, 0}};
     opts o = {.out = "out", .listen = "127.0.0.1", .port = 8080, .threads = 2, .max_conns = 64,
-              .timeout = 10, .max_k = 1000, .max_body = 65536, .poll = 2, .metric = KNN_COSINE, .plmodel = 2,
+              .timeout = 10, .max_k = 1000, .max_body = 65536, .poll = 2, .metric = KNN_COSINE, .plmodel = PLR_COOC,
               .max_upload = 20L << 20, .sound_model = "data/sound.model", .sounds_dir = "data/sounds"};
     int c;
     opterr = 0;
@@ -111,11 +113,13 @@ static opts parse_opts(int argc, char **argv) {
         case O_UPLOAD: o.max_upload = cli_long("--max-upload", optarg, 1024, 1L << 30); break;
         case O_SMODEL: o.sound_model = optarg; break;
         case O_SDIR: o.sounds_dir = optarg; break;
-        case O_CONT:
-            o.plmodel = -1;
-            for (int i = 0; i < SERVE_NPLMODELS; i++) if (!strcmp(optarg, serve_plmodel_names[i])) o.plmodel = i;
-            if (o.plmodel < 0) cli_usage("--continue-model: unknown model '%s'; use pop, title, cooc, itemknn or rp3beta", optarg);
+        case O_CONT: {
+            char list[128];
+            int m = plr_parse(optarg);
+            if (m < 0) cli_usage("--continue-model: unknown model '%s'; use %s", optarg, plr_list(list, sizeof list));
+            o.plmodel = (plr_kind)m;
             break;
+        }
         case ':': cli_usage("%s needs a value", argv[optind - 1]);
         default: cli_usage("unknown option '%s'", argv[optind - 1]);
         }

@@ -7,7 +7,7 @@
 # artifacts without a failed request, and a clean stop (no sanitizer report).
 . "$(dirname "$0")/lib.sh"
 D=$ROOT/tests/data
-for b in serve knn csv-clean normalize pool pca mpd-ingest mpd-recommend spectro slice embed; do
+for b in serve knn csv-clean normalize pool pca mpd-ingest mpd-train mpd-recommend spectro slice embed train-mlp; do
   [ -x "$BIN/$b" ] || { skip "serve" "no $BIN/$b"; exit 0; }
 done
 command -v curl >/dev/null || { skip "serve" "no curl"; exit 0; }
@@ -286,17 +286,30 @@ is "... and the previous set still answers" "$(get "$U/api/styles"; body | jq -c
 is "the server never died" "$(kill -0 "$PID" && echo alive)" alive
 stop "server" "$T/s1.log"
 
-# the item models for continuation: the same list as mpd-recommend with its
-# defaults (on the copy made before the broken rebuild above)
+# every model of mpd-recommend, with its defaults (plrec.c, one list): the
+# same list as mpd-recommend (on the copy made before the broken rebuild
+# above); neural and blend read playlists/model.ts, a tiny mpd-train network
 O=$T/good
-for m in itemknn rp3beta; do
-  start "$T/s-$m.log" --continue-model $m
-  want=$(${MR/--model cooc/--model $m} -n 4 --songs 'alpha song; Bravo Song - fixture artist one' | sed -n 's/^ *[0-9]*\. //p' | tail -4 | tr '\n' '|')
-  code=$(get -d '{"songs": ["alpha song", "Bravo Song - fixture artist one"], "n": 4}' "$U/api/continue")
-  is "continue --continue-model $m = mpd-recommend --model $m" "$code $(body | jq -r '.model + " " + ([.results[] | .title + " - " + .artist] | join("|"))')|" "200 $m $want"
+mpd-train --dim 4 --hidden 8 --min-count 1 --epochs 2 --valid-frac 0 --seed 3 -o "$O/playlists/model.ts" \
+  "$O/playlists/playlists.ts" 2>/dev/null
+for m in pop title neural blend itemknn rp3beta ease; do
+  start "$T/s-$m.log" --continue-model $m --poll 60
+  w=; case $m in neural|blend) w="--weights $O/playlists/model.ts";; esac
+  for seeds in '"alpha song", "Bravo Song - fixture artist one"' '"Bravo Song - fixture artist one"'; do
+    want=$(mpd-recommend --model $m $w --train "$O/playlists/playlists.ts" --names "$O/playlists/names.tsv" \
+             --tracks "$O/playlists/tracks.tsv" -n 4 --songs "$(jq -r 'join("; ")' <<<"[$seeds]")" |
+           sed -n 's/^ *[0-9]*\. //p' | tail -4 | tr '\n' '|')
+    code=$(get -d "{\"songs\": [$seeds], \"n\": 4}" "$U/api/continue")
+    is "continue --continue-model $m = mpd-recommend --model $m (${seeds%%,*})" \
+       "$code $(body | jq -r '.model + " " + ([.results[] | .title + " - " + .artist] | join("|"))')|" "200 $m $want"
+  done
   stop "server ($m)" "$T/s-$m.log"
 done
-fails "--continue-model bogus: exit 2, the models listed" 2 "use pop, title, cooc, itemknn or rp3beta" serve --out "$O" --port 0 --continue-model ease
+mv "$O/playlists/model.ts" "$T/model.ts"
+fails "--continue-model neural without playlists/model.ts: exit 1, says what to build" 1 \
+  "continue-model neural needs .*playlists/model.ts.*make eval-playlists" serve --out "$O" --port 0 --continue-model neural
+fails "--continue-model bogus: exit 2, every model listed" 2 "use pop, title, cooc, neural, blend, itemknn, rp3beta or ease" \
+  serve --out "$O" --port 0 --continue-model bogus
 
 # ---- startup and usage errors ----
 fails "missing artifacts: exit 1, names the file" 1 "$T/none/features/songs.tsv: cannot open.*make features" serve --out "$T/none" --port 0

@@ -10,11 +10,7 @@
 #include "cli.h"
 #include "knn.h"
 #include "playlists.h"
-#include "plmodel.h"
-
-/* the playlist continuation models serve offers (--continue-model) */
-#define SERVE_NPLMODELS 5
-extern const char *const serve_plmodel_names[SERVE_NPLMODELS];   /* api.c */
+#include "plrec.h"
 #include "plvocab.h"
 #include "songsearch.h"
 
@@ -31,7 +27,7 @@ typedef struct {
     long max_body;
     double poll;
     knn_metric metric;
-    int plmodel;                /* an index of serve_plmodel_names */
+    plr_kind plmodel;           /* --continue-model, with plrec.c's defaults */
     long max_upload;
     const char *sound_model, *sounds_dir;
 } opts;
@@ -57,15 +53,14 @@ typedef struct {
 } style;
 
 /* Playlist continuation (out/playlists): the training playlists, their
- * titles, the track vocabulary and the model, whose scratch space makes
- * one query at a time (mu). */
+ * titles, the track vocabulary and the model (plrec.h, as mpd-recommend
+ * builds it), whose scratch space makes one query at a time (mu). */
 typedef struct {
     pl_set train;
     pl_vocab vocab;
     catalog names;
     const char **titles;
-    plm_model m;
-    int built;
+    plr_model r;
     pthread_mutex_t mu;
 } playlists;
 
