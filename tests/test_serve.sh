@@ -202,6 +202,30 @@ is "sounds-like: GET -> 405" "$(get "$U/api/sounds-like")" 405
 is "sounds-like: no temporary file left" "$(ls -A "$T/tmp" | wc -l)" 0
 is "audio: a library file, as it is" "$(get "$U/audio/brahms")$(cmp -s "$T/body" "$T/sounds/brahms.ogg" && echo same)" 200same
 like "audio: served as audio/ogg" "$(curl -s -D - -o /dev/null "$U/audio/brahms")" 'Content-Type: audio/ogg'
+# byte ranges (a player seeking): one range, 206 with Content-Range, 416 past the end
+sz=$(stat -c %s "$T/sounds/brahms.ogg")
+hdr() { curl -s -D - -o "$T/body" "$@" | tr -d '\r'; }
+like "audio: Accept-Ranges: bytes" "$(hdr "$U/audio/brahms")" 'Accept-Ranges: bytes'
+h=$(hdr -r 0-99 "$U/audio/brahms")
+is "range 0-99: 206, Content-Range, the first 100 bytes" \
+   "$(sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p' <<<"$h") $(grep -i '^Content-Range' <<<"$h") $(cmp -s "$T/body" <(head -c 100 "$T/sounds/brahms.ogg") && echo same)" \
+   "206 Content-Range: bytes 0-99/$sz same"
+h=$(hdr -r 1000- "$U/audio/brahms")
+is "range 1000-: the rest of the file" "$(grep -i '^Content-Range' <<<"$h") $(cmp -s "$T/body" <(tail -c +1001 "$T/sounds/brahms.ogg") && echo same)" \
+   "Content-Range: bytes 1000-$((sz - 1))/$sz same"
+h=$(hdr -r -77 "$U/audio/brahms")
+is "range -77: the last 77 bytes" "$(grep -i '^Content-Range' <<<"$h") $(cmp -s "$T/body" <(tail -c 77 "$T/sounds/brahms.ogg") && echo same)" \
+   "Content-Range: bytes $((sz - 77))-$((sz - 1))/$sz same"
+h=$(hdr -r "$((sz - 10))-99999999999999999999999" "$U/audio/brahms")
+is "range past the end: cut at the end" "$(grep -i '^Content-Range' <<<"$h") $(stat -c %s "$T/body")" "Content-Range: bytes $((sz - 10))-$((sz - 1))/$sz 10"
+h=$(hdr -r "$sz-" "$U/audio/brahms")
+is "range starting past the end: 416, Content-Range */size" "$(sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p' <<<"$h") $(grep -i '^Content-Range' <<<"$h")" \
+   "416 Content-Range: bytes */$sz"
+like "416 says the file's size as JSON" "$(body | jq -r .error)" "outside the file \($sz bytes\)"
+is "range -0: 416" "$(get -r -0 "$U/audio/brahms")" 416
+is "several ranges: the whole file (one range only)" "$(get -r 0-9,20-29 "$U/audio/brahms") $(stat -c %s "$T/body")" "200 $sz"
+is "a malformed range is ignored: the whole file" "$(get -H 'Range: bytes=9-2' "$U/audio/brahms") $(stat -c %s "$T/body")" "200 $sz"
+is "another unit is ignored" "$(get -H 'Range: lines=1-2' "$U/audio/brahms") $(stat -c %s "$T/body")" "200 $sz"
 for p in /audio/evil /audio/passwd /audio/../../etc/passwd /audio/..%2f..%2fetc%2fpasswd /audio/%2e%2e /audio/ /audio/brahms%00; do
   code=$(get "$U$p")
   if [ "$code" = 404 ] && ! grep -q 'root:' "$T/body"; then pass "audio outside the library refused: $p"; else fail "audio outside the library refused: $p" "status $code"; fi
@@ -235,25 +259,6 @@ t0=$SECONDS
 timeout 8 cat <&7 >"$T/slow.out"; rc=$?
 like "the slow client is cut off by --timeout (2 s)" "$rc $((SECONDS - t0))" '^0 [1-5]$'
 exec 7>&-
-# twelve idle connections against --max-conns 6 (3 per worker thread)
-for fd in $(seq 10 21); do eval "exec $fd<>/dev/tcp/127.0.0.1/${U##*:}"; done
-sleep 0.5
-open=0
-for fd in $(seq 10 21); do timeout 0.2 cat <&"$fd" >/dev/null; [ $? = 124 ] && open=$((open + 1)); done
-# (a worker at its limit closes what it accepts; which worker accepts is
-# the kernel's choice, so between 3 and 6 stay open)
-like "past --max-conns, the extra connections are closed at once" "$open" '^[3-6]$'
-# at the limit the workers stop accepting: a new client waits in the
-# kernel's listen queue until an idle connection times out (2 s), or is
-# closed when it reaches a worker at its limit; it never waits for long
-t0=$(date +%s%N)
-code=$(curl -s -m 8 -o /dev/null -w '%{http_code}' "$U/api/styles"); rc=$?
-ms=$((($(date +%s%N) - t0) / 1000000))
-like "a request at the limit is refused or waits for a timed-out slot" "$rc $code" '^(0 200|52 000|56 000|7 000)$'
-like "... within the idle timeout, not forever" "$ms" '^[0-9]{1,4}$'
-for fd in $(seq 10 21); do eval "exec $fd>&-"; done
-sleep 0.3
-is "answers again once they close" "$(get "$U/api/styles")" 200
 
 # ---- a short load (the full one is tests/bench/serve.sh, make bench) ----
 if cc -O2 -pthread -o "$T/loadgen" "$ROOT/tests/bench/loadgen.c" 2>"$T/cc.err"; then
@@ -316,9 +321,48 @@ fails "missing artifacts: exit 1, names the file" 1 "$T/none/features/songs.tsv:
 O=$T/good
 fails "--port abc: exit 2" 2 "--port: 'abc' is not an integer" serve --out "$O" --port abc
 fails "--listen bogus: exit 2" 2 "--listen: 'nowhere' is not an IPv4 or IPv6 address" serve --out "$O" --listen nowhere
-start "$T/s2.log" --poll 60
+start "$T/s2.log" --poll 60 --max-conns 4 --timeout 30
 fails "a port in use: exit 1" 1 "cannot listen on 127.0.0.1 port ${U##*:}" serve --out "$O" --port "${U##*:}"
+# ---- too many connections: the bounded pool (--max-conns 4) ----
+opened() {  # the descriptors of $@ still open (a read times out instead of ending)
+  local fd n=0; for fd in "$@"; do timeout 0.2 cat <&"$fd" >/dev/null; [ $? = 124 ] && n=$((n + 1)); done; echo $n
+}
+for fd in 10 11 12 13; do eval "exec $fd<>/dev/tcp/127.0.0.1/${U##*:}"; done
+sleep 0.3
+is "four idle connections, all held" "$(opened 10 11 12 13)" 4
+t0=$(date +%s%N)
+h=$(curl -s -m 8 -D - -o "$T/body" "$U/api/styles" | tr -d '\r')
+ms=$((($(date +%s%N) - t0) / 1000000))
+is "the fifth: 503 at once, closed, with the reason as JSON" \
+   "$(sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p' <<<"$h") $(grep -ci '^Connection: close' <<<"$h") $(body | jq -r .error)" \
+   "503 1 too many connections: serve answers 4 at once (--max-conns); try again"
+like "... promptly" "$ms" '^[0-9]{1,4}$'
+is "a POST past the limit: 503 too" "$(get -d '["t001"]' "$U/api/similar")" 503
+exec 14<>/dev/tcp/127.0.0.1/"${U##*:}"
+t0=$SECONDS
+timeout 10 cat <&14 >/dev/null; rc=$?
+like "an idle connection past the limit is closed after 1 s" "$rc $((SECONDS - t0))" '^0 [0-4]$'
+is "... while the four stay open" "$(opened 10 11 12 13)" 4
+exec 10>&-
+sleep 0.3
+is "one closes: the next request is answered" "$(get "$U/api/styles")" 200
+for fd in 11 12 13 14; do eval "exec $fd>&-"; done
+sleep 0.3
+is "all close: answered" "$(get "$U/api/styles")" 200
 stop "second server" "$T/s2.log"
+# per address (--max-conns-per-ip 2): the third from 127.0.0.1 is closed unanswered
+start "$T/s3.log" --poll 60 --max-conns-per-ip 2
+for fd in 10 11 12; do eval "exec $fd<>/dev/tcp/127.0.0.1/${U##*:}"; done
+sleep 0.3
+t0=$SECONDS
+timeout 10 cat <&12 >/dev/null; rc=$?
+is "past --max-conns-per-ip: closed at once, the two held" "$rc $((SECONDS - t0)) $(opened 10 11)" "0 0 2"
+code=$(curl -s -m 8 -o /dev/null -w '%{http_code}' "$U/api/styles"); rc=$?
+like "... a request gets no answer (curl: empty reply or reset)" "$rc $code" '^(52|56) 000$'
+for fd in 10 11 12; do eval "exec $fd>&-"; done
+sleep 0.3
+is "... and is answered once they close" "$(get "$U/api/styles")" 200
+stop "third server" "$T/s3.log"
 ok "--help" serve --help
 
 # make serve: PORT reaches the recipe as data and is checked

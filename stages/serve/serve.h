@@ -23,7 +23,7 @@
 
 typedef struct {
     const char *out, *listen;
-    int port, threads, max_conns, timeout, max_k, log;
+    int port, threads, max_conns, max_conns_per_ip, timeout, max_k, log;
     long max_body;
     double poll;
     knn_metric metric;
@@ -107,6 +107,8 @@ typedef struct {
     const style *cand_style;
     const char *const *cand_keys;   /* or candidate keys (artists) */
     const char *allow;          /* 405: the methods allowed */
+    int close;                  /* 503 past --max-conns: Connection: close, Retry-After */
+    char content_range[80];     /* 416: bytes, star, slash, the size */
 } reply;
 
 int fail_with(reply *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
