@@ -24,6 +24,11 @@ pool --by track_artist --catalog "$O/features/songs.tsv" -o "$T/artists.ts" "$T/
 normalize --stats "$T/stats.json" -o "$O/features/artists.norm.ts" "$T/artists.ts" 2>/dev/null
 cp "$O/features/songs.tsv" "$O/learned/songs.tsv"
 pca -k 2 -o "$O/learned/pca.emb.ts" "$O/features/songs.norm.ts" 2>/dev/null
+# a learned style as make learned builds one: train-mlp (a tiny autoencoder,
+# 20 epochs) on the songs, embed at its bottleneck
+train-mlp -q --inputs $COLS --autoencoder --layers 6,3,6,4 --act relu --epochs 20 --batch 8 --seed 1 \
+  -o "$T/ae.model" "$T/songs.ts" 2>/dev/null
+embed -m "$T/ae.model" --layer dense.1 -o "$O/learned/ae.emb.ts" "$T/songs.ts" 2>/dev/null
 printf '\x89PNG\r\n\x1a\nfixture' >"$O/charts/years.png"
 ln -s /etc/passwd "$O/charts/link.png"
 # playlists: the invented MPD slices of tests/data/mpd, under their real names
@@ -40,9 +45,10 @@ printf '%s\n' "$T/sounds/brahms.ogg" "$T/sounds/trumpet.ogg" "$T/sounds/fishin.o
 spectro -q --fmax 8000 <"$T/lib.list" 2>/dev/null | slice 2>/dev/null | embed -m "$ROOT/data/sound.model" --track-keys 2>/dev/null |
   pool -o "$O/cnn/index.ts" 2>/dev/null
 { cat "$T/lib.list"; echo "$T/sounds/evil.ogg"; echo /etc/passwd; } >"$O/cnn/library.list"
-ok "fixture artifacts built" test -s "$O/learned/pca.emb.ts" -a -s "$O/features/artists.norm.ts"
+ok "fixture artifacts built" test -s "$O/learned/pca.emb.ts" -a -s "$O/learned/ae.emb.ts" -a -s "$O/features/artists.norm.ts"
 KR="knn --index $O/features/songs.norm.ts --catalog $O/features/songs.tsv"
 KP="knn --index $O/learned/pca.emb.ts --catalog $O/learned/songs.tsv"
+KA="knn --index $O/learned/ae.emb.ts --catalog $O/learned/songs.tsv"
 
 # ---- the server: port 0 = a free port, read back from its first line ----
 PID=
@@ -68,8 +74,8 @@ get() { curl -s --path-as-is -o "$T/body" -w '%{http_code}' "$@"; }    # prints 
 body() { cat "$T/body"; }
 
 is "styles: 200" "$(get "$U/api/styles")" 200
-is "styles: raw and the learned one" "$(body | jq -c '[.styles[].name]')" '["raw","pca"]'
-is "styles: rows, dims, metric" "$(body | jq -c '[.styles[0].rows, .styles[0].dims, .styles[1].dims, .styles[0].metric]')" '[35,4,2,"cosine"]'
+is "styles: raw and the learned ones" "$(body | jq -c '[.styles[].name]')" '["raw","ae","pca"]'
+is "styles: rows, dims, metric" "$(body | jq -c '[.styles[0].rows, .styles[0].dims, .styles[1].dims, .styles[2].dims, .styles[0].metric]')" '[35,4,3,2,"cosine"]'
 is "styles: artists loaded, generation 1" "$(body | jq -c '[.artists, .generation]')" '[true,1]'
 
 # ---- search ----
@@ -103,6 +109,8 @@ same_as_knn "similar raw t002 k=5 = knn --song" x "$U/api/similar?id=t002&k=5" $
 same_as_knn "similar raw by title = knn --song" x "$U/api/similar?id=Sunrise%20Drive&k=10" $KR --song "Sunrise Drive" -k 10
 same_as_knn "similar raw k=34 (all songs) = knn" x "$U/api/similar?id=t032&k=34" $KR --song t032 -k 34
 same_as_knn "similar pca style = knn on its table" x "$U/api/similar?id=t010&style=pca&k=7" $KP --song t010 -k 7
+same_as_knn "similar ae style (train-mlp + embed) = knn on its embedding" x "$U/api/similar?id=t010&style=ae&k=7" $KA --song t010 -k 7
+same_as_knn "similar ae style, all songs = knn" x "$U/api/similar?id=Sunrise%20Drive&style=ae&k=34" $KA --song "Sunrise Drive" -k 34
 same_as_knn "similar 'TITLE - ARTIST' = knn" x "$U/api/similar?id=Heartbeat%20-%20Northbound%20Owls&k=4" $KR --song "Heartbeat - Northbound Owls" -k 4
 get "$U/api/similar?id=t002&k=3" >/dev/null
 is "similar: JSON shape" "$(body | jq -c '[.style, .metric, .k, .query.id, (.results | length), ([.results[0] | has("rank", "score", "reason", "title", "artist", "columns")] | all)]')" \
@@ -112,6 +120,8 @@ get "$U/api/similar?id=t001&k=10" >/dev/null
 like "reasons of raw name the shared features" "$(body | jq -r '.results[].reason')" "both (high|low) (danceability|energy|valence|acousticness) \("
 get "$U/api/similar?id=t001&k=10&style=pca" >/dev/null
 is "reasons of an embedding never name its columns" "$(body | jq -r '.results[].reason' | grep -c 'pc[12]')" 0
+get "$U/api/similar?id=t001&k=10&style=ae" >/dev/null
+is "... nor the learned style's" "$(body | jq -r '.results[].reason' | grep -c 'dense')" 0
 is "similar: default k is 10" "$(get "$U/api/similar?id=t002"; body | jq '.results | length')" 20010
 
 # errors carry knn's words
@@ -126,7 +136,7 @@ like "k=0 names k and the range" "$(body | jq -r .error)" "^k: '0' is not an int
 is "k=abc -> 400" "$(get "$U/api/similar?id=t002&k=abc")" 400
 is "k too large -> 400" "$(get "$U/api/similar?id=t002&k=99999999999999999999")" 400
 is "unknown style -> 400" "$(get "$U/api/similar?id=t002&style=nope")" 400
-like "unknown style lists the styles" "$(body | jq -r .error)" "the styles built are: raw, pca"
+like "unknown style lists the styles" "$(body | jq -r .error)" "the styles built are: raw, ae, pca"
 is "missing id -> 400" "$(get "$U/api/similar")" 400
 
 # ---- a list of songs (POST) = knn --playlist ----
@@ -135,6 +145,9 @@ code=$(get -H 'Content-Type: application/json' -d '["t001", "Paper Boats", "t010
 is "POST list: 200" "$code" 200
 is "POST list = knn --playlist" "$(body | jq -r '.results[].id' | tr '\n' ' ')" "$want"
 like "POST list: reason names the member it is nearest to" "$(body | jq -r '.results[].reason')" "nearest to '"
+code=$(get -d '{"ids": ["t001", "t020", "t033"], "style": "ae", "k": 5}' "$U/api/similar")
+is "POST list in the ae style = knn --playlist on its embedding" "$code $(body | jq -r '.results[].id' | tr '\n' ' ')" \
+   "200 $($KA --playlist 't001;t020;t033' -k 5 --tsv | cut -f3 | tr '\n' ' ')"
 code=$(get -d '{"ids": ["t001", "t002"], "style": "pca", "k": 3}' "$U/api/similar")
 is "POST object with style and k = knn" "$code $(body | jq -r '.results[].id' | tr '\n' ' ')" \
    "200 $($KP --playlist 't001;t002' -k 3 --tsv | cut -f3 | tr '\n' ' ')"
