@@ -263,7 +263,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, reply *r, const char 
         snprintf(r->content_range, sizeof r->content_range, "bytes */%" PRIu64, size);
         *refused = 1;
         return fail_with(r, 416, "range '%.100s' is outside the file (%" PRIu64 " bytes); ask for bytes 0 to %" PRIu64,
-                         h, size, size ? size - 1 : 0), MHD_NO;
+                         utf8_ok(h) ? h : "?", size, size ? size - 1 : 0), MHD_NO;
     }
     /* MHD closes the descriptor with the response */
     struct MHD_Response *resp = part ? MHD_create_response_from_fd_at_offset64(to - from + 1, fd, from)
