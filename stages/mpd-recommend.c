@@ -5,8 +5,7 @@
 #include "catalog.h"
 #include "cli.h"
 #include "playlists.h"
-#include "plmodel.h"
-#include "plneural.h"
+#include "plrec.h"
 #include "plvocab.h"
 
 #include <errno.h>
@@ -70,20 +69,18 @@ static const char HELP[] =
 "  --songs LIST      continue a list of songs 'Title - Artist; Title; ...'\n"
 "  -h, --help        this help;  -V, --version\n";
 
-enum { M_POP, M_TITLE, M_COOC, M_NEURAL, M_BLEND, M_ITEMKNN, M_RP3BETA, M_EASE };
-static const char *const model_names[] = {"pop", "title", "cooc", "neural", "blend", "itemknn", "rp3beta", "ease"};
-
 struct opts {
-    int model;
+    plr_opts m;                 /* the model and its parameters (plrec.h) */
     long n;
-    double blend, alpha, beta, shrink, lambda;
-    long neighbours, ease_tracks;
     const char *train, *names, *weights, *queries, *seeds, *out, *tracks, *playlist, *from, *songs;
 };
 
 static struct opts parse_opts(int argc, char **argv) {
-    struct opts o = {.model = -1, .n = -1, .blend = 0.2, .alpha = -1, .beta = -1, .shrink = -1, .neighbours = -1,
-                     .lambda = 2000, .ease_tracks = 8192};
+    struct opts o = {.n = -1};
+    int model = -1;
+    double blend = -1, alpha = -1, beta = -1, shrink = -1, lambda = -1;
+    long neighbours = -1, ease_tracks = -1;
+    char list[128];
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"train", 1, 0, 't'}, {"names", 1, 0, 'N'}, {"weights", 1, 0, 'w'},
         {"queries", 1, 0, 'q'}, {"seeds", 1, 0, 's'}, {"tracks", 1, 0, 'T'}, {"playlist", 1, 0, 'p'},
@@ -94,16 +91,15 @@ static struct opts parse_opts(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "o:n:", lo, NULL)) != -1) {
         switch (c) {
         case 'm':
-            for (int i = 0; i < (int)(sizeof model_names / sizeof *model_names); i++)
-                if (!strcmp(optarg, model_names[i])) o.model = i;
-            if (o.model < 0) cli_usage("--model: '%s' is not one of pop, title, cooc, neural, blend, itemknn, rp3beta, ease", optarg);
+            if ((model = plr_parse(optarg)) < 0)
+                cli_usage("--model: '%s' is not one of %s", optarg, plr_list(list, sizeof list));
             break;
-        case 'A': o.alpha = cli_double("--alpha", optarg, 0, 10); break;
-        case 'B': o.beta = cli_double("--beta", optarg, 0, 1); break;
-        case 'H': o.shrink = cli_double("--shrink", optarg, 0, 1e9); break;
-        case 'L': o.lambda = cli_double("--lambda", optarg, 1e-6, 1e12); break;
-        case 'E': o.ease_tracks = cli_long("--ease-tracks", optarg, 1, 65536); break;
-        case 'K': o.neighbours = cli_long("--neighbours", optarg, 0, 1L << 30); break;
+        case 'A': alpha = cli_double("--alpha", optarg, 0, 10); break;
+        case 'B': beta = cli_double("--beta", optarg, 0, 1); break;
+        case 'H': shrink = cli_double("--shrink", optarg, 0, 1e9); break;
+        case 'L': lambda = cli_double("--lambda", optarg, 1e-6, 1e12); break;
+        case 'E': ease_tracks = cli_long("--ease-tracks", optarg, 1, 65536); break;
+        case 'K': neighbours = cli_long("--neighbours", optarg, 0, 1L << 30); break;
         case 't': o.train = optarg; break;
         case 'N': o.names = optarg; break;
         case 'w': o.weights = optarg; break;
@@ -113,23 +109,27 @@ static struct opts parse_opts(int argc, char **argv) {
         case 'p': o.playlist = optarg; break;
         case 'f': o.from = optarg; break;
         case 'S': o.songs = optarg; break;
-        case 'b': o.blend = cli_double("--blend", optarg, 0, 1); break;
+        case 'b': blend = cli_double("--blend", optarg, 0, 1); break;
         case 'n': o.n = cli_long("-n", optarg, 1, 1 << 24); break;
         case 'o': o.out = optarg; break;
         default: cli_usage("unknown option");
         }
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
-    if (o.model < 0) cli_usage("--model is required (pop, title, cooc, neural, blend, itemknn, rp3beta or ease)");
-    plm_graph_opts d = plm_graph_defaults(o.model == M_RP3BETA ? PLM_RP3BETA : PLM_ITEMKNN);
-    if (o.alpha < 0) o.alpha = d.alpha;
-    if (o.beta < 0) o.beta = d.beta;
-    if (o.shrink < 0) o.shrink = d.shrink;
-    if (o.neighbours < 0) o.neighbours = d.neighbours;
-    if (o.model == M_ITEMKNN && o.alpha > 1) cli_usage("--alpha: itemknn takes 0..1 (the share of the seed's popularity)");
+    if (model < 0) cli_usage("--model is required (%s)", plr_list(list, sizeof list));
+    /* the defaults are plrec.c's, shared with serve; an option overrides one */
+    o.m = plr_defaults((plr_kind)model);
+    if (blend >= 0) o.m.blend = blend;
+    if (alpha >= 0) o.m.graph.alpha = alpha;
+    if (beta >= 0) o.m.graph.beta = beta;
+    if (shrink >= 0) o.m.graph.shrink = shrink;
+    if (neighbours >= 0) o.m.graph.neighbours = neighbours;
+    if (lambda >= 0) o.m.lambda = lambda;
+    if (ease_tracks >= 0) o.m.ease_tracks = (int32_t)ease_tracks;
+    if (model == PLR_ITEMKNN && o.m.graph.alpha > 1) cli_usage("--alpha: itemknn takes 0..1 (the share of the seed's popularity)");
     if (!o.train) cli_usage("--train FILE is required");
-    if ((o.model == M_NEURAL || o.model == M_BLEND) && !o.weights)
-        cli_usage("--model %s needs --weights FILE (mpd-train -o)", o.model == M_NEURAL ? "neural" : "blend");
+    if (plr_needs_weights(o.m.kind) && !o.weights)
+        cli_usage("--model %s needs --weights FILE (mpd-train -o)", plr_names[model]);
     int batch = o.queries || o.seeds, cont = o.playlist || o.songs;
     if (batch == cont) cli_usage("give either --queries and --seeds (batch) or --playlist / --songs (continue)");
     if (batch && (!o.queries || !o.seeds)) cli_usage("--queries and --seeds go together");
@@ -141,30 +141,11 @@ static struct opts parse_opts(int argc, char **argv) {
 
 typedef struct {
     const struct opts *o;
-    plm_model m;
-    pln_model *net;
-    plm_ease_model ease;
+    plr_model r;
 } recommender;
 
 static int64_t recommend(recommender *R, const char *title, const int32_t *seeds, int64_t ns, int32_t *out) {
-    int64_t n = R->o->n, k;
-    switch (R->o->model) {
-    case M_POP: k = plm_popular(&R->m, seeds, ns, out, n); break;
-    case M_TITLE: k = plm_title(&R->m, title, seeds, ns, out, n); break;
-    case M_COOC: k = plm_cooc(&R->m, title, seeds, ns, out, n); break;
-    case M_NEURAL: k = ns ? pln_recommend(R->net, &R->m, seeds, ns, out, n) : plm_title(&R->m, title, seeds, ns, out, n); break;
-    case M_ITEMKNN:
-    case M_RP3BETA: {
-        const struct opts *o = R->o;
-        plm_graph_opts g = {o->model == M_ITEMKNN ? PLM_ITEMKNN : PLM_RP3BETA, o->alpha, o->beta, o->shrink, o->neighbours};
-        k = plm_graph(&R->m, &g, title, seeds, ns, out, n);
-        break;
-    }
-    case M_EASE: k = plm_ease(&R->ease, &R->m, title, seeds, ns, out, n); break;
-    default:
-        k = ns ? pln_recommend_blend(R->net, &R->m, seeds, ns, (float)R->o->blend, out, n)
-               : plm_title(&R->m, title, seeds, ns, out, n);
-    }
+    int64_t k = plr_recommend(&R->r, title, seeds, ns, out, R->o->n);
     if (k == -2) cli_die("co-occurrence scores past 2^32 - 1 (the seeds are in over 4 billion training playlists)");
     if (k < 0) cli_die("out of memory");
     return k;
@@ -193,16 +174,16 @@ static void run_batch(recommender *R) {
     if (ts_header_init(&h, "recs", TS_I32, 1, cols)) cli_die("out of memory");
     h.key_name = strdup("qid");
     cJSON *meta = ts_header_meta(&h);
-    cJSON_AddStringToObject(meta, "model", model_names[o->model]);
-    if (o->model == M_ITEMKNN || o->model == M_RP3BETA) {
-        cJSON_AddNumberToObject(meta, "alpha", o->alpha);
-        if (o->model == M_RP3BETA) cJSON_AddNumberToObject(meta, "beta", o->beta);
-        else cJSON_AddNumberToObject(meta, "shrink", o->shrink);
-        cJSON_AddNumberToObject(meta, "neighbours", (double)o->neighbours);
+    cJSON_AddStringToObject(meta, "model", plr_names[o->m.kind]);
+    if (o->m.kind == PLR_ITEMKNN || o->m.kind == PLR_RP3BETA) {
+        cJSON_AddNumberToObject(meta, "alpha", o->m.graph.alpha);
+        if (o->m.kind == PLR_RP3BETA) cJSON_AddNumberToObject(meta, "beta", o->m.graph.beta);
+        else cJSON_AddNumberToObject(meta, "shrink", o->m.graph.shrink);
+        cJSON_AddNumberToObject(meta, "neighbours", (double)o->m.graph.neighbours);
     }
-    if (o->model == M_EASE) {
-        cJSON_AddNumberToObject(meta, "lambda", o->lambda);
-        cJSON_AddNumberToObject(meta, "ease_tracks", (double)R->ease.V);
+    if (o->m.kind == PLR_EASE) {
+        cJSON_AddNumberToObject(meta, "lambda", o->m.lambda);
+        cJSON_AddNumberToObject(meta, "ease_tracks", (double)R->r.ease.V);
     }
     cJSON_AddNumberToObject(ts_header_meta(&h), "n", (double)o->n);
     ts_writer *w = cli_open_write(o->out);
@@ -293,9 +274,7 @@ static void run_continue(recommender *R, const pl_set *train) {
     int32_t *out = malloc((size_t)o->n * sizeof *out);
     if (!out) cli_die("out of memory");
     int64_t k = recommend(R, "", seeds, ns, out);
-    static const char *const names[] = {"popularity", "title", "co-occurrence", "neural", "neural + co-occurrence blend",
-                                        "item kNN", "RP3beta", "EASE"};
-    printf("Next songs (%s model):\n", names[o->model]);
+    printf("Next songs (%s model):\n", plr_titles[o->m.kind]);
     for (int64_t i = 0; i < k; i++) printf("  %3" PRId64 ". %s\n", i + 1, label(&v, out[i], lab, sizeof lab));
     if (fflush(stdout) != 0 || ferror(stdout)) cli_die("<stdout>: write failed: %s", strerror(errno ? errno : EIO));
     free(out); free(seeds);
@@ -321,23 +300,14 @@ int main(int argc, char **argv) {
         if (c.nrows > ntracks) ntracks = (int32_t)c.nrows;
         cat_free(&c);
     }
-    if (o.model == M_NEURAL || o.model == M_BLEND) {
-        if (!(R.net = pln_load(o.weights, err, sizeof err))) cli_die("%s", err);
-        if (R.net->ntracks > ntracks) ntracks = R.net->ntracks;
-    }
     double t0 = cli_now();
-    if (plm_build(&R.m, &train, titles, ntracks, err, sizeof err)) cli_die("%s", err);
-    if (o.model == M_EASE) {
-        double t1 = cli_now();
-        if (plm_ease_build(&R.ease, &R.m, (int32_t)o.ease_tracks, o.lambda, err, sizeof err)) cli_die("%s", err);
-        cli_warn("EASE fitted over the %d most played tracks in %.2f s", R.ease.V, cli_now() - t1);
-    }
+    if (plr_build(&R.r, &o.m, &train, titles, ntracks, o.weights, err, sizeof err)) cli_die("%s", err);
+    if (o.m.kind == PLR_EASE)
+        cli_warn("EASE fitted over the %d most played tracks in %.2f s", R.r.ease.V, cli_now() - t0);
     if (o.queries) cli_warn("model built in %.3f s (%" PRId64 " playlists, %" PRId64 " rows)", cli_now() - t0, train.n, train.off[train.n]);
     if (o.queries) run_batch(&R);
     else run_continue(&R, &train);
-    plm_ease_free(&R.ease);
-    plm_free(&R.m);
-    if (R.net) { pln_free(R.net); free(R.net); }
+    plr_free(&R.r);
     if (titles) { free(titles); cat_free(&names); }
     pl_free(&train);
     return 0;

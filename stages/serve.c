@@ -16,7 +16,7 @@
  *   POST /api/sounds-like?k=     body: an audio file; the library songs that
  *                                sound like it (spectro | slice | embed | pool,
  *                                the stages themselves, then the CNN index)
- *   GET  /audio/KEY              a library song's audio file
+ *   GET  /audio/KEY              a library song's audio file (one Range: 206, 416)
  *   GET  /api/charts             chart names;  GET /charts/NAME.png|svg
  *
  * Errors are {"error": "..."} with the HTTP status and the CLI's words.
@@ -30,11 +30,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,8 +56,12 @@ static const char HELP[] =
 "  --listen ADDR      IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
 "  --port N           TCP port (default 8080; 0 = any free port, printed)\n"
 "  --threads N        worker threads answering requests (default 2)\n"
-"  --max-conns N      open connections at most; more are closed at once\n"
-"                     (default 64)\n"
+"  --max-conns N      connections served at once (default 64); one past\n"
+"                     them gets 503 to its request and is closed, or is\n"
+"                     closed after 1 s idle; past 2N + threads libmicro-\n"
+"                     httpd closes new connections unanswered\n"
+"  --max-conns-per-ip N  connections from one address (default 0: no\n"
+"                     limit); more are closed unanswered at once\n"
 "  --timeout S        close a connection idle for S seconds (default 10)\n"
 "  --max-body BYTES   largest request body (default 65536; larger: 413)\n"
 "  --max-upload BYTES largest audio upload to /api/sounds-like (default\n"
@@ -66,9 +72,11 @@ static const char HELP[] =
 "                     (default data/sounds)\n"
 "  --max-k N          largest k a request may ask (default 1000)\n"
 "  --metric M         cosine (default), euclidean, dot or mad, every style\n"
-"  --continue-model M playlist continuation model: pop, title, cooc, itemknn\n"
-"                     or rp3beta (default cooc, as make continue; the item\n"
-"                     models with mpd-recommend's defaults)\n"
+"  --continue-model M playlist continuation model, any of mpd-recommend's:\n"
+"                     pop, title, cooc (default, as make continue), neural,\n"
+"                     blend, itemknn, rp3beta or ease, with its defaults;\n"
+"                     neural and blend need DIR/playlists/model.ts; ease is\n"
+"                     fitted at every load (seconds on 8192 tracks, 268 MB)\n"
 "  --poll S           check the artifacts' mtimes every S seconds and reload\n"
 "                     a changed set once it has been still for S (default 2)\n"
 "  --log              one line per request on stderr\n"
@@ -80,15 +88,15 @@ static const char HELP[] =
 
 
 static opts parse_opts(int argc, char **argv) {
-    enum { O_OUT = 256, O_LISTEN, O_PORT, O_THREADS, O_MAXC, O_TIMEOUT, O_BODY, O_MAXK, O_METRIC, O_POLL, O_LOG, O_CONT, O_UPLOAD, O_SMODEL, O_SDIR };
+    enum { O_OUT = 256, O_LISTEN, O_PORT, O_THREADS, O_MAXC, O_TIMEOUT, O_BODY, O_MAXK, O_METRIC, O_POLL, O_LOG, O_CONT, O_UPLOAD, O_SMODEL, O_SDIR, O_PERIP };
     static const struct option lo[] = {
         {"out", 1, 0, O_OUT}, {"listen", 1, 0, O_LISTEN}, {"port", 1, 0, O_PORT}, {"threads", 1, 0, O_THREADS},
         {"max-conns", 1, 0, O_MAXC}, {"timeout", 1, 0, O_TIMEOUT}, {"max-body", 1, 0, O_BODY},
         {"max-k", 1, 0, O_MAXK}, {"metric", 1, 0, O_METRIC}, {"poll", 1, 0, O_POLL}, {"log", 0, 0, O_LOG},
         {"continue-model", 1, 0, O_CONT}, {"max-upload", 1, 0, O_UPLOAD}, {"sound-model", 1, 0, O_SMODEL},
-        {"sounds-dir", 1, 0, O_SDIR}, {0, 0, 0, 0}};
+        {"sounds-dir", 1, 0, O_SDIR}, {"max-conns-per-ip", 1, 0, O_PERIP}, {0, 0, 0, 0}};
     opts o = {.out = "out", .listen = "127.0.0.1", .port = 8080, .threads = 2, .max_conns = 64,
-              .timeout = 10, .max_k = 1000, .max_body = 65536, .poll = 2, .metric = KNN_COSINE, .plmodel = 2,
+              .timeout = 10, .max_k = 1000, .max_body = 65536, .poll = 2, .metric = KNN_COSINE, .plmodel = PLR_COOC,
               .max_upload = 20L << 20, .sound_model = "data/sound.model", .sounds_dir = "data/sounds"};
     int c;
     opterr = 0;
@@ -99,6 +107,7 @@ static opts parse_opts(int argc, char **argv) {
         case O_PORT: o.port = (int)cli_long("--port", optarg, 0, 65535); break;
         case O_THREADS: o.threads = (int)cli_long("--threads", optarg, 1, 64); break;
         case O_MAXC: o.max_conns = (int)cli_long("--max-conns", optarg, 1, 10000); break;
+        case O_PERIP: o.max_conns_per_ip = (int)cli_long("--max-conns-per-ip", optarg, 0, 10000); break;
         case O_TIMEOUT: o.timeout = (int)cli_long("--timeout", optarg, 1, 3600); break;
         case O_BODY: o.max_body = cli_long("--max-body", optarg, 16, 1L << 30); break;
         case O_MAXK: o.max_k = (int)cli_long("--max-k", optarg, 1, 100000); break;
@@ -111,11 +120,13 @@ static opts parse_opts(int argc, char **argv) {
         case O_UPLOAD: o.max_upload = cli_long("--max-upload", optarg, 1024, 1L << 30); break;
         case O_SMODEL: o.sound_model = optarg; break;
         case O_SDIR: o.sounds_dir = optarg; break;
-        case O_CONT:
-            o.plmodel = -1;
-            for (int i = 0; i < SERVE_NPLMODELS; i++) if (!strcmp(optarg, serve_plmodel_names[i])) o.plmodel = i;
-            if (o.plmodel < 0) cli_usage("--continue-model: unknown model '%s'; use pop, title, cooc, itemknn or rp3beta", optarg);
+        case O_CONT: {
+            char list[128];
+            int m = plr_parse(optarg);
+            if (m < 0) cli_usage("--continue-model: unknown model '%s'; use %s", optarg, plr_list(list, sizeof list));
+            o.plmodel = (plr_kind)m;
             break;
+        }
         case ':': cli_usage("%s needs a value", argv[optind - 1]);
         default: cli_usage("unknown option '%s'", argv[optind - 1]);
         }
@@ -136,11 +147,13 @@ __asm__(".section .rodata\n"
         ".global serve_page_len\n.type serve_page_len, @object\n.balign 4\n"
         "serve_page_len:\n.int serve_page_end - serve_page\n.previous\n");
 
+static char over_limit;                 /* its address marks a connection past --max-conns */
+
 typedef struct {
     char *body;
     size_t len;
     size_t limit;               /* --max-body, or --max-upload for sounds-like */
-    int too_big, upload;
+    int too_big, upload, over; /* over: the connection is past --max-conns */
     double t0;
 } request;
 
@@ -180,19 +193,96 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply *r, const char
     struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     if (!resp) { free(text); return MHD_NO; }
     if (r->allow) MHD_add_response_header(resp, "Allow", r->allow);
+    if (r->close) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    }
+    if (r->content_range[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, r->content_range);
     log_request(method, url, r->status, t0);
     return queue(c, r->status, resp, "application/json; charset=utf-8");
 }
 
-static enum MHD_Result send_file(struct MHD_Connection *c, const char *path, const char *type) {
-    FILE *f = fopen(path, "rb");
+/* A decimal number of the Range header at *p (saturating at UINT64_MAX);
+ * 0 when there is no digit. */
+static int range_number(const char **p, uint64_t *v) {
+    const char *s = *p;
+    *v = 0;
+    for (; *s >= '0' && *s <= '9'; s++)
+        *v = *v > (UINT64_MAX - 9) / 10 ? UINT64_MAX : *v * 10 + (uint64_t)(*s - '0');
+    if (s == *p) return 0;
+    *p = s;
+    return 1;
+}
+
+/* The byte range a Range header asks of a file of size bytes (RFC 9110
+ * 14.1.2: "bytes=FIRST-LAST", "bytes=FIRST-", "bytes=-SUFFIX"; one range
+ * only): 1 with [*from, *to] inside the file; 0 when the whole file goes
+ * (no header, another unit, several ranges, a malformed one: the RFC lets
+ * a server ignore each); -1 when no byte of the file is in the range. */
+static int byte_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to) {
+    uint64_t a, b;
+    if (!h || strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ',')) return 0;
+    const char *p = h + 6;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '-') {                        /* the last b bytes */
+        p++;
+        if (!range_number(&p, &b)) return 0;
+        while (*p == ' ' || *p == '\t') p++;
+        if (*p) return 0;
+        if (b == 0 || size == 0) return -1;
+        *from = b >= size ? 0 : size - b;
+        *to = size - 1;
+        return 1;
+    }
+    if (!range_number(&p, &a) || *p++ != '-') return 0;
+    int has_b = range_number(&p, &b);
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p || (has_b && b < a)) return 0;
+    if (a >= size) return -1;
+    *from = a;
+    *to = has_b && b < size - 1 ? b : size - 1;
+    return 1;
+}
+
+/* A regular file as the response, read by MHD from the descriptor as it
+ * sends (MHD_create_response_from_fd_at_offset64); a Range header gets
+ * 206 with Content-Range or 416 (r, with the JSON error).  MHD_NO when the
+ * file cannot be opened (the caller answers 404). */
+static enum MHD_Result send_file(struct MHD_Connection *c, reply *r, const char *path, const char *type, int *refused) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (!f) return MHD_NO;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) { fclose(f); return MHD_NO; }
-    /* MHD reads the file as it sends and closes the descriptor */
-    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, dup(fileno(f)));
-    fclose(f);
-    return queue(c, 200, resp, type);
+    uint64_t from = 0, to = 0;
+    *refused = 0;
+    if (fd < 0) return MHD_NO;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); return MHD_NO; }
+    uint64_t size = (uint64_t)st.st_size;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+    int part = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE) ? 0 : byte_range(h, size, &from, &to);
+    if (part < 0) {
+        close(fd);
+        snprintf(r->content_range, sizeof r->content_range, "bytes */%" PRIu64, size);
+        *refused = 1;
+        return fail_with(r, 416, "range '%.100s' is outside the file (%" PRIu64 " bytes); ask for bytes 0 to %" PRIu64,
+                         utf8_ok(h) ? h : "?", size, size ? size - 1 : 0), MHD_NO;
+    }
+    /* MHD closes the descriptor with the response */
+    struct MHD_Response *resp = part ? MHD_create_response_from_fd_at_offset64(to - from + 1, fd, from)
+                                     : MHD_create_response_from_fd64(size, fd);
+    if (!resp) { close(fd); return MHD_NO; }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    if (part) {
+        char cr[80];
+        snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, from, to, size);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    }
+    return queue(c, part ? 206 : 200, resp, type);
+}
+
+/* The answer to a connection past --max-conns: 503, then closed. */
+static enum MHD_Result refuse_over(struct MHD_Connection *c, reply *r, const char *method, const char *url, double t0) {
+    fail_with(r, 503, "too many connections: serve answers %d at once (--max-conns); try again", O.max_conns);
+    r->close = 1;
+    return send_reply(c, r, method, url, t0);
 }
 
 static int is(const char *a, const char *b) { return strcmp(a, b) == 0; }
@@ -209,10 +299,12 @@ static int route(struct MHD_Connection *c, artset *a, reply *r, const char *url,
         *ret = queue(c, 200, resp, "text/html; charset=utf-8");
         return 1;
     }
+    int refused = 0;
     if (strncmp(url, "/audio/", 7) == 0 && get) {
         char *p = utf8_ok(url) ? audio_path(a, url + 7) : NULL;
-        *ret = p ? send_file(c, p, audio_type(p)) : MHD_NO;
+        *ret = p ? send_file(c, r, p, audio_type(p), &refused) : MHD_NO;
         free(p);
+        if (refused) return 0;
         if (*ret == MHD_NO) return fail_with(r, 404, "no such library song: %.200s", utf8_ok(url) ? url + 7 : "?"), 0;
         return 1;
     }
@@ -221,8 +313,10 @@ static int route(struct MHD_Connection *c, artset *a, reply *r, const char *url,
         if (!chart_name_ok(url + 8)) return free(dir), fail_with(r, 404, "no such chart: %.200s", utf8_ok(url) ? url + 8 : "?"), 0;
         if (!dir || asprintf(&p, "%s/%s", dir, url + 8) < 0) return free(dir), fail_with(r, 500, "out of memory"), 0;
         f = file_inside(dir, p);        /* a link out of the folder is not a chart */
-        *ret = f ? send_file(c, f, url[strlen(url) - 1] == 'g' && url[strlen(url) - 2] == 'n' ? "image/png" : "image/svg+xml") : MHD_NO;
+        *ret = f ? send_file(c, r, f, url[strlen(url) - 1] == 'g' && url[strlen(url) - 2] == 'n' ? "image/png" : "image/svg+xml",
+                             &refused) : MHD_NO;
         free(p); free(f); free(dir);
+        if (refused) return 0;
         if (*ret == MHD_NO) return fail_with(r, 404, "no such chart: %.200s (run make charts)", url + 8), 0;
         return 1;
     }
@@ -259,6 +353,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq->t0 = cli_now();
         *con_cls = rq;
         rq->limit = (size_t)O.max_body;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        unsigned long long want = cl ? strtoull(cl, NULL, 10) : 0;
+        if (ci && ci->socket_context == &over_limit) {
+            /* a small body is read and dropped, then the 503 (as for a 413 below) */
+            rq->over = rq->too_big = 1;
+            if (want <= rq->limit) return MHD_YES;
+            return refuse_over(c, &r, method, url, rq->t0);
+        }
         if (is(url, "/api/sounds-like") && is(method, "POST")) {
             /* audio bodies are large: two received at a time at most */
             rq->upload = 1;
@@ -268,8 +371,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             }
             rq->limit = (size_t)O.max_upload;
         }
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        unsigned long long want = cl ? strtoull(cl, NULL, 10) : 0;
         /* A body a little over the limit is read and dropped, and the 413
          * sent after it: answering at once closes the connection with the
          * body unread, and the reset can destroy the answer before the
@@ -295,6 +396,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (rq->over) return refuse_over(c, &r, method, url, rq->t0);
     if (rq->too_big) {
         fail_with(&r, 413, "the request body is larger than %zu bytes", rq->limit);
         return send_reply(c, &r, method, url, rq->t0);
@@ -306,6 +408,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     else log_request(method, url, 200, rq->t0);
     artset_put(a);
     return ret;
+}
+
+/* The bounded pool (--max-conns): MHD reports every connection it set up
+ * (STARTED) and closed (CLOSED), in pairs; those past the limit are marked,
+ * get a 1 s idle timeout and a 503 to their first request.  (Refusing them
+ * in an accept policy callback would leave the client without a reason;
+ * MHD's own limit, set above this one, closes them unanswered.) */
+static atomic_int open_conns;
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode code) {
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        if (atomic_fetch_add(&open_conns, 1) >= O.max_conns) {
+            *socket_context = &over_limit;
+            MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
+        }
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atomic_fetch_sub(&open_conns, 1);
+    }
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
@@ -370,7 +489,9 @@ static struct MHD_Daemon *start(void) {
                             MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)O.threads,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)O.max_conns,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(2 * O.max_conns + O.threads),
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)O.max_conns_per_ip,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)O.timeout,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,

@@ -7,7 +7,7 @@
 # artifacts without a failed request, and a clean stop (no sanitizer report).
 . "$(dirname "$0")/lib.sh"
 D=$ROOT/tests/data
-for b in serve knn csv-clean normalize pool pca mpd-ingest mpd-recommend spectro slice embed; do
+for b in serve knn csv-clean normalize pool pca mpd-ingest mpd-train mpd-recommend spectro slice embed train-mlp; do
   [ -x "$BIN/$b" ] || { skip "serve" "no $BIN/$b"; exit 0; }
 done
 command -v curl >/dev/null || { skip "serve" "no curl"; exit 0; }
@@ -24,6 +24,11 @@ pool --by track_artist --catalog "$O/features/songs.tsv" -o "$T/artists.ts" "$T/
 normalize --stats "$T/stats.json" -o "$O/features/artists.norm.ts" "$T/artists.ts" 2>/dev/null
 cp "$O/features/songs.tsv" "$O/learned/songs.tsv"
 pca -k 2 -o "$O/learned/pca.emb.ts" "$O/features/songs.norm.ts" 2>/dev/null
+# a learned style as make learned builds one: train-mlp (a tiny autoencoder,
+# 20 epochs) on the songs, embed at its bottleneck
+train-mlp -q --inputs $COLS --autoencoder --layers 6,3,6,4 --act relu --epochs 20 --batch 8 --seed 1 \
+  -o "$T/ae.model" "$T/songs.ts" 2>/dev/null
+embed -m "$T/ae.model" --layer dense.1 -o "$O/learned/ae.emb.ts" "$T/songs.ts" 2>/dev/null
 printf '\x89PNG\r\n\x1a\nfixture' >"$O/charts/years.png"
 ln -s /etc/passwd "$O/charts/link.png"
 # playlists: the invented MPD slices of tests/data/mpd, under their real names
@@ -40,9 +45,10 @@ printf '%s\n' "$T/sounds/brahms.ogg" "$T/sounds/trumpet.ogg" "$T/sounds/fishin.o
 spectro -q --fmax 8000 <"$T/lib.list" 2>/dev/null | slice 2>/dev/null | embed -m "$ROOT/data/sound.model" --track-keys 2>/dev/null |
   pool -o "$O/cnn/index.ts" 2>/dev/null
 { cat "$T/lib.list"; echo "$T/sounds/evil.ogg"; echo /etc/passwd; } >"$O/cnn/library.list"
-ok "fixture artifacts built" test -s "$O/learned/pca.emb.ts" -a -s "$O/features/artists.norm.ts"
+ok "fixture artifacts built" test -s "$O/learned/pca.emb.ts" -a -s "$O/learned/ae.emb.ts" -a -s "$O/features/artists.norm.ts"
 KR="knn --index $O/features/songs.norm.ts --catalog $O/features/songs.tsv"
 KP="knn --index $O/learned/pca.emb.ts --catalog $O/learned/songs.tsv"
+KA="knn --index $O/learned/ae.emb.ts --catalog $O/learned/songs.tsv"
 
 # ---- the server: port 0 = a free port, read back from its first line ----
 PID=
@@ -68,8 +74,8 @@ get() { curl -s --path-as-is -o "$T/body" -w '%{http_code}' "$@"; }    # prints 
 body() { cat "$T/body"; }
 
 is "styles: 200" "$(get "$U/api/styles")" 200
-is "styles: raw and the learned one" "$(body | jq -c '[.styles[].name]')" '["raw","pca"]'
-is "styles: rows, dims, metric" "$(body | jq -c '[.styles[0].rows, .styles[0].dims, .styles[1].dims, .styles[0].metric]')" '[35,4,2,"cosine"]'
+is "styles: raw and the learned ones" "$(body | jq -c '[.styles[].name]')" '["raw","ae","pca"]'
+is "styles: rows, dims, metric" "$(body | jq -c '[.styles[0].rows, .styles[0].dims, .styles[1].dims, .styles[2].dims, .styles[0].metric]')" '[35,4,3,2,"cosine"]'
 is "styles: artists loaded, generation 1" "$(body | jq -c '[.artists, .generation]')" '[true,1]'
 
 # ---- search ----
@@ -103,6 +109,8 @@ same_as_knn "similar raw t002 k=5 = knn --song" x "$U/api/similar?id=t002&k=5" $
 same_as_knn "similar raw by title = knn --song" x "$U/api/similar?id=Sunrise%20Drive&k=10" $KR --song "Sunrise Drive" -k 10
 same_as_knn "similar raw k=34 (all songs) = knn" x "$U/api/similar?id=t032&k=34" $KR --song t032 -k 34
 same_as_knn "similar pca style = knn on its table" x "$U/api/similar?id=t010&style=pca&k=7" $KP --song t010 -k 7
+same_as_knn "similar ae style (train-mlp + embed) = knn on its embedding" x "$U/api/similar?id=t010&style=ae&k=7" $KA --song t010 -k 7
+same_as_knn "similar ae style, all songs = knn" x "$U/api/similar?id=Sunrise%20Drive&style=ae&k=34" $KA --song "Sunrise Drive" -k 34
 same_as_knn "similar 'TITLE - ARTIST' = knn" x "$U/api/similar?id=Heartbeat%20-%20Northbound%20Owls&k=4" $KR --song "Heartbeat - Northbound Owls" -k 4
 get "$U/api/similar?id=t002&k=3" >/dev/null
 is "similar: JSON shape" "$(body | jq -c '[.style, .metric, .k, .query.id, (.results | length), ([.results[0] | has("rank", "score", "reason", "title", "artist", "columns")] | all)]')" \
@@ -112,6 +120,8 @@ get "$U/api/similar?id=t001&k=10" >/dev/null
 like "reasons of raw name the shared features" "$(body | jq -r '.results[].reason')" "both (high|low) (danceability|energy|valence|acousticness) \("
 get "$U/api/similar?id=t001&k=10&style=pca" >/dev/null
 is "reasons of an embedding never name its columns" "$(body | jq -r '.results[].reason' | grep -c 'pc[12]')" 0
+get "$U/api/similar?id=t001&k=10&style=ae" >/dev/null
+is "... nor the learned style's" "$(body | jq -r '.results[].reason' | grep -c 'dense')" 0
 is "similar: default k is 10" "$(get "$U/api/similar?id=t002"; body | jq '.results | length')" 20010
 
 # errors carry knn's words
@@ -126,7 +136,7 @@ like "k=0 names k and the range" "$(body | jq -r .error)" "^k: '0' is not an int
 is "k=abc -> 400" "$(get "$U/api/similar?id=t002&k=abc")" 400
 is "k too large -> 400" "$(get "$U/api/similar?id=t002&k=99999999999999999999")" 400
 is "unknown style -> 400" "$(get "$U/api/similar?id=t002&style=nope")" 400
-like "unknown style lists the styles" "$(body | jq -r .error)" "the styles built are: raw, pca"
+like "unknown style lists the styles" "$(body | jq -r .error)" "the styles built are: raw, ae, pca"
 is "missing id -> 400" "$(get "$U/api/similar")" 400
 
 # ---- a list of songs (POST) = knn --playlist ----
@@ -135,6 +145,9 @@ code=$(get -H 'Content-Type: application/json' -d '["t001", "Paper Boats", "t010
 is "POST list: 200" "$code" 200
 is "POST list = knn --playlist" "$(body | jq -r '.results[].id' | tr '\n' ' ')" "$want"
 like "POST list: reason names the member it is nearest to" "$(body | jq -r '.results[].reason')" "nearest to '"
+code=$(get -d '{"ids": ["t001", "t020", "t033"], "style": "ae", "k": 5}' "$U/api/similar")
+is "POST list in the ae style = knn --playlist on its embedding" "$code $(body | jq -r '.results[].id' | tr '\n' ' ')" \
+   "200 $($KA --playlist 't001;t020;t033' -k 5 --tsv | cut -f3 | tr '\n' ' ')"
 code=$(get -d '{"ids": ["t001", "t002"], "style": "pca", "k": 3}' "$U/api/similar")
 is "POST object with style and k = knn" "$code $(body | jq -r '.results[].id' | tr '\n' ' ')" \
    "200 $($KP --playlist 't001;t002' -k 3 --tsv | cut -f3 | tr '\n' ' ')"
@@ -202,6 +215,30 @@ is "sounds-like: GET -> 405" "$(get "$U/api/sounds-like")" 405
 is "sounds-like: no temporary file left" "$(ls -A "$T/tmp" | wc -l)" 0
 is "audio: a library file, as it is" "$(get "$U/audio/brahms")$(cmp -s "$T/body" "$T/sounds/brahms.ogg" && echo same)" 200same
 like "audio: served as audio/ogg" "$(curl -s -D - -o /dev/null "$U/audio/brahms")" 'Content-Type: audio/ogg'
+# byte ranges (a player seeking): one range, 206 with Content-Range, 416 past the end
+sz=$(stat -c %s "$T/sounds/brahms.ogg")
+hdr() { curl -s -D - -o "$T/body" "$@" | tr -d '\r'; }
+like "audio: Accept-Ranges: bytes" "$(hdr "$U/audio/brahms")" 'Accept-Ranges: bytes'
+h=$(hdr -r 0-99 "$U/audio/brahms")
+is "range 0-99: 206, Content-Range, the first 100 bytes" \
+   "$(sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p' <<<"$h") $(grep -i '^Content-Range' <<<"$h") $(cmp -s "$T/body" <(head -c 100 "$T/sounds/brahms.ogg") && echo same)" \
+   "206 Content-Range: bytes 0-99/$sz same"
+h=$(hdr -r 1000- "$U/audio/brahms")
+is "range 1000-: the rest of the file" "$(grep -i '^Content-Range' <<<"$h") $(cmp -s "$T/body" <(tail -c +1001 "$T/sounds/brahms.ogg") && echo same)" \
+   "Content-Range: bytes 1000-$((sz - 1))/$sz same"
+h=$(hdr -r -77 "$U/audio/brahms")
+is "range -77: the last 77 bytes" "$(grep -i '^Content-Range' <<<"$h") $(cmp -s "$T/body" <(tail -c 77 "$T/sounds/brahms.ogg") && echo same)" \
+   "Content-Range: bytes $((sz - 77))-$((sz - 1))/$sz same"
+h=$(hdr -r "$((sz - 10))-99999999999999999999999" "$U/audio/brahms")
+is "range past the end: cut at the end" "$(grep -i '^Content-Range' <<<"$h") $(stat -c %s "$T/body")" "Content-Range: bytes $((sz - 10))-$((sz - 1))/$sz 10"
+h=$(hdr -r "$sz-" "$U/audio/brahms")
+is "range starting past the end: 416, Content-Range */size" "$(sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p' <<<"$h") $(grep -i '^Content-Range' <<<"$h")" \
+   "416 Content-Range: bytes */$sz"
+like "416 says the file's size as JSON" "$(body | jq -r .error)" "outside the file \($sz bytes\)"
+is "range -0: 416" "$(get -r -0 "$U/audio/brahms")" 416
+is "several ranges: the whole file (one range only)" "$(get -r 0-9,20-29 "$U/audio/brahms") $(stat -c %s "$T/body")" "200 $sz"
+is "a malformed range is ignored: the whole file" "$(get -H 'Range: bytes=9-2' "$U/audio/brahms") $(stat -c %s "$T/body")" "200 $sz"
+is "another unit is ignored" "$(get -H 'Range: lines=1-2' "$U/audio/brahms") $(stat -c %s "$T/body")" "200 $sz"
 for p in /audio/evil /audio/passwd /audio/../../etc/passwd /audio/..%2f..%2fetc%2fpasswd /audio/%2e%2e /audio/ /audio/brahms%00; do
   code=$(get "$U$p")
   if [ "$code" = 404 ] && ! grep -q 'root:' "$T/body"; then pass "audio outside the library refused: $p"; else fail "audio outside the library refused: $p" "status $code"; fi
@@ -235,25 +272,6 @@ t0=$SECONDS
 timeout 8 cat <&7 >"$T/slow.out"; rc=$?
 like "the slow client is cut off by --timeout (2 s)" "$rc $((SECONDS - t0))" '^0 [1-5]$'
 exec 7>&-
-# twelve idle connections against --max-conns 6 (3 per worker thread)
-for fd in $(seq 10 21); do eval "exec $fd<>/dev/tcp/127.0.0.1/${U##*:}"; done
-sleep 0.5
-open=0
-for fd in $(seq 10 21); do timeout 0.2 cat <&"$fd" >/dev/null; [ $? = 124 ] && open=$((open + 1)); done
-# (a worker at its limit closes what it accepts; which worker accepts is
-# the kernel's choice, so between 3 and 6 stay open)
-like "past --max-conns, the extra connections are closed at once" "$open" '^[3-6]$'
-# at the limit the workers stop accepting: a new client waits in the
-# kernel's listen queue until an idle connection times out (2 s), or is
-# closed when it reaches a worker at its limit; it never waits for long
-t0=$(date +%s%N)
-code=$(curl -s -m 8 -o /dev/null -w '%{http_code}' "$U/api/styles"); rc=$?
-ms=$((($(date +%s%N) - t0) / 1000000))
-like "a request at the limit is refused or waits for a timed-out slot" "$rc $code" '^(0 200|52 000|56 000|7 000)$'
-like "... within the idle timeout, not forever" "$ms" '^[0-9]{1,4}$'
-for fd in $(seq 10 21); do eval "exec $fd>&-"; done
-sleep 0.3
-is "answers again once they close" "$(get "$U/api/styles")" 200
 
 # ---- a short load (the full one is tests/bench/serve.sh, make bench) ----
 if cc -O2 -pthread -o "$T/loadgen" "$ROOT/tests/bench/loadgen.c" 2>"$T/cc.err"; then
@@ -286,26 +304,78 @@ is "... and the previous set still answers" "$(get "$U/api/styles"; body | jq -c
 is "the server never died" "$(kill -0 "$PID" && echo alive)" alive
 stop "server" "$T/s1.log"
 
-# the item models for continuation: the same list as mpd-recommend with its
-# defaults (on the copy made before the broken rebuild above)
+# every model of mpd-recommend, with its defaults (plrec.c, one list): the
+# same list as mpd-recommend (on the copy made before the broken rebuild
+# above); neural and blend read playlists/model.ts, a tiny mpd-train network
 O=$T/good
-for m in itemknn rp3beta; do
-  start "$T/s-$m.log" --continue-model $m
-  want=$(${MR/--model cooc/--model $m} -n 4 --songs 'alpha song; Bravo Song - fixture artist one' | sed -n 's/^ *[0-9]*\. //p' | tail -4 | tr '\n' '|')
-  code=$(get -d '{"songs": ["alpha song", "Bravo Song - fixture artist one"], "n": 4}' "$U/api/continue")
-  is "continue --continue-model $m = mpd-recommend --model $m" "$code $(body | jq -r '.model + " " + ([.results[] | .title + " - " + .artist] | join("|"))')|" "200 $m $want"
+mpd-train --dim 4 --hidden 8 --min-count 1 --epochs 2 --valid-frac 0 --seed 3 -o "$O/playlists/model.ts" \
+  "$O/playlists/playlists.ts" 2>/dev/null
+for m in pop title neural blend itemknn rp3beta ease; do
+  start "$T/s-$m.log" --continue-model $m --poll 60
+  w=; case $m in neural|blend) w="--weights $O/playlists/model.ts";; esac
+  for seeds in '"alpha song", "Bravo Song - fixture artist one"' '"Bravo Song - fixture artist one"'; do
+    want=$(mpd-recommend --model $m $w --train "$O/playlists/playlists.ts" --names "$O/playlists/names.tsv" \
+             --tracks "$O/playlists/tracks.tsv" -n 4 --songs "$(jq -r 'join("; ")' <<<"[$seeds]")" 2>/dev/null |
+           sed -n 's/^ *[0-9]*\. //p' | tail -4 | tr '\n' '|')
+    code=$(get -d "{\"songs\": [$seeds], \"n\": 4}" "$U/api/continue")
+    is "continue --continue-model $m = mpd-recommend --model $m (${seeds%%,*})" \
+       "$code $(body | jq -r '.model + " " + ([.results[] | .title + " - " + .artist] | join("|"))')|" "200 $m $want"
+  done
   stop "server ($m)" "$T/s-$m.log"
 done
-fails "--continue-model bogus: exit 2, the models listed" 2 "use pop, title, cooc, itemknn or rp3beta" serve --out "$O" --port 0 --continue-model ease
+mv "$O/playlists/model.ts" "$T/model.ts"
+fails "--continue-model neural without playlists/model.ts: exit 1, says what to build" 1 \
+  "continue-model neural needs .*playlists/model.ts.*make eval-playlists" serve --out "$O" --port 0 --continue-model neural
+fails "--continue-model bogus: exit 2, every model listed" 2 "use pop, title, cooc, neural, blend, itemknn, rp3beta or ease" \
+  serve --out "$O" --port 0 --continue-model bogus
 
 # ---- startup and usage errors ----
 fails "missing artifacts: exit 1, names the file" 1 "$T/none/features/songs.tsv: cannot open.*make features" serve --out "$T/none" --port 0
 O=$T/good
 fails "--port abc: exit 2" 2 "--port: 'abc' is not an integer" serve --out "$O" --port abc
 fails "--listen bogus: exit 2" 2 "--listen: 'nowhere' is not an IPv4 or IPv6 address" serve --out "$O" --listen nowhere
-start "$T/s2.log" --poll 60
+start "$T/s2.log" --poll 60 --max-conns 4 --timeout 30
 fails "a port in use: exit 1" 1 "cannot listen on 127.0.0.1 port ${U##*:}" serve --out "$O" --port "${U##*:}"
+# ---- too many connections: the bounded pool (--max-conns 4) ----
+opened() {  # the descriptors of $@ still open (a read times out instead of ending)
+  local fd n=0; for fd in "$@"; do timeout 0.2 cat <&"$fd" >/dev/null; [ $? = 124 ] && n=$((n + 1)); done; echo $n
+}
+for fd in 10 11 12 13; do eval "exec $fd<>/dev/tcp/127.0.0.1/${U##*:}"; done
+sleep 0.3
+is "four idle connections, all held" "$(opened 10 11 12 13)" 4
+t0=$(date +%s%N)
+h=$(curl -s -m 8 -D - -o "$T/body" "$U/api/styles" | tr -d '\r')
+ms=$((($(date +%s%N) - t0) / 1000000))
+is "the fifth: 503 at once, closed, with the reason as JSON" \
+   "$(sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p' <<<"$h") $(grep -ci '^Connection: close' <<<"$h") $(body | jq -r .error)" \
+   "503 1 too many connections: serve answers 4 at once (--max-conns); try again"
+like "... promptly" "$ms" '^[0-9]{1,4}$'
+is "a POST past the limit: 503 too" "$(get -d '["t001"]' "$U/api/similar")" 503
+exec 14<>/dev/tcp/127.0.0.1/"${U##*:}"
+t0=$SECONDS
+timeout 10 cat <&14 >/dev/null; rc=$?
+like "an idle connection past the limit is closed after 1 s" "$rc $((SECONDS - t0))" '^0 [0-4]$'
+is "... while the four stay open" "$(opened 10 11 12 13)" 4
+exec 10>&-
+sleep 0.3
+is "one closes: the next request is answered" "$(get "$U/api/styles")" 200
+for fd in 11 12 13 14; do eval "exec $fd>&-"; done
+sleep 0.3
+is "all close: answered" "$(get "$U/api/styles")" 200
 stop "second server" "$T/s2.log"
+# per address (--max-conns-per-ip 2): the third from 127.0.0.1 is closed unanswered
+start "$T/s3.log" --poll 60 --max-conns-per-ip 2
+for fd in 10 11 12; do eval "exec $fd<>/dev/tcp/127.0.0.1/${U##*:}"; done
+sleep 0.3
+t0=$SECONDS
+timeout 10 cat <&12 >/dev/null; rc=$?
+is "past --max-conns-per-ip: closed at once, the two held" "$rc $((SECONDS - t0)) $(opened 10 11)" "0 0 2"
+code=$(curl -s -m 8 -o /dev/null -w '%{http_code}' "$U/api/styles"); rc=$?
+like "... a request gets no answer (curl: empty reply or reset)" "$rc $code" '^(52|56) 000$'
+for fd in 10 11 12; do eval "exec $fd>&-"; done
+sleep 0.3
+is "... and is answered once they close" "$(get "$U/api/styles")" 200
+stop "third server" "$T/s3.log"
 ok "--help" serve --help
 
 # make serve: PORT reaches the recipe as data and is checked

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const serve_plmodel_names[SERVE_NPLMODELS] = {"pop", "title", "cooc", "itemknn", "rp3beta"};
-
 /* ---- JSON helpers ---- */
 
 /* 1 when s is well-formed UTF-8 (cJSON copies bytes; a reply must stay valid JSON). */
@@ -214,7 +212,7 @@ int api_styles(artset *a, reply *r) {
     cJSON_AddBoolToObject(o, "artists", a->have_artists);
     if (a->pl) {
         cJSON *p = cJSON_AddObjectToObject(o, "playlists");
-        cJSON_AddStringToObject(p, "model", serve_plmodel_names[O.plmodel]);
+        cJSON_AddStringToObject(p, "model", plr_names[O.plmodel]);
         cJSON_AddNumberToObject(p, "playlists", (double)a->pl->train.n);
         cJSON_AddNumberToObject(p, "tracks", (double)a->pl->vocab.cat.nrows);
     } else {
@@ -427,9 +425,10 @@ static cJSON *track_json(const pl_vocab *v, int32_t t) {
  * many of those also hold a seed (seedpl marks them). */
 static void continue_reason(const playlists *p, const unsigned char *seedpl, int32_t t, char *buf, size_t cap) {
     int64_t with = 0, all = 0;
-    if (t < p->m.ntracks) {
-        all = p->m.tr_off[t + 1] - p->m.tr_off[t];
-        for (int64_t i = p->m.tr_off[t]; i < p->m.tr_off[t + 1]; i++) with += seedpl[p->m.tr_pl[i]];
+    const plm_model *m = &p->r.m;
+    if (t < m->ntracks) {
+        all = m->tr_off[t + 1] - m->tr_off[t];
+        for (int64_t i = m->tr_off[t]; i < m->tr_off[t + 1]; i++) with += seedpl[m->tr_pl[i]];
     }
     if (with) snprintf(buf, cap, "in %" PRId64 " of the %" PRId64 " training playlists with your songs", with, all);
     else snprintf(buf, cap, "popular: in %" PRId64 " training playlists, none with your songs", all);
@@ -482,20 +481,14 @@ int api_continue(artset *a, reply *r, const char *body, size_t len) {
     }
     if (!ns && !*title) { fail_with(r, 404, "none of the %d songs is in the playlists' vocabulary", i); goto done; }
     pthread_mutex_lock(&p->mu);
-    int64_t k;
-    if (O.plmodel >= 3) {
-        plm_graph_opts g = plm_graph_defaults(O.plmodel == 3 ? PLM_ITEMKNN : PLM_RP3BETA);
-        k = plm_graph(&p->m, &g, title, seeds, ns, out, n);
-    } else
-        k = O.plmodel == 0 ? plm_popular(&p->m, seeds, ns, out, n)
-          : O.plmodel == 1 ? plm_title(&p->m, title, seeds, ns, out, n) : plm_cooc(&p->m, title, seeds, ns, out, n);
+    int64_t k = plr_recommend(&p->r, title, seeds, ns, out, n);
     pthread_mutex_unlock(&p->mu);
     if (k < 0) { fail_with(r, 500, k == -2 ? "co-occurrence scores past 2^32 - 1" : "out of memory"); goto done; }
     for (int64_t s = 0; s < ns; s++)
-        if (seeds[s] < p->m.ntracks)
-            for (int64_t j = p->m.tr_off[seeds[s]]; j < p->m.tr_off[seeds[s] + 1]; j++) seedpl[p->m.tr_pl[j]] = 1;
+        if (seeds[s] < p->r.m.ntracks)
+            for (int64_t j = p->r.m.tr_off[seeds[s]]; j < p->r.m.tr_off[seeds[s] + 1]; j++) seedpl[p->r.m.tr_pl[j]] = 1;
     cJSON *o = cJSON_CreateObject(), *sj = cJSON_AddArrayToObject(o, "seeds"), *res = cJSON_AddArrayToObject(o, "results");
-    cJSON_AddStringToObject(o, "model", serve_plmodel_names[O.plmodel]);
+    cJSON_AddStringToObject(o, "model", plr_names[O.plmodel]);
     for (int64_t s = 0; sj && s < ns; s++) cJSON_AddItemToArray(sj, track_json(&p->vocab, seeds[s]));
     for (int64_t j = 0; res && j < k; j++) {
         char why[256];

@@ -38,7 +38,7 @@ static void style_free(style *s) {
 
 static void playlists_free(playlists *p) {
     if (!p) return;
-    if (p->built) plm_free(&p->m);
+    plr_free(&p->r);
     if (p->titles) { free(p->titles); cat_free(&p->names); }
     plv_free(&p->vocab);
     pl_free(&p->train);
@@ -193,7 +193,7 @@ static void style_name_of(const char *path, char *name, size_t cap) {
 static char *artifacts_sig(void) {
     static const char *const fixed[] = {"features/songs.norm.ts", "features/songs.tsv", "features/artists.norm.ts",
                                         "learned/songs.tsv", "playlists/playlists.ts", "playlists/tracks.tsv",
-                                        "playlists/names.tsv", "cnn/index.ts", "cnn/library.list", NULL};
+                                        "playlists/names.tsv", "playlists/model.ts", "cnn/index.ts", "cnn/library.list", NULL};
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -236,13 +236,17 @@ done:
 }
 
 /* The playlist model when OUT/playlists/playlists.ts exists; tracks.tsv is
- * then required, names.tsv (the title model's titles) optional. */
+ * then required, names.tsv (the title model's titles) optional, model.ts
+ * (mpd-train's network) required by neural and blend.  Built as
+ * mpd-recommend --train playlists.ts --names names.tsv --tracks tracks.tsv
+ * [--weights model.ts] builds it, with plrec.c's defaults. */
 static int load_playlists(artset *a, char *err, size_t errlen) {
-    char *pp = path_in("playlists/playlists.ts"), *tp = path_in("playlists/tracks.tsv"), *np = path_in("playlists/names.tsv");
+    char *pp = path_in("playlists/playlists.ts"), *tp = path_in("playlists/tracks.tsv"), *np = path_in("playlists/names.tsv"),
+         *wp = path_in("playlists/model.ts");
     struct stat st;
     int rc = -1;
     playlists *p = NULL;
-    if (!pp || !tp || !np) { snprintf(err, errlen, "out of memory"); goto done; }
+    if (!pp || !tp || !np || !wp) { snprintf(err, errlen, "out of memory"); goto done; }
     if (stat(pp, &st) != 0) { rc = 0; goto done; }
     if (!(p = calloc(1, sizeof *p))) { snprintf(err, errlen, "out of memory"); goto done; }
     pthread_mutex_init(&p->mu, NULL);
@@ -250,14 +254,20 @@ static int load_playlists(artset *a, char *err, size_t errlen) {
     if (pl_load(&p->train, pp, NULL, err, errlen) || plv_load(&p->vocab, tp, err, errlen)) goto done;
     if (stat(np, &st) == 0 && !(p->titles = plv_train_titles(&p->train, np, &p->names, err, errlen))) goto done;
     int32_t ntracks = p->train.ntracks > p->vocab.cat.nrows ? p->train.ntracks : (int32_t)p->vocab.cat.nrows;
-    if (plm_build(&p->m, &p->train, p->titles, ntracks, err, errlen)) goto done;
-    p->built = 1;
+    if (plr_needs_weights(O.plmodel) && stat(wp, &st) != 0) {
+        snprintf(err, errlen, "--continue-model %s needs %s, the network mpd-train makes (make eval-playlists "
+                 "MPD_DIR=folder builds it)", plr_names[O.plmodel], wp);
+        goto done;
+    }
+    plr_opts mo = plr_defaults(O.plmodel);
+    if (plr_build(&p->r, &mo, &p->train, p->titles, ntracks, plr_needs_weights(O.plmodel) ? wp : NULL, err, errlen))
+        goto done;
     a->pl = p;
     p = NULL;
     rc = 0;
 done:
     playlists_free(p);
-    free(pp); free(tp); free(np);
+    free(pp); free(tp); free(np); free(wp);
     return rc;
 }
 

@@ -10,11 +10,7 @@
 #include "cli.h"
 #include "knn.h"
 #include "playlists.h"
-#include "plmodel.h"
-
-/* the playlist continuation models serve offers (--continue-model) */
-#define SERVE_NPLMODELS 5
-extern const char *const serve_plmodel_names[SERVE_NPLMODELS];   /* api.c */
+#include "plrec.h"
 #include "plvocab.h"
 #include "songsearch.h"
 
@@ -27,11 +23,11 @@ extern const char *const serve_plmodel_names[SERVE_NPLMODELS];   /* api.c */
 
 typedef struct {
     const char *out, *listen;
-    int port, threads, max_conns, timeout, max_k, log;
+    int port, threads, max_conns, max_conns_per_ip, timeout, max_k, log;
     long max_body;
     double poll;
     knn_metric metric;
-    int plmodel;                /* an index of serve_plmodel_names */
+    plr_kind plmodel;           /* --continue-model, with plrec.c's defaults */
     long max_upload;
     const char *sound_model, *sounds_dir;
 } opts;
@@ -57,15 +53,14 @@ typedef struct {
 } style;
 
 /* Playlist continuation (out/playlists): the training playlists, their
- * titles, the track vocabulary and the model, whose scratch space makes
- * one query at a time (mu). */
+ * titles, the track vocabulary and the model (plrec.h, as mpd-recommend
+ * builds it), whose scratch space makes one query at a time (mu). */
 typedef struct {
     pl_set train;
     pl_vocab vocab;
     catalog names;
     const char **titles;
-    plm_model m;
-    int built;
+    plr_model r;
     pthread_mutex_t mu;
 } playlists;
 
@@ -112,6 +107,8 @@ typedef struct {
     const style *cand_style;
     const char *const *cand_keys;   /* or candidate keys (artists) */
     const char *allow;          /* 405: the methods allowed */
+    int close;                  /* 503 past --max-conns: Connection: close, Retry-After */
+    char content_range[80];     /* 416: bytes, star, slash, the size */
 } reply;
 
 int fail_with(reply *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

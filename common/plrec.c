@@ -1,0 +1,77 @@
+/* plrec.c - the playlist-continuation models as one list (plrec.h): the
+ * dispatch mpd-recommend and serve both answer through. */
+#include "plrec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const plr_names[PLR_NMODELS] = {"pop", "title", "cooc", "neural", "blend", "itemknn", "rp3beta", "ease"};
+const char *const plr_titles[PLR_NMODELS] = {"popularity", "title", "co-occurrence", "neural",
+                                             "neural + co-occurrence blend", "item kNN", "RP3beta", "EASE"};
+
+int plr_parse(const char *name) {
+    for (int i = 0; i < PLR_NMODELS; i++)
+        if (strcmp(name, plr_names[i]) == 0) return i;
+    return -1;
+}
+
+const char *plr_list(char *buf, size_t cap) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < PLR_NMODELS && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i == 0 ? "" : i == PLR_NMODELS - 1 ? " or " : ", ",
+                                plr_names[i]);
+    return buf;
+}
+
+int plr_needs_weights(plr_kind kind) { return kind == PLR_NEURAL || kind == PLR_BLEND; }
+
+plr_opts plr_defaults(plr_kind kind) {
+    return (plr_opts){.kind = kind, .blend = 0.2,
+                      .graph = plm_graph_defaults(kind == PLR_RP3BETA ? PLM_RP3BETA : PLM_ITEMKNN),
+                      .lambda = 2000, .ease_tracks = 8192};
+}
+
+int plr_build(plr_model *r, const plr_opts *o, const pl_set *train, const char *const *titles, int32_t ntracks,
+              const char *weights, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    r->o = *o;
+    if (plr_needs_weights(o->kind)) {
+        if (!weights) return snprintf(err, errlen, "model %s needs the neural model's weights (mpd-train -o)",
+                                      plr_names[o->kind]), -1;
+        if (!(r->net = pln_load(weights, err, errlen))) return -1;
+        if (r->net->ntracks > ntracks) ntracks = r->net->ntracks;
+    }
+    if (plm_build(&r->m, train, titles, ntracks, err, errlen)) goto fail;
+    r->built = 1;
+    if (o->kind == PLR_EASE && plm_ease_build(&r->ease, &r->m, o->ease_tracks, o->lambda, err, errlen)) goto fail;
+    return 0;
+fail:
+    plr_free(r);
+    return -1;
+}
+
+void plr_free(plr_model *r) {
+    plm_ease_free(&r->ease);
+    if (r->built) plm_free(&r->m);
+    if (r->net) { pln_free(r->net); free(r->net); }
+    memset(r, 0, sizeof *r);
+}
+
+int64_t plr_recommend(plr_model *r, const char *title, const int32_t *seeds, int64_t ns, int32_t *out, int64_t n) {
+    plm_model *m = &r->m;
+    switch (r->o.kind) {
+    case PLR_POP: return plm_popular(m, seeds, ns, out, n);
+    case PLR_TITLE: return plm_title(m, title, seeds, ns, out, n);
+    case PLR_COOC: return plm_cooc(m, title, seeds, ns, out, n);
+    case PLR_NEURAL: return ns ? pln_recommend(r->net, m, seeds, ns, out, n) : plm_title(m, title, seeds, ns, out, n);
+    case PLR_BLEND:
+        return ns ? pln_recommend_blend(r->net, m, seeds, ns, (float)r->o.blend, out, n)
+                  : plm_title(m, title, seeds, ns, out, n);
+    case PLR_ITEMKNN:
+    case PLR_RP3BETA: return plm_graph(m, &r->o.graph, title, seeds, ns, out, n);
+    case PLR_EASE: return plm_ease(&r->ease, m, title, seeds, ns, out, n);
+    default: return -1;
+    }
+}
