@@ -80,12 +80,18 @@ struct csvin {
     unsigned char *want;
     int nwant, want_all;
     atomic_int quit;            /* the caller stopped: the reader ends */
+    long long range_start, range_stop;  /* csvin_range: the bytes to parse (stop -1: to the end) */
+    long first_line;
+    int no_header;              /* start > 0: row 0 is a data row */
+    atomic_int past_stop;       /* the reader went on past stop (no row ended there) */
+    int ended_at_stop;
     int wake[2];                /* written on quit; the reader polls it with a pipe */
     char apart0[CSVIN_APART];
     /* the reader's while it runs; csvin_rewind's between runs */
     struct csv_parser p;
     int parser_live, eof, at_start;
     long line;                  /* physical line of the bytes being fed */
+    long long pos;              /* file offset of the next byte read */
     long row_index, row_line, last_row_end;
     batch *cur;                 /* the batch being filled */
     unsigned char *rwant;       /* the reader's copy of the mask (see copy_want) */
@@ -137,6 +143,7 @@ static int rfail(csvin *c, const char *fmt, ...) {
 
 const char *csvin_error(const csvin *c) { return c->err; }
 const char *csvin_name(const csvin *c) { return c->name; }
+int csvin_fd(const csvin *c) { return c->fd; }
 
 csvin *csvin_open(const char *path, unsigned char delim, char *err, size_t errlen) {
     csvin *c = calloc(1, sizeof *c);
@@ -146,6 +153,8 @@ csvin *csvin_open(const char *path, unsigned char delim, char *err, size_t errle
     c->name = strdup(stdin_ ? "<stdin>" : path);
     c->buf = malloc(CSVIN_BUF);
     c->want_all = 1;
+    c->range_stop = -1;
+    c->first_line = 1;
     c->wake[0] = c->wake[1] = -1;
     c->fd = stdin_ ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
     c->own_fd = !stdin_;
@@ -260,21 +269,41 @@ static ssize_t read_some(csvin *c, char *p, size_t want, size_t min) {
 
 int csvin_rewind(csvin *c) {
     /* !at_start: bytes were read, maybe with no row done (an error in the first) */
-    if (c->row_index > 0 || c->eof || !c->at_start) {
+    if (c->row_index > 0 || c->eof || !c->at_start || c->range_start > 0) {
         if (!c->seekable) return cfail(c, "%s: cannot read a pipe twice", c->name);
-        if (lseek(c->fd, 0, SEEK_SET) < 0) return cfail(c, "%s: %s", c->name, strerror(errno));
+        if (lseek(c->fd, (off_t)c->range_start, SEEK_SET) < 0) return cfail(c, "%s: %s", c->name, strerror(errno));
     }
     if (c->parser_live) csv_free(&c->p);
     if (csv_init(&c->p, 0)) return cfail(c, "out of memory");
     c->parser_live = 1;
     csv_set_delim(&c->p, c->delim);
     c->eof = c->stopped = c->stop = 0;
-    c->at_start = 1;
-    c->line = 1;
+    c->at_start = c->range_start == 0;     /* a BOM is looked for at the file's start only */
+    c->pos = c->range_start;
+    c->line = c->first_line;
     c->row_index = 0;
-    c->last_row_end = 0;
+    c->last_row_end = c->first_line - 1;
+    c->ended_at_stop = 0;
+    atomic_store(&c->past_stop, 0);
     return 0;
 }
+
+int csvin_range(csvin *c, long long start, long long stop, long first_line) {
+    if (!c->seekable) return cfail(c, "%s: a part of the input can be read from a regular file only", c->name);
+    if (start < 0 || (stop >= 0 && stop <= start) || first_line < 1)
+        return cfail(c, "%s: csvin_range: bad range", c->name);
+    c->range_start = start;
+    c->range_stop = stop;
+    c->first_line = first_line;
+    c->no_header = start > 0;
+    c->at_start = 0;            /* so that csvin_rewind seeks */
+    return csvin_rewind(c);
+}
+
+int csvin_ended_at_stop(const csvin *c) { return c->ended_at_stop; }
+int csvin_past_stop(csvin *c) { return atomic_load(&c->past_stop); }
+long csvin_rows(const csvin *c) { return c->row_index; }
+long csvin_next_line(const csvin *c) { return c->line; }
 
 /* ---- the reader: libcsv callbacks filling c->cur ---- */
 
@@ -451,9 +480,10 @@ static void on_row(int term, void *ctx) {
     int big = b->len - b->done_len > CSVIN_BATCH_BYTES || (size_t)nf > CSVIN_BATCH_FIELDS;
     b->done_nf = b->nf;
     b->done_len = b->len;
-    if (index == 0 || big) {
+    int header = index == 0 && !c->no_header;
+    if (header || big) {
         hand_over(c, 1);
-        if (index == 0 && c->cur) copy_want(c);
+        if (header && c->cur) copy_want(c);
     } else if (b->nrows >= CSVIN_BATCH_ROWS || b->len >= CSVIN_BATCH_BYTES || b->nf >= CSVIN_BATCH_FIELDS) {
         hand_over(c, 0);
     }
@@ -489,13 +519,28 @@ static void *reader_main(void *arg) {
     copy_want(c);
     while (!c->rstop && !c->eof) {
         if (atomic_load(&c->quit)) { c->rstop = 1; break; }
+        /* a range's reads end at its stop, where the parser state is looked at */
+        size_t want = CSVIN_BUF;
+        int to_stop = c->range_stop >= 0 && !atomic_load(&c->past_stop);
+        if (to_stop && (long long)want > c->range_stop - c->pos) want = (size_t)(c->range_stop - c->pos);
         /* the first read fills enough bytes to see a whole BOM even on a pipe */
-        ssize_t n = read_some(c, c->buf, CSVIN_BUF, c->at_start ? 3 : 1);
+        ssize_t n = read_some(c, c->buf, want, c->at_start ? 3 : 1);
         if (n < 0) break;
+        c->pos += n;
         const char *p = c->buf;
         if (c->at_start && n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3, n -= 3;
         c->at_start = 0;
-        feed_lines(c, p, (size_t)n);
+        if (feed_lines(c, p, (size_t)n)) break;
+        if (to_stop && c->pos == c->range_stop) {
+            /* libcsv between rows (ROW_NOT_BEGUN: libcsv.c's state 0, with no
+             * quote or field pending) is exactly the state of a new parser,
+             * so the rows from stop on are those of a parser started there */
+            if (c->p.pstate == 0 && !c->p.quoted && c->p.entry_pos == 0) {
+                c->ended_at_stop = 1;
+                break;
+            }
+            atomic_store(&c->past_stop, 1);
+        }
     }
     /* libcsv reports an unclosed quote at the end only in its strict mode,
      * which also refuses stray quotes that spreadsheets write; so look at

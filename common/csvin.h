@@ -46,8 +46,22 @@ int csvin_each(csvin *c, csvin_row_fn fn, void *ctx);
 /* Back to the first byte for another csvin_each (regular files only; a
  * pipe is an error).  0 ok, -1 error. */
 int csvin_rewind(csvin *c);
+/* Parts of a regular file parsed at once (csv-clean --threads): the next
+ * csvin_each reads from byte start, where physical line first_line begins;
+ * a start > 0 must be a line start, and there row 0 is a data row (no BOM,
+ * no header wait).  At byte stop (-1: none) the parse ends when libcsv is
+ * between rows there; otherwise it goes on to the end of the file (then
+ * the part after stop was not a row boundary, and csvin_past_stop says so,
+ * also while csvin_each runs, from any thread).  Rows are indexed from 0
+ * in the part.  0 ok, -1 error (a pipe). */
+int csvin_range(csvin *c, long long start, long long stop, long first_line);
+int csvin_ended_at_stop(const csvin *c);    /* after csvin_each: stopped at stop */
+int csvin_past_stop(csvin *c);
+long csvin_rows(const csvin *c);            /* rows parsed by the last csvin_each */
+long csvin_next_line(const csvin *c);       /* the line after the last one parsed */
 const char *csvin_error(const csvin *c);
 const char *csvin_name(const csvin *c);   /* the path, or "<stdin>" */
+int csvin_fd(const csvin *c);             /* the input's descriptor (pread only) */
 void csvin_close(csvin *c);
 
 #endif

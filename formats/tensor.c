@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -677,6 +679,16 @@ struct ts_writer {
     char *kb; size_t kb_cap, kb_len;
     unsigned char *comp; size_t comp_cap;
     ZSTD_CCtx *cctx;
+    /* ts_writer_set_async: one thread compresses and writes a block while
+     * the caller fills the next; the thread owns cctx, comp, f and the
+     * a-fields while a block is handed over (handed = 1), under mu */
+    int async, handed, quit, afailed;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned char *araw; size_t araw_cap, alen;
+    int64_t arows;
+    char aerr[512];
 };
 
 static int wfail(ts_writer *w, const char *fmt, ...) {
@@ -716,7 +728,89 @@ fail:
     return NULL;
 }
 
+/* the block of rows raw[0..raw_len) as a B record: compressed, checksummed, written */
+static int block_out(ts_writer *w, const unsigned char *raw, size_t raw_len, int64_t rows,
+                     char *err, size_t errlen) {
+    size_t bound = ZSTD_compressBound(raw_len);
+    if (grow(&w->comp, &w->comp_cap, bound, 1)) { snprintf(err, errlen, "out of memory"); return -1; }
+    size_t c = ZSTD_compressCCtx(w->cctx, w->comp, bound, raw, raw_len, w->level);
+    if (ZSTD_isError(c)) { snprintf(err, errlen, "zstd: %s", ZSTD_getErrorName(c)); return -1; }
+    unsigned char b[16], t[4];
+    b[0] = 'B';
+    put_u32(b + 1, (uint32_t)rows);
+    put_u32(b + 5, (uint32_t)raw_len);
+    put_u32(b + 9, (uint32_t)c);
+    put_u32(t, ts_crc32c(ts_crc32c(0, b, 13), w->comp, c));
+    if (fwrite(b, 1, 13, w->f) != 13 || fwrite(w->comp, 1, c, w->f) != c || fwrite(t, 1, 4, w->f) != 4) {
+        snprintf(err, errlen, "%s: write failed: %s", w->path ? w->path : "<stdout>", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void *async_main(void *arg) {
+    ts_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->handed && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->handed) break;
+        pthread_mutex_unlock(&w->mu);
+        int rc = w->afailed ? -1 : block_out(w, w->araw, w->alen, w->arows, w->aerr, sizeof w->aerr);
+        pthread_mutex_lock(&w->mu);
+        if (rc) w->afailed = 1;
+        w->handed = 0;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* until the thread is through with the block handed over; -1 when it failed */
+static int async_wait(ts_writer *w) {
+    if (!w->async) return 0;
+    pthread_mutex_lock(&w->mu);
+    while (w->handed) pthread_cond_wait(&w->cv, &w->mu);
+    int failed = w->afailed;
+    pthread_mutex_unlock(&w->mu);
+    if (failed && !w->failed) wfail(w, "%s", w->aerr);
+    return failed ? -1 : 0;
+}
+
+static void async_stop(ts_writer *w) {
+    if (!w->async) return;
+    pthread_mutex_lock(&w->mu);
+    w->quit = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    w->async = 0;
+}
+
+int ts_writer_set_async(ts_writer *w) {
+    if (w->async) return 0;
+    if (pthread_mutex_init(&w->mu, NULL)) return -1;
+    if (pthread_cond_init(&w->cv, NULL)) { pthread_mutex_destroy(&w->mu); return -1; }
+    /* signals stay with the calling thread (SIGINT removes the .tmp files) */
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS};
+    sigset_t all, old;
+    sigfillset(&all);
+    for (size_t k = 0; k < sizeof faults / sizeof *faults; k++) sigdelset(&all, faults[k]);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int e = pthread_create(&w->thread, NULL, async_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        return -1;
+    }
+    w->async = 1;
+    return 0;
+}
+
 static int wwrite(ts_writer *w, const void *p, size_t n) {
+    if (async_wait(w)) return -1;
     if (fwrite(p, 1, n, w->f) != n)
         return wfail(w, "%s: write failed: %s", w->path ? w->path : "<stdout>", strerror(errno));
     return 0;
@@ -771,19 +865,24 @@ static int flush_block(ts_writer *w) {
     if (raw_len > TS_MAX_BLOCK_RAW) return wfail(w, "block too large");
     if (grow(&w->raw, &w->raw_cap, raw_len, 1)) return wfail(w, "out of memory");
     memcpy(w->raw + payload, w->kb, w->kb_len);
-    size_t bound = ZSTD_compressBound(raw_len);
-    if (grow(&w->comp, &w->comp_cap, bound, 1)) return wfail(w, "out of memory");
-    size_t c = ZSTD_compressCCtx(w->cctx, w->comp, bound, w->raw, raw_len, w->level);
-    if (ZSTD_isError(c)) return wfail(w, "zstd: %s", ZSTD_getErrorName(c));
-    unsigned char b[16];
-    b[0] = 'B';
-    put_u32(b + 1, (uint32_t)w->block_rows);
-    put_u32(b + 5, (uint32_t)raw_len);
-    put_u32(b + 9, (uint32_t)c);
-    uint32_t crc = ts_crc32c(ts_crc32c(0, b, 13), w->comp, c);
-    if (wwrite(w, b, 13) || wwrite(w, w->comp, c)) return -1;
-    put_u32(b, crc);
-    if (wwrite(w, b, 4)) return -1;
+    if (w->async) {
+        /* the thread takes this buffer; the caller fills the one it gave back */
+        if (async_wait(w)) return -1;
+        unsigned char *t = w->araw;
+        size_t tcap = w->araw_cap;
+        w->araw = w->raw, w->araw_cap = w->raw_cap;
+        w->raw = t, w->raw_cap = tcap;
+        w->alen = raw_len;
+        w->arows = w->block_rows;
+        pthread_mutex_lock(&w->mu);
+        w->handed = 1;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        if (grow(&w->raw, &w->raw_cap, (size_t)w->rows_per_block * w->h.row_bytes + 1, 1)) return wfail(w, "out of memory");
+    } else if (block_out(w, w->raw, raw_len, w->block_rows, w->err, sizeof w->err)) {
+        w->failed = 1;
+        return -1;
+    }
     w->block_rows = 0;
     w->kb_len = 0;
     return 0;
@@ -823,8 +922,9 @@ int ts_end_tensor(ts_writer *w) {
 }
 
 static void writer_free(ts_writer *w) {
+    async_stop(w);
     ts_header_free(&w->h);
-    free(w->raw); free(w->kb); free(w->comp); free(w->path);
+    free(w->raw); free(w->kb); free(w->comp); free(w->path); free(w->araw);
     ZSTD_freeCCtx(w->cctx);
     free(w);
 }
@@ -841,8 +941,10 @@ int ts_close(ts_writer *w, char *err, size_t errlen) {
         put_u32(b + 5, ts_crc32c(0, b, 5));
         if (!rc) rc = wwrite(w, b, 9);
     }
+    if (!rc && !w->failed && async_wait(w)) rc = -1;
     if (!rc && !w->failed && fflush(w->f) != 0) rc = wfail(w, "%s: write failed: %s", w->path ? w->path : "<stdout>", strerror(errno));
     if (w->failed) rc = -1;
+    async_stop(w);              /* the thread is through with f */
     if (w->own) {
         char why[sizeof w->err];
         if (rc) outset_discard(w->f, w->slot);
@@ -859,6 +961,7 @@ int ts_close(ts_writer *w, char *err, size_t errlen) {
 
 void ts_abort(ts_writer *w) {
     if (!w) return;
+    async_stop(w);              /* before the file goes */
     if (w->own) outset_discard(w->f, w->slot);
     writer_free(w);
 }

@@ -126,6 +126,11 @@ ts_writer *ts_open_write(const char *path, char *err, size_t errlen);
 void ts_writer_allow_tty(ts_writer *w, int allow);
 void ts_writer_set_level(ts_writer *w, int zstd_level);
 void ts_writer_set_block_bytes(ts_writer *w, size_t bytes);
+/* Compress and write each block on a thread of the writer while the caller
+ * fills the next (same bytes out; one more block of memory).  Errors show
+ * at a later ts_write_row, ts_end_tensor or ts_close.  0 ok, -1 no thread
+ * (the writer goes on without one). */
+int ts_writer_set_async(ts_writer *w);
 int ts_begin_tensor(ts_writer *w, const ts_header *h);
 int ts_write_row(ts_writer *w, const char *key, const void *row);
 int ts_write_rows(ts_writer *w, int64_t n, const char *const *keys, const void *rows);

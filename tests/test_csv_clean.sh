@@ -178,3 +178,58 @@ is "non-finite numbers never reach the tensor" "$(csv-clean --key id --cols x "$
 fails "--strict stops at inf" 1 "inf.csv:2: column 'x': cannot parse 'inf'" csv-clean --strict --key id --cols x "$T/inf.csv"
 printf 'id,x\n1,2\n3,1e999\n' > "$T/big.csv"
 fails "--strict stops at 1e999" 1 "big.csv:3: column 'x': cannot parse '1e999' \\(outside the f32 range\\)" csv-clean --strict --key id --cols x "$T/big.csv"
+
+# --threads: a file of 2 MiB or more is parsed in parts at once, each part
+# after the first starting at a line start, used only when the part before it
+# ends between two rows there.  Invented rows, made the same way everywhere (so
+# where the middle falls is known); "same" = the same tensor bytes, catalogue, vocabulary and messages
+# as one reader.  A: a quoted field of 300 lines that look like rows spans
+# the middle (a part started there would read them as rows; libcsv grows a
+# field 128 bytes at a time, so a much longer one is slow under SAN); B: quoted
+# newlines, a bad cell and a ragged row just after the cut (of 2 parts); C: a
+# quoted field of 4 lines from the line before the cut; D: from the cut on.
+mkrows() {  # mkrows FILE ROWS QUOTE_AT_ROW QUOTE_LINES
+  awk -v n="$2" -v q="$3" -v k="$4" 'BEGIN {
+    print "id,name,x,y,z"
+    for (i = 0; i < n; i++) {
+      name = sprintf("n%06d", i % 5000)
+      if (i == q) { name = "\"q"; for (m = 0; m < k; m++) name = name sprintf("\nf%06d,fake,1.5,2,3", m); name = name "\"" }
+      if (i == q + 2) { printf "id%06d,%s,bad,1,2\n", i, name; continue }
+      if (i == q + 3) { printf "id%06d,%s,1,2\n", i, name; continue }
+      printf "id%06d,%s,%d.25,%d,%d\n", i % 66000, name, i % 97, i % 13, i
+    }
+  }' > "$1"
+}
+mkrows "$T/pa.csv" 70000 35150 300
+mkrows "$T/pb.csv" 110000 55345 3
+mkrows "$T/pc.csv" 110000 55340 3
+mkrows "$T/pd.csv" 110000 55341 3
+for f in pa pb pc pd; do
+  for t in 1 2 3; do
+    csv-clean --threads $t --key id --cols x,y,z --category name --vocab "$T/$f$t.voc" --catalog "$T/$f$t.cat" \
+      --display name -o "$T/$f$t.ts" "$T/$f.csv" 2>"$T/$f$t.err"
+    csv-clean --threads $t --key id --cols x,y,z --empty mean "$T/$f.csv" 2>/dev/null > "$T/$f$t.mean.ts"
+  done
+  for t in 2 3; do
+    for x in ts voc cat err mean.ts; do
+      ok "parts: $f --threads $t: same $x as one reader" cmp "$T/${f}1.$x" "$T/$f$t.$x"
+    done
+  done
+done
+like "parts: A's summary" "$(cat "$T/pa2.err")" "70000 rows in, 65998 out; dropped: 0 empty, 2 unparsable, 4000 duplicate keys"
+like "parts: B's bad cell on its physical line" "$(cat "$T/pb2.err")" "pb.csv:55352: column 'x': cannot parse 'bad'"
+like "parts: B's ragged row on its physical line" "$(cat "$T/pb2.err")" "pb.csv:55353: 4 fields where the header has 5"
+is "parts: A's quoted field is one name" "$(grep -c $'^id035150\tq f000000,fake,1.5,2,3 f000001' "$T/pa2.cat")" 1
+v=$(csv-clean --verbose --threads 2 --key id --cols x "$T/pa.csv" 2>&1 >/dev/null)
+like "parts: A is cut in the quoted field, so part 2 is not used" "$v" "part 2 of 2 starts at byte [0-9]+: not used"
+v=$(csv-clean --verbose --threads 2 --key id --cols x "$T/pb.csv" 2>&1 >/dev/null)
+like "parts: B's part 2 is used, before the bad cell after the cut" "$(tr '\n' ' ' <<<"$v")" "part 2 of 2 starts at byte [0-9]+: used .*:55352: column 'x'"
+v=$(csv-clean --verbose --threads 2 --key id --cols x "$T/pc.csv" 2>&1 >/dev/null)
+like "parts: C's part 2 is not used" "$v" "part 2 of 2 starts at byte [0-9]+: not used"
+v=$(csv-clean --verbose --threads 2 --key id --cols x "$T/pd.csv" 2>&1 >/dev/null)
+like "parts: D's part 2 is used" "$v" "part 2 of 2 starts at byte [0-9]+: used"
+v=$(csv-clean --verbose --threads 3 --key id --cols x "$T/pb.csv" 2>&1 >/dev/null)
+like "parts: 3 parts of B used" "$(grep -c ': used' <<<"$v")" "^2$"
+v=$(head -c 1500000 "$T/pb.csv" | csv-clean --verbose --threads 2 --key id --cols x 2>&1 >/dev/null)
+like "parts: not from a pipe" "$v" "^csv-clean: <stdin>: [0-9]+ rows in"
+fails "parts: --threads 0 is a usage error" 2 "--threads" csv-clean --threads 0 --cols x "$T/pb.csv"

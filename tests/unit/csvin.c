@@ -106,6 +106,38 @@ int main(void) {
     csvin_close(c);
     unlink(path);
 
+    /* csvin_range: parts of a file.  Bytes: "h,v\n" 0-3, "a,1\n" 4-7,
+     * "\"q\n" 8-10 (a quote opens at 8), "b,2\",3\n" 11-17, "c,4\n" 18-21 */
+    path = write_tmp("h,v\na,1\n\"q\nb,2\",3\nc,4\n");
+    c = csvin_open(path, ',', err, sizeof err);
+    {
+        got gr = {0};
+        /* a stop between rows: the part ends there */
+        rc = c && csvin_range(c, 0, 8, 1) == 0 ? csvin_each(c, collect, &gr) : -9;
+        CHECK(rc == 0 && gr.n == 2 && csvin_ended_at_stop(c) && !csvin_past_stop(c) && csvin_rows(c) == 2 &&
+              csvin_next_line(c) == 3, "range [0,8): 2 rows, ended at its stop (rc %d n %d)", rc, gr.n);
+        /* a stop inside a quoted field: the parse goes on to the end */
+        got gq = {0};
+        rc = csvin_range(c, 0, 11, 1) == 0 ? csvin_each(c, collect, &gq) : -9;
+        CHECK(rc == 0 && gq.n == 4 && !csvin_ended_at_stop(c) && csvin_past_stop(c) &&
+              strcmp(gq.f[2][0], "q\nb,2") == 0 && gq.line[3] == 5,
+              "range [0,11): no row ends at 11, so all 4 rows, the quoted one whole (rc %d n %d)", rc, gq.n);
+        /* a part that starts at line 3: row 0 is data, lines count on from there */
+        got gs = {0};
+        rc = csvin_range(c, 18, -1, 5) == 0 ? csvin_each(c, collect, &gs) : -9;
+        CHECK(rc == 0 && gs.n == 1 && gs.line[0] == 5 && strcmp(gs.f[0][0], "c") == 0 && csvin_rows(c) == 1,
+              "range [18,end) from line 5: one data row on line 5 (rc %d n %d)", rc, gs.n);
+        /* what a part started inside the quote would make of it: a row "b,2\",3" that
+         * the whole file does not have (why a cut is used only when the part before
+         * it ends between rows there) */
+        got gb = {0};
+        rc = csvin_range(c, 11, -1, 4) == 0 ? csvin_each(c, collect, &gb) : -9;
+        CHECK(rc == 0 && gb.n == 2 && strcmp(gb.f[0][0], "b") == 0, "range [11,end): rows the whole file does not have");
+        CHECK(csvin_range(c, 5, 5, 1) < 0, "an empty range is refused");
+    }
+    csvin_close(c);
+    unlink(path);
+
     CHECK(csvin_open("/nonexistent/x.csv", ',', err, sizeof err) == NULL && strstr(err, "No such file"),
           "missing file: '%s'", err);
     return CHECK_DONE();

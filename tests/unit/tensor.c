@@ -262,8 +262,54 @@ static void roundtrip_dtype(ts_dtype t, int64_t nrows, size_t block_bytes) {
     ts_header_free(&h);
 }
 
+/* ts_writer_set_async: the same bytes as without the thread, over many
+ * blocks and two tensors */
+static long write_stream(const char *path, int async, size_t block_bytes) {
+    char err[512];
+    ts_writer *w = ts_open_write(path, err, sizeof err);
+    if (!w) return -1;
+    if (async && ts_writer_set_async(w)) { ts_abort(w); return -1; }
+    ts_writer_set_block_bytes(w, block_bytes);
+    for (int t = 0; t < 2; t++) {
+        ts_header h;
+        ts_header_init(&h, t ? "second" : "first", TS_F32, 4, NULL);
+        ts_begin_tensor(w, &h);
+        for (int i = 0; i < 5000; i++) {
+            float row[4] = {(float)i, (float)(i % 7) * 0.5f, (float)t, 1.0f / (float)(i + 1)};
+            char key[32];
+            snprintf(key, sizeof key, "row%d", i * (t + 1));
+            ts_write_row(w, key, row);
+        }
+        ts_end_tensor(w);
+        ts_header_free(&h);
+    }
+    if (ts_close(w, err, sizeof err)) return -1;
+    struct stat st;
+    return stat(path, &st) ? -1 : (long)st.st_size;
+}
+
+static void async_same_bytes(void) {
+    char a[256], b[256];
+    snprintf(a, sizeof a, "%s/sync.ts", dir);
+    snprintf(b, sizeof b, "%s/async.ts", dir);
+    for (size_t bb = 64; bb <= (1u << 20); bb *= 128) {
+        long na = write_stream(a, 0, bb), nb = write_stream(b, 1, bb);
+        int same = na > 0 && na == nb;
+        FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+        for (int ca = 0, cb = 0; same && fa && fb && ca != EOF;) {
+            ca = getc(fa);
+            cb = getc(fb);
+            same = ca == cb;
+        }
+        if (fa) fclose(fa);
+        if (fb) fclose(fb);
+        CHECK(same && fa && fb, "async writer, blocks of %zu bytes: the same %ld bytes as the plain one (%ld)", bb, na, nb);
+    }
+}
+
 int main(void) {
     if (!mkdtemp(dir)) return 1;
+    async_same_bytes();
     for (int t = 0; t < TS_NDTYPES; t++) {
         roundtrip_dtype((ts_dtype)t, 1000, 1 << 20);
         roundtrip_dtype((ts_dtype)t, 1000, 100);    /* many blocks */
