@@ -6,22 +6,33 @@ OUTDIR      ?= out
 SONGS_CSV   ?= data/spotify_songs.csv
 SONG_KEY    ?= track_id
 FEATURES    ?= danceability,energy,loudness,speechiness,acousticness,instrumentalness,liveness,valence,tempo,duration_ms
-DISPLAY     ?= track_name,track_artist,track_album_release_date,playlist_genre,playlist_subgenre
-NORM        ?= minmax
+# (track_popularity: an ambiguous name, and versions of one song, go to the
+# most popular original; README.md, One version per song)
+DISPLAY     ?= track_name,track_artist,track_album_release_date,playlist_genre,playlist_subgenre,track_popularity
+# zscore: centred and standardised columns, so that cosine scores spread
+# over [-1, 1] (minmax puts every song near 1; knn --help, Scores)
+NORM        ?= zscore
 METRIC      ?= cosine
 K           ?= 10
 MAX_PER_ARTIST ?= 0
+# 1: an ambiguous song name takes the most popular original (knn --first)
+FIRST       ?= 0
+# text (a table), tsv or json (JSON lines: query, rank, id, title, artist,
+# score, source, reason) for recommend, recommend-learned and continue
+FORMAT      ?= text
 # empty: artist profiles are the mean features of each artist's songs in
 # SONGS_CSV; set to data_by_artist.csv (artists,<features>...) to use it.
 ARTISTS_CSV ?=
 $(foreach v,K,$(call sp_need_count,$(v)))
 $(call sp_need_uint,MAX_PER_ARTIST)
+$(call sp_need_enum,FIRST,0 1)
+$(call sp_need_enum,FORMAT,text tsv json)
 $(call sp_need_enum,METRIC,cosine euclidean dot mad)
 $(call sp_need_enum,NORM,minmax zscore robust)
 
 F := $(OUTDIR)/features
 # user values reach recipes through the environment only (Makefile, top)
-export SONG ARTIST PLAYLIST SONGS_CSV SONG_KEY FEATURES DISPLAY NORM METRIC K MAX_PER_ARTIST ARTISTS_CSV
+export SONG ARTIST PLAYLIST SONGS_CSV SONG_KEY FEATURES DISPLAY NORM METRIC K MAX_PER_ARTIST ARTISTS_CSV FIRST FORMAT
 
 .PHONY: FORCE
 $(F)/clean.cfg: FORCE ; @printf '%s\n' "$$SONG_KEY $$FEATURES $$DISPLAY" | $(sp_stamp)
@@ -52,9 +63,10 @@ $(F)/neighbours.tsv: $(F)/songs.norm.ts $(F)/songs.tsv $(BIN)/knn
 	$(BIN)/knn --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric "$$METRIC" \
 	  -k "$$K" --batch $(F)/songs.norm.ts --self --tsv -o $@
 
-# METRIC, K and MAX_PER_ARTIST from the environment (checked in the Makefile)
+# METRIC, K, MAX_PER_ARTIST and FIRST from the environment (checked above)
 KNN_OPTS = --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric "$$METRIC" -k "$$K" \
-           $$([ "$$MAX_PER_ARTIST" = 0 ] || printf '%s\n' --max-per-artist "$$MAX_PER_ARTIST")
+           $$([ "$$MAX_PER_ARTIST" = 0 ] || printf '%s\n' --max-per-artist "$$MAX_PER_ARTIST") \
+           $$([ "$$FIRST" = 0 ] || echo --first)
 
 .PHONY: recommend features neighbours
 features: $(F)/songs.norm.ts $(F)/artists.norm.ts
@@ -62,10 +74,10 @@ neighbours: $(F)/neighbours.tsv
 
 recommend: $(F)/songs.norm.ts $(F)/songs.tsv $(F)/artists.norm.ts $(BIN)/knn
 	@if [ "$$STYLE" != raw ]; then exec $(MAKE) --no-print-directory recommend-learned; fi; \
-	if [ -n "$$SONG" ]; then $(BIN)/knn $(KNN_OPTS) --text --song "$$SONG"; \
-	elif [ -n "$$ARTIST" ]; then $(BIN)/knn $(KNN_OPTS) --text --artist "$$ARTIST" --artists $(F)/artists.norm.ts; \
-	elif [ -n "$$PLAYLIST" ]; then $(BIN)/knn $(KNN_OPTS) --text --playlist "$$PLAYLIST"; \
-	else echo "usage: make recommend SONG='title' | ARTIST='name' | PLAYLIST='title; title; ...'  [K=10 METRIC=cosine]" >&2; exit 2; fi
+	if [ -n "$$SONG" ]; then $(BIN)/knn $(KNN_OPTS) --$$FORMAT --song "$$SONG"; \
+	elif [ -n "$$ARTIST" ]; then $(BIN)/knn $(KNN_OPTS) --$$FORMAT --artist "$$ARTIST" --artists $(F)/artists.norm.ts; \
+	elif [ -n "$$PLAYLIST" ]; then $(BIN)/knn $(KNN_OPTS) --$$FORMAT --playlist "$$PLAYLIST"; \
+	else echo "usage: make recommend SONG='title' | ARTIST='name' | PLAYLIST='title; title; ...'  [K=10 METRIC=cosine FORMAT=text|tsv|json FIRST=1]" >&2; exit 2; fi
 
 DEMO_SONGS ?= Blinding Lights - The Weeknd; Smells Like Teen Spirit - Nirvana; Billie Jean - Michael Jackson
 DEMO_ARTIST ?= Daft Punk
