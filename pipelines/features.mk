@@ -20,19 +20,23 @@ FIRST       ?= 0
 # text (a table), tsv or json (JSON lines: query, rank, id, title, artist,
 # score, source, reason) for recommend, recommend-learned and continue
 FORMAT      ?= text
+# hybrid: the playlists' share of the blend (hybrid --help; chosen by
+# `make eval-hybrid` on validation playlists of SONGS_CSV's playlist_id)
+HYBRID_BLEND ?= 0.5
 # empty: artist profiles are the mean features of each artist's songs in
 # SONGS_CSV; set to data_by_artist.csv (artists,<features>...) to use it.
 ARTISTS_CSV ?=
 $(foreach v,K,$(call sp_need_count,$(v)))
 $(call sp_need_uint,MAX_PER_ARTIST)
 $(call sp_need_enum,FIRST,0 1)
+$(call sp_need_number,HYBRID_BLEND)
 $(call sp_need_enum,FORMAT,text tsv json)
 $(call sp_need_enum,METRIC,cosine euclidean dot mad)
 $(call sp_need_enum,NORM,minmax zscore robust)
 
 F := $(OUTDIR)/features
 # user values reach recipes through the environment only (Makefile, top)
-export SONG ARTIST PLAYLIST SONGS_CSV SONG_KEY FEATURES DISPLAY NORM METRIC K MAX_PER_ARTIST ARTISTS_CSV FIRST FORMAT
+export SONG ARTIST PLAYLIST SONGS_CSV SONG_KEY FEATURES DISPLAY NORM METRIC K MAX_PER_ARTIST ARTISTS_CSV FIRST FORMAT HYBRID_BLEND
 
 .PHONY: FORCE
 $(F)/clean.cfg: FORCE ; @printf '%s\n' "$$SONG_KEY $$FEATURES $$DISPLAY" | $(sp_stamp)
@@ -78,6 +82,24 @@ recommend: $(F)/songs.norm.ts $(F)/songs.tsv $(F)/artists.norm.ts $(BIN)/knn
 	elif [ -n "$$ARTIST" ]; then $(BIN)/knn $(KNN_OPTS) --$$FORMAT --artist "$$ARTIST" --artists $(F)/artists.norm.ts; \
 	elif [ -n "$$PLAYLIST" ]; then $(BIN)/knn $(KNN_OPTS) --$$FORMAT --playlist "$$PLAYLIST"; \
 	else echo "usage: make recommend SONG='title' | ARTIST='name' | PLAYLIST='title; title; ...'  [K=10 METRIC=cosine FORMAT=text|tsv|json FIRST=1]" >&2; exit 2; fi
+
+# hybrid answers: co-occurrence in SONGS_CSV's playlists (playlist_id)
+# blended with the feature neighbours; a song in no playlist gets the
+# feature neighbours.  eval-hybrid: hit rate@10 on held-out playlists;
+# hybrid-neighbours: every song's 10 neighbours (query rank id score source)
+HYBRID = $(BIN)/hybrid --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --playlists "$$SONGS_CSV" --blend "$$HYBRID_BLEND"
+.PHONY: hybrid eval-hybrid hybrid-neighbours
+hybrid: $(F)/songs.norm.ts $(F)/songs.tsv $(IN)/SONGS_CSV.path $(BIN)/hybrid
+	@if [ -z "$$SONG" ]; then echo "usage: make hybrid SONG='title' [K=10 FORMAT=text|tsv|json FIRST=1 HYBRID_BLEND=0.5]" >&2; exit 2; fi; \
+	$(HYBRID) -k "$$K" --$$FORMAT $$([ "$$FIRST" = 0 ] || echo --first) --song "$$SONG"
+$(F)/hybrid-eval.txt: $(F)/songs.norm.ts $(F)/songs.tsv $(IN)/SONGS_CSV.path $(BIN)/hybrid
+	$(HYBRID) --eval -o $@
+eval-hybrid: $(F)/hybrid-eval.txt
+	@cat $<
+$(F)/hybrid.neighbours.tsv: $(F)/songs.norm.ts $(F)/songs.tsv $(IN)/SONGS_CSV.path $(F)/hybrid.cfg $(BIN)/hybrid
+	$(HYBRID) --all -k 10 -o $@
+$(F)/hybrid.cfg: FORCE ; @printf '%s\n' "$$HYBRID_BLEND" | $(sp_stamp)
+hybrid-neighbours: $(F)/hybrid.neighbours.tsv
 
 DEMO_SONGS ?= Blinding Lights - The Weeknd; Smells Like Teen Spirit - Nirvana; Billie Jean - Michael Jackson
 DEMO_ARTIST ?= Daft Punk
