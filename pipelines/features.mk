@@ -23,6 +23,9 @@ FORMAT      ?= text
 # hybrid: the playlists' share of the blend (hybrid --help; chosen by
 # `make eval-hybrid` on validation playlists of SONGS_CSV's playlist_id)
 HYBRID_BLEND ?= 0.5
+# 1: add the MPD playlists of MPD_DIR (playlists.mk), joined by track id
+# (0.9 was chosen with them: README.md, Hybrid answers)
+HYBRID_MPD ?= 0
 # empty: artist profiles are the mean features of each artist's songs in
 # SONGS_CSV; set to data_by_artist.csv (artists,<features>...) to use it.
 ARTISTS_CSV ?=
@@ -30,13 +33,14 @@ $(foreach v,K,$(call sp_need_count,$(v)))
 $(call sp_need_uint,MAX_PER_ARTIST)
 $(call sp_need_enum,FIRST,0 1)
 $(call sp_need_number,HYBRID_BLEND)
+$(call sp_need_enum,HYBRID_MPD,0 1)
 $(call sp_need_enum,FORMAT,text tsv json)
 $(call sp_need_enum,METRIC,cosine euclidean dot mad)
 $(call sp_need_enum,NORM,minmax zscore robust)
 
 F := $(OUTDIR)/features
 # user values reach recipes through the environment only (Makefile, top)
-export SONG ARTIST PLAYLIST SONGS_CSV SONG_KEY FEATURES DISPLAY NORM METRIC K MAX_PER_ARTIST ARTISTS_CSV FIRST FORMAT HYBRID_BLEND
+export SONG ARTIST PLAYLIST SONGS_CSV SONG_KEY FEATURES DISPLAY NORM METRIC K MAX_PER_ARTIST ARTISTS_CSV FIRST FORMAT HYBRID_BLEND HYBRID_MPD
 
 .PHONY: FORCE
 $(F)/clean.cfg: FORCE ; @printf '%s\n' "$$SONG_KEY $$FEATURES $$DISPLAY" | $(sp_stamp)
@@ -87,18 +91,24 @@ recommend: $(F)/songs.norm.ts $(F)/songs.tsv $(F)/artists.norm.ts $(BIN)/knn
 # blended with the feature neighbours; a song in no playlist gets the
 # feature neighbours.  eval-hybrid: hit rate@10 on held-out playlists;
 # hybrid-neighbours: every song's 10 neighbours (query rank id score source)
-HYBRID = $(BIN)/hybrid --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --playlists "$$SONGS_CSV" --blend "$$HYBRID_BLEND"
+ifeq ($(HYBRID_MPD),1)
+HYBRID_IN = $(F)/songs.norm.ts $(F)/songs.tsv $(IN)/SONGS_CSV.path $(BIN)/hybrid $(OUTDIR)/playlists/playlists.ts $(OUTDIR)/playlists/tracks.tsv
+HYBRID_MPD_OPTS = --mpd-playlists $(OUTDIR)/playlists/playlists.ts --mpd-tracks $(OUTDIR)/playlists/tracks.tsv
+else
+HYBRID_IN = $(F)/songs.norm.ts $(F)/songs.tsv $(IN)/SONGS_CSV.path $(BIN)/hybrid
+endif
+HYBRID = $(BIN)/hybrid --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --playlists "$$SONGS_CSV" --blend "$$HYBRID_BLEND" $(HYBRID_MPD_OPTS)
 .PHONY: hybrid eval-hybrid hybrid-neighbours
-hybrid: $(F)/songs.norm.ts $(F)/songs.tsv $(IN)/SONGS_CSV.path $(BIN)/hybrid
+hybrid: $(HYBRID_IN)
 	@if [ -z "$$SONG" ]; then echo "usage: make hybrid SONG='title' [K=10 FORMAT=text|tsv|json FIRST=1 HYBRID_BLEND=0.5]" >&2; exit 2; fi; \
 	$(HYBRID) -k "$$K" --$$FORMAT $$([ "$$FIRST" = 0 ] || echo --first) --song "$$SONG"
-$(F)/hybrid-eval.txt: $(F)/songs.norm.ts $(F)/songs.tsv $(IN)/SONGS_CSV.path $(BIN)/hybrid
+$(F)/hybrid-eval.txt: $(HYBRID_IN) $(F)/hybrid.cfg
 	$(HYBRID) --eval -o $@
 eval-hybrid: $(F)/hybrid-eval.txt
 	@cat $<
-$(F)/hybrid.neighbours.tsv: $(F)/songs.norm.ts $(F)/songs.tsv $(IN)/SONGS_CSV.path $(F)/hybrid.cfg $(BIN)/hybrid
+$(F)/hybrid.neighbours.tsv: $(HYBRID_IN) $(F)/hybrid.cfg
 	$(HYBRID) --all -k 10 -o $@
-$(F)/hybrid.cfg: FORCE ; @printf '%s\n' "$$HYBRID_BLEND" | $(sp_stamp)
+$(F)/hybrid.cfg: FORCE ; @printf '%s\n' "$$HYBRID_BLEND $$HYBRID_MPD" | $(sp_stamp)
 hybrid-neighbours: $(F)/hybrid.neighbours.tsv
 
 DEMO_SONGS ?= Blinding Lights - The Weeknd; Smells Like Teen Spirit - Nirvana; Billie Jean - Michael Jackson

@@ -36,6 +36,10 @@ static const char HELP[] =
 "  --playlists CSV     playlists: a CSV with columns track_id and playlist_id,\n"
 "                      one line per (song, playlist); songs not in --index are\n"
 "                      skipped\n"
+"  --mpd-playlists TS  more playlists: an mpd-ingest stream (-o), its tracks\n"
+"  --mpd-tracks TSV    joined to --index keys by track id (its track_uri\n"
+"                      spotify:track:ID against the key ID); the join is\n"
+"                      reported on stderr\n"
 "  --exclude FILE      playlist ids (one a line) left out of the co-occurrences\n"
 "                      (another scorer's held-out playlists)\n"
 "Options:\n"
@@ -74,7 +78,7 @@ static const char HELP[] =
 #define CAND_FEATURES 200
 
 typedef struct {
-    const char *index, *catalog, *playlists, *exclude, *song, *output;
+    const char *index, *catalog, *playlists, *exclude, *song, *output, *mpd_pl, *mpd_tracks;
     int k, first, fmt, eval, all, threads;
     double blend;
     unsigned long seed;
@@ -107,12 +111,13 @@ static struct {
 
 static opts parse_opts(int argc, char **argv) {
     enum { O_INDEX = 256, O_CAT, O_PL, O_EXCL, O_SONG, O_EVAL, O_ALL, O_BLEND, O_FIRST, O_TEXT, O_TSV, O_JSON,
-           O_SEED, O_THREADS };
+           O_SEED, O_THREADS, O_MPD_PL, O_MPD_TR };
     static const struct option lo[] = {
         {"index", 1, 0, O_INDEX}, {"catalog", 1, 0, O_CAT}, {"playlists", 1, 0, O_PL}, {"exclude", 1, 0, O_EXCL},
         {"song", 1, 0, O_SONG}, {"eval", 0, 0, O_EVAL}, {"all", 0, 0, O_ALL}, {"blend", 1, 0, O_BLEND},
         {"first", 0, 0, O_FIRST}, {"text", 0, 0, O_TEXT}, {"tsv", 0, 0, O_TSV}, {"json", 0, 0, O_JSON},
-        {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS}, {0, 0, 0, 0}};
+        {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS}, {"mpd-playlists", 1, 0, O_MPD_PL},
+        {"mpd-tracks", 1, 0, O_MPD_TR}, {0, 0, 0, 0}};
     opts o = {.k = 10, .blend = 0.5, .seed = 1, .threads = 2};
     int c;
     opterr = 0;
@@ -122,6 +127,8 @@ static opts parse_opts(int argc, char **argv) {
         case O_CAT: o.catalog = optarg; break;
         case O_PL: o.playlists = optarg; break;
         case O_EXCL: o.exclude = optarg; break;
+        case O_MPD_PL: o.mpd_pl = optarg; break;
+        case O_MPD_TR: o.mpd_tracks = optarg; break;
         case O_SONG: o.song = optarg; break;
         case O_EVAL: o.eval = 1; break;
         case O_ALL: o.all = 1; break;
@@ -141,12 +148,70 @@ static opts parse_opts(int argc, char **argv) {
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
     if (!o.index || !o.catalog || !o.playlists) cli_usage("--index, --catalog and --playlists are required");
     if (!!o.song + o.eval + o.all != 1) cli_usage("give one query: --song TEXT, --eval or --all");
+    if (!o.mpd_pl != !o.mpd_tracks) cli_usage("--mpd-playlists and --mpd-tracks go together");
     return o;
 }
 
 /* ---- loading ---- */
 
 typedef struct { int ct, cp; int64_t lines, kept; strmap pid; int64_t cap, n; int32_t *row; int64_t *pl; } pl_read;
+
+static void add_pair(pl_read *p, const char *pid, int64_t row) {
+    int64_t id = strmap_get(&p->pid, pid);
+    if (id < 0) {
+        id = A.npl;
+        char **ni = realloc(A.pl_ids, sizeof *ni * (size_t)(A.npl + 1));
+        if (!ni || !(ni[A.npl] = strdup(pid)) || strmap_put(&p->pid, pid, id) == -2) cli_die("out of memory");
+        A.pl_ids = ni;
+        A.npl++;
+    }
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 4096;
+        if (!(p->row = realloc(p->row, sizeof *p->row * (size_t)p->cap)) || !(p->pl = realloc(p->pl, sizeof *p->pl * (size_t)p->cap)))
+            cli_die("out of memory");
+    }
+    p->row[p->n] = (int32_t)row;
+    p->pl[p->n++] = id;
+}
+
+/* the MPD playlists' tracks that join the index, as playlists "mpd:PID" */
+static void add_mpd(pl_read *p) {
+    char err[1024], pid[300];
+    pl_set m;
+    catalog tr;
+    if (pl_load(&m, A.o.mpd_pl, NULL, err, sizeof err)) cli_die("%s", err);
+    if (cat_load(&tr, A.o.mpd_tracks, err, sizeof err)) cli_die("%s", err);
+    int tc = cat_column(&tr, "track");
+    if (tc < 0) cli_die("%s: no 'track' column; give the --tracks file of mpd-ingest", A.o.mpd_tracks);
+    int64_t *row_of = malloc(sizeof *row_of * (size_t)(m.ntracks ? m.ntracks : 1)), joined = 0, rows = 0, jrows = 0, jpl = 0;
+    if (!row_of) cli_die("out of memory");
+    for (int32_t t = 0; t < m.ntracks; t++) row_of[t] = -1;
+    for (int64_t r = 0; r < tr.nrows; r++) {
+        long long t = strtoll(cat_cell(&tr, r, tc), NULL, 10);
+        const char *uri = cat_cell(&tr, r, 0);
+        if (t < 0 || t >= m.ntracks || strncmp(uri, "spotify:track:", 14)) continue;
+        if ((row_of[t] = strmap_get(&A.songs.keymap, uri + 14)) >= 0) joined++;
+    }
+    for (int64_t q = 0; q < m.n; q++) {
+        int64_t got = 0;
+        snprintf(pid, sizeof pid, "mpd:%s", pl_key(&m, q));
+        if (strmap_get(&A.excluded, pid) >= 0) continue;
+        for (int64_t i = 0; i < pl_len(&m, q); i++, rows++) {
+            int64_t r = row_of[pl_tracks(&m, q)[i]];
+            if (r < 0) continue;
+            add_pair(p, pid, r);
+            got++;
+        }
+        jrows += got;
+        jpl += got >= 2;
+    }
+    cli_warn("%s: %" PRId64 " of %" PRId64 " tracks join the index (%" PRId64 " of %" PRId64 " playlist rows); "
+             "%" PRId64 " of %" PRId64 " playlists hold 2 or more joined songs",
+             A.o.mpd_pl, joined, tr.nrows, jrows, rows, jpl, m.n);
+    free(row_of);
+    cat_free(&tr);
+    pl_free(&m);
+}
 
 static int on_pl_row(void *ctx, const csvin_row *r) {
     pl_read *p = ctx;
@@ -162,22 +227,7 @@ static int on_pl_row(void *ctx, const csvin_row *r) {
     if (r->nfields <= p->ct || r->nfields <= p->cp || !r->field[p->cp][0]) return 0;
     int64_t row = strmap_get(&A.songs.keymap, r->field[p->ct]);
     if (row < 0 || strmap_get(&A.excluded, r->field[p->cp]) >= 0) return 0;
-    int64_t id = strmap_get(&p->pid, r->field[p->cp]);
-    if (id < 0) {
-        id = A.npl;
-        char **ni = realloc(A.pl_ids, sizeof *ni * (size_t)(A.npl + 1));
-        if (!ni || !(ni[A.npl] = strdup(r->field[p->cp])) || strmap_put(&p->pid, r->field[p->cp], id) == -2)
-            cli_die("out of memory");
-        A.pl_ids = ni;
-        A.npl++;
-    }
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 4096;
-        if (!(p->row = realloc(p->row, sizeof *p->row * (size_t)p->cap)) || !(p->pl = realloc(p->pl, sizeof *p->pl * (size_t)p->cap)))
-            cli_die("out of memory");
-    }
-    p->row[p->n] = (int32_t)row;
-    p->pl[p->n++] = id;
+    add_pair(p, r->field[p->cp], row);
     p->kept++;
     return 0;
 }
@@ -207,6 +257,8 @@ static void load_playlists(void) {
     if (rc < 0) cli_die("%s", csvin_error(c));
     if (rc == 2) cli_die("%s:1: no track_id and playlist_id columns; give a CSV like spotify_songs.csv", A.o.playlists);
     csvin_close(c);
+    cli_warn("%s: %" PRId64 " lines, %" PRId64 " in the index, %" PRId64 " playlists", A.o.playlists, p.lines, p.kept, A.npl);
+    if (A.o.mpd_pl) add_mpd(&p);
     strmap_free(&p.pid);
     A.pl_off = calloc((size_t)A.npl + 1, sizeof *A.pl_off);
     A.pl_rows = malloc(sizeof *A.pl_rows * (size_t)(p.n ? p.n : 1));
@@ -218,7 +270,6 @@ static void load_playlists(void) {
     memcpy(fill, A.pl_off, sizeof *fill * (size_t)A.npl);
     for (int64_t i = 0; i < p.n; i++) A.pl_rows[fill[p.pl[i]]++] = p.row[i];
     free(fill); free(p.row); free(p.pl);
-    cli_warn("%s: %" PRId64 " lines, %" PRId64 " in the index, %" PRId64 " playlists", A.o.playlists, p.lines, p.kept, A.npl);
 }
 
 static void load_index(void) {

@@ -40,3 +40,42 @@ printf 'track_id,name\nx,y\n' > "$T/bad.csv"
 fails "a CSV without playlist_id" 1 "bad.csv:1: no track_id and playlist_id columns" hybrid --index "$T/songs.ts" --catalog "$T/songs.tsv" --playlists "$T/bad.csv" --song x
 fails "no query" 2 "give one query" "${H[@]}"
 fails "--blend out of range" 2 "--blend" "${H[@]}" --blend 2 --song x
+
+# MPD playlists (invented, written here in the slice format): joined to the
+# index by track id; and `continue` lists one version per song
+for s in mpd-ingest mpd-recommend; do [ -x "$BIN/$s" ] || { skip hybrid-mpd "no $BIN/$s"; exit 0; }; done
+mkdir -p "$T/mpd"
+slice() {   # pid:uri|title|artist,uri|title|artist;pid:...
+  printf '{"info": {"slice": "0-9", "version": "v1"}, "playlists": ['
+  local first=1 pl
+  for pl in "$@"; do
+    [ $first = 1 ] || printf ','; first=0
+    printf '{"name": "p%s", "pid": %s, "num_followers": 1, "tracks": [' "${pl%%:*}" "${pl%%:*}"
+    local i=0 t; IFS=',' read -ra tr <<<"${pl#*:}"
+    for t in "${tr[@]}"; do
+      IFS='|' read -r u n a <<<"$t"
+      [ $i = 0 ] || printf ','
+      printf '{"pos": %d, "track_uri": "spotify:track:%s", "track_name": "%s", "artist_name": "%s"}' $i "$u" "$n" "$a"
+      i=$((i + 1))
+    done
+    printf ']}'
+  done
+  printf ']}\n'
+}
+BL='0sf12qNH5qcw8qpgymFOqD|Blinding Lights|The Weeknd' BJ='5ChkMS8OtdzJeqyybCc9R5|Billie Jean|Michael Jackson'
+slice "0:$BL,$BJ,zzNotInTheIndex0000001|Elsewhere|Nobody" "1:$BL,$BJ" > "$T/mpd/mpd.slice.0-9.json"
+mpd-ingest --tracks "$T/tr.tsv" --names "$T/nm.tsv" -o "$T/pl.ts" -- "$T/mpd" 2>/dev/null
+"${H[@]}" --mpd-playlists "$T/pl.ts" --mpd-tracks "$T/tr.tsv" --song 0sf12qNH5qcw8qpgymFOqD -k 3 --tsv > "$T/h.tsv" 2> "$T/h.err"
+like "MPD join reported" "$(cat "$T/h.err")" "2 of 3 tracks join the index \(4 of 5 playlist rows\); 2 of 2 playlists hold 2 or more"
+is "MPD playlist mate first, from the playlists" "$(head -1 "$T/h.tsv" | cut -f3,7)" "5ChkMS8OtdzJeqyybCc9R5	playlists"
+
+rm -f "$T/mpd"/*
+A1='v01|Song A|Band' A2='v02|Song A - Remastered 2011|Band' A3='v03|Song A (feat. Guest)|Band'
+B1='v04|Song B|Band' B2='v05|Song B - Live|Band' C1='v06|Song C|Other' X1='v07|Song X|Other'
+slice "0:$X1,$A1,$A2,$B1" "1:$X1,$A1,$B2,$C1" "2:$X1,$A2,$B1" "3:$B1,$A3" > "$T/mpd/mpd.slice.0-9.json"
+mpd-ingest --tracks "$T/tr.tsv" --names "$T/nm.tsv" -o "$T/pl.ts" -- "$T/mpd" 2>/dev/null
+out=$(mpd-recommend --model cooc --train "$T/pl.ts" --tracks "$T/tr.tsv" -n 5 --songs 'Song X' --format json 2>/dev/null)
+is "continue: one version per song (Song A, B, C once each)" "$(jq -r .title <<<"$out" | sed 's/ [-(].*//' | sort | uniq -c | awk '{ print $1 }' | tr -d '\n')" 111
+is "continue JSON: source playlists, score null" "$(jq -r '.source + " " + (.score|tostring)' <<<"$out" | sort -u)" "playlists null"
+out=$(mpd-recommend --model cooc --train "$T/pl.ts" --tracks "$T/tr.tsv" -n 5 --songs 'Song A - Band' --format tsv 2>/dev/null)
+is "continue: no version of a seed" "$(cut -f3 <<<"$out" | grep -c 'Song A')" 0
