@@ -73,7 +73,8 @@ static const char HELP[] =
 "validation playlists.  Hit rate@10: for each song of a held-out playlist\n"
 "in the index, its 10 results (its own versions removed); a hit when one of\n"
 "them is another song of that playlist; averaged over (playlist, song).\n"
-"Memory: the index, the playlists and the co-occurrence pairs.\n";
+"Memory: the index (as exact search needs it), the playlists and their\n"
+"co-occurrence pairs (the algorithm needs the item graph whole).\n";
 
 #define CAND_FEATURES 200
 
@@ -481,8 +482,11 @@ static int64_t hit_rates(const item_graph *g, const int *part, int which, const 
     cand out[10];
     if (!mark) cli_die("out of memory");
     for (int i = 0; i < nw; i++) hits[i] = 0;
+    cli_progress prog;
+    cli_progress_init(&prog, 0);
     for (int64_t p = 0; p < A.npl; p++) {
         if (part[p] != which) continue;
+        cli_progress_update(&prog, "%s: %" PRId64 " songs scored", which == 1 ? "validation" : "test", pairs_n);
         int64_t len = A.pl_off[p + 1] - A.pl_off[p];
         if (len < 2) continue;
         free(q);
@@ -509,6 +513,7 @@ static int64_t hit_rates(const item_graph *g, const int *part, int which, const 
         }
         ws_free(&w);
     }
+    cli_progress_done(&prog);
     free(q); free(mark);
     for (int i = 0; i < nw; i++) hits[i] = pairs_n ? hits[i] / pairs_n : 0;
     return pairs_n;
