@@ -25,6 +25,9 @@ static const char HELP[] =
 "\n"
 "QUERY (one):\n"
 "  --song TEXT         a song (title, 'TITLE - ARTIST', key, Spotify uri or link)\n"
+"  --playlist 'A;B'    seed songs separated by ';': a candidate scores the mean\n"
+"                      of its blends with the seeds; its reason and source\n"
+"                      come from the seed it blends best with\n"
 "  --eval              hold out whole playlists and print hit rate@10 of the\n"
 "                      features alone and of the blend (below)\n"
 "  --all               every song's -k neighbours as TSV lines: query_key rank\n"
@@ -80,7 +83,7 @@ static const char HELP[] =
 
 typedef struct {
     const char *index, *catalog, *playlists, *exclude, *song, *output, *mpd_pl, *mpd_tracks;
-    int k, first, fmt, eval, all, threads;
+    int k, first, fmt, eval, all, threads, seeds;
     double blend;
     unsigned long seed;
 } opts;
@@ -112,13 +115,13 @@ static struct {
 
 static opts parse_opts(int argc, char **argv) {
     enum { O_INDEX = 256, O_CAT, O_PL, O_EXCL, O_SONG, O_EVAL, O_ALL, O_BLEND, O_FIRST, O_TEXT, O_TSV, O_JSON,
-           O_SEED, O_THREADS, O_MPD_PL, O_MPD_TR };
+           O_SEED, O_THREADS, O_MPD_PL, O_MPD_TR, O_PLAYLIST };
     static const struct option lo[] = {
         {"index", 1, 0, O_INDEX}, {"catalog", 1, 0, O_CAT}, {"playlists", 1, 0, O_PL}, {"exclude", 1, 0, O_EXCL},
         {"song", 1, 0, O_SONG}, {"eval", 0, 0, O_EVAL}, {"all", 0, 0, O_ALL}, {"blend", 1, 0, O_BLEND},
         {"first", 0, 0, O_FIRST}, {"text", 0, 0, O_TEXT}, {"tsv", 0, 0, O_TSV}, {"json", 0, 0, O_JSON},
         {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS}, {"mpd-playlists", 1, 0, O_MPD_PL},
-        {"mpd-tracks", 1, 0, O_MPD_TR}, {0, 0, 0, 0}};
+        {"mpd-tracks", 1, 0, O_MPD_TR}, {"playlist", 1, 0, O_PLAYLIST}, {0, 0, 0, 0}};
     opts o = {.k = 10, .blend = 0.5, .seed = 1, .threads = 2};
     int c;
     opterr = 0;
@@ -130,7 +133,8 @@ static opts parse_opts(int argc, char **argv) {
         case O_EXCL: o.exclude = optarg; break;
         case O_MPD_PL: o.mpd_pl = optarg; break;
         case O_MPD_TR: o.mpd_tracks = optarg; break;
-        case O_SONG: o.song = optarg; break;
+        case O_SONG: o.song = optarg; o.seeds = 0; break;
+        case O_PLAYLIST: o.song = optarg; o.seeds = 1; break;
         case O_EVAL: o.eval = 1; break;
         case O_ALL: o.all = 1; break;
         case O_BLEND: o.blend = cli_double("--blend", optarg, 0, 1); break;
@@ -148,7 +152,7 @@ static opts parse_opts(int argc, char **argv) {
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
     if (!o.index || !o.catalog || !o.playlists) cli_usage("--index, --catalog and --playlists are required");
-    if (!!o.song + o.eval + o.all != 1) cli_usage("give one query: --song TEXT, --eval or --all");
+    if (!!o.song + o.eval + o.all != 1) cli_usage("give one query: --song TEXT, --playlist 'A;B', --eval or --all");
     if (!o.mpd_pl != !o.mpd_tracks) cli_usage("--mpd-playlists and --mpd-tracks go together");
     return o;
 }
@@ -574,12 +578,65 @@ static const char *source(const cand *c) {
     return c->cnt > 0 && A.o.blend * c->pl >= (1 - A.o.blend) * (1 + c->feat) / 2 ? "playlists" : "features";
 }
 
+/* The rows a --song or --playlist names (distinct songs). */
+static int resolve_seeds(int64_t **out) {
+    char *text = strdup(A.o.song), *save = NULL, msg[2600];
+    int64_t *seeds = malloc(sizeof *seeds * (strlen(A.o.song) + 1));
+    int m = 0;
+    if (!text || !seeds) cli_die("out of memory");
+    const char *sep = A.o.seeds ? ";" : "";
+    for (char *tok = *sep ? strtok_r(text, sep, &save) : text; tok; tok = *sep ? strtok_r(NULL, sep, &save) : NULL) {
+        while (*tok == ' ') tok++;
+        size_t l = strlen(tok);
+        while (l && tok[l - 1] == ' ') tok[--l] = 0;
+        if (!l) continue;
+        int64_t r, *cands, nc;
+        int rc = ss_resolve_song(&A.songs, tok, A.o.first, &r, &cands, &nc, msg, sizeof msg);
+        if (rc < 0) cli_die("out of memory");
+        if (rc != SS_FOUND) { free(cands); cli_die("%s%s", msg, rc == SS_AMBIGUOUS ? " or pass --first" : ""); }
+        int dup = 0;
+        for (int i = 0; i < m; i++) dup |= A.songs.version[seeds[i]] == A.songs.version[r];
+        if (!dup) seeds[m++] = r;
+        if (!*sep) break;
+    }
+    free(text);
+    if (!m) cli_die("--playlist names no song");
+    *out = seeds;
+    return m;
+}
+
+static void put_result(FILE *f, const char *qk, int rank, const cand *c, const char *why) {
+    const char *t = A.songs.title[c->row] ? A.songs.title[c->row] : "", *a = A.songs.artist[c->row] ? A.songs.artist[c->row] : "";
+    if (A.o.fmt == F_TSV) {
+        fprintf(f, "%s\t%d\t%s\t%.6g\t%s\t%s\t%s\t%s\n", qk, rank, A.songs.key[c->row], c->score, t, a, source(c), why);
+    } else if (A.o.fmt == F_JSON) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o) cli_die("out of memory");
+        cJSON_AddStringToObject(o, "query", qk);
+        cJSON_AddNumberToObject(o, "rank", rank);
+        cJSON_AddStringToObject(o, "id", A.songs.key[c->row]);
+        cJSON_AddStringToObject(o, "title", t);
+        cJSON_AddStringToObject(o, "artist", a);
+        cJSON_AddNumberToObject(o, "score", c->score);
+        cJSON_AddStringToObject(o, "source", source(c));
+        cJSON_AddStringToObject(o, "reason", why);
+        char *s = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (!s) cli_die("out of memory");
+        fprintf(f, "%s\n", s);
+        free(s);
+    } else {
+        fprintf(f, "%4d  %.4f  %s - %s  [%s]  (%s: %s)\n", rank, c->score, t, a, A.songs.key[c->row], source(c), why);
+    }
+}
+
+/* One song: blend_query.  Several seeds: each candidate (the union of the
+ * seeds' candidates) scores the mean of its blends with every seed; its
+ * reason and source are those of the seed it blends best with. */
 static void run_song(FILE *f) {
-    int64_t r, *cands, nc;
-    char msg[2600], why[512];
-    int rc = ss_resolve_song(&A.songs, A.o.song, A.o.first, &r, &cands, &nc, msg, sizeof msg);
-    if (rc < 0) cli_die("out of memory");
-    if (rc != SS_FOUND) { free(cands); cli_die("%s%s", msg, rc == SS_AMBIGUOUS ? " or pass --first" : ""); }
+    int64_t *seeds;
+    int m = resolve_seeds(&seeds);
+    char why[512];
     pl_set set = playlists_as_set();
     unsigned char *mask = malloc((size_t)(A.npl ? A.npl : 1));
     cand *out = malloc(sizeof *out * (size_t)A.o.k);
@@ -588,43 +645,81 @@ static void run_song(FILE *f) {
     item_graph g;
     graph_build(&g, &set, mask);
     query_ws w;
-    ws_init(&w, 1);
-    search_rows(&w, &r, 1);
-    int n = blend_query(&w, &g, r, w.lab, w.sc, A.o.blend, A.o.k, out);
-    const char *qk = A.songs.key[r];
-    if (A.o.fmt == F_TEXT)
-        fprintf(f, "Songs like '%s' by %s (playlists and features, W=%.2f; score in [0, 1], higher is better):\n",
-                A.songs.title[r] ? A.songs.title[r] : qk, A.songs.artist[r] ? A.songs.artist[r] : "?", A.o.blend);
-    for (int i = 0; i < n; i++) {
-        const cand *c = &out[i];
-        const char *t = A.songs.title[c->row] ? A.songs.title[c->row] : "", *a = A.songs.artist[c->row] ? A.songs.artist[c->row] : "";
-        reason(c, r, why, sizeof why);
-        if (A.o.fmt == F_TSV) {
-            fprintf(f, "%s\t%d\t%s\t%.6g\t%s\t%s\t%s\t%s\n", qk, i + 1, A.songs.key[c->row], c->score, t, a, source(c), why);
-        } else if (A.o.fmt == F_JSON) {
-            cJSON *o = cJSON_CreateObject();
-            if (!o) cli_die("out of memory");
-            cJSON_AddStringToObject(o, "query", qk);
-            cJSON_AddNumberToObject(o, "rank", i + 1);
-            cJSON_AddStringToObject(o, "id", A.songs.key[c->row]);
-            cJSON_AddStringToObject(o, "title", t);
-            cJSON_AddStringToObject(o, "artist", a);
-            cJSON_AddNumberToObject(o, "score", c->score);
-            cJSON_AddStringToObject(o, "source", source(c));
-            cJSON_AddStringToObject(o, "reason", why);
-            char *s = cJSON_PrintUnformatted(o);
-            cJSON_Delete(o);
-            if (!s) cli_die("out of memory");
-            fprintf(f, "%s\n", s);
-            free(s);
-        } else {
-            fprintf(f, "%4d  %.4f  %s - %s  [%s]  (%s: %s)\n", i + 1, c->score, t, a, A.songs.key[c->row], source(c), why);
+    ws_init(&w, m);
+    search_rows(&w, seeds, m);
+    const char *qk = m == 1 ? A.songs.key[seeds[0]] : "playlist";
+    int n = 0;
+    int64_t *near = calloc((size_t)A.o.k, sizeof *near);
+    if (!near) cli_die("out of memory");
+    if (m == 1) {
+        n = blend_query(&w, &g, seeds[0], w.lab, w.sc, A.o.blend, A.o.k, out);
+        for (int i = 0; i < n; i++) near[i] = seeds[0];
+    } else {
+        int64_t n_rows = A.tab.nrows, *list = NULL, nl = 0;
+        double *acc = calloc((size_t)n_rows, sizeof *acc);
+        float *p = calloc((size_t)n_rows, sizeof *p);
+        cand *best = calloc((size_t)n_rows, sizeof *best);
+        int64_t *bseed = malloc(sizeof *bseed * (size_t)n_rows);
+        unsigned char *in = calloc((size_t)n_rows, 1);
+        if (!acc || !p || !best || !bseed || !in || !(list = malloc(sizeof *list * (size_t)n_rows))) cli_die("out of memory");
+        for (int i = 0; i < m; i++) {           /* the union of the candidates */
+            for (int j = 0; j < CAND_FEATURES && w.lab[i * CAND_FEATURES + j] >= 0; j++)
+                if (!in[w.lab[i * CAND_FEATURES + j]]++) list[nl++] = w.lab[i * CAND_FEATURES + j];
+            for (int64_t j = g.off[seeds[i]]; j < g.off[seeds[i] + 1]; j++)
+                if (!in[g.col[j]]++) list[nl++] = g.col[j];
         }
+        for (int i = 0; i < m; i++) {
+            int64_t s = seeds[i];
+            double pmax = 0;
+            for (int64_t j = g.off[s]; j < g.off[s + 1]; j++) if (g.w[j] > pmax) pmax = g.w[j];
+            for (int64_t j = g.off[s]; j < g.off[s + 1]; j++) p[g.col[j]] = (float)(g.w[j] / pmax);
+            for (int64_t l = 0; l < nl; l++) {
+                int64_t t = list[l];
+                cand c = {.row = t, .feat = cosine_rows(s, t), .pl = p[t]};
+                for (int64_t j = g.off[s]; j < g.off[s + 1] && p[t] > 0; j++) if (g.col[j] == t) c.cnt = g.cnt[j];
+                c.score = (1 - A.o.blend) * (1 + c.feat) / 2 + A.o.blend * c.pl;
+                acc[t] += c.score / m;
+                if (i == 0 || c.score > best[t].score) { best[t] = c; bseed[t] = s; }
+            }
+            for (int64_t j = g.off[s]; j < g.off[s + 1]; j++) p[g.col[j]] = 0;
+        }
+        w.nc = 0;
+        for (int64_t l = 0; l < nl; l++) {
+            cand *c = add_cand(&w, list[l]);
+            *c = best[list[l]];
+            c->score = acc[list[l]];
+            w.slot[list[l]] = 0;
+        }
+        qsort(w.c, (size_t)w.nc, sizeof *w.c, cand_order);
+        w.stamp++;
+        for (int i = 0; i < m; i++) w.vseen[A.songs.version[seeds[i]]] = w.stamp;
+        for (int64_t i = 0; i < w.nc && n < A.o.k; i++) {
+            int64_t v = A.songs.version[w.c[i].row];
+            if (w.vseen[v] == w.stamp) continue;
+            w.vseen[v] = w.stamp;
+            near[n] = bseed[w.c[i].row];
+            out[n++] = w.c[i];
+        }
+        free(acc); free(p); free(best); free(bseed); free(in); free(list);
+    }
+    if (A.o.fmt == F_TEXT) {
+        if (m == 1)
+            fprintf(f, "Songs like '%s' by %s (playlists and features, W=%.2f; score in [0, 1], higher is better):\n",
+                    A.songs.title[seeds[0]] ? A.songs.title[seeds[0]] : qk, A.songs.artist[seeds[0]] ? A.songs.artist[seeds[0]] : "?", A.o.blend);
+        else
+            fprintf(f, "Songs like the playlist of %d songs (playlists and features, W=%.2f; score in [0, 1], higher is better):\n",
+                    m, A.o.blend);
+    }
+    for (int i = 0; i < n; i++) {
+        reason(&out[i], near[i], why, sizeof why);
+        if (m > 1 && strncmp(why, "in ", 3) != 0)
+            snprintf(why, sizeof why, "nearest to '%s'", A.songs.title[near[i]] ? A.songs.title[near[i]] : A.songs.key[near[i]]);
+        put_result(f, qk, i + 1, &out[i], why);
     }
     ws_free(&w);
     graph_free(&g);
     pl_free(&set);
-    free(mask); free(out);
+    free(mask); free(out); free(near); free(seeds);
 }
 
 static void run_all(FILE *f) {

@@ -21,6 +21,9 @@ is "JSON lines: query, rank, id, title, artist, score in [0, 1], source, reason"
                    and (.source == "playlists" or .source == "features") and (.reason|length) > 0)' <<<"$out" | grep -c .)" 5
 like "a playlist result says which playlists" "$(jq -r 'select(.rank == 1) | .reason' <<<"$out")" "^in 1 playlist with 'Smells Like Teen Spirit'$"
 is "no version of the query (Nirvana's other two ids of the song)" "$(jq -r .title <<<"$out" | grep -ci 'teen spirit')" 0
+out=$("${H[@]}" --playlist '4hy4fb5D1KL50b3sng9cjw; Blinding Lights - The Weeknd' -k 6 --tsv 2>/dev/null)
+like "--playlist: the first seed's playlist mates, saying which seed" "$(head -2 <<<"$out" | cut -f7,8 | sort -u)" "^playlists	in 1 playlist with 'Smells Like Teen Spirit'$"
+is "  no version of a seed" "$(cut -f5 <<<"$out" | grep -ci 'teen spirit\|blinding lights')" 0
 # --blend 0: the feature order, the same songs as knn's
 ids() { cut -f3 | tr '\n' ' '; }
 is "--blend 0 is knn's feature order" "$("${H[@]}" --song 4hy4fb5D1KL50b3sng9cjw -k 5 --blend 0 --tsv 2>/dev/null | ids)" \
