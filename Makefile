@@ -226,6 +226,10 @@ features (pipelines/features.mk, learned.mk):
   make recommend SONG='name' | ARTIST='name' | PLAYLIST='a;b;c'   [K=10] [METRIC=cosine]
   make recommend SONG=... STYLE=predictor|autoencoder|autoencoder-narrow|catae|catae-nogenre
   make learned         train every learned style;  make agreement: genre agreement@10 table
+  make recommend ... FORMAT=text|tsv|json FIRST=1   (a song may be a spotify:track:ID or open.spotify.com link)
+  make hybrid SONG=... [HYBRID_BLEND=0.5]   playlists (SONGS_CSV's playlist_id) + features, blended
+  make eval-hybrid     hit rate@10 on held-out playlists: features alone vs the blend
+  make hybrid-neighbours   every song's 10 hybrid neighbours (TSV) for other scorers
 sound (pipelines/sound.mk, cnn.mk):
   make sounds-like FILE=song.mp3 [CNN_K=5]   library songs that sound like a file
   make add-song FILE=song.mp3    add a file to the sound library index (its name is its key)

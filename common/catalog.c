@@ -1,6 +1,7 @@
 /* catalog.c - loading the song catalogue TSV, mapping index rows to songs
  * (groups of ids with the same title and artist), and name search. */
 #include "catalog.h"
+#include "songversion.h"
 #include "text.h"
 
 #include <errno.h>
@@ -128,8 +129,8 @@ int cat_pick_column(const catalog *c, const char *const *names) {
 static int fold_all(cat_songs *s) {
     size_t total = 0;
     for (int64_t r = 0; r < s->n; r++)
-        total += (s->title[r] ? strlen(s->title[r]) * 2 + 1 : 1) +
-                 (s->artist[r] ? strlen(s->artist[r]) * 2 + 1 : 1) + 6;
+        total += (s->title[r] ? strlen(s->title[r]) * 4 + 2 : 2) +
+                 (s->artist[r] ? strlen(s->artist[r]) * 2 + 1 : 1) + 12;
     if (!(s->fold_arena = malloc(total ? total : 1))) return -1;
     char *a = s->fold_arena;
     for (int64_t r = 0; r < s->n; r++) {
@@ -141,8 +142,56 @@ static int fold_all(cat_songs *s) {
             if (src[i]) a += text_fold(src[i], a, cap, 1) + 1;
             else *a++ = 0;
         }
+        s->fbase[r] = a;
+        if (s->title[r]) {
+            char *base = strndup(s->title[r], sv_base_title_len(s->title[r]));
+            if (!base) return -1;
+            a += text_fold(base, a, strlen(s->title[r]) * 2 + 4, 1) + 1;
+            free(base);
+        } else {
+            *a++ = 0;
+        }
     }
     return 0;
+}
+
+/* 1 when row a is the better representative of a song than row b: an
+ * original before a version, then more popular, then the lower row. */
+static int better_version(const cat_songs *s, int64_t a, int64_t b) {
+    int va = s->title[a] ? sv_is_version(s->title[a]) : 1, vb = s->title[b] ? sv_is_version(s->title[b]) : 1;
+    if (va != vb) return va < vb;
+    if (s->popularity[a] != s->popularity[b]) return s->popularity[a] > s->popularity[b];
+    return a < b;
+}
+
+/* version[] from the version keys (songversion.h): each row names its
+ * song's best row. */
+static int assign_versions(cat_songs *s) {
+    strmap keys;
+    int rc = -1;
+    int64_t *best = malloc(sizeof *best * (size_t)(s->n ? s->n : 1));
+    strmap_init(&keys);
+    if (!best) goto done;
+    for (int64_t r = 0; r < s->n; r++) {        /* version[r] = the first row of r's key */
+        s->version[r] = best[r] = r;
+        if (!s->title[r]) continue;
+        char *k = sv_version_key(s->title[r], s->artist[r]);
+        if (!k) goto done;
+        int64_t had = strmap_put(&keys, k, r);
+        free(k);
+        if (had == -2) goto done;
+        if (had >= 0) s->version[r] = had;
+    }
+    for (int64_t r = 0; r < s->n; r++) {        /* best[first row] = the key's best row */
+        int64_t f = s->version[r];
+        if (better_version(s, r, best[f])) best[f] = r;
+    }
+    for (int64_t r = 0; r < s->n; r++) s->version[r] = best[s->version[r]];
+    rc = 0;
+done:
+    free(best);
+    strmap_free(&keys);
+    return rc;
 }
 
 /* group[] and artist_id[] from the folded names. */
@@ -190,9 +239,15 @@ int cat_songs_build(cat_songs *s, const catalog *c, int title_col, int artist_co
     s->artist = calloc(m, sizeof *s->artist);
     s->ftitle = calloc(m, sizeof *s->ftitle);
     s->fartist = calloc(m, sizeof *s->fartist);
+    s->fbase = calloc(m, sizeof *s->fbase);
     s->group = malloc(m * sizeof *s->group);
+    s->version = malloc(m * sizeof *s->version);
+    s->popularity = calloc(m, sizeof *s->popularity);
     s->artist_id = malloc(m * sizeof *s->artist_id);
-    if (!s->title || !s->artist || !s->ftitle || !s->fartist || !s->group || !s->artist_id) goto oom;
+    if (!s->title || !s->artist || !s->ftitle || !s->fartist || !s->fbase || !s->group || !s->version ||
+        !s->popularity || !s->artist_id) goto oom;
+    static const char *const pnames[] = {"track_popularity", "popularity", "count", NULL};
+    int pop_col = c ? cat_pick_column(c, pnames) : -1;
     for (int64_t r = 0; r < n; r++) {
         if (strmap_put(&s->keymap, keys[r], r) == -2) goto oom;
         int64_t cr = c ? cat_find(c, keys[r]) : -1;
@@ -200,8 +255,13 @@ int cat_songs_build(cat_songs *s, const catalog *c, int title_col, int artist_co
         if (cr < 0) continue;
         if (title_col > 0) s->title[r] = cat_cell(c, cr, title_col);
         if (artist_col > 0) s->artist[r] = cat_cell(c, cr, artist_col);
+        if (pop_col > 0) {
+            char *end;
+            double v = strtod(cat_cell(c, cr, pop_col), &end);
+            s->popularity[r] = end != cat_cell(c, cr, pop_col) && v == v ? v : 0;
+        }
     }
-    if (fold_all(s) || assign_groups(s)) goto oom;
+    if (fold_all(s) || assign_groups(s) || assign_versions(s)) goto oom;
     return 0;
 oom:
     snprintf(err, errlen, "out of memory mapping %" PRId64 " index rows to the catalogue", n);
@@ -211,39 +271,76 @@ oom:
 
 void cat_songs_free(cat_songs *s) {
     if (!s) return;
-    free(s->title); free(s->artist); free(s->ftitle); free(s->fartist);
-    free(s->group); free(s->artist_id); free(s->fold_arena);
+    free(s->title); free(s->artist); free(s->ftitle); free(s->fartist); free(s->fbase);
+    free(s->group); free(s->version); free(s->popularity); free(s->artist_id); free(s->fold_arena);
     strmap_free(&s->keymap);
     memset(s, 0, sizeof *s);
 }
 
-/* Match tier of row r: 0 exact title, 1 substring, 2 no match. */
+/* Match tier of row r: 0 exact title, 1 exact base title (version
+ * suffixes cut), 2 substring, 3 no match. */
 static int match_tier(const cat_songs *s, int64_t r, const char *fq, const char *ft, const char *fa) {
-    const char *t = s->ftitle[r];
-    int tier = 2;
-    if (!*t) return 2;
-    if (*fq && strstr(t, fq)) tier = strcmp(t, fq) == 0 ? 0 : 1;
+    const char *t = s->ftitle[r], *b = s->fbase[r];
+    int tier = 3;
+    if (!*t) return 3;
+    if (*fq && strstr(t, fq)) tier = strcmp(t, fq) == 0 ? 0 : strcmp(b, fq) == 0 ? 1 : 2;
     if (ft && *ft && *fa && tier > 0 && strstr(t, ft) && strstr(s->fartist[r], fa)) {
-        int st = strcmp(t, ft) == 0 ? 0 : 1;
+        int st = strcmp(t, ft) == 0 ? 0 : strcmp(b, ft) == 0 ? 1 : 2;
         if (st < tier) tier = st;
     }
     return tier;
 }
 
+int cat_spotify_track_id(const char *s, char *id, size_t cap) {
+    static const char *const PREFIX[] = {"spotify:track:", "https://open.spotify.com/", "http://open.spotify.com/",
+                                         "open.spotify.com/", NULL};
+    const char *p = NULL;
+    for (int k = 0; PREFIX[k] && !p; k++)
+        if (strncmp(s, PREFIX[k], strlen(PREFIX[k])) == 0) p = s + strlen(PREFIX[k]);
+    if (!p) return 0;
+    if (p[-1] == '/') {                         /* a link: [intl-xx/]track/ID[?...] */
+        if (strncmp(p, "intl-", 5) == 0 && (p = strchr(p, '/'))) p++;
+        if (!p || strncmp(p, "track/", 6) != 0) return 0;
+        p += 6;
+    }
+    size_t n = 0;
+    while ((p[n] >= '0' && p[n] <= '9') || (p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z')) n++;
+    if (!n || n >= cap || (p[n] && p[n] != '?' && p[n] != '#' && p[n] != '/')) return 0;
+    memcpy(id, p, n);
+    id[n] = 0;
+    return 1;
+}
+
+/* most popular first, then an original before a version, then the lower row */
+static int popular_order(const void *pa, const void *pb, void *ctx) {
+    int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+    const cat_songs *s = ctx;
+    if (s->popularity[a] != s->popularity[b]) return s->popularity[a] > s->popularity[b] ? -1 : 1;
+    int va = sv_is_version(s->title[a]), vb = sv_is_version(s->title[b]);
+    if (va != vb) return va - vb;
+    return (a > b) - (a < b);
+}
+
 int64_t cat_songs_find(const cat_songs *s, const char *query, int64_t **rows) {
     *rows = NULL;
+    char id[128], uri[160];
     int64_t key_row = strmap_get(&s->keymap, query);
+    if (key_row < 0 && cat_spotify_track_id(query, id, sizeof id)) {
+        snprintf(uri, sizeof uri, "spotify:track:%s", id);
+        if ((key_row = strmap_get(&s->keymap, id)) < 0) key_row = strmap_get(&s->keymap, uri);
+        if (key_row < 0) return 0;              /* a track id names one track or none */
+    }
     if (key_row >= 0) {
         if (!(*rows = malloc(sizeof **rows))) return -1;
         (*rows)[0] = key_row;
         return 1;
     }
     char *fq = text_fold_dup(query, 1), *ft = NULL, *fa = NULL;
-    int64_t *out = NULL, nout = 0;
+    int64_t *out = NULL, nout = 0, *slot = calloc((size_t)(s->n ? s->n : 1), sizeof *slot);
     const char *artist;
     size_t tl;
-    int best = 2;
-    if (!fq) return -1;
+    int best = 3;
+    if (!fq || !slot) goto oom;
     if (text_split_title_artist(query, &tl, &artist)) {
         char *title = strndup(query, tl);
         if (!title) goto oom;
@@ -252,24 +349,35 @@ int64_t cat_songs_find(const cat_songs *s, const char *query, int64_t **rows) {
         free(title);
         if (!ft || !fa) goto oom;
     }
+    /* slot[version] = 1 + its place in out (of the current tier) */
     for (int64_t r = 0; r < s->n; r++) {
-        if (s->group[r] != r) continue;         /* one row per song */
         int t = match_tier(s, r, fq, ft, fa);
-        if (t == 2 || t > best) continue;
-        if (t < best) { best = t; nout = 0; }
+        if (t == 3 || t > best) continue;
+        if (t < best) {
+            for (int64_t i = 0; i < nout; i++) slot[s->version[out[i]]] = 0;
+            best = t;
+            nout = 0;
+        }
+        int64_t v = s->version[r];
+        if (slot[v]) {                          /* another version of a listed song */
+            if (better_version(s, r, out[slot[v] - 1])) out[slot[v] - 1] = r;
+            continue;
+        }
         if (!out || (nout & (nout - 1)) == 0) { /* grow at powers of two */
             int64_t *no = realloc(out, (size_t)(nout ? nout * 2 : 1) * sizeof *out);
             if (!no) goto oom;
             out = no;
         }
         out[nout++] = r;
+        slot[v] = nout;
     }
-    free(fq); free(ft); free(fa);
+    if (nout > 1) qsort_r(out, (size_t)nout, sizeof *out, popular_order, (void *)s);
+    free(fq); free(ft); free(fa); free(slot);
     if (!nout) { free(out); out = NULL; }
     *rows = out;
     return nout;
 oom:
-    free(fq); free(ft); free(fa); free(out);
+    free(fq); free(ft); free(fa); free(out); free(slot);
     return -1;
 }
 

@@ -44,6 +44,14 @@ typedef struct {
     int64_t *group;             /* the lowest row with the same folded title AND
                                  * artist (one song under several ids); a row
                                  * without a title is its own group */
+    int64_t *version;           /* the song a row is a version of (songversion.h: the
+                                 * same version key), named by its preferred row:
+                                 * an original (no version suffix) before a
+                                 * version, then the most popular, then the lowest
+                                 * row.  Result lists hold one row per version */
+    double *popularity;         /* the catalogue's popularity column (track_popularity,
+                                 * popularity or count), 0 when it has none */
+    char **fbase;               /* compact folds of the base titles (version suffixes cut) */
     int64_t *artist_id;         /* rows with the same folded artist share an id; -1 unknown */
     int64_t nartists;
     int64_t nmissing;           /* index keys absent from the catalogue */
@@ -51,8 +59,8 @@ typedef struct {
     char *fold_arena;
 } cat_songs;
 
-/* title_col / artist_col: catalogue columns (-1: none).  0 ok, -1 out of
- * memory (err says so). */
+/* title_col / artist_col: catalogue columns (-1: none); the popularity
+ * column is found by name.  0 ok, -1 out of memory (err says so). */
 int cat_songs_build(cat_songs *s, const catalog *c, int title_col, int artist_col,
                     const char *const *keys, int64_t n, char *err, size_t errlen);
 void cat_songs_free(cat_songs *s);
@@ -62,10 +70,21 @@ void cat_songs_free(cat_songs *s);
  *   2. otherwise rows whose folded title contains the folded query, or,
  *      for "TITLE - ARTIST" / "TITLE by ARTIST", whose title contains TITLE
  *      and whose artist contains ARTIST.  Titles equal to the query (or to
- *      TITLE) form a first tier that wins over mere substrings.
- * Rows within a tier come in index order.  Returns the count (0: none)
+ *      TITLE) form a first tier, base titles (version suffixes cut) equal
+ *      to it a second, and only then come mere substrings;
+ *   a Spotify track uri (spotify:track:ID) or link
+ *   (https://open.spotify.com/track/ID?si=...) reads as the key ID (or the
+ *   key spotify:track:ID), and names no other row.
+ * Several matching versions of one song count as one: the original before
+ * versions, then the most popular, then the lowest row.  The songs of a
+ * tier come most popular first (ties in index order), so the first of
+ * several is the most popular original.  Returns the count (0: none)
  * with a malloc'd array in *rows (free it), or -1 when out of memory. */
 int64_t cat_songs_find(const cat_songs *s, const char *query, int64_t **rows);
+/* The track id of a Spotify track uri or open.spotify.com/track link (any
+ * query string or locale path such as /intl-de/ allowed) into id (cap
+ * bytes); 1 when s is one, 0 otherwise. */
+int cat_spotify_track_id(const char *s, char *id, size_t cap);
 /* Up to max songs whose titles come closest to the query (fewest edits to
  * a substring of the title, at most a third of the query's length), best
  * first; returns how many. */

@@ -32,11 +32,11 @@ void ss_free(song_search *s) {
 }
 
 void ss_begin(song_search *s) { s->stamp++; }
-void ss_exclude(song_search *s, int64_t r) { if (r >= 0) s->seen[s->songs->group[r]] = s->stamp; }
+void ss_exclude(song_search *s, int64_t r) { if (r >= 0) s->seen[s->songs->version[r]] = s->stamp; }
 
 /* 1 and commits when row r may be the next result. */
 static int take(song_search *s, int64_t r) {
-    int64_t g = s->songs->group[r], a = s->songs->artist_id[r];
+    int64_t g = s->songs->version[r], a = s->songs->artist_id[r];
     if (s->seen[g] == s->stamp) return 0;
     if (s->max_per_artist && a >= 0) {
         if (s->astamp[a] != s->stamp) { s->astamp[a] = s->stamp; s->acnt[a] = 0; }
@@ -50,7 +50,7 @@ static int take(song_search *s, int64_t r) {
 void ss_untake(song_search *s, const int64_t *rows, int n) {
     for (int i = 0; i < n; i++) {
         int64_t a = s->songs->artist_id[rows[i]];
-        s->seen[s->songs->group[rows[i]]] = 0;
+        s->seen[s->songs->version[rows[i]]] = 0;
         if (s->max_per_artist && a >= 0) s->acnt[a]--;
     }
 }

@@ -3,6 +3,9 @@
  * song, an artist cap), the search that fetches more candidates while the
  * filter starves, the playlist query, and name resolution with "did you
  * mean".  Both front ends give the same answers because they run this code.
+ * "One line per song" means one per version group (cat_songs.version,
+ * songversion.h): the query's own versions and further versions of a
+ * listed song never appear.
  *
  * A song_search holds its own filter state (one stamp per row and artist),
  * so one per thread: the index and catalogue it points to are read-only and

@@ -6,22 +6,41 @@ OUTDIR      ?= out
 SONGS_CSV   ?= data/spotify_songs.csv
 SONG_KEY    ?= track_id
 FEATURES    ?= danceability,energy,loudness,speechiness,acousticness,instrumentalness,liveness,valence,tempo,duration_ms
-DISPLAY     ?= track_name,track_artist,track_album_release_date,playlist_genre,playlist_subgenre
-NORM        ?= minmax
+# (track_popularity: an ambiguous name, and versions of one song, go to the
+# most popular original; README.md, One version per song)
+DISPLAY     ?= track_name,track_artist,track_album_release_date,playlist_genre,playlist_subgenre,track_popularity
+# zscore: centred and standardised columns, so that cosine scores spread
+# over [-1, 1] (minmax puts every song near 1; knn --help, Scores)
+NORM        ?= zscore
 METRIC      ?= cosine
 K           ?= 10
 MAX_PER_ARTIST ?= 0
+# 1: an ambiguous song name takes the most popular original (knn --first)
+FIRST       ?= 0
+# text (a table), tsv or json (JSON lines: query, rank, id, title, artist,
+# score, source, reason) for recommend, recommend-learned and continue
+FORMAT      ?= text
+# hybrid: the playlists' share of the blend (hybrid --help; chosen by
+# `make eval-hybrid` on validation playlists of SONGS_CSV's playlist_id)
+HYBRID_BLEND ?= 0.5
+# 1: add the MPD playlists of MPD_DIR (playlists.mk), joined by track id
+# (0.9 was chosen with them: README.md, Hybrid answers)
+HYBRID_MPD ?= 0
 # empty: artist profiles are the mean features of each artist's songs in
 # SONGS_CSV; set to data_by_artist.csv (artists,<features>...) to use it.
 ARTISTS_CSV ?=
 $(foreach v,K,$(call sp_need_count,$(v)))
 $(call sp_need_uint,MAX_PER_ARTIST)
+$(call sp_need_enum,FIRST,0 1)
+$(call sp_need_number,HYBRID_BLEND)
+$(call sp_need_enum,HYBRID_MPD,0 1)
+$(call sp_need_enum,FORMAT,text tsv json)
 $(call sp_need_enum,METRIC,cosine euclidean dot mad)
 $(call sp_need_enum,NORM,minmax zscore robust)
 
 F := $(OUTDIR)/features
 # user values reach recipes through the environment only (Makefile, top)
-export SONG ARTIST PLAYLIST SONGS_CSV SONG_KEY FEATURES DISPLAY NORM METRIC K MAX_PER_ARTIST ARTISTS_CSV
+export SONG ARTIST PLAYLIST SONGS_CSV SONG_KEY FEATURES DISPLAY NORM METRIC K MAX_PER_ARTIST ARTISTS_CSV FIRST FORMAT HYBRID_BLEND HYBRID_MPD
 
 .PHONY: FORCE
 $(F)/clean.cfg: FORCE ; @printf '%s\n' "$$SONG_KEY $$FEATURES $$DISPLAY" | $(sp_stamp)
@@ -52,9 +71,10 @@ $(F)/neighbours.tsv: $(F)/songs.norm.ts $(F)/songs.tsv $(BIN)/knn
 	$(BIN)/knn --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric "$$METRIC" \
 	  -k "$$K" --batch $(F)/songs.norm.ts --self --tsv -o $@
 
-# METRIC, K and MAX_PER_ARTIST from the environment (checked in the Makefile)
+# METRIC, K, MAX_PER_ARTIST and FIRST from the environment (checked above)
 KNN_OPTS = --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric "$$METRIC" -k "$$K" \
-           $$([ "$$MAX_PER_ARTIST" = 0 ] || printf '%s\n' --max-per-artist "$$MAX_PER_ARTIST")
+           $$([ "$$MAX_PER_ARTIST" = 0 ] || printf '%s\n' --max-per-artist "$$MAX_PER_ARTIST") \
+           $$([ "$$FIRST" = 0 ] || echo --first)
 
 .PHONY: recommend features neighbours
 features: $(F)/songs.norm.ts $(F)/artists.norm.ts
@@ -62,10 +82,35 @@ neighbours: $(F)/neighbours.tsv
 
 recommend: $(F)/songs.norm.ts $(F)/songs.tsv $(F)/artists.norm.ts $(BIN)/knn
 	@if [ "$$STYLE" != raw ]; then exec $(MAKE) --no-print-directory recommend-learned; fi; \
-	if [ -n "$$SONG" ]; then $(BIN)/knn $(KNN_OPTS) --text --song "$$SONG"; \
-	elif [ -n "$$ARTIST" ]; then $(BIN)/knn $(KNN_OPTS) --text --artist "$$ARTIST" --artists $(F)/artists.norm.ts; \
-	elif [ -n "$$PLAYLIST" ]; then $(BIN)/knn $(KNN_OPTS) --text --playlist "$$PLAYLIST"; \
-	else echo "usage: make recommend SONG='title' | ARTIST='name' | PLAYLIST='title; title; ...'  [K=10 METRIC=cosine]" >&2; exit 2; fi
+	if [ -n "$$SONG" ]; then $(BIN)/knn $(KNN_OPTS) --$$FORMAT --song "$$SONG"; \
+	elif [ -n "$$ARTIST" ]; then $(BIN)/knn $(KNN_OPTS) --$$FORMAT --artist "$$ARTIST" --artists $(F)/artists.norm.ts; \
+	elif [ -n "$$PLAYLIST" ]; then $(BIN)/knn $(KNN_OPTS) --$$FORMAT --playlist "$$PLAYLIST"; \
+	else echo "usage: make recommend SONG='title' | ARTIST='name' | PLAYLIST='title; title; ...'  [K=10 METRIC=cosine FORMAT=text|tsv|json FIRST=1]" >&2; exit 2; fi
+
+# hybrid answers: co-occurrence in SONGS_CSV's playlists (playlist_id)
+# blended with the feature neighbours; a song in no playlist gets the
+# feature neighbours.  eval-hybrid: hit rate@10 on held-out playlists;
+# hybrid-neighbours: every song's 10 neighbours (query rank id score source)
+ifeq ($(HYBRID_MPD),1)
+HYBRID_IN = $(F)/songs.norm.ts $(F)/songs.tsv $(IN)/SONGS_CSV.path $(BIN)/hybrid $(OUTDIR)/playlists/playlists.ts $(OUTDIR)/playlists/tracks.tsv
+HYBRID_MPD_OPTS = --mpd-playlists $(OUTDIR)/playlists/playlists.ts --mpd-tracks $(OUTDIR)/playlists/tracks.tsv
+else
+HYBRID_IN = $(F)/songs.norm.ts $(F)/songs.tsv $(IN)/SONGS_CSV.path $(BIN)/hybrid
+endif
+HYBRID = $(BIN)/hybrid --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --playlists "$$SONGS_CSV" --blend "$$HYBRID_BLEND" $(HYBRID_MPD_OPTS)
+.PHONY: hybrid eval-hybrid hybrid-neighbours
+hybrid: $(HYBRID_IN)
+	@if [ -n "$$SONG" ]; then q=(--song "$$SONG"); elif [ -n "$$PLAYLIST" ]; then q=(--playlist "$$PLAYLIST"); \
+	else echo "usage: make hybrid SONG='title' | PLAYLIST='a; b; c' [K=10 FORMAT=text|tsv|json FIRST=1 HYBRID_BLEND=0.5 HYBRID_MPD=1]" >&2; exit 2; fi; \
+	$(HYBRID) -k "$$K" --$$FORMAT $$([ "$$FIRST" = 0 ] || echo --first) "$${q[@]}"
+$(F)/hybrid-eval.txt: $(HYBRID_IN) $(F)/hybrid.cfg
+	$(HYBRID) --eval -o $@
+eval-hybrid: $(F)/hybrid-eval.txt
+	@cat $<
+$(F)/hybrid.neighbours.tsv: $(HYBRID_IN) $(F)/hybrid.cfg
+	$(HYBRID) --all -k 10 -o $@
+$(F)/hybrid.cfg: FORCE ; @printf '%s\n' "$$HYBRID_BLEND $$HYBRID_MPD" | $(sp_stamp)
+hybrid-neighbours: $(F)/hybrid.neighbours.tsv
 
 DEMO_SONGS ?= Blinding Lights - The Weeknd; Smells Like Teen Spirit - Nirvana; Billie Jean - Michael Jackson
 DEMO_ARTIST ?= Daft Punk

@@ -72,7 +72,7 @@ $(L)/catae-nogenre.json: FORCE
 $(L)/songs.ts $(L)/songs.tsv $(L)/vocab.tsv &: $(IN)/SONGS_CSV.path $(L)/clean.cfg $(BIN)/csv-clean
 	$(BIN)/csv-clean --key "$$SONG_KEY" --cols "$$LEARN_FEATURES,$$LEARN_TARGET" \
 	  --category playlist_genre,playlist_subgenre,track_artist \
-	  --display track_name,track_artist,playlist_genre,playlist_subgenre \
+	  --display track_name,track_artist,playlist_genre,playlist_subgenre,track_popularity \
 	  --catalog $(L)/songs.tsv --vocab $(L)/vocab.tsv -o $(L)/songs.ts -- "$$SONGS_CSV"
 
 # raw: the same 12 features, z-scored
@@ -117,4 +117,5 @@ agreement: $(L)/agreement.tsv
 
 recommend-learned: $(L)/$(STYLE).emb.ts $(L)/songs.tsv $(BIN)/knn
 	@if [ -z "$$SONG" ]; then echo "usage: make recommend-learned SONG='title - artist' STYLE=$(subst $(eval) ,|,$(LEARNED_STYLES)) [K=10]" >&2; exit 2; fi
-	$(BIN)/knn --index $< --catalog $(L)/songs.tsv --metric "$$LEARN_METRIC" -k "$$K" --text --song "$$SONG"
+	$(BIN)/knn --index $< --catalog $(L)/songs.tsv --metric "$$LEARN_METRIC" -k "$$K" --$$FORMAT \
+	  $$([ "$$FIRST" = 0 ] || echo --first) --song "$$SONG"

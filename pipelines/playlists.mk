@@ -3,7 +3,7 @@
 # per model -> rec-eval.  The MPD may not be redistributed: it is read from
 # MPD_DIR (outside the repository) and the targets skip when it is absent.
 #   make eval-playlists [MPD_DIR=dir] [PL_MODELS='pop title cooc itemknn rp3beta ease neural blend'] [PL_TRAIN_OPTS=...] [PL_BLEND=w]
-#   make continue PLAYLIST=pid | PLAYLIST='Title - Artist; Title; ...'
+#   make continue PLAYLIST=pid | PLAYLIST='Title - Artist; spotify:track:ID; ...' [FORMAT=text|tsv|json]
 MPD_DIR        ?= ../shared/data/mpd/soundscout-followers10
 PL_MODELS      ?= pop title cooc itemknn rp3beta ease neural blend
 PL_TRAIN_OPTS  ?=
@@ -81,4 +81,4 @@ pl-continue: $(P)/playlists.ts $(P)/tracks.tsv $(P)/names.tsv $(BIN)/mpd-recomme
 	@if [ -z "$$PLAYLIST" ]; then echo "usage: make continue PLAYLIST=pid | PLAYLIST='Title - Artist; Title; ...'  [CONTINUE_MODEL=cooc CONTINUE_N=20]" >&2; exit 2; fi
 	@if [[ "$$PLAYLIST" =~ ^[0-9]+$$ ]]; then sel=(--playlist "$$PLAYLIST"); else sel=(--songs "$$PLAYLIST"); fi; \
 	$(BIN)/mpd-recommend --model "$$CONTINUE_MODEL" --train $(P)/playlists.ts --names $(P)/names.tsv \
-	  --tracks $(P)/tracks.tsv -n "$$CONTINUE_N" "$${sel[@]}"
+	  --tracks $(P)/tracks.tsv -n "$$CONTINUE_N" --format "$$FORMAT" "$${sel[@]}"

@@ -46,19 +46,24 @@ static const char HELP[] =
 "\n"
 "Options:\n"
 "  -k N                 neighbours per query (default 10)\n"
-"  --metric M           cosine (similarity, higher is better; default),\n"
+"  --metric M           cosine (similarity in [-1, 1], higher is better; default),\n"
 "                       euclidean (true distance, not squared, lower is better),\n"
 "                       dot (higher is better), mad (mean absolute difference\n"
 "                       over the dimensions, lower is better)\n"
 "  --max-per-artist N   at most N results by one artist (default 0 = no cap)\n"
-"  --first              take the first match of an ambiguous name\n"
+"  --first              take the first match of an ambiguous name: the most\n"
+"                       popular original (catalogue column track_popularity,\n"
+"                       popularity or count; else index order)\n"
 "  --title-col C        catalogue title column (default: the first of\n"
 "                       track_name, name, title)\n"
 "  --artist-col C       catalogue artist column (default: the first of\n"
 "                       track_artist, artists, artist_name, artist)\n"
 "  --threads N          search threads (default 2); results do not depend on it\n"
-"  --text | --tsv       output a readable table (the default on a terminal) or\n"
+"  --text | --tsv | --json\n"
+"                       output a readable table (the default on a terminal),\n"
 "                       TSV lines: query_key rank neighbour_key score title artist\n"
+"                       (single queries add: source reason), or JSON lines:\n"
+"                       {query, rank, id, title, artist, score, source, reason}\n"
 "  -o FILE              output file (FILE.tmp.* renamed on success); without\n"
 "                       --text/--tsv it gets the tensor stream\n"
 "  --timing             print the search time on stderr\n"
@@ -88,9 +93,23 @@ CLI_MEM_HELP
 "                       artist's songs): re-run with 2C\n"
 "  -h, --help           this help;  -V, --version\n"
 "\n"
-"Results never include the query songs (nor their other ids), and one song\n"
-"under several ids (same folded title and artist) appears once, with its\n"
-"best score.  Equal scores go to the lower index row.  Tensor output: one\n"
+"Scores: cosine compares directions from the origin, so it means something\n"
+"only on centred columns: on z-scored features (normalize --method zscore,\n"
+"the pipeline's default) 1 = the same profile, 0 = unrelated, -1 = the\n"
+"opposite (Blinding Lights: 0.97 at rank 10, 0.12 at rank 10,000); on\n"
+"min-max features every value is positive and every score is near 1.\n"
+"Reasons (text notes, TSV and JSON): 'nearest to SEED' for each result of\n"
+"a playlist (the member it is nearest to), else the two columns that add\n"
+"most to the score (cosine, dot: the largest products q_i*x_i; distances:\n"
+"the smallest differences).  Source: 'features' (the index's rows).\n"
+"\n"
+"A song is named by a key, a title search (above), a Spotify track uri\n"
+"spotify:track:ID or link https://open.spotify.com/track/ID?si=... (the key\n"
+"ID or spotify:track:ID).  Results never include the query songs nor any\n"
+"version of them, and one song appears once, with its best score: versions\n"
+"are folded by common/songversion.h (remasters, remixes, live and radio\n"
+"edits, feat. variants, the same title and artist under several ids).\n"
+"Equal scores go to the lower index row.  Tensor output: one\n"
 "f64 tensor 'neighbors', row shape [k,2] = (index row, score) per rank,\n"
 "keyed by the query key; missing ranks are (-1, NaN).\n"
 "\n"
@@ -101,7 +120,7 @@ CLI_MEM_HELP
 "of a piece of 1024 queries.  The index and the engine's copy count against\n"
 "--mem-limit, checked before they are held.\n";
 
-enum { FMT_AUTO, FMT_TEXT, FMT_TSV, FMT_TENSOR };
+enum { FMT_AUTO, FMT_TEXT, FMT_TSV, FMT_JSON, FMT_TENSOR };
 
 typedef struct {
     const char *index, *catalog, *output, *song, *playlist, *playlist_file;
@@ -135,14 +154,14 @@ static app A;
 static opts parse_opts(int argc, char **argv) {
     enum { O_INDEX = 256, O_CATALOG, O_METRIC, O_SONG, O_PLAYLIST, O_PLAYLIST_FILE, O_ARTIST,
            O_ARTISTS, O_BATCH, O_SELF, O_TITLE, O_ARTISTCOL, O_MAXPA, O_THREADS, O_FIRST,
-           O_TEXT, O_TSV, O_TIMING, O_SHARD, O_INDEX_SHARD, O_CANDIDATES, O_MEM };
+           O_TEXT, O_TSV, O_JSON, O_TIMING, O_SHARD, O_INDEX_SHARD, O_CANDIDATES, O_MEM };
     static const struct option lo[] = {
         {"index", 1, 0, O_INDEX}, {"catalog", 1, 0, O_CATALOG}, {"metric", 1, 0, O_METRIC},
         {"song", 1, 0, O_SONG}, {"playlist", 1, 0, O_PLAYLIST}, {"playlist-file", 1, 0, O_PLAYLIST_FILE},
         {"artist", 1, 0, O_ARTIST}, {"artists", 1, 0, O_ARTISTS}, {"batch", 1, 0, O_BATCH},
         {"self", 0, 0, O_SELF}, {"title-col", 1, 0, O_TITLE}, {"artist-col", 1, 0, O_ARTISTCOL},
         {"max-per-artist", 1, 0, O_MAXPA}, {"threads", 1, 0, O_THREADS}, {"first", 0, 0, O_FIRST},
-        {"text", 0, 0, O_TEXT}, {"tsv", 0, 0, O_TSV}, {"timing", 0, 0, O_TIMING}, {"shard", 1, 0, O_SHARD},
+        {"text", 0, 0, O_TEXT}, {"tsv", 0, 0, O_TSV}, {"json", 0, 0, O_JSON}, {"timing", 0, 0, O_TIMING}, {"shard", 1, 0, O_SHARD},
         {"index-shard", 1, 0, O_INDEX_SHARD}, {"candidates", 1, 0, O_CANDIDATES},
         {"mem-limit", 1, 0, O_MEM}, {0, 0, 0, 0}};
     opts o = {.k = 10, .threads = 2, .metric = KNN_COSINE};
@@ -171,6 +190,7 @@ static opts parse_opts(int argc, char **argv) {
         case O_FIRST: o.first = 1; break;
         case O_TEXT: o.fmt = FMT_TEXT; break;
         case O_TSV: o.fmt = FMT_TSV; break;
+        case O_JSON: o.fmt = FMT_JSON; break;
         case O_TIMING: o.timing = 1; break;
         case O_SHARD: {
             char err[200];
@@ -198,7 +218,7 @@ static opts parse_opts(int argc, char **argv) {
     if (o.fmt == FMT_AUTO) o.fmt = o.output ? FMT_TENSOR : cli_stdout_tty() ? FMT_TEXT : FMT_TENSOR;
     if (shard_active(&o.shard)) {
         if (!o.batch && !o.self) cli_usage("--shard splits the queries of --batch or --self; a single query is not sharded");
-        if (o.fmt != FMT_TENSOR) cli_usage("--shard writes the tensor stream (merge joins the shards); drop --text/--tsv");
+        if (o.fmt != FMT_TENSOR) cli_usage("--shard writes the tensor stream (merge joins the shards); drop --text/--tsv/--json");
         if (strcmp(o.index, "-") == 0 || (o.batch && strcmp(o.batch, "-") == 0))
             cli_usage("--shard needs named input files (their size and checksum identify the input), not stdin");
     }
@@ -206,7 +226,7 @@ static opts parse_opts(int argc, char **argv) {
         if (shard_active(&o.shard))
             cli_usage("--shard and --index-shard together: split the search by query rows or by index rows, not both");
         if (!o.batch && !o.self) cli_usage("--index-shard splits the index of a --batch or --self search; a single query is not sharded");
-        if (o.fmt != FMT_TENSOR) cli_usage("--index-shard writes candidate lists for merge (tensor stream); drop --text/--tsv");
+        if (o.fmt != FMT_TENSOR) cli_usage("--index-shard writes candidate lists for merge (tensor stream); drop --text/--tsv/--json");
         if (strcmp(o.index, "-") == 0 || (o.batch && strcmp(o.batch, "-") == 0))
             cli_usage("--index-shard needs named input files (it reads the index twice; size and checksum identify it), not stdin");
     } else if (o.candidates) {
@@ -411,9 +431,64 @@ static void write_text(const char *header, int n, const int64_t *rows, const dou
     }
 }
 
-/* One query's results in the chosen format. */
+/* Why row r is a result, into buf: "nearest to 'SEED'" when near >= 0 (a
+ * playlist member), else the two columns adding most to the score against
+ * query vector q ("closest in energy and tempo"); "" without q. */
+static const char *reason_of(const float *q, int64_t r, int64_t near, char *buf, size_t cap) {
+    const cat_songs *s = &A.songs;
+    buf[0] = 0;
+    if (near >= 0) {
+        snprintf(buf, cap, "nearest to '%s'", s->title[near] ? s->title[near] : s->key[near]);
+        return buf;
+    }
+    if (!q) return buf;
+    const float *x = (const float *)A.tab.data + r * A.d;
+    int best[2] = {-1, -1};
+    double bv[2] = {-INFINITY, -INFINITY};
+    int similarity = A.o.metric == KNN_COSINE || A.o.metric == KNN_DOT;
+    for (int t = 0; t < A.d; t++) {
+        double v = similarity ? (double)q[t] * x[t] : -fabs((double)q[t] - x[t]);
+        if (v > bv[0]) { bv[1] = bv[0]; best[1] = best[0]; bv[0] = v; best[0] = t; }
+        else if (v > bv[1]) { bv[1] = v; best[1] = t; }
+    }
+    char n0[64], n1[64];
+    for (int i = 0; i < 2; i++) {
+        char *dst = i ? n1 : n0;
+        if (best[i] < 0) { dst[0] = 0; continue; }
+        if (A.tab.h.columns) snprintf(dst, sizeof n0, "%s", A.tab.h.columns[best[i]]);
+        else snprintf(dst, sizeof n0, "column %d", best[i] + 1);
+    }
+    if (best[1] >= 0) snprintf(buf, cap, "closest in %s and %s", n0, n1);
+    else if (best[0] >= 0) snprintf(buf, cap, "closest in %s", n0);
+    return buf;
+}
+
+static void put_json(const char *qkey, int rank, int64_t r, double score, const char *reason) {
+    const cat_songs *s = &A.songs;
+    cJSON *o = cJSON_CreateObject();
+    if (!o) cli_die("out of memory");
+    cJSON_AddStringToObject(o, "query", qkey);
+    cJSON_AddNumberToObject(o, "rank", rank);
+    cJSON_AddStringToObject(o, "id", s->key[r]);
+    if (s->title[r]) cJSON_AddStringToObject(o, "title", s->title[r]); else cJSON_AddNullToObject(o, "title");
+    if (s->artist[r]) cJSON_AddStringToObject(o, "artist", s->artist[r]); else cJSON_AddNullToObject(o, "artist");
+    if (isfinite(score)) cJSON_AddNumberToObject(o, "score", score); else cJSON_AddNullToObject(o, "score");
+    cJSON_AddStringToObject(o, "source", "features");
+    cJSON_AddStringToObject(o, "reason", reason);
+    char *t = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!t) cli_die("out of memory");
+    fprintf(A.f, "%s\n", t);
+    free(t);
+}
+
+/* One query's results in the chosen format.  q: the query vector (for the
+ * reasons), near[i]: the playlist member result i is nearest to (NULL or
+ * -1: none); single = 1 for a --song/--playlist/--artist query (TSV lines
+ * then add source and reason). */
 static void emit(const char *qkey, const char *header, int n, const int64_t *rows, const double *scores,
-                 const char *const *notes, int blank_line) {
+                 const float *q, const int64_t *near, int single, int blank_line) {
+    char why[512];
     if (A.fmt == FMT_TENSOR) {
         static double *v;
         if (!v && !(v = malloc(sizeof *v * 2 * (size_t)A.o.k))) cli_die("out of memory");
@@ -425,12 +500,23 @@ static void emit(const char *qkey, const char *header, int n, const int64_t *row
     } else if (A.fmt == FMT_TSV) {
         for (int i = 0; i < n; i++) {
             int64_t r = rows[i];
-            fprintf(A.f, "%s\t%d\t%s\t%.6g\t%s\t%s\n", qkey, i + 1, A.songs.key[r], scores[i],
+            fprintf(A.f, "%s\t%d\t%s\t%.6g\t%s\t%s", qkey, i + 1, A.songs.key[r], scores[i],
                     A.songs.title[r] ? A.songs.title[r] : "", A.songs.artist[r] ? A.songs.artist[r] : "");
+            if (single) fprintf(A.f, "\tfeatures\t%s", reason_of(q, r, near ? near[i] : -1, why, sizeof why));
+            fputc('\n', A.f);
         }
+    } else if (A.fmt == FMT_JSON) {
+        for (int i = 0; i < n; i++)
+            put_json(qkey, i + 1, rows[i], scores[i], reason_of(q, rows[i], near ? near[i] : -1, why, sizeof why));
     } else {
+        char **notes = calloc((size_t)(n ? n : 1), sizeof *notes);
+        if (!notes) cli_die("out of memory");
+        for (int i = 0; i < n; i++)
+            if (asprintf(&notes[i], "(%s)", reason_of(q, rows[i], near ? near[i] : -1, why, sizeof why)) < 0) cli_die("out of memory");
         if (blank_line) fputc('\n', A.f);
-        write_text(header, n, rows, scores, notes);
+        write_text(header, n, rows, scores, q || near ? (const char *const *)notes : NULL);
+        for (int i = 0; i < n; i++) free(notes[i]);
+        free(notes);
     }
 }
 
@@ -474,7 +560,7 @@ static void run_song(void) {
     session_exclude_row(r);
     int n = search_one(row_vec(r), A.o.k, rows, sc);
     song_header(hdr, sizeof hdr, r);
-    emit(A.songs.key[r], hdr, n, rows, sc, NULL, 0);
+    emit(A.songs.key[r], hdr, n, rows, sc, (const float *)A.tab.data + r * A.d, NULL, 1, 0);
     free(rows); free(sc);
 }
 
@@ -512,34 +598,49 @@ static int read_members(char ***out, char **textp) {
     return n;
 }
 
+/* The member (of mem[0..nm)) nearest to row r under the metric. */
+static int64_t nearest_member(int64_t r, const int64_t *mem, int nm) {
+    const float *x = (const float *)A.tab.data + r * A.d;
+    int64_t best = mem[0];
+    double bv = -INFINITY;
+    for (int i = 0; i < nm; i++) {
+        const float *m = (const float *)A.tab.data + mem[i] * A.d;
+        double dot = 0, xx = 0, mm = 0, l2 = 0, l1 = 0;
+        for (int t = 0; t < A.d; t++) {
+            dot += (double)x[t] * m[t]; xx += (double)x[t] * x[t]; mm += (double)m[t] * m[t];
+            l2 += ((double)x[t] - m[t]) * ((double)x[t] - m[t]); l1 += fabs((double)x[t] - m[t]);
+        }
+        double v = A.o.metric == KNN_COSINE ? (xx > 0 && mm > 0 ? dot / sqrt(xx * mm) : 0)
+                 : A.o.metric == KNN_DOT ? dot : A.o.metric == KNN_EUCLIDEAN ? -l2 : -l1;
+        if (v > bv) { bv = v; best = mem[i]; }
+    }
+    return best;
+}
+
 static void run_playlist(void) {
     char **names, *text, what[64], hdr[4096], lab[512];
     int nn = read_members(&names, &text), nm = 0, k = A.o.k;
     int64_t *mem = malloc(sizeof *mem * (size_t)nn), *rows = malloc(sizeof *rows * (size_t)k);
     int64_t *near = malloc(sizeof *near * (size_t)k);
     double *sc = malloc(sizeof *sc * (size_t)k);
-    char **notes = calloc((size_t)k, sizeof *notes);
-    if (!mem || !rows || !near || !sc || !notes) cli_die("out of memory");
+    if (!mem || !rows || !near || !sc) cli_die("out of memory");
     for (int i = 0; i < nn; i++) {
         snprintf(what, sizeof what, "playlist song %d: ", i + 1);
         int64_t r = resolve_song(names[i], what), dup = 0;
-        for (int j = 0; j < nm; j++) dup |= A.songs.group[mem[j]] == A.songs.group[r];
+        for (int j = 0; j < nm; j++) dup |= A.songs.version[mem[j]] == A.songs.version[r];
         if (!dup) mem[nm++] = r;
     }
     int n = ss_playlist(&A.ss, mem, nm, k, rows, sc, near);
     if (n < 0) cli_die("out of memory searching (k=%d)", k);
-    for (int i = 0; i < n; i++)
-        if (near[i] >= 0 && asprintf(&notes[i], "(nearest to '%s')",
-                                     A.songs.title[near[i]] ? A.songs.title[near[i]] : A.songs.key[near[i]]) < 0)
-            cli_die("out of memory");
+    for (int i = 0; i < n; i++)         /* the centroid's picks: the member each is nearest to */
+        if (near[i] < 0) near[i] = nearest_member(rows[i], mem, nm);
     size_t len = (size_t)snprintf(hdr, sizeof hdr, "Songs like the playlist of %d songs: ", nm);
     for (int i = 0; i < nm && len < sizeof hdr; i++)
         len += (size_t)snprintf(hdr + len, sizeof hdr - len, i < 5 ? "%s'%s'" : i == 5 ? ", ..." : "",
                                 i ? ", " : "", cat_songs_label(&A.songs, mem[i], lab, sizeof lab));
-    emit("playlist", hdr, n, rows, sc, (const char *const *)notes, 0);
-    for (int i = 0; i < n; i++) free(notes[i]);
+    emit("playlist", hdr, n, rows, sc, NULL, near, 1, 0);
     free(names); free(text);
-    free(mem); free(rows); free(near); free(sc); free(notes);
+    free(mem); free(rows); free(near); free(sc);
 }
 
 /* ---- query tables: column matching ---- */
@@ -605,7 +706,7 @@ static void run_artist(void) {
     session_begin();
     int n = search_one(v, A.o.k, rows, sc);
     snprintf(hdr, sizeof hdr, "Songs like the artist '%s'", at.keys[r]);
-    emit(at.keys[r], hdr, n, rows, sc, NULL, 0);
+    emit(at.keys[r], hdr, n, rows, sc, v, NULL, 1, 0);
     free(map); free(rows); free(v); free(sc);
     ts_table_free(&at);
 }
@@ -680,7 +781,7 @@ static void batch_flush(batch *b) {
         }
         if (qrow >= 0) song_header(hdr, sizeof hdr, qrow);
         else snprintf(hdr, sizeof hdr, "Songs like '%s'", b->keys[i]);
-        emit(b->keys[i], hdr, n, b->rows, b->scores, NULL, b->done + i > 0);
+        emit(b->keys[i], hdr, n, b->rows, b->scores, NULL, NULL, 0, b->done + i > 0);
         if (A.so && shard_out_rows(A.so, b->pos0 + i, 1)) cli_die("cannot spool the row positions: %m");
     }
     b->done += b->n;
@@ -905,12 +1006,12 @@ static void index_shard_flush(index_part *p, const float *q, char **keys, int64_
                 f[0] = (double)r;
                 f[1] = p->val[i * C + c];
                 f[2] = p->sc[i * C + c];
-                f[3] = (double)A.songs.group[r];
+                f[3] = (double)A.songs.version[r];
                 f[4] = (double)A.songs.artist_id[r];
                 kept++;
             }
             o[0] = (double)qrow;
-            o[1] = qrow >= 0 ? (double)A.songs.group[qrow] : -1;
+            o[1] = qrow >= 0 ? (double)A.songs.version[qrow] : -1;
             o[2] = (double)kept;
             o[3] = kept < C || C >= p->part_rows;
             o[4] = 0;

@@ -67,12 +67,21 @@ static const char HELP[] =
 "  --playlist PID    continue this playlist (all its tracks are seeds)\n"
 "  --from FILE       the playlists stream holding --playlist (default --train)\n"
 "  --songs LIST      continue a list of songs 'Title - Artist; Title; ...'\n"
+"                    (a song may be a Spotify uri spotify:track:ID or link\n"
+"                    https://open.spotify.com/track/ID?si=...)\n"
+"  --format F        continue mode: text (default), tsv (rank, id, title,\n"
+"                    artist, source, reason) or json (JSON lines: rank, id,\n"
+"                    title, artist, score (null: the models rank, they do\n"
+"                    not score), source \"playlists\", reason)\n"
+"Continue mode lists one version per song (common/songversion.h): no\n"
+"version of a seed, and no second version of a listed song.\n"
 "  -h, --help        this help;  -V, --version\n";
 
 struct opts {
     plr_opts m;                 /* the model and its parameters (plrec.h) */
     long n;
     const char *train, *names, *weights, *queries, *seeds, *out, *tracks, *playlist, *from, *songs;
+    int format;                 /* continue: 0 text, 1 tsv, 2 json */
 };
 
 static struct opts parse_opts(int argc, char **argv) {
@@ -86,7 +95,7 @@ static struct opts parse_opts(int argc, char **argv) {
         {"queries", 1, 0, 'q'}, {"seeds", 1, 0, 's'}, {"tracks", 1, 0, 'T'}, {"playlist", 1, 0, 'p'},
         {"from", 1, 0, 'f'}, {"songs", 1, 0, 'S'}, {"blend", 1, 0, 'b'}, {"output", 1, 0, 'o'},
         {"alpha", 1, 0, 'A'}, {"beta", 1, 0, 'B'}, {"shrink", 1, 0, 'H'}, {"neighbours", 1, 0, 'K'},
-        {"lambda", 1, 0, 'L'}, {"ease-tracks", 1, 0, 'E'}, {0, 0, 0, 0}};
+        {"lambda", 1, 0, 'L'}, {"ease-tracks", 1, 0, 'E'}, {"format", 1, 0, 'F'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:n:", lo, NULL)) != -1) {
         switch (c) {
@@ -109,6 +118,12 @@ static struct opts parse_opts(int argc, char **argv) {
         case 'p': o.playlist = optarg; break;
         case 'f': o.from = optarg; break;
         case 'S': o.songs = optarg; break;
+        case 'F':
+            if (!strcmp(optarg, "text")) o.format = 0;
+            else if (!strcmp(optarg, "tsv")) o.format = 1;
+            else if (!strcmp(optarg, "json")) o.format = 2;
+            else cli_usage("--format: '%s' is not one of text, tsv, json", optarg);
+            break;
         case 'b': blend = cli_double("--blend", optarg, 0, 1); break;
         case 'n': o.n = cli_long("-n", optarg, 1, 1 << 24); break;
         case 'o': o.out = optarg; break;
@@ -247,6 +262,7 @@ static void run_continue(recommender *R, const pl_set *train) {
     int64_t ns = 0;
     pl_set from;
     int own = 0;
+    FILE *hf = o->format ? stderr : stdout;     /* the seeds: part of the text, a note beside TSV/JSON */
     if (o->playlist) {
         const pl_set *src = train;
         if (o->from) { if (pl_load(&from, o->from, NULL, err, sizeof err)) cli_die("%s", err); src = &from; own = 1; }
@@ -255,28 +271,72 @@ static void run_continue(recommender *R, const pl_set *train) {
         ns = pl_len(src, p);
         if (!(seeds = malloc((size_t)ns * sizeof *seeds))) cli_die("out of memory");
         memcpy(seeds, pl_tracks(src, p), (size_t)ns * sizeof *seeds);
-        printf("Playlist %s, %" PRId64 " tracks, ending with:\n", o->playlist, ns);
-        for (int64_t i = ns > 5 ? ns - 5 : 0; i < ns; i++) printf("      %s\n", label(&v, seeds[i], lab, sizeof lab));
+        fprintf(hf, "Playlist %s, %" PRId64 " tracks, ending with:\n", o->playlist, ns);
+        for (int64_t i = ns > 5 ? ns - 5 : 0; i < ns; i++) fprintf(hf, "      %s\n", label(&v, seeds[i], lab, sizeof lab));
     } else {
         char *list = strdup(o->songs), *save = NULL;
         if (!list || !(seeds = malloc((strlen(o->songs) / 2 + 1) * sizeof *seeds))) cli_die("out of memory");
-        printf("Seed songs:\n");
+        fprintf(hf, "Seed songs:\n");
         for (char *s = strtok_r(list, ";", &save); s; s = strtok_r(NULL, ";", &save)) {
             while (*s == ' ') s++;
             if (!*s) continue;
             seeds[ns] = resolve_song(&v, s);
-            printf("      %s\n", label(&v, seeds[ns], lab, sizeof lab));
+            fprintf(hf, "      %s\n", label(&v, seeds[ns], lab, sizeof lab));
             ns++;
         }
         free(list);
         if (!ns) cli_usage("--songs: no song names in '%s'", o->songs);
     }
-    int32_t *out = malloc((size_t)o->n * sizeof *out);
-    if (!out) cli_die("out of memory");
-    int64_t k = recommend(R, "", seeds, ns, out);
-    printf("Next songs (%s model):\n", plr_titles[o->m.kind]);
-    for (int64_t i = 0; i < k; i++) printf("  %3" PRId64 ". %s\n", i + 1, label(&v, out[i], lab, sizeof lab));
+    /* more than -n from the model, then one version per song: a seed's
+     * versions and a listed song's further versions are skipped */
+    struct opts wide = *o;
+    wide.n = o->n * 4 + ns + 16;
+    R->o = &wide;
+    int32_t *out = malloc((size_t)wide.n * sizeof *out);
+    unsigned char *taken = calloc((size_t)(v.cat.nrows ? v.cat.nrows : 1), 1);
+    if (!out || !taken) cli_die("out of memory");
+    int64_t got = recommend(R, "", seeds, ns, out), k = 0;
+    R->o = o;
+    for (int64_t i = 0; i < ns; i++)
+        if (seeds[i] >= 0 && seeds[i] < v.cat.nrows) taken[v.songs.version[seeds[i]]] = 1;
+    for (int64_t i = 0; i < got && k < o->n; i++) {
+        int32_t t = out[i];
+        if (t >= 0 && t < v.cat.nrows) {
+            if (taken[v.songs.version[t]]) continue;
+            taken[v.songs.version[t]] = 1;
+        }
+        out[k++] = t;
+    }
+    char reason[160];
+    snprintf(reason, sizeof reason, "%s model over the %" PRId64 " seed%s' playlists", plr_titles[o->m.kind], ns, ns == 1 ? "" : "s");
+    if (o->format == 0) printf("Next songs (%s model):\n", plr_titles[o->m.kind]);
+    for (int64_t i = 0; i < k; i++) {
+        int known = out[i] >= 0 && out[i] < v.cat.nrows;
+        const char *id = known ? cat_cell(&v.cat, out[i], 0) : "", *ti = known ? cat_cell(&v.cat, out[i], v.name_col) : "",
+                   *ar = known ? cat_cell(&v.cat, out[i], v.artist_col) : "";
+        if (o->format == 1) {
+            printf("%" PRId64 "\t%s\t%s\t%s\tplaylists\t%s\n", i + 1, id, ti, ar, reason);
+        } else if (o->format == 2) {
+            cJSON *j = cJSON_CreateObject();
+            if (!j) cli_die("out of memory");
+            cJSON_AddNumberToObject(j, "rank", (double)(i + 1));
+            cJSON_AddStringToObject(j, "id", id);
+            cJSON_AddStringToObject(j, "title", ti);
+            cJSON_AddStringToObject(j, "artist", ar);
+            cJSON_AddNullToObject(j, "score");
+            cJSON_AddStringToObject(j, "source", "playlists");
+            cJSON_AddStringToObject(j, "reason", reason);
+            char *t = cJSON_PrintUnformatted(j);
+            cJSON_Delete(j);
+            if (!t) cli_die("out of memory");
+            printf("%s\n", t);
+            free(t);
+        } else {
+            printf("  %3" PRId64 ". %s\n", i + 1, label(&v, out[i], lab, sizeof lab));
+        }
+    }
     if (fflush(stdout) != 0 || ferror(stdout)) cli_die("<stdout>: write failed: %s", strerror(errno ? errno : EIO));
+    free(taken);
     free(out); free(seeds);
     if (own) pl_free(&from);
     plv_free(&v);

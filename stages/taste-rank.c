@@ -7,6 +7,7 @@
 #include "csvin.h"
 #include "history.h"
 #include "outfile.h"
+#include "songversion.h"
 #include "stats.h"
 
 #include <getopt.h>
@@ -34,7 +35,7 @@ static const char HELP[] =
 "  --catalog FILE       catalogue TSV (csv-clean --catalog): titles, artists\n"
 "                       (needed for the list and --candidates)\n"
 "  --heard SCORES.ts    the listener's tracks (taste -o): left out of the list,\n"
-"                       with every other id of the same title and artist\n"
+"                       with every version of them (common/songversion.h)\n"
 "  -k N                 songs in the list (default 20)\n"
 "  --column C           prediction column (default: the first)\n"
 "  --baseline COL       --eval baseline column of TEST.ts (default\n"
@@ -43,7 +44,9 @@ static const char HELP[] =
 "  -o FILE              output (default stdout; FILE.tmp.* until complete)\n"
 "  -h, --help           this help;  -V, --version\n"
 "\n"
-"List and candidates: one song per title and artist (the best of its ids).\n"
+"The list: one version per song (remasters, remixes, live and radio edits,\n"
+"feat. variants and duplicate ids folded by common/songversion.h), the\n"
+"best-predicted one.  A candidate may be a Spotify uri or track link.\n"
 "Memory: the predictions and the catalogue.\n"
 "Example:\n"
 "  embed -m taste.model --predict songs.ts > pred.ts\n"
@@ -202,7 +205,7 @@ static void load_names(names *n, const struct opts *o) {
         if (strmap_put(&n->heard_keys, h.keys[i], i) == -2) cli_die("out of memory");
         int64_t r = cat_find(&n->cat, h.keys[i]);
         if (r < 0) continue;
-        char *k = hist_name_key(cat_cell(&n->cat, r, n->tcol), cat_cell(&n->cat, r, n->acol), 0);
+        char *k = sv_version_key(cat_cell(&n->cat, r, n->tcol), cat_cell(&n->cat, r, n->acol));
         if (!k || strmap_put(&n->heard_names, k, i) == -2) cli_die("out of memory");
         free(k);
     }
@@ -235,7 +238,7 @@ static void unheard_list(const preds *p, names *n, const struct opts *o) {
         int64_t r = cat_find(&n->cat, key);
         if (r < 0 || strmap_get(&n->heard_keys, key) >= 0) { skipped++; continue; }
         const char *title = cat_cell(&n->cat, r, n->tcol), *artist = cat_cell(&n->cat, r, n->acol);
-        char *nk = hist_name_key(title, artist, 0);
+        char *nk = sv_version_key(title, artist);
         if (!nk) cli_die("out of memory");
         int dup = strmap_get(&n->heard_names, nk) >= 0 || strmap_put(&n->listed, nk, i) != -1;
         free(nk);
