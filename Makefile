@@ -219,6 +219,8 @@ features (pipelines/features.mk, learned.mk):
   make recommend SONG='name' | ARTIST='name' | PLAYLIST='a;b;c'   [K=10] [METRIC=cosine]
   make recommend SONG=... STYLE=predictor|autoencoder|autoencoder-narrow|catae|catae-nogenre
   make learned         train every learned style;  make agreement: genre agreement@10 table
+  make recommend SONG=... STYLE=supervised   an embedding trained on playlists (pipelines/similarity.mk)
+  make eval-similarity held-out playlists: hit/recall@10, genre@10 per method (pipelines/similarity.md)
 sound (pipelines/sound.mk, cnn.mk):
   make sounds-like FILE=song.mp3 [CNN_K=5]   library songs that sound like a file
   make add-song FILE=song.mp3    add a file to the sound library index (its name is its key)

@@ -31,6 +31,7 @@ FILENAME == ARGV[1] && FNR == 1 {
 }
 FILENAME == ARGV[1] {
     genre[$1] = $gc; subg[$1] = $sc; artist[$1] = fold($ac); ver[$1] = fold($tc) "\t" fold($ac); ids[++n] = $1
+    nv[ver[$1]]++
     next
 }
 FILENAME == ARGV[2] && FNR == 1 { if ($1 != "playlist") { print "simeval.awk: " FILENAME ": expected members --heldout's header (playlist, key)" > "/dev/stderr"; bad = 1; exit 2 } next }
@@ -52,7 +53,7 @@ END {
         q = eq[e]; p = ep[e]
         if (random) {
             split("", used); m = 0
-            while (m < k && m < n - 1) {
+            while (m < k && m < n - nv[ver[q]]) {
                 j = int(rand() * n) + 1; s = ids[j]
                 if (s == q || ver[s] == ver[q] || (j in used)) continue
                 used[j] = 1; nb[q, ++m] = s

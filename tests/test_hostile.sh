@@ -42,7 +42,8 @@ settings+=(SONG ARTIST PLAYLIST FILE)
 # the ones checked to a number, a word list or a safe path are refused
 checked=(SAN OUT OUTDIR CNN_DIR CNN_MODEL CNN_K K MAX_PER_ARTIST METRIC NORM STYLE LEARN_METRIC LEARN_SEED
          TASTE_K TASTE_SEED CONTINUE_N PL_SEED CONTINUE_MODEL PL_MODELS SHARDS SHARD_RETRIES SLURM_POLL SLURM_PATIENCE SLURM_THROTTLE
-         SHARD_THREADS SOUND_SHARDS SOUND_J YEAR_MIN_TRACKS CHART_TOP_ARTISTS CHART_EPOCHS CLUSTER)
+         SHARD_THREADS SOUND_SHARDS SOUND_J YEAR_MIN_TRACKS CHART_TOP_ARTISTS CHART_EPOCHS CLUSTER
+         SIM_PLAYLISTS SIM_HOLDOUT SIM_SEED SIM_ROWS)
 free=()
 for v in "${settings[@]}"; do [[ " ${checked[*]} " == *" $v "* ]] || free+=("$v"); done
 is "the settings are many" "$([ "${#settings[@]}" -gt 60 ] && echo yes)" yes
