@@ -9,7 +9,7 @@
 # SIM_HOLDOUT of the playlists (whole playlists, chosen by a seeded hash of
 # their names) for the evaluation; supervised trains on the others only.
 # supervised: the 12 z-scored features of learned.mk and the artist's mean
-# profile of them (pool --concat; no genre input) -> 64 relu -> 32, InfoNCE
+# profile of them (pool --concat; no genre input) -> 256 relu -> 64, InfoNCE
 # over in-batch negatives with the logQ popularity correction (train-mlp
 # --pairs; loss chosen on validation playlists, pipelines/similarity.md).
 # Rows of the table (SIM_ROWS): random, raw-minmax, raw (z-score),
@@ -22,7 +22,7 @@ SIM_PLAYLISTS ?= csv mpd
 SIM_HOLDOUT   ?= 0.2
 SIM_SEED      ?= 1
 SIM_ROWS      ?= random raw-minmax raw artist-profile predictor autoencoder catae-nogenre supervised
-SUP_OPTS      ?= --layers 64,32 --act relu --loss infonce --temperature 0.1 --optim adam --lr 1e-3 --batch 256 --epochs 100 --patience 3
+SUP_OPTS      ?= --layers 256,64 --act relu --loss infonce --temperature 0.1 --optim adam --lr 1e-3 --batch 256 --epochs 100 --patience 3
 $(call sp_need_uint,SIM_SEED)
 $(call sp_need_number,SIM_HOLDOUT)
 $(if $(SIM_PLAYLISTS),,$(call sp_bad,SIM_PLAYLISTS,empty))
@@ -70,3 +70,7 @@ $(L)/similarity.tsv: $(SIM_ROWS:%=$(L)/%.simeval.tsv)
 .PHONY: eval-similarity
 eval-similarity: $(L)/similarity.tsv
 	@column -t -s '	' $<
+
+# the neighbour lists and embeddings are kept (not intermediate): a new row
+# or a second run reuses them
+.SECONDARY: $(SIM_ROWS:%=$(L)/%.neighbours.tsv) $(SIM_ROWS:%=$(L)/%.emb.ts)

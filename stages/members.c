@@ -206,7 +206,8 @@ static int on_csv_row(void *ctx, const csvin_row *r) {
 
 static void load_csv(state *s, const opts *o) {
     char err[1024];
-    csvin *c = csvin_open(o->csv, ',', err, sizeof err);
+    static csvin *c;            /* reachable when a row's check dies */
+    c = csvin_open(o->csv, ',', err, sizeof err);
     if (!c) cli_die("%s", err);
     csv_ctx ctx = {s, o, -1, -1, 0, 0};
     int rc = csvin_each(c, on_csv_row, &ctx);

@@ -504,14 +504,16 @@ typedef struct {
 /* rows of the membership stream joined to the input rows by key; a key
  * that is not an input row is skipped and counted */
 static members load_members(const char *path, const table *in) {
-    table m = {0};
+    /* static: what a refusal below leaves allocated stays reachable */
+    static table m;
+    static strmap keys;
+    static members r;
     load_table(&m, path, NULL);
     int col = column(&m, "playlist", "the group code of --pairs");
-    strmap keys;
     strmap_init(&keys);
     for (int64_t i = 0; i < in->t.nrows; i++)
         if (strmap_put(&keys, in->t.keys[i], i) == -2) cli_die("out of memory");
-    members r = {malloc(sizeof(int32_t) * (size_t)m.t.nrows), malloc(sizeof(int32_t) * (size_t)m.t.nrows), 0};
+    r = (members){malloc(sizeof(int32_t) * (size_t)m.t.nrows), malloc(sizeof(int32_t) * (size_t)m.t.nrows), 0};
     if (!r.song || !r.list) cli_die("out of memory");
     int64_t missing = 0;
     for (int64_t i = 0; i < m.t.nrows; i++) {
