@@ -43,7 +43,7 @@ fi
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 /usr/bin/time -f %U -o "$W/sp.user" "$BIN/train-mlp" -q --threads "$THREADS" --pairs "$W/members.ts" \
-  --layers 64,32 --act relu --loss infonce --temperature 0.1 --optim adam --lr 1e-3 --batch "$BATCH" \
+  --layers 256,64 --act relu --loss infonce --temperature 0.1 --optim adam --lr 1e-3 --batch "$BATCH" \
   --epochs "$EPOCHS" --patience 0 --val 0.2 --seed 1 -o "$W/sup.model" --history "$W/sup.hist" "$W/ap.ts"
 sp=$("$BIN/to-csv" "$W/sup.hist" | awk -F, 'NR > 1 { s += $6; n++ } END { printf "%.4f", s / n }')
 sp_user=$(awk -v e="$EPOCHS" '{ printf "%.4f", $1 / e }' "$W/sp.user")
@@ -93,7 +93,7 @@ def positives(e):
     keep = p != song[e]
     return song[e][keep], p[keep]
 
-net = nn.Sequential(nn.Linear(X.shape[1], 64), nn.ReLU(), nn.Linear(64, 32))
+net = nn.Sequential(nn.Linear(X.shape[1], 256), nn.ReLU(), nn.Linear(256, 64))
 opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 eye_cache = {}
 
@@ -129,7 +129,7 @@ sp, sp_user, load = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 pt, pt_user = sum(walls) / len(walls), sum(cpus) / len(cpus)
 print(f"bench train_supervised: {len(tr)} training entries, {len(va_a)} validation pairs, batch {B}, "
       f"{THREADS} thread(s), {EPOCHS} epochs; load average before: {load}")
-print(f"  supervised (infonce+logQ, 24->64->32)  songpipe {sp:.3f} s/epoch  PyTorch {pt:.3f} s/epoch  "
+print(f"  supervised (infonce+logQ, 24->256->64)  songpipe {sp:.3f} s/epoch  PyTorch {pt:.3f} s/epoch  "
       f"ratio {pt / sp:.2f}x (PyTorch/songpipe; floor 2x)")
 print(f"  user CPU per epoch: songpipe {sp_user:.3f} s (whole process, loading included)  PyTorch {pt_user:.3f} s "
       f"(loop only)  ratio {pt_user / sp_user:.2f}x")
