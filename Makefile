@@ -230,6 +230,8 @@ features (pipelines/features.mk, learned.mk):
   make hybrid SONG=... [HYBRID_BLEND=0.5]   playlists (SONGS_CSV's playlist_id) + features, blended
   make eval-hybrid     hit rate@10 on held-out playlists: features alone vs the blend
   make hybrid-neighbours   every song's 10 hybrid neighbours (TSV) for other scorers
+  make recommend SONG=... STYLE=supervised   an embedding trained on playlists (pipelines/similarity.mk)
+  make eval-similarity held-out playlists: hit/recall@10, genre@10 per method (pipelines/similarity.md)
 sound (pipelines/sound.mk, cnn.mk):
   make sounds-like FILE=song.mp3 [CNN_K=5]   library songs that sound like a file
   make add-song FILE=song.mp3    add a file to the sound library index (its name is its key)

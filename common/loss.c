@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const loss_names[NN_NLOSS] = {"mse", "mae", "bce", "ce"};
+static const char *const loss_names[NN_NLOSS] = {"mse", "mae", "bce", "ce", "infonce", "triplet"};
 
 const char *nn_loss_name(nn_loss l) { return (unsigned)l < NN_NLOSS ? loss_names[l] : "?"; }
 

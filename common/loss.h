@@ -6,10 +6,14 @@
 #ifndef SONGPIPE_LOSS_H
 #define SONGPIPE_LOSS_H
 
-typedef enum { NN_LOSS_MSE, NN_LOSS_MAE, NN_LOSS_BCE, NN_LOSS_CE, NN_NLOSS } nn_loss;
+/* infonce and triplet are pair losses (contrastive.h): the output is an
+ * embedding, trained on (anchor, positive) rows by nn_mlp_train_pairs */
+typedef enum { NN_LOSS_MSE, NN_LOSS_MAE, NN_LOSS_BCE, NN_LOSS_CE, NN_LOSS_INFONCE, NN_LOSS_TRIPLET,
+               NN_NLOSS } nn_loss;
+static inline int nn_loss_is_pair(nn_loss l) { return l == NN_LOSS_INFONCE || l == NN_LOSS_TRIPLET; }
 const char *nn_loss_name(nn_loss l);
 int nn_loss_parse(const char *s, nn_loss *l);      /* 0 ok, -1 unknown */
-#define NN_LOSS_NAMES "mse, mae, bce, ce"
+#define NN_LOSS_NAMES "mse, mae, bce, ce, infonce, triplet"
 
 /* torch.nn.MSELoss: mean (p - t)^2 over B*n */
 double nn_loss_mse(float *dp, const float *p, int ldp, const float *t, int ldt,

@@ -374,6 +374,11 @@ void nn_mlp_predict(const nn_mlp *net, float *y, int B) {
             nn_softmax(y + off, uo, out + off, uo, B, w);
             continue;
         }
+        if (nn_loss_is_pair(hs->loss)) {        /* the embedding itself */
+            for (int i = 0; i < B; i++)
+                memcpy(y + (size_t)i * uo + off, out + (size_t)i * uo + off, sizeof *y * (size_t)w);
+            continue;
+        }
         for (int i = 0; i < B; i++)
             for (int j = 0; j < w; j++) {
                 size_t k = (size_t)i * uo + off + j;

@@ -53,6 +53,9 @@ typedef struct {
     char **targets;        /* regression/bce: one column per output; ce: 1 column of class codes */
     int64_t classes;       /* ce: number of classes; 0 = from the data */
     float weight;          /* the head's loss is multiplied by this */
+    int dim;               /* infonce/triplet: embedding width (no targets) */
+    float temperature;     /* infonce: tau (default 0.1) */
+    float margin;          /* triplet: margin (default 0.3) */
 } nn_head_spec;
 
 typedef struct {
@@ -78,6 +81,7 @@ typedef struct {
     const char *categorical;     /* "col:dim,col:dim" or NULL */
     int n_targets; char **targets;
     int autoencoder;             /* targets = the numeric inputs */
+    float temperature, margin;   /* infonce, triplet (0 = defaults) */
 } nn_arch_flags;
 
 int nn_arch_from_flags(nn_arch *a, const nn_arch_flags *f, char *err, size_t errlen);
@@ -234,4 +238,16 @@ typedef struct {
  * best parameters in net.  0 ok, -1 error in err. */
 int nn_mlp_train(nn_mlp *net, const float *x, const float *t, int64_t N,
                  nn_train_cfg *cfg, nn_train_result *res, char *err, size_t errlen);
+
+/* ---------------- training on pairs (mlp_pairs.c) ---------------- */
+/* group membership: entry i puts row song[i] of x in group (playlist) list[i] */
+typedef struct { const int32_t *song, *list; int64_t n; } nn_members;
+/* net's single output is an infonce or triplet embedding.  Holds out
+ * cfg->val_frac of the groups with 2+ rows (whole groups) for validation;
+ * each epoch pairs every training entry with a random other song of its
+ * group; logq_correction subtracts log(share of the training entries) of
+ * each positive song from its infonce logits (Yi et al. 2019).  res->n_train
+ * and n_val count training entries and validation pairs.  0 ok, -1 error. */
+int nn_mlp_train_pairs(nn_mlp *net, const float *x, int64_t N, const nn_members *m, int logq_correction,
+                       nn_train_cfg *cfg, nn_train_result *res, char *err, size_t errlen);
 #endif

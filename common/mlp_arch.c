@@ -29,10 +29,12 @@ static char *dupstr(const char *s) {
 }
 
 int nn_head_width(const nn_head_spec *h) {
-    return h->loss == NN_LOSS_CE ? (int)h->classes : h->ntargets;
+    return h->loss == NN_LOSS_CE ? (int)h->classes : nn_loss_is_pair(h->loss) ? h->dim : h->ntargets;
 }
 
-int nn_head_tcols(const nn_head_spec *h) { return h->loss == NN_LOSS_CE ? 1 : h->ntargets; }
+int nn_head_tcols(const nn_head_spec *h) {
+    return h->loss == NN_LOSS_CE ? 1 : nn_loss_is_pair(h->loss) ? 0 : h->ntargets;
+}
 
 const char *nn_layer_name(const nn_arch *a, int l, char *buf, size_t n) {
     if (a->layer[l].name) return a->layer[l].name;
@@ -146,6 +148,20 @@ static int check_heads(const nn_arch *a, int resolved, char *err, size_t el) {
         const nn_head_spec *s = &a->head[h];
         if ((unsigned)s->loss >= NN_NLOSS) return err_fail(err, el, "outputs[%d]: unknown loss", h);
         if (!(s->weight >= 0) || !isfinite(s->weight)) return err_fail(err, el, "outputs[%d]: weight must be a finite number >= 0", h);
+        if (nn_loss_is_pair(s->loss)) {
+            if (a->n_heads != 1)
+                return err_fail(err, el, "outputs[%d]: a '%s' output is the whole output (an embedding): give no other outputs", h, nn_loss_name(s->loss));
+            if (s->ntargets) return err_fail(err, el, "outputs[%d]: a '%s' output has no targets (it learns from pairs)", h, nn_loss_name(s->loss));
+            if (s->dim < 0 || s->dim > NN_MAX_UNITS || (resolved && s->dim < 1))
+                return err_fail(err, el, "outputs[%d]: embedding width %d; give 1 to %d", h, s->dim, NN_MAX_UNITS);
+            if (!(s->temperature > 0 && s->temperature <= 100))
+                return err_fail(err, el, "outputs[%d]: temperature %g; give a value in (0, 100]", h, s->temperature);
+            if (!(s->margin >= 0 && s->margin <= 4))
+                return err_fail(err, el, "outputs[%d]: margin %g; give a value in [0, 4] (cosines differ by at most 2)", h, s->margin);
+            if ((unsigned)s->act >= NN_NACT) return err_fail(err, el, "outputs[%d]: unknown activation", h);
+            width += nn_head_width(s);
+            continue;
+        }
         if (s->ntargets < 1) return err_fail(err, el, "outputs[%d]: no target columns", h);
         for (int k = 0; k < s->ntargets; k++)
             if (!s->targets[k] || !*s->targets[k]) return err_fail(err, el, "outputs[%d]: empty target column name", h);
@@ -188,6 +204,10 @@ int nn_arch_resolve_output(nn_arch *a, char *err, size_t errlen) {
     int width = 0;
     for (int h = 0; h < a->n_heads; h++) width += nn_head_width(&a->head[h]);
     nn_layer_spec *o = &a->layer[a->n_layers - 1];
+    if (a->n_heads == 1 && nn_loss_is_pair(a->head[0].loss)) {   /* the embedding is the output layer */
+        if (a->head[0].dim == 0) a->head[0].dim = o->units;
+        width = a->head[0].dim;
+    }
     if (o->units == 0) o->units = width;
     if (o->units != width) {
         char what[256] = "";
@@ -195,7 +215,7 @@ int nn_arch_resolve_output(nn_arch *a, char *err, size_t errlen) {
         for (int h = 0; h < a->n_heads && k < sizeof what - 40; h++)
             k += (size_t)snprintf(what + k, sizeof what - k, "%s%d for %s '%s'%s", h ? ", " : "",
                                   nn_head_width(&a->head[h]), nn_loss_name(a->head[h].loss),
-                                  a->head[h].from_inputs ? "inputs" : a->head[h].targets[0],
+                                  a->head[h].from_inputs ? "inputs" : a->head[h].ntargets ? a->head[h].targets[0] : "pairs",
                                   a->head[h].ntargets > 1 && !a->head[h].from_inputs ? "..." : "");
         return err_fail(err, errlen, "the output layer has %d units but the targets need %d (%s); end --layers with %d",
                     o->units, width, what, width);
@@ -273,7 +293,12 @@ int nn_arch_from_flags(nn_arch *a, const nn_arch_flags *f, char *err, size_t el)
     h->act = out_act;
     h->slope = f->slope;
     h->weight = 1;
-    if (f->autoencoder) {
+    h->temperature = f->temperature > 0 ? f->temperature : 0.1f;
+    h->margin = f->margin > 0 ? f->margin : 0.3f;
+    if (nn_loss_is_pair(f->loss)) {
+        if (f->autoencoder || f->n_targets) { err_fail(err, el, "--loss %s learns from pairs (--pairs): drop --targets/--autoencoder", nn_loss_name(f->loss)); goto bad; }
+        h->dim = w[n - 1];
+    } else if (f->autoencoder) {
         if (f->n_targets) { err_fail(err, el, "--autoencoder reconstructs the inputs: drop --targets"); goto bad; }
         if (f->loss == NN_LOSS_CE) { err_fail(err, el, "--autoencoder reconstructs numeric inputs: use --loss mse or mae, not ce"); goto bad; }
         h->from_inputs = 1;

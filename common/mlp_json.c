@@ -146,7 +146,8 @@ static int parse_layers(ctx *c, nn_arch *a, const cJSON *arr) {
 }
 
 static int parse_head(ctx *c, nn_arch *a, const cJSON *o, const char *where) {
-    static const char *const keys[] = {"loss", "targets", "target", "classes", "act", "slope", "weight", NULL};
+    static const char *const keys[] = {"loss", "targets", "target", "classes", "act", "slope", "weight",
+                                        "dim", "temperature", "margin", NULL};
     if (!cJSON_IsObject(o)) return jfail(c, where, "expected an object like {\"loss\": \"mse\", \"targets\": [\"popularity\"]}");
     if (only_keys(c, where, o, keys)) return -1;
     nn_head_spec *h = &a->head[a->n_heads++];
@@ -160,6 +161,20 @@ static int parse_head(ctx *c, nn_arch *a, const cJSON *o, const char *where) {
         get_int(c, where, o, "classes", 0, NN_MAX_VOCAB, 0, &classes))
         return -1;
     h->classes = classes;
+    if (nn_loss_is_pair(h->loss)) {
+        int64_t dim = 0;
+        if (get_int(c, where, o, "dim", 0, NN_MAX_UNITS, 0, &dim) ||
+            get_num(c, where, o, "temperature", 1e-6, 100, 0.1, &h->temperature) ||
+            get_num(c, where, o, "margin", 0, 4, 0.3, &h->margin))
+            return -1;
+        h->dim = (int)dim;
+        if (cJSON_GetObjectItemCaseSensitive(o, "targets") || cJSON_GetObjectItemCaseSensitive(o, "target") || h->classes)
+            return jfail(c, where, "a \"%s\" output learns from pairs: give no \"targets\", \"target\" or \"classes\"", l->valuestring);
+        return 0;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(o, "dim") || cJSON_GetObjectItemCaseSensitive(o, "temperature") ||
+        cJSON_GetObjectItemCaseSensitive(o, "margin"))
+        return jfail(c, where, "\"dim\", \"temperature\" and \"margin\" are for the pair losses (infonce, triplet)");
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "targets"), *t1 = cJSON_GetObjectItemCaseSensitive(o, "target");
     if ((t != NULL) == (t1 != NULL)) return jfail(c, where, "give either \"targets\" (a list, or \"inputs\") or \"target\" (one column)");
     if (t1) {
@@ -296,7 +311,11 @@ cJSON *nn_arch_to_json(const nn_arch *a) {
         const nn_head_spec *s = &a->head[h];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "loss", nn_loss_name(s->loss));
-        if (s->loss == NN_LOSS_CE) {
+        if (nn_loss_is_pair(s->loss)) {
+            cJSON_AddNumberToObject(o, "dim", s->dim);
+            add_float(o, "temperature", s->temperature);
+            add_float(o, "margin", s->margin);
+        } else if (s->loss == NN_LOSS_CE) {
             cJSON_AddStringToObject(o, "target", s->targets[0]);
             cJSON_AddNumberToObject(o, "classes", (double)s->classes);
         } else {

@@ -5,6 +5,7 @@
 #   make learned                      train every style, embed every song
 #   make recommend-learned SONG='title - artist' STYLE=predictor [K=10]
 #        STYLE: predictor | autoencoder | autoencoder-narrow | catae | catae-nogenre | raw
+#               | supervised (pipelines/similarity.mk)
 #   make agreement                    the table: style, genre@10, subgenre@10
 # Styles:
 #   predictor           notebook: 12 features -> 10 -> 8 -> 6 -> 1 popularity,
@@ -32,7 +33,7 @@ AE_NARROW_LAYER ?= dense.1
 CATAE_OPTS     ?= --optim adam --lr 1e-3 --batch 256 --epochs 100 --patience 3
 CATAE_DIMS     ?= track_artist:16 playlist_genre:4 playlist_subgenre:8
 LEARNED_STYLES := predictor autoencoder autoencoder-narrow catae catae-nogenre raw
-$(call sp_need_enum,STYLE,$(LEARNED_STYLES))
+$(call sp_need_enum,STYLE,$(LEARNED_STYLES) supervised)
 $(call sp_need_enum,LEARN_METRIC,cosine euclidean dot mad)
 $(call sp_need_uint,LEARN_SEED)
 
@@ -116,6 +117,6 @@ agreement: $(L)/agreement.tsv
 	@column -t -s '	' $<
 
 recommend-learned: $(L)/$(STYLE).emb.ts $(L)/songs.tsv $(BIN)/knn
-	@if [ -z "$$SONG" ]; then echo "usage: make recommend-learned SONG='title - artist' STYLE=$(subst $(eval) ,|,$(LEARNED_STYLES)) [K=10]" >&2; exit 2; fi
+	@if [ -z "$$SONG" ]; then echo "usage: make recommend-learned SONG='title - artist' STYLE=$(subst $(eval) ,|,$(LEARNED_STYLES) supervised) [K=10]" >&2; exit 2; fi
 	$(BIN)/knn --index $< --catalog $(L)/songs.tsv --metric "$$LEARN_METRIC" -k "$$K" --$$FORMAT \
 	  $$([ "$$FIRST" = 0 ] || echo --first) --song "$$SONG"

@@ -146,6 +146,7 @@ static char **out_columns(const nn_mlp *net, int layer, int predict, int width) 
         const nn_head_spec *hs = &a->head[h];
         for (int j = 0; j < nn_head_width(hs); j++, k++) {
             if (hs->loss == NN_LOSS_CE) snprintf(tmp, sizeof tmp, "%s=%d", hs->targets[0], j);
+            else if (nn_loss_is_pair(hs->loss)) snprintf(tmp, sizeof tmp, "emb.%d", j);
             else snprintf(tmp, sizeof tmp, "%s", hs->targets[j]);
             if (!(cols[k] = strdup(tmp))) cli_die("out of memory");
         }

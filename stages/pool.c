@@ -25,6 +25,12 @@ static const char HELP[] =
 "                         with the sums of one group in memory (otherwise the\n"
 "                         sums of every group; never the rows themselves)\n"
 "  --min-rows N           drop groups with fewer than N rows (default 1)\n"
+"  --concat               instead of one row per group: every input row, same\n"
+"                         key and order, followed by its group's mean (columns\n"
+"                         suffixed _group), e.g. each song's features and its\n"
+"                         artist's mean profile.  Needs --by and a named input\n"
+"                         file (read twice); --op mean only; not with --sorted,\n"
+"                         --shard or --min-rows\n"
 "  --shard I/N            pool only the groups whose name hashes to I (FNV-1a\n"
 "                         64 of the group key mod N), so each group lives in\n"
 "                         one shard with all its rows; `merge` joins the N\n"
@@ -46,7 +52,7 @@ CLI_MEM_HELP
 enum { OP_MEAN = 1, OP_MAX = 2 };
 
 struct opts {
-    int op, sorted;
+    int op, sorted, concat;
     long min_rows;
     const char *by, *catalog, *out, *in;
     shard_spec shard;
@@ -57,7 +63,7 @@ static struct opts parse_opts(int argc, char **argv) {
     static const struct option lo[] = {
         {"op", 1, 0, 'p'}, {"by", 1, 0, 'b'}, {"catalog", 1, 0, 'c'}, {"sorted", 0, 0, 's'},
         {"min-rows", 1, 0, 'm'}, {"output", 1, 0, 'o'}, {"shard", 1, 0, 'S'},
-        {"mem-limit", 1, 0, 'M'}, {0, 0, 0, 0}};
+        {"mem-limit", 1, 0, 'M'}, {"concat", 0, 0, 'C'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
         switch (c) {
@@ -70,6 +76,7 @@ static struct opts parse_opts(int argc, char **argv) {
         case 'b': o.by = optarg; break;
         case 'c': o.catalog = optarg; break;
         case 's': o.sorted = 1; break;
+        case 'C': o.concat = 1; break;
         case 'm': o.min_rows = cli_long("--min-rows", optarg, 1, 1L << 40); break;
         case 'o': o.out = optarg; break;
         case 'M': cli_mem_limit_opt("--mem-limit", optarg); break;
@@ -84,6 +91,8 @@ static struct opts parse_opts(int argc, char **argv) {
     if (optind < argc) o.in = argv[optind++];
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
     if (!!o.by != !!o.catalog) cli_usage("--by and --catalog go together");
+    if (o.concat && (!o.by || o.sorted || o.op != OP_MEAN || shard_active(&o.shard) || o.min_rows != 1 || !o.in || !strcmp(o.in, "-")))
+        cli_usage("--concat needs --by, --op mean and a named input file, without --sorted, --shard or --min-rows");
     if (shard_active(&o.shard) && (!o.in || strcmp(o.in, "-") == 0))
         cli_usage("--shard needs a named input file (its size and checksum identify the input), not stdin");
     return o;
@@ -211,14 +220,14 @@ static void group_emit(const groups *g, int64_t i, int op, long min_rows, ts_wri
 }
 
 static void out_header(ts_header *oh, const ts_header *h, const struct opts *o) {
-    int mult = (o->op == (OP_MEAN | OP_MAX)) ? 2 : 1;
+    int mult = (o->op == (OP_MEAN | OP_MAX)) || o->concat ? 2 : 1;
     int64_t d = h->row_elems;
     char **cols = NULL;
     if (h->ncols) {
         if (!(cols = calloc((size_t)(d * mult), sizeof *cols))) cli_die("out of memory");
         for (int64_t j = 0; j < d * mult; j++) {
-            const char *suffix = mult == 1 ? "" : j < d ? "_mean" : "_max";
-            size_t n = strlen(h->columns[j % d]) + 6;
+            const char *suffix = mult == 1 ? "" : o->concat ? (j < d ? "" : "_group") : j < d ? "_mean" : "_max";
+            size_t n = strlen(h->columns[j % d]) + 8;
             if (!(cols[j] = malloc(n))) cli_die("out of memory");
             snprintf(cols[j], n, "%s%s", h->columns[j % d], suffix);
         }
@@ -227,7 +236,8 @@ static void out_header(ts_header *oh, const ts_header *h, const struct opts *o) 
     if (cols) { for (int64_t j = 0; j < d * mult; j++) free(cols[j]); free(cols); }
     if (mult == 1 && h->ndim > 1) ts_header_set_shape(oh, h->ndim, h->shape);
     if (h->meta) { cJSON_Delete(oh->meta); oh->meta = cJSON_Duplicate(h->meta, 1); }
-    if (o->by) { free(oh->key_name); oh->key_name = strdup(o->by); }
+    if (o->concat) { free(oh->key_name); oh->key_name = h->key_name ? strdup(h->key_name) : NULL; }
+    else if (o->by) { free(oh->key_name); oh->key_name = strdup(o->by); }
     else if (h->key_name) oh->key_name = strdup(h->key_name);
 }
 
@@ -312,7 +322,26 @@ int main(int argc, char **argv) {
         }
     }
     if (rc < 0) cli_die("%s", ts_error(r));
-    if (o.sorted) {
+    if (o.concat) {
+        /* second pass: each row, then its group's mean */
+        ts_close_read(r);
+        r = cli_open_read(o.in);
+        if ((rc = ts_next_tensor(r, &h)) != 1) cli_die("%s: %s", o.in, rc < 0 ? ts_error(r) : "changed while being read");
+        const int64_t d = g.d;
+        while ((rc = ts_read_block(r, &b)) == 1)
+            for (int64_t i = 0; i < b.nrows; i++) {
+                int64_t gi = strmap_get(&group_of, names[strmap_get(&key_to_name, b.keys[i])]);
+                const char *row = (const char *)b.data + (size_t)i * rb;
+                for (int64_t j = 0; j < d; j++) {
+                    out[j] = dt == TS_F32 ? ((const float *)row)[j] : (float)((const double *)row)[j];
+                    out[d + j] = (float)(g.sum[gi * d + j] / (double)g.count[gi]);
+                }
+                if (ts_write_row(w, b.keys[i], out)) cli_die("%s", ts_werror(w));
+                emitted++;
+            }
+        if (rc < 0) cli_die("%s", ts_error(r));
+        for (int64_t i = 0; i < g.ngroups; i++) free(g.names[i]);
+    } else if (o.sorted) {
         if (g.ngroups) {
             if (shard_owns_key(&o.shard, g.names[0])) group_emit(&g, 0, o.op, o.min_rows, w, out, &emitted, so);
             free(g.names[0]);
@@ -327,7 +356,8 @@ int main(int argc, char **argv) {
         shard_out_free(so);
     }
     cli_close_write(w);
-    cli_warn("%lld rows in, %lld groups out", (long long)rows, (long long)emitted);
+    if (o.concat) cli_warn("%lld rows in and out, each with its group's mean (%lld groups)", (long long)rows, (long long)g.ngroups);
+    else cli_warn("%lld rows in, %lld groups out", (long long)rows, (long long)emitted);
     ts_close_read(r);
     ts_header_free(&oh);
     free(out); free(g.sum); free(g.max); free(g.count); free(g.first); free(g.names);

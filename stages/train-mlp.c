@@ -45,8 +45,21 @@ static const char HELP[] =
 "  --scale-targets       standardise regression targets while training\n"
 "                        (embed --predict scales back)\n"
 "  --tensor NAME         read the tensor NAME of FILE (default: the first)\n"
+"  --pairs MEMBERS.ts    learn an embedding from group membership instead of\n"
+"                        targets (with --loss infonce or triplet): a stream\n"
+"                        whose rows are keyed by FILE's row keys, with a\n"
+"                        column 'playlist' (an integer group code, as `members`\n"
+"                        writes); songs that share a group are pulled together,\n"
+"                        the batch's other songs pushed apart.  Keys not in\n"
+"                        FILE are skipped and counted.  --val holds out whole\n"
+"                        groups; the last --layers width is the embedding\n"
+"  --temperature T       infonce: softmax temperature of the cosines (default 0.1)\n"
+"  --margin M            triplet: cosine margin (default 0.3)\n"
+"  --no-logq             infonce: no popularity (logQ) correction of the\n"
+"                        in-batch negatives (default: corrected)\n"
 "Training:\n"
-"  --loss L              mse mae bce ce (default mse; ce reads class codes)\n"
+"  --loss L              mse mae bce ce infonce triplet (default mse; ce reads\n"
+"                        class codes; infonce, triplet need --pairs)\n"
 "  --optim O             sgd rmsprop adam adamw (default adam)\n"
 "  --lr X                learning rate (default 0.001)\n"
 "  --momentum M          sgd, rmsprop momentum (default 0.9 for sgd, 0 for rmsprop)\n"
@@ -87,7 +100,9 @@ CLI_MEM_HELP
 "    --loss mae --optim rmsprop --lr 1e-4 -o pop.model songs.ts\n";
 
 typedef struct {
-    const char *input, *model, *history, *arch, *tensor, *target_stream;
+    const char *input, *model, *history, *arch, *tensor, *target_stream, *pairs;
+    float temperature, margin;
+    int no_logq;
     const char *inputs, *targets, *categorical, *layers, *act, *out_act;
     float slope, dropout;
     int batchnorm, autoencoder, scale_targets, quiet, threads;
@@ -122,7 +137,8 @@ static void free_list(char **l) {
 static opts parse_opts(int argc, char **argv) {
     enum { O_LAYERS = 256, O_ACT, O_SLOPE, O_DROPOUT, O_BN, O_OUTACT, O_CAT, O_ARCH, O_INPUTS,
            O_TARGETS, O_TSTREAM, O_AE, O_SCALE, O_TENSOR, O_LOSS, O_OPTIM, O_LR, O_MOM, O_WD,
-           O_EPOCHS, O_BATCH, O_VAL, O_PAT, O_MIND, O_SEED, O_THREADS, O_HIST, O_METRIC, O_MEM };
+           O_EPOCHS, O_BATCH, O_VAL, O_PAT, O_MIND, O_SEED, O_THREADS, O_HIST, O_METRIC, O_MEM,
+           O_PAIRS, O_TEMP, O_MARGIN, O_NOLOGQ };
     static const struct option lo[] = {
         {"layers", 1, 0, O_LAYERS}, {"act", 1, 0, O_ACT}, {"slope", 1, 0, O_SLOPE},
         {"dropout", 1, 0, O_DROPOUT}, {"batchnorm", 0, 0, O_BN}, {"out-act", 1, 0, O_OUTACT},
@@ -134,7 +150,8 @@ static opts parse_opts(int argc, char **argv) {
         {"batch", 1, 0, O_BATCH}, {"val", 1, 0, O_VAL}, {"patience", 1, 0, O_PAT},
         {"min-delta", 1, 0, O_MIND}, {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS},
         {"model", 1, 0, 'o'}, {"history", 1, 0, O_HIST}, {"metric", 1, 0, O_METRIC}, {"quiet", 0, 0, 'q'},
-        {"mem-limit", 1, 0, O_MEM}, {0, 0, 0, 0}};
+        {"mem-limit", 1, 0, O_MEM}, {"pairs", 1, 0, O_PAIRS}, {"temperature", 1, 0, O_TEMP},
+        {"margin", 1, 0, O_MARGIN}, {"no-logq", 0, 0, O_NOLOGQ}, {0, 0, 0, 0}};
     opts o = {0};
     o.slope = 0.01f;
     o.threads = 1;
@@ -183,6 +200,10 @@ static opts parse_opts(int argc, char **argv) {
         case 'o': o.model = optarg; break;
         case O_MEM: cli_mem_limit_opt("--mem-limit", optarg); break;
         case O_HIST: o.history = optarg; break;
+        case O_PAIRS: o.pairs = optarg; break;
+        case O_TEMP: o.temperature = (float)cli_double("--temperature", optarg, 1e-4, 100); break;
+        case O_MARGIN: o.margin = (float)cli_double("--margin", optarg, 1e-6, 4); break;
+        case O_NOLOGQ: o.no_logq = 1; break;
         case O_METRIC:
             if (nn_metric_parse(optarg, &o.cfg.metric)) cli_usage("--metric '%s': one of %s", optarg, NN_METRIC_NAMES);
             break;
@@ -201,11 +222,17 @@ static opts parse_opts(int argc, char **argv) {
         /* check the flag syntax now, before reading any data: usage errors exit 2 */
         char *dummy[] = {"_"}, err[1024];
         nn_arch_flags f = {o.layers, o.act, o.slope, o.dropout, o.batchnorm, o.out_act, o.loss,
-                           1, dummy, o.categorical, o.autoencoder ? 0 : 1, dummy, o.autoencoder};
+                           1, dummy, o.categorical, o.autoencoder || nn_loss_is_pair(o.loss) ? 0 : 1, dummy,
+                           o.autoencoder, o.temperature, o.margin};
         nn_arch a;
         if (nn_arch_from_flags(&a, &f, err, sizeof err)) cli_usage("%s", err);
         nn_arch_free(&a);
     }
+    if (!o.arch && nn_loss_is_pair(o.loss) != (o.pairs != NULL))
+        cli_usage(o.pairs ? "--pairs trains an embedding: give --loss infonce or triplet"
+                          : "--loss %s learns from pairs: give --pairs MEMBERS.ts", nn_loss_name(o.loss));
+    if (o.pairs && (o.targets || o.target_stream || o.autoencoder))
+        cli_usage("--pairs learns from group membership: drop --targets/--target-stream/--autoencoder");
     nn_optim_defaults(&o.cfg.optim, kind);
     o.cfg.optim.lr = lr;
     if (o.momentum_set) {
@@ -296,7 +323,7 @@ static nn_arch build_arch(const opts *o, const table *in, const table *tg) {
     }
     char **num = NULL, **targets = NULL, *dummy[] = {"_"};
     nn_arch_flags f = {o->layers, o->act, o->slope, o->dropout, o->batchnorm, o->out_act, o->loss,
-                       1, dummy, o->categorical, 0, NULL, o->autoencoder};
+                       1, dummy, o->categorical, 0, NULL, o->autoencoder, o->temperature, o->margin};
     /* without --inputs a placeholder stands in until the columns are known */
     if (o->inputs) f.n_num = split_list(o->inputs, &num), f.num = num;
     if (o->targets) f.n_targets = split_list(o->targets, &targets);
@@ -456,6 +483,44 @@ static void fit_scaling(nn_mlp *net, dataset *d, int scale_targets) {
             d->t[r * d->ldt + j] = (d->t[r * d->ldt + j] - net->t_shift[j]) / net->t_scale[j];
 }
 
+/* ---------- group membership (--pairs) ---------- */
+typedef struct {
+    int32_t *song, *list;
+    int64_t n;
+} members;
+
+/* rows of the membership stream joined to the input rows by key; a key
+ * that is not an input row is skipped and counted */
+static members load_members(const char *path, const table *in) {
+    /* static: what a refusal below leaves allocated stays reachable */
+    static table m;
+    static strmap keys;
+    static members r;
+    load_table(&m, path, NULL);
+    int col = column(&m, "playlist", "the group code of --pairs");
+    strmap_init(&keys);
+    for (int64_t i = 0; i < in->t.nrows; i++)
+        if (strmap_put(&keys, in->t.keys[i], i) == -2) cli_die("out of memory");
+    r = (members){malloc(sizeof(int32_t) * (size_t)m.t.nrows), malloc(sizeof(int32_t) * (size_t)m.t.nrows), 0};
+    if (!r.song || !r.list) cli_die("out of memory");
+    int64_t missing = 0;
+    for (int64_t i = 0; i < m.t.nrows; i++) {
+        float code;
+        nn_gather_f32(&code, 1, (const char *)m.t.data + (size_t)i * m.t.h.row_bytes, m.t.h.dtype, m.t.h.row_elems, 1, &col, 1);
+        if (!(code >= 0 && code == floorf(code) && code < 2147483647.0f))
+            cli_die("%s: row %lld (key '%s'): playlist %g is not a group code (an integer >= 0)", m.name, (long long)i + 1, m.t.keys[i], code);
+        int64_t row = strmap_get(&keys, m.t.keys[i]);
+        if (row < 0) { missing++; continue; }
+        r.song[r.n] = (int32_t)row;
+        r.list[r.n++] = (int32_t)code;
+    }
+    if (missing) cli_warn("%s: %lld of %lld membership rows name songs that are not rows of %s; skipped",
+                          m.name, (long long)missing, (long long)m.t.nrows, in->name);
+    strmap_free(&keys);
+    ts_table_free(&m.t);
+    return r;
+}
+
 /* ---------- training callbacks ---------- */
 typedef struct {
     const opts *o;
@@ -553,13 +618,27 @@ int main(int argc, char **argv) {
     const nn_head_spec *h0 = &net.arch.head[0];
     if (h0->loss == NN_LOSS_CE && o.cfg.metric == NN_METRIC_MAE)
         cli_usage("--metric mae: the first output is a class (--loss ce); use accuracy");
-    r.metric_name = nn_metric_name(&net, o.cfg.metric);
+    r.metric_name = o.pairs ? "val_loss" : nn_metric_name(&net, o.cfg.metric);
     if (o.history) r.hist = open_history(o.history, r.metric_name);
     o.cfg.on_epoch = on_epoch;
     o.cfg.ctx = &r;
     o.cfg.stop = &cli_stop;
     nn_train_result res;
-    if (nn_mlp_train(&net, d.x, d.t, d.n, &o.cfg, &res, err, sizeof err)) cli_die("%s", err);
+    if (nn_loss_is_pair(net.arch.head[0].loss) != (o.pairs != NULL))
+        cli_usage(o.pairs ? "--pairs: the architecture's output must be {\"loss\": \"infonce\"} or \"triplet\""
+                          : "the architecture's output learns from pairs: give --pairs MEMBERS.ts");
+    if (o.pairs) {
+        if (o.temperature > 0) net.arch.head[0].temperature = o.temperature;
+        if (o.margin > 0) net.arch.head[0].margin = o.margin;
+        members mb = load_members(o.pairs, &in);
+        nn_members nm = {mb.song, mb.list, mb.n};
+        int rc = nn_mlp_train_pairs(&net, d.x, d.n, &nm, !o.no_logq, &o.cfg, &res, err, sizeof err);
+        free(mb.song);
+        free(mb.list);
+        if (rc) cli_die("%s", err);
+    } else if (nn_mlp_train(&net, d.x, d.t, d.n, &o.cfg, &res, err, sizeof err)) {
+        cli_die("%s", err);
+    }
     if (r.tty && !o.quiet) fputc('\n', stderr);
     if (r.hist) {
         if (ts_end_tensor(r.hist)) cli_die("%s", ts_werror(r.hist));
