@@ -1,0 +1,73 @@
+# library.mk - your music folder as a sound library (pipelines/library.sh):
+# one CNN vector per audio file of a folder tree, keyed by its path relative
+# to the folder.  A run decodes only the files that are new or changed since
+# the last one (same path, size and modification time = unchanged), drops
+# the files that are gone, and lists the files that do not decode (they are
+# remembered, and tried again only when they change).
+#   make library MUSIC=~/Music [-j N | CLUSTER=slurm] [LIBRARY_DIR=out/library]
+#   make sounds-like FILE=song.ogg|folder/   the nearest songs of the library
+#   make sounds-like SONG='title'            the songs nearest to one of it
+# Without MUSIC, `make library` updates the folder the library was made from.
+# The vectors are those of CNN_MODEL (cnn.mk): another model makes them all
+# again.  Parallel: the new files are dealt into at most LIBRARY_PARTS parts
+# (one part per file at most), decoded as make -j jobs
+# or, with CLUSTER=slurm, as a Slurm job array (pipelines/slurm.mk).
+MUSIC                ?=
+LIBRARY_DIR          ?= $(OUTDIR)/library
+LIBRARY_EXT          ?= mp3 ogg oga opus flac wav aif aiff m4a
+LIBRARY_SPECTRO_OPTS ?= $(CNN_SPECTRO_OPTS)
+LIBRARY_SLICE_OPTS   ?= --short pad
+LIBRARY_PARTS        ?= 4
+# threads of one part's spectro (parts run side by side with -j)
+LIBRARY_J            ?= 1
+$(call sp_need_path,LIBRARY_DIR)
+$(call sp_need_count,LIBRARY_PARTS,small)
+$(call sp_need_count,LIBRARY_J)
+
+L := $(LIBRARY_DIR)
+# user values reach library.sh through the environment only
+export MUSIC LIBRARY_EXT LIBRARY_SPECTRO_OPTS LIBRARY_SLICE_OPTS LIBRARY_J SONG
+library_env = LIB=$(L) BIN=$(BIN) CNN_MODEL=$(CNN_MODEL) LIBRARY_PARTS_MAX=$(LIBRARY_PARTS)
+
+.PHONY: library library-parts library-commit
+LIBRARY_BINS = $(BIN)/spectro $(BIN)/slice $(BIN)/embed $(BIN)/pool $(BIN)/append $(BIN)/to-csv $(BIN)/knn
+# one library changes under one make at a time (flock on LIBRARY_DIR/lock)
+library: $(LIBRARY_BINS) $(CNN_MODEL)
+	@mkdir -p $(L); exec flock $(L)/lock $(MAKE) --no-print-directory library-locked
+library-locked:
+	@$(library_env) pipelines/library.sh plan
+	@n=$$(cat $(L)/work/parts); [ "$$n" = 0 ] || $(MAKE) --no-print-directory library-parts LIBRARY_NPARTS=$$n
+	@$(library_env) pipelines/library.sh commit
+
+# the parts of this run (LIBRARY_NPARTS: set by library-locked from the plan)
+LIBRARY_NPARTS ?=
+ifneq ($(LIBRARY_NPARTS),)
+$(call sp_need_count,LIBRARY_NPARTS,small)
+LIBRARY_PART_FILES = $(foreach i,$(call sp_seq,$(LIBRARY_NPARTS)),$(L)/work/part-$(i).ts)
+ifeq ($(CLUSTER),slurm)
+# a Slurm job array (one task per part; append joins them as merge would)
+library-parts:
+	@$(library_env) pipelines/slurm-shards.sh -n "$$LIBRARY_NPARTS" -d $(L)/work/slurm -o $(L)/work/part-0.ts -m $(BIN)/append \
+	  -r "$$SHARD_RETRIES" -- env $(library_env) pipelines/library.sh part {I} {OUT}
+	@echo 1 > $(L)/work/parts
+else
+library-parts: $(LIBRARY_PART_FILES)
+$(L)/work/part-%.ts:
+	@$(library_env) pipelines/library.sh part $*
+endif
+endif
+
+# sounds-like (cnn.mk) searches this library when MUSIC or SONG is given or
+# the library exists; otherwise the default index of SOUNDS_DIR (add-song)
+sounds_like_library = $(or $(MUSIC),$(SONG),$(wildcard $(L)/index.ts))
+.PHONY: library-sounds-like
+library-sounds-like: $(if $(MUSIC),library) $(LIBRARY_BINS)
+	@[ -n "$$FILE$$SONG" ] || { echo "usage: make sounds-like FILE=song.mp3|folder/ | SONG='title' [MUSIC=folder]" >&2; exit 2; }
+	@mkdir -p $(L); $(library_env) CNN_K="$$CNN_K" flock $(L)/lock pipelines/library.sh query
+ifneq ($(sounds_like_library),)
+sounds-like: library-sounds-like
+else
+sounds-like:
+	$(cnn_need_file)
+	$(cnn_locked) cnn-sounds-like
+endif
