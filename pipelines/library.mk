@@ -18,6 +18,9 @@ LIBRARY_EXT          ?= mp3 ogg oga opus flac wav aif aiff m4a
 LIBRARY_SPECTRO_OPTS ?= $(CNN_SPECTRO_OPTS)
 LIBRARY_SLICE_OPTS   ?= --short pad
 LIBRARY_PARTS        ?= 4
+# seconds between progress lines of a part (when stderr is not a terminal)
+LIBRARY_PROGRESS     ?= 10
+$(call sp_need_number,LIBRARY_PROGRESS)
 # threads of one part's spectro (parts run side by side with -j)
 LIBRARY_J            ?= 1
 $(call sp_need_path,LIBRARY_DIR)
@@ -26,7 +29,7 @@ $(call sp_need_count,LIBRARY_J)
 
 L := $(LIBRARY_DIR)
 # user values reach library.sh through the environment only
-export MUSIC LIBRARY_EXT LIBRARY_SPECTRO_OPTS LIBRARY_SLICE_OPTS LIBRARY_J SONG
+export MUSIC LIBRARY_PROGRESS LIBRARY_EXT LIBRARY_SPECTRO_OPTS LIBRARY_SLICE_OPTS LIBRARY_J SONG
 library_env = LIB=$(L) BIN=$(BIN) CNN_MODEL=$(CNN_MODEL) LIBRARY_PARTS_MAX=$(LIBRARY_PARTS)
 
 .PHONY: library library-parts library-commit

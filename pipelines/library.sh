@@ -111,7 +111,7 @@ part() {
   local bin lib model
   bin=$(realpath -- "$BIN"); lib=$(realpath -- "$LIB"); model=$(realpath -- "$CNN_MODEL")
   out=$(realpath -m -- "$out")
-  ( cd -- "$dir" && "$bin/spectro" -0 --key path -j "$LIBRARY_J" --skipped "$lib/work/skipped-$i" $LIBRARY_SPECTRO_OPTS < "$lib/work/todo-$i" |
+  ( cd -- "$dir" && "$bin/spectro" -0 --key path -j "$LIBRARY_J" --progress "${LIBRARY_PROGRESS:-10}" --skipped "$lib/work/skipped-$i" $LIBRARY_SPECTRO_OPTS < "$lib/work/todo-$i" |
       "$bin/slice" $LIBRARY_SLICE_OPTS | "$bin/embed" -m "$model" --track-keys | "$bin/pool" -o "$out" ) 2> >(grep -v '^pool: ' >&2)
 }
 
@@ -215,7 +215,7 @@ query() {
 
 case ${1:-} in
   plan) plan ;;
-  part) part "$2" ;;
+  part) part "$2" "${3:-}" ;;
   commit) commit ;;
   query) query ;;
   *) echo "usage: library.sh plan | part I | commit | query" >&2; exit 2 ;;

@@ -54,6 +54,8 @@ static const char help[] =
 "  --buffer-mb N       frames of one track kept in memory before spilling to an\n"
 "                      unnamed file in $TMPDIR (default 64)\n"
 "  -q, --quiet         no progress line\n"
+"  --progress S        when stderr is not a terminal, a progress line every S\n"
+"                      seconds (default 30; on a terminal it is live)\n"
 "  -0, --null          paths on stdin end with NUL, not a line end (find -print0)\n"
 "  --shard I/N         process only the files of shard I of N (0-based): those\n"
 "                      whose track key hashes to I (FNV-1a 64 mod N), so files\n"
@@ -90,6 +92,7 @@ struct opts {
     const char *output;
     int sr, n_fft, hop, n_mels, center, db, keep_going, threads, quiet, null_list;
     const char *skipped;        /* --skipped FILE */
+    double progress_every;      /* --progress S */
     double fmin, fmax, ref, amin, top_db;
     size_t buffer_bytes;
     mel_scale scale;
@@ -307,7 +310,7 @@ static const char *optval(int argc, char **argv, int *i, const char *name) {
 static struct opts parse_opts(int argc, char **argv) {
     struct opts o = {.sr = 22050, .n_fft = 2048, .hop = 512, .n_mels = 128, .center = 1, .db = 1,
                      .threads = 1, .fmin = 0, .fmax = -1, .ref = 1.0, .amin = 1e-10, .top_db = 80,
-                     .buffer_bytes = (size_t)64 << 20, .quality = AUDIO_POLY};
+                     .buffer_bytes = (size_t)64 << 20, .quality = AUDIO_POLY, .progress_every = 30};
     o.files = calloc((size_t)argc + 1, sizeof *o.files);
     if (!o.files) cli_die("out of memory");
     int nf = 0, only_files = 0;
@@ -351,6 +354,7 @@ static struct opts parse_opts(int argc, char **argv) {
         else if (strcmp(a, "--power") == 0) o.db = 0;
         else if (strcmp(a, "--keep-going") == 0) o.keep_going = 1;
         else if ((v = optval(argc, argv, &i, "--skipped"))) o.skipped = v, o.keep_going = 1;
+        else if ((v = optval(argc, argv, &i, "--progress"))) o.progress_every = cli_double("--progress", v, 1e-6, 1e6);
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) o.quiet = 1;
         else if (strcmp(a, "-0") == 0 || strcmp(a, "--null") == 0) o.null_list = 1;
         else if ((v = optval(argc, argv, &i, "--shard"))) {
@@ -542,7 +546,7 @@ int main(int argc, char **argv) {
     path_iter it = {.files = o.files, .null_list = o.null_list};
     key_set ks = {0};
     cli_progress prog;
-    cli_progress_init(&prog, o.quiet ? 0 : 30);
+    cli_progress_init(&prog, o.quiet ? 0 : o.progress_every);
     if (o.quiet) prog.tty = 0;
     long done = 0, failed = 0;
     double audio_s = 0;
