@@ -29,7 +29,7 @@ $(call sp_need_count,LIBRARY_J)
 
 L := $(LIBRARY_DIR)
 # user values reach library.sh through the environment only
-export MUSIC LIBRARY_PROGRESS LIBRARY_EXT LIBRARY_SPECTRO_OPTS LIBRARY_SLICE_OPTS LIBRARY_J SONG
+export SOUNDS_DIR MUSIC LIBRARY_PROGRESS LIBRARY_EXT LIBRARY_SPECTRO_OPTS LIBRARY_SLICE_OPTS LIBRARY_J SONG
 library_env = LIB=$(L) BIN=$(BIN) CNN_MODEL=$(CNN_MODEL) LIBRARY_PARTS_MAX=$(LIBRARY_PARTS)
 
 .PHONY: library library-parts library-commit
@@ -74,3 +74,16 @@ sounds-like:
 	$(cnn_need_file)
 	$(cnn_locked) cnn-sounds-like
 endif
+
+# ---- the shipped library: does a track find its own album? ----------------
+#   make sound-albums   (data/sounds/albums.tsv names each clip's album)
+# The library of SOUNDS_DIR (in OUTDIR/default-library) by CNN_MODEL, and an
+# untrained baseline (each track's mean log-mel spectrum) on the same files.
+DEFAULT_LIB := $(OUTDIR)/default-library
+.PHONY: sound-albums
+sound-albums: $(LIBRARY_BINS) $(CNN_MODEL)
+	@$(MAKE) --no-print-directory library LIBRARY_DIR=$(DEFAULT_LIB) MUSIC="$$SOUNDS_DIR"
+	@set -f; d=$$SOUNDS_DIR; case $$d in -*) d=./$$d ;; esac; bin=$$(realpath $(BIN)); out=$$(realpath $(DEFAULT_LIB)); \
+	 ( cd -- "$$d" && find . -type f \( -name '*.ogg' -o -name '*.flac' -o -name '*.mp3' -o -name '*.wav' -o -name '*.opus' \) -printf '%P\0' | \
+	   LC_ALL=C sort -z | "$$bin/spectro" -q -0 --key path $$LIBRARY_SPECTRO_OPTS | "$$bin/pool" -o "$$out/baseline.ts" 2>/dev/null )
+	@BIN=$(BIN) pipelines/sound-albums.sh $(DEFAULT_LIB)/index.ts $(DEFAULT_LIB)/baseline.ts "$$SOUNDS_DIR/albums.tsv"

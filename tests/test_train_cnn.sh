@@ -7,7 +7,8 @@ for s in spectro slice train-cnn embed pool to-csv inspect append; do
   [ -x "$BIN/$s" ] || { skip "train-cnn" "no $BIN/$s yet"; exit 0; }
 done
 cd "$T"
-ls "$ROOT"/data/sounds/*.ogg > files.list
+# ten of the shipped clips: all but eight of the Drascula ones
+ls "$ROOT"/data/sounds/*.ogg | grep -vE '/drascula-track(1[0-9]|[679])\.ogg$' > files.list
 spectro -q --fmax 8000 < files.list > mel.ts
 slice --tiles 0..3 mel.ts > tiles.ts           # 4 tiles per song (trumpet: 2), 38 in all
 ntiles=$(to-csv tiles.ts | tail -n +2 | wc -l)
@@ -92,7 +93,7 @@ if $M sounds-like FILE="$ROOT/data/sounds/vibeace.ogg" > "$T/.out" 2> "$T/make.e
   is "sounds-like: 5 songs" "$(awk '$1 ~ /^[0-9]+$/' "$T/.out" | wc -l)" 5
   # knn leaves out the query's own key: a library song is not its own match
   is "  not the query itself" "$(awk '$1 ~ /^[0-9]+$/ && $NF == "vibeace"' "$T/.out")" ""
-  is "sounds-like: the index holds the library's 10 songs" "$(to-csv --no-header "$T/cnn/index.ts" | wc -l)" 10
+  is "sounds-like: the index holds the library's 18 songs" "$(to-csv --no-header "$T/cnn/index.ts" | wc -l)" 18
   before=$(idx_sum)
   cp "$ROOT/data/sounds/vibeace.ogg" "$T/my song, 2.ogg"
   $M sounds-like FILE="$T/my song, 2.ogg" > "$T/.out" 2>&1
