@@ -27,46 +27,46 @@ $(call sp_need_path,LIBRARY_DIR)
 $(call sp_need_count,LIBRARY_PARTS,small)
 $(call sp_need_count,LIBRARY_J)
 
-L := $(LIBRARY_DIR)
+LB := $(LIBRARY_DIR)
 # user values reach library.sh through the environment only
 export SOUNDS_DIR MUSIC LIBRARY_PROGRESS LIBRARY_EXT LIBRARY_SPECTRO_OPTS LIBRARY_SLICE_OPTS LIBRARY_J SONG
-library_env = LIB=$(L) BIN=$(BIN) CNN_MODEL=$(CNN_MODEL) LIBRARY_PARTS_MAX=$(LIBRARY_PARTS)
+library_env = LIB=$(LB) BIN=$(BIN) CNN_MODEL=$(CNN_MODEL) LIBRARY_PARTS_MAX=$(LIBRARY_PARTS)
 
 .PHONY: library library-parts library-commit
 LIBRARY_BINS = $(BIN)/spectro $(BIN)/slice $(BIN)/embed $(BIN)/pool $(BIN)/append $(BIN)/to-csv $(BIN)/knn
 # one library changes under one make at a time (flock on LIBRARY_DIR/lock)
 library: $(LIBRARY_BINS) $(CNN_MODEL)
-	@mkdir -p $(L); exec flock $(L)/lock $(MAKE) --no-print-directory library-locked
+	@mkdir -p $(LB); exec flock $(LB)/lock $(MAKE) --no-print-directory library-locked
 library-locked:
 	@$(library_env) pipelines/library.sh plan
-	@n=$$(cat $(L)/work/parts); [ "$$n" = 0 ] || $(MAKE) --no-print-directory library-parts LIBRARY_NPARTS=$$n
+	@n=$$(cat $(LB)/work/parts); [ "$$n" = 0 ] || $(MAKE) --no-print-directory library-parts LIBRARY_NPARTS=$$n
 	@$(library_env) pipelines/library.sh commit
 
 # the parts of this run (LIBRARY_NPARTS: set by library-locked from the plan)
 LIBRARY_NPARTS ?=
 ifneq ($(LIBRARY_NPARTS),)
 $(call sp_need_count,LIBRARY_NPARTS,small)
-LIBRARY_PART_FILES = $(foreach i,$(call sp_seq,$(LIBRARY_NPARTS)),$(L)/work/part-$(i).ts)
+LIBRARY_PART_FILES = $(foreach i,$(call sp_seq,$(LIBRARY_NPARTS)),$(LB)/work/part-$(i).ts)
 ifeq ($(CLUSTER),slurm)
 # a Slurm job array (one task per part; append joins them as merge would)
 library-parts:
-	@$(library_env) pipelines/slurm-shards.sh -n "$$LIBRARY_NPARTS" -d $(L)/work/slurm -o $(L)/work/part-0.ts -m $(BIN)/append \
+	@$(library_env) pipelines/slurm-shards.sh -n "$$LIBRARY_NPARTS" -d $(LB)/work/slurm -o $(LB)/work/part-0.ts -m $(BIN)/append \
 	  -r "$$SHARD_RETRIES" -- env $(library_env) pipelines/library.sh part {I} {OUT}
-	@echo 1 > $(L)/work/parts
+	@echo 1 > $(LB)/work/parts
 else
 library-parts: $(LIBRARY_PART_FILES)
-$(L)/work/part-%.ts:
+$(LB)/work/part-%.ts:
 	@$(library_env) pipelines/library.sh part $*
 endif
 endif
 
 # sounds-like (cnn.mk) searches this library when MUSIC or SONG is given or
 # the library exists; otherwise the default index of SOUNDS_DIR (add-song)
-sounds_like_library = $(or $(MUSIC),$(SONG),$(wildcard $(L)/index.ts))
+sounds_like_library = $(or $(MUSIC),$(SONG),$(wildcard $(LB)/index.ts))
 .PHONY: library-sounds-like
 library-sounds-like: $(if $(MUSIC),library) $(LIBRARY_BINS)
 	@[ -n "$$FILE$$SONG" ] || { echo "usage: make sounds-like FILE=song.mp3|folder/ | SONG='title' [MUSIC=folder]" >&2; exit 2; }
-	@mkdir -p $(L); $(library_env) CNN_K="$$CNN_K" flock $(L)/lock pipelines/library.sh query
+	@mkdir -p $(LB); $(library_env) CNN_K="$$CNN_K" flock $(LB)/lock pipelines/library.sh query
 ifneq ($(sounds_like_library),)
 sounds-like: library-sounds-like
 else

@@ -21,7 +21,7 @@ set -eo pipefail
 set -f
 die() { echo "library: $*" >&2; exit 1; }
 # rows of a stream's first tensor (keys may hold line ends: not to-csv | wc -l)
-nrows() { "$BIN/inspect" "$1" | awk '$1 == "rows" { print $2; exit }'; }
+nrows() { "$BIN/inspect" "$1" | awk '$1 == "rows" && !n { print $2; n = 1 }'; }
 : "${LIB:?}" "${BIN:?}" "${CNN_MODEL:?}"
 W=$LIB/work
 

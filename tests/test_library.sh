@@ -34,7 +34,7 @@ printf 'this is not audio' > "$MU/jazz/corrupt.flac"
 printf 'notes' > "$MU/jazz/readme.txt"
 
 # nrows FILE: rows of the first tensor
-nrows() { inspect "$1" | awk '$1 == "rows" { print $2; exit }'; }
+nrows() { inspect "$1" | awk '$1 == "rows" && !n { print $2; n = 1 }'; }
 keys() { to-csv --tsv --no-header "$L/index.ts" | cut -f1 | LC_ALL=C sort; }
 plan() { awk -v k="$1" '$1 == k { print $2 }' "$L/work/plan.txt"; }
 
