@@ -38,6 +38,17 @@ like "model meta: self-supervised, 10 classes = tracks" "$meta" '"classes":[[:sp
 like "model meta: class names are the tracks" "$meta" '"asc-frontiers"'
 like "model meta: train/val tiles (last tiles of each track held out)" "$meta" '"val_tiles":[[:space:]]*10'
 like "model meta: early stopping follows validation accuracy by default" "$meta" '"monitor":[[:space:]]*"accuracy"'
+# --min-epochs N: no epoch before the N-th is kept (the N-th is the first
+# judged, so with N = --epochs it is the one kept, whatever the scores)
+best_epoch() { inspect "$1" 2>&1 | sed -n 's/.*"best_epoch":[[:space:]]*\([0-9]*\).*/\1/p' | head -1; }
+like "model meta: --min-epochs default 8, at most --epochs (3)" "$meta" '"min_epochs":[[:space:]]*3'
+like "model meta: --smooth default 3" "$meta" '"smooth":[[:space:]]*3'
+ok "--min-epochs 4 of 4" train-cnn -q $SMALL --epochs 4 --min-epochs 4 --smooth 1 --history me.ts -o me.model tiles.ts
+is "  keeps epoch 4" "$(best_epoch me.model)" 4
+ok "--min-epochs 1 --smooth 1 (the old rule)" train-cnn -q $SMALL --epochs 4 --min-epochs 1 --smooth 1 -o me1.model tiles.ts
+# (same seed: the same epochs as the run above; ties in accuracy go to the lower loss)
+want=$(to-csv me.ts | awk -F, 'NR > 1 && (NR == 2 || $5 > a || ($5 == a && $4 < l)) { a = $5; l = $4; e = $2 } END { print e }')
+is "  keeps the epoch of the best validation accuracy ($want)" "$(best_epoch me1.model)" "$want"
 
 # labelled: two classes by track name; validation holds whole tracks
 { printf 'track\tkind\n'; for f in $(cat files.list); do s=$(basename "$f" .ogg);
