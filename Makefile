@@ -233,7 +233,11 @@ features (pipelines/features.mk, learned.mk):
   make recommend SONG=... STYLE=supervised   an embedding trained on playlists (pipelines/similarity.mk)
   make eval-similarity held-out playlists: hit/recall@10, genre@10 per method (pipelines/similarity.md)
 sound (pipelines/sound.mk, cnn.mk):
-  make sounds-like FILE=song.mp3 [CNN_K=5]   library songs that sound like a file
+  make library MUSIC=~/Music [-j N | CLUSTER=slurm]   your music folder as a sound library
+                       (only new and changed files are decoded; pipelines/library.mk)
+  make sounds-like FILE=song.mp3|folder/ | SONG='title' [CNN_K=5]   library songs that sound alike
+                       (the MUSIC library once made, else the shipped one)
+  make sound-albums    does a shipped track's nearest track come from its album?
   make add-song FILE=song.mp3    add a file to the sound library index (its name is its key)
   make sound-model     retrain the sound model when its inputs changed
   make spectro-library [AUDIO_DIR=dir]  log-mel spectrograms and 128x128 tiles of a folder

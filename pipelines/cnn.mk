@@ -94,9 +94,8 @@ cnn_song_vector = set -f; $(BIN)/spectro -q $$CNN_SPECTRO_OPTS -o "$(1)/mel.ts" 
 cnn_tmpdir = tmp=$$(mktemp -d $(C)/tmp.XXXXXX); trap 'rm -rf "$$tmp"' EXIT
 
 # decode, embed and search, without retraining and without keeping the song
-sounds-like:
-	$(cnn_need_file)
-	$(cnn_locked) cnn-sounds-like
+# (sounds-like itself is in library.mk: it searches the music library when
+# there is one, else this index)
 cnn-sounds-like: $(C)/index.ts $(BIN)/spectro $(BIN)/slice $(BIN)/embed $(BIN)/pool $(BIN)/knn
 	@$(cnn_tmpdir); $(call cnn_song_vector,$$tmp); \
 	 $(BIN)/knn --index $(C)/index.ts --batch "$$tmp/song.ts" -k "$$CNN_K" --text

@@ -5,11 +5,13 @@
 #include "audio.h"
 #include "cli.h"
 #include "mel.h"
+#include "outfile.h"
 #include "resample.h"
 #include "shard.h"
 #include "stft.h"
 #include "strmap.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,10 +48,15 @@ static const char HELP[] =
 "  --key RULE          track key: stem (file name without extension) | name |\n"
 "                      path (as given) | parent (parent-dir/stem) (default stem)\n"
 "  --keep-going        skip files that cannot be decoded (exit status is still 1)\n"
+"  --skipped FILE      skip such files (as --keep-going) and write their paths\n"
+"                      to FILE, one per line (-0: NUL-terminated); the exit\n"
+"                      status is then 0 when only such files failed\n"
 "  -j, --threads N     files processed in parallel (default 1)\n"
 "  --buffer-mb N       frames of one track kept in memory before spilling to an\n"
 "                      unnamed file in $TMPDIR (default 64)\n"
 "  -q, --quiet         no progress line\n"
+"  --progress S        when stderr is not a terminal, a progress line every S\n"
+"                      seconds (default 30; on a terminal it is live)\n"
 "  -0, --null          paths on stdin end with NUL, not a line end (find -print0)\n"
 "  --shard I/N         process only the files of shard I of N (0-based): those\n"
 "                      whose track key hashes to I (FNV-1a 64 mod N), so files\n"
@@ -74,7 +81,7 @@ static const char HELP[] =
 "how many seconds that is; a decode error in mid-file is an error that says\n"
 "after how many seconds.  Output tensor \"mel\", key \"track\", every\n"
 "parameter in its meta.\n"
-"Memory: O(n_fft + decode chunk) per thread, the resampler's table (one per\n"
+"Memory: the path list (read whole before the first file, so the progress\nline can say how many files are left), O(n_fft + decode chunk) per thread, the resampler's table (one per\n"
 "input rate, e.g. 0.2 MB for 48 kHz), plus --buffer-mb per thread (the\n"
 "top_db clamp needs the track's maximum before the first row is written).\n"
 "Example:\n"
@@ -85,6 +92,8 @@ typedef enum { KEY_STEM, KEY_NAME, KEY_PATH, KEY_PARENT } key_rule;
 struct opts {
     const char *output;
     int sr, n_fft, hop, n_mels, center, db, keep_going, threads, quiet, null_list;
+    const char *skipped;        /* --skipped FILE */
+    double progress_every;      /* --progress S */
     double fmin, fmax, ref, amin, top_db;
     size_t buffer_bytes;
     mel_scale scale;
@@ -263,7 +272,7 @@ static const char *optval(int argc, char **argv, int *i, const char *name) {
 static struct opts parse_opts(int argc, char **argv) {
     struct opts o = {.sr = 22050, .n_fft = 2048, .hop = 512, .n_mels = 128, .center = 1, .db = 1,
                      .threads = 1, .fmin = 0, .fmax = -1, .ref = 1.0, .amin = 1e-10, .top_db = 80,
-                     .buffer_bytes = (size_t)64 << 20, .quality = AUDIO_POLY};
+                     .buffer_bytes = (size_t)64 << 20, .quality = AUDIO_POLY, .progress_every = 30};
     o.files = calloc((size_t)argc + 1, sizeof *o.files);
     if (!o.files) cli_die("out of memory");
     int nf = 0, only_files = 0;
@@ -306,6 +315,8 @@ static struct opts parse_opts(int argc, char **argv) {
         } else if (strcmp(a, "--no-center") == 0) o.center = 0;
         else if (strcmp(a, "--power") == 0) o.db = 0;
         else if (strcmp(a, "--keep-going") == 0) o.keep_going = 1;
+        else if ((v = optval(argc, argv, &i, "--skipped"))) o.skipped = v, o.keep_going = 1;
+        else if ((v = optval(argc, argv, &i, "--progress"))) o.progress_every = cli_double("--progress", v, 1e-6, 1e6);
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) o.quiet = 1;
         else if (strcmp(a, "-0") == 0 || strcmp(a, "--null") == 0) o.null_list = 1;
         else if ((v = optval(argc, argv, &i, "--shard"))) {
@@ -417,29 +428,48 @@ static void job_free(job *j) {
     stft_stream_free(j->stft);
 }
 
-/* --shard: reads the whole path list (arguments and stdin) into o->files,
- * so the list's bytes identify the input in meta.shard. */
-static shard_out *shard_open(struct opts *o, ts_header *h) {
+/* The whole path list (arguments and stdin) into o->files, so that the
+ * progress line can count down and --shard's input is identified by the
+ * list's bytes.  Returns the number of paths. */
+static size_t read_all_paths(struct opts *o) {
     path_iter it = {.files = o->files, .null_list = o->null_list};
-    size_t n = 0, cap = 16, len = 0;
-    char **all = malloc(cap * sizeof *all), *text = NULL;
+    size_t n = 0, cap = 16;
+    char **all = malloc(cap * sizeof *all);
     const char *p;
     if (!all) cli_die("out of memory");
     while ((p = next_path(&it))) {
         if (n + 2 > cap && !(all = realloc(all, (cap *= 2) * sizeof *all))) cli_die("out of memory");
         if (!(all[n++] = strdup(p))) cli_die("out of memory");
-        len += strlen(p) + 1;
     }
     all[n] = NULL;
     free(it.line);
+    free(o->files);
+    o->files = all;
+    return n;
+}
+
+/* --shard: the list's bytes identify the input in meta.shard */
+static shard_out *shard_open(struct opts *o, ts_header *h) {
+    size_t len = 0;
+    char *text;
+    for (char **f = o->files; *f; f++) len += strlen(*f) + 1;
     if (!(text = malloc(len + 1))) cli_die("out of memory");
-    for (size_t i = 0, off = 0; i < n; i++) off += (size_t)sprintf(text + off, "%s\n", all[i]);
+    size_t off = 0;
+    for (char **f = o->files; *f; f++) off += (size_t)sprintf(text + off, "%s\n", *f);
     shard_out *so = shard_out_new(&o->shard, "files whose track key hashes to I (FNV-1a 64 mod N)");
     if (!so || shard_out_input_bytes(so, "file list", text, len) || shard_out_annotate(so, h)) cli_die("out of memory");
     free(text);
-    free(o->files);
-    o->files = all;
     return so;
+}
+
+/* "about 3 min 20 s left" from the rate so far */
+static const char *time_left(char *buf, size_t n, long done, long total, double elapsed) {
+    if (done <= 0 || total <= done || elapsed <= 0) { snprintf(buf, n, "%s", total <= done ? "done" : "time left unknown"); return buf; }
+    double left = elapsed / (double)done * (double)(total - done);
+    if (left >= 3600) snprintf(buf, n, "about %.0f h %.0f min left", floor(left / 3600), fmod(floor(left / 60), 60));
+    else if (left >= 60) snprintf(buf, n, "about %.0f min %.0f s left", floor(left / 60), fmod(floor(left), 60));
+    else snprintf(buf, n, "about %.0f s left", ceil(left));
+    return buf;
 }
 
 int main(int argc, char **argv) {
@@ -454,7 +484,16 @@ int main(int argc, char **argv) {
     ts_writer *w = cli_open_write(o.output);
     ts_header h;
     build_header(&h, &o);
+    size_t n_paths = read_all_paths(&o);
     shard_out *so = shard_active(&o.shard) ? shard_open(&o, &h) : NULL;
+    long total = 0;                         /* files this run decodes */
+    for (size_t i = 0; i < n_paths; i++) {
+        char *k = so ? make_key(o.files[i], o.key) : NULL;
+        if (so && !k) cli_die("out of memory");
+        total += !so || shard_owns_key(&o.shard, k);
+        free(k);
+    }
+    FILE *skipped = o.skipped ? outfile_open(o.skipped, 0) : NULL;
     int64_t file_no = 0, *file_pos = calloc((size_t)o.threads, sizeof *file_pos);  /* --shard: list positions */
     if (!file_pos) cli_die("out of memory");
     if (ts_begin_tensor(w, &h)) cli_die("%s", ts_werror(w));
@@ -470,7 +509,7 @@ int main(int argc, char **argv) {
     strmap ks;              /* the keys so far: two files with one key would mix their frames downstream */
     strmap_init(&ks);
     cli_progress prog;
-    cli_progress_init(&prog, o.quiet ? 0 : 30);
+    cli_progress_init(&prog, o.quiet ? 0 : o.progress_every);
     if (o.quiet) prog.tty = 0;
     long done = 0, failed = 0;
     double audio_s = 0;
@@ -510,6 +549,7 @@ int main(int argc, char **argv) {
                 if (!o.keep_going) cli_die("%s (--keep-going skips such files)", j->err);
                 cli_progress_done(&prog);
                 cli_warn("%s; skipped", j->err);
+                if (skipped) fprintf(skipped, "%s%c", j->path, o.null_list ? '\0' : '\n');
                 continue;
             }
             if (j->warn[0]) { cli_progress_done(&prog); cli_warn("%s", j->warn); }
@@ -519,22 +559,26 @@ int main(int argc, char **argv) {
             audio_s += j->seconds;
         }
         double el = cli_now() - prog.start;
-        cli_progress_update(&prog, "%ld files, %.0f s of audio, %.1f s of audio per second%s",
-                            done, audio_s, el > 0 ? audio_s / el : 0.0, failed ? " (some failed)" : "");
+        char left[64];
+        cli_progress_update(&prog, "%ld/%ld files%s, %.2f files/s, %.0f s of audio (%.1f s per second), %s",
+                            done + failed, total, failed ? " (some failed)" : "", el > 0 ? (double)(done + failed) / el : 0.0,
+                            audio_s, el > 0 ? audio_s / el : 0.0, time_left(left, sizeof left, done + failed, total, el));
     }
     cli_progress_done(&prog);
     if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
     if (so && shard_out_finish(so, w, err, sizeof err)) cli_die("%s", err);
-    if (so) for (char **f = o.files; *f; f++) free(*f);     /* the list shard_open read */
+    for (char **f = o.files; *f; f++) free(*f);             /* the list read_all_paths read */
     shard_out_free(so);
     free(file_pos);
     cli_close_write(w);
-    if (failed) cli_warn("%ld of %ld files could not be processed (named above)", failed, failed + done);
+    if (skipped) outfile_close(skipped);
+    if (failed) cli_warn("%ld of %ld files could not be processed (named above%s%s)", failed, failed + done,
+                         o.skipped ? " and in " : "", o.skipped ? o.skipped : "");
     for (int t = 0; t < o.threads; t++) { free((char *)jobs[t].path); job_free(&jobs[t]); }
     free(jobs); free(tid); free(rows); free(keys); free(it.line); free(o.files);
     strmap_free(&ks);
     ts_header_free(&h);
     mel_bank_free(&bank);
     stft_plan_free(plan);
-    return failed ? EXIT_DATA : EXIT_OK;
+    return failed && !o.skipped ? EXIT_DATA : EXIT_OK;
 }

@@ -52,6 +52,14 @@ static const char HELP[] =
 "                        score (--monitor) (default 5; 0 = never); the best\n"
 "                        epoch is kept\n"
 "  --min-delta D         smallest improvement that counts (default 0)\n"
+"  --min-epochs N        epochs before early stopping may judge: the kept\n"
+"                        model is the best from epoch N on, and patience\n"
+"                        counts from there (default 8, at most --epochs;\n"
+"                        on a dozen validation tracks an early epoch can\n"
+"                        score best by luck)\n"
+"  --smooth K            judge each epoch by the mean score of the last K\n"
+"                        epochs (itself included), not by one noisy\n"
+"                        validation pass (default 3; 1 = the epoch alone)\n"
 "  --monitor M           what early stopping and the saved model follow:\n"
 "                        loss (validation loss) | accuracy (validation\n"
 "                        accuracy, ties to the lower loss) (default\n"
@@ -80,6 +88,7 @@ static const char HELP[] =
 typedef struct {
     const char *input, *model, *history, *labels, *label_column, *widths;
     int monitor_acc, skip_unlabelled, residual, pool, adapt, embed, epochs, batch, patience, threads, quiet;
+    int min_epochs, smooth;
     float width_mult, lr, wd;
     double val, min_delta;
     uint64_t seed;
@@ -87,7 +96,8 @@ typedef struct {
 
 static opts parse_opts(int argc, char **argv) {
     enum { O_LABELS = 256, O_LCOL, O_SKIP, O_WIDTHS, O_MULT, O_NORES, O_POOL, O_ADAPT, O_EMBED,
-           O_LR, O_WD, O_EPOCHS, O_BATCH, O_VAL, O_PAT, O_MIND, O_SEED, O_THREADS, O_HIST, O_MONITOR };
+           O_LR, O_WD, O_EPOCHS, O_BATCH, O_VAL, O_PAT, O_MIND, O_SEED, O_THREADS, O_HIST, O_MONITOR,
+           O_MINEP, O_SMOOTH };
     static const struct option lo[] = {
         {"labels", 1, 0, O_LABELS}, {"label-column", 1, 0, O_LCOL}, {"skip-unlabelled", 0, 0, O_SKIP},
         {"widths", 1, 0, O_WIDTHS}, {"width-mult", 1, 0, O_MULT}, {"no-residual", 0, 0, O_NORES},
@@ -95,10 +105,11 @@ static opts parse_opts(int argc, char **argv) {
         {"weight-decay", 1, 0, O_WD}, {"epochs", 1, 0, O_EPOCHS}, {"batch", 1, 0, O_BATCH},
         {"val", 1, 0, O_VAL}, {"patience", 1, 0, O_PAT}, {"min-delta", 1, 0, O_MIND},
         {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS}, {"model", 1, 0, 'o'},
-        {"history", 1, 0, O_HIST}, {"quiet", 0, 0, 'q'}, {"monitor", 1, 0, O_MONITOR}, {0, 0, 0, 0}};
+        {"history", 1, 0, O_HIST}, {"quiet", 0, 0, 'q'}, {"monitor", 1, 0, O_MONITOR},
+        {"min-epochs", 1, 0, O_MINEP}, {"smooth", 1, 0, O_SMOOTH}, {0, 0, 0, 0}};
     opts o = {.widths = "64,64,128,256,512", .residual = 1, .adapt = 2, .embed = 40, .epochs = 16,
               .batch = 128, .patience = 5, .threads = 2, .width_mult = 1, .lr = 1e-3f, .wd = 0.01f,
-              .val = 0.2, .seed = 1, .monitor_acc = 1};
+              .val = 0.2, .seed = 1, .monitor_acc = 1, .min_epochs = 8, .smooth = 3};
     int c;
     while ((c = getopt_long(argc, argv, "o:q", lo, NULL)) != -1) {
         switch (c) {
@@ -120,6 +131,8 @@ static opts parse_opts(int argc, char **argv) {
         case O_BATCH: o.batch = (int)cli_long("--batch", optarg, 2, 1 << 16); break;
         case O_VAL: o.val = cli_double("--val", optarg, 0, 0.9); break;
         case O_PAT: o.patience = (int)cli_long("--patience", optarg, 0, 1000000); break;
+        case O_MINEP: o.min_epochs = (int)cli_long("--min-epochs", optarg, 1, 1000000); break;
+        case O_SMOOTH: o.smooth = (int)cli_long("--smooth", optarg, 1, 1000); break;
         case O_MIND: o.min_delta = cli_double("--min-delta", optarg, 0, 1e30); break;
         case O_SEED: o.seed = (uint64_t)cli_long("--seed", optarg, 0, (long)(~0ul >> 1)); break;
         case O_THREADS: o.threads = (int)cli_long("--threads", optarg, 1, 1024); break;
@@ -135,6 +148,7 @@ static opts parse_opts(int argc, char **argv) {
     }
     if (optind < argc) o.input = argv[optind++];
     if (optind < argc) cli_usage("one input at most ('%s' is extra)", argv[optind]);
+    if (o.min_epochs > o.epochs) o.min_epochs = o.epochs;
     if (!o.model) cli_usage("-o MODEL is required (the model is a file, rewritten at each improvement)");
     if ((o.label_column || o.skip_unlabelled) && !o.labels) cli_usage("--label-column and --skip-unlabelled go with --labels");
     cnn_arch a = {0};
@@ -348,6 +362,8 @@ static cJSON *train_meta(const opts *o, const char *src, const split *sp, const 
     cJSON_AddNumberToObject(m, "batch", o->batch);
     cJSON_AddNumberToObject(m, "val", o->val);
     cJSON_AddStringToObject(m, "monitor", o->monitor_acc ? "accuracy" : "loss");
+    cJSON_AddNumberToObject(m, "min_epochs", o->min_epochs);
+    cJSON_AddNumberToObject(m, "smooth", o->smooth);
     cJSON_AddNumberToObject(m, "seed", (double)o->seed);
     cJSON_AddNumberToObject(m, "threads", o->threads);
     cJSON_AddNumberToObject(m, "best_epoch", 0);
@@ -369,12 +385,13 @@ static void train(cnn_net *net, const tilestore *ts, split *sp, const opts *o, c
     if (!x || !y || nn_optim_init(&opt, net->n_params) || nn_early_stop_init(&es, o->patience, o->min_delta, net->n_params + net->n_buffers))
         cli_die("out of memory");
     float *snap = malloc(sizeof(float) * (net->n_params + net->n_buffers));
-    if (!snap) cli_die("out of memory");
+    double *recent = calloc((size_t)o->smooth, sizeof *recent);
+    if (!snap || !recent) cli_die("out of memory");
     rng_state r;
     rng_seed(&r, o->seed);
     cli_progress prog;
     cli_progress_init(&prog, 0);
-    int tty = isatty(STDERR_FILENO), epoch;
+    int tty = isatty(STDERR_FILENO), epoch, kept = 0;
     for (epoch = 1; epoch <= o->epochs && !cli_stop; epoch++) {
         rng_shuffle_i64(&r, sp->train, sp->n_train);
         pass_stats tr = run_pass(net, &opt, ts, sp, sp->train, sp->n_train, B, x, y, 1, o->quiet ? NULL : &prog, epoch, o->epochs);
@@ -386,9 +403,18 @@ static void train(cnn_net *net, const tilestore *ts, split *sp, const opts *o, c
         memcpy(snap + net->n_params, net->buffers, sizeof(float) * net->n_buffers);
         /* accuracy: minimise -accuracy, the loss as a tie-break far below one tile's share */
         double score = o->monitor_acc ? -val_acc + 1e-6 * tanh(va.loss) : va.loss;
-        int st = nn_early_stop_update(&es, epoch, score, snap);
+        /* judged on the mean of the last --smooth epochs' scores, and only
+         * from --min-epochs on; before that every epoch is saved (a model
+         * exists whenever training is interrupted) but none is "best" */
+        recent[(epoch - 1) % o->smooth] = score;
+        int nk = epoch < o->smooth ? epoch : o->smooth;
+        double smoothed = 0;
+        for (int k = 0; k < nk; k++) smoothed += recent[k];
+        smoothed /= nk;
+        int st = epoch < o->min_epochs ? NN_ES_IMPROVED : nn_early_stop_update(&es, epoch, smoothed, snap);
         if (st == NN_ES_IMPROVED) {
             char err[1024];
+            kept = epoch;
             cJSON_ReplaceItemInObject(meta, "best_epoch", cJSON_CreateNumber(epoch));
             cJSON_ReplaceItemInObject(meta, "best_val_loss", cJSON_CreateNumber(va.loss));
             cJSON_ReplaceItemInObject(meta, "best_val_accuracy", cJSON_CreateNumber(val_acc));
@@ -415,9 +441,9 @@ static void train(cnn_net *net, const tilestore *ts, split *sp, const opts *o, c
     if (!o->quiet || cli_stop)
         cli_warn("%s after %d epochs (%lld training tiles, %lld validation); %s holds epoch %d, val loss %.4g",
                  cli_stop ? "interrupted" : "done", epoch - 1, (long long)sp->n_train, (long long)sp->n_val,
-                 es.best_epoch > 0 ? o->model : "no model was saved:", es.best_epoch > 0 ? es.best_epoch : 0,
-                 es.best_epoch > 0 ? (double)cJSON_GetObjectItem(meta, "best_val_loss")->valuedouble : 0.0);
-    free(x), free(y), free(snap);
+                 kept > 0 ? o->model : "no model was saved:", kept,
+                 kept > 0 ? (double)cJSON_GetObjectItem(meta, "best_val_loss")->valuedouble : 0.0);
+    free(x), free(y), free(snap), free(recent);
     nn_optim_free(&opt);
     nn_early_stop_free(&es);
 }
