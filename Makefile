@@ -62,13 +62,13 @@ SHELL := bash
 MAKEFLAGS += --no-builtin-rules
 
 # ---- dependencies (Debian packages) --------------------------------------
-PKGS     := libzstd libcjson openblas fftw3f sndfile samplerate libzip
+PKGS     := libzstd libcjson openblas fftw3f sndfile samplerate libzip xgboost
 DEB_PKGS := build-essential pkg-config libcsv-dev libcjson-dev libopenblas-dev libmicrohttpd-dev curl jq libzip-dev zip \
             libfftw3-dev libsndfile1-dev libzstd-dev libsamplerate0-dev gnuplot-nox slurm-wlm munge \
-            libpng-dev
+            libpng-dev libxgboost-dev
 # the references `make bench` measures against (never needed by demo or test)
 BENCH_DEB_PKGS := python3-numpy python3-scipy python3-pandas python3-sklearn python3-faiss \
-            python3-torch python3-torchaudio python3-soundfile
+            python3-torch python3-torchaudio python3-soundfile python3-xgboost
 PY       ?= /usr/bin/python3
 
 # ---- build flags ---------------------------------------------------------
