@@ -227,6 +227,7 @@ sound (pipelines/sound.mk, cnn.mk):
   make cnn-quality     GTZAN genre checks of the sound model (shared data)
 playlists (pipelines/playlists.mk; MPD read from MPD_DIR, never shipped):
   make eval-playlists  RecSys 2018 metrics, model x seeds x metric
+  make eval-songs-playlists  the same chain on the playlists of SONGS_CSV
   make continue PLAYLIST=pid | PLAYLIST='Title - Artist; ...'
 taste and charts (pipelines/taste.mk, charts.mk):
   make taste HISTORY=my_spotify_data.zip|dir/ [CATALOG=songs.csv] [CANDIDATES=file]  taste model from a Spotify data export

@@ -114,3 +114,15 @@ pl-continue: $(P)/playlists.ts $(P)/tracks.tsv $(P)/names.tsv $(BIN)/mpd-recomme
 	@if [[ "$$PLAYLIST" =~ ^[0-9]+$$ ]]; then sel=(--playlist "$$PLAYLIST"); else sel=(--songs "$$PLAYLIST"); fi; \
 	$(BIN)/mpd-recommend --model "$$CONTINUE_MODEL" --train $(P)/playlists.ts --names $(P)/names.tsv \
 	  --tracks $(P)/tracks.tsv -n "$$CONTINUE_N" "$${sel[@]}"
+
+# A second collection, never used for any choice: the playlists of SONGS_CSV
+# (data/spotify_songs.csv: 471 playlists) as an MPD slice (mpd-from-csv), and
+# the whole chain on it with the same settings:
+#   make eval-songs-playlists [PL_SEED=n]     -> $(OUTDIR)/songs/playlists/eval.txt
+SONGS_MPD := $(OUTDIR)/songs-mpd
+$(SONGS_MPD)/mpd.slice.songs.json: $(IN)/SONGS_CSV.path $(BIN)/mpd-from-csv
+	@mkdir -p $(@D)
+	$(BIN)/mpd-from-csv -o $@ -- "$$SONGS_CSV"
+.PHONY: eval-songs-playlists
+eval-songs-playlists: $(SONGS_MPD)/mpd.slice.songs.json
+	@$(MAKE) --no-print-directory pl-eval-playlists MPD_DIR=$(SONGS_MPD) OUTDIR=$(OUTDIR)/songs

@@ -45,6 +45,9 @@ static const char HELP[] =
 "  --truth FILE      fit: the ground truth keyed by qid (mpd-split --truth)\n"
 "  --save FILE       fit: the model, XGBoost's JSON model format\n"
 "  --model FILE      apply: a model of --save\n"
+"  --features FILE   fit: also write the training matrix (tensor\n"
+"                    'rerank_features', f32, the features then 'label', keyed\n"
+"                    by qid, one run per query) for the benchmark's peer\n"
 "  --objective O     rank:ndcg (default) or rank:pairwise\n"
 "  --trees T         boosting rounds (default 300)\n"
 "  --max-depth D     tree depth (default 6)\n"
@@ -67,7 +70,7 @@ struct opts {
     long depth, n, trees, max_depth, seed, threads;
     double eta, min_child;
     const char *objective;
-    const char *train, *names, *tracks, *queries, *seeds, *truth, *save, *model, *out;
+    const char *train, *names, *tracks, *queries, *seeds, *truth, *save, *model, *out, *features;
 };
 
 static struct opts parse_opts(int argc, char **argv) {
@@ -78,7 +81,7 @@ static struct opts parse_opts(int argc, char **argv) {
         {"model", 1, 0, 'M'}, {"objective", 1, 0, 'O'}, {"trees", 1, 0, 'T'}, {"max-depth", 1, 0, 'd'},
         {"eta", 1, 0, 'e'}, {"min-child", 1, 0, 'c'}, {"seed", 1, 0, 's'}, {"threads", 1, 0, 'j'},
         {"train", 1, 0, 't'}, {"names", 1, 0, 'N'}, {"tracks", 1, 0, 'k'}, {"queries", 1, 0, 'q'},
-        {"seeds", 1, 0, 'Q'}, {"output", 1, 0, 'o'}, {0, 0, 0, 0}};
+        {"seeds", 1, 0, 'Q'}, {"output", 1, 0, 'o'}, {"features", 1, 0, 'F'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:n:", lo, NULL)) != -1) {
         switch (c) {
@@ -119,6 +122,7 @@ static struct opts parse_opts(int argc, char **argv) {
         case 'q': o.queries = optarg; break;
         case 'Q': o.seeds = optarg; break;
         case 'o': o.out = optarg; break;
+        case 'F': o.features = optarg; break;
         default: cli_usage("unknown option");
         }
     }
@@ -130,6 +134,7 @@ static struct opts parse_opts(int argc, char **argv) {
     if (o.save && !o.truth) cli_usage("--save needs --truth (the fit learns from the ground truth)");
     if (o.model && o.truth) cli_usage("--truth is for fitting (--save); apply takes --model only");
     if (o.save && o.out) cli_usage("-o is for apply; the fit writes --save");
+    if (o.features && !o.save) cli_usage("--features is for fitting (--save)");
     return o;
 }
 
@@ -159,6 +164,7 @@ typedef struct {
     int32_t *cand;
     float *X, *label;
     unsigned *group;
+    int64_t *group_q;               /* the query of each group */
     int64_t nrows, cap, ngroups, gcap;
     int nfeat;
     int kc, nc;
@@ -472,8 +478,39 @@ static void set_param(BoosterHandle b, const char *k, const char *v) { xgb_check
 
 /* ---- fit ---- */
 
+/* the training matrix with its labels, for a peer that trains on the same data */
+static void write_features(job *j) {
+    char *feat = feature_list(j);
+    int nc = j->nfeat + 1;
+    const char **cols = xalloc((size_t)nc, sizeof *cols);
+    char *save = NULL;
+    int c = 0;
+    for (char *t = strtok_r(feat, ",", &save); t; t = strtok_r(NULL, ",", &save)) cols[c++] = t;
+    cols[c] = "label";
+    ts_header h;
+    if (ts_header_init(&h, "rerank_features", TS_F32, nc, cols)) cli_die("out of memory");
+    h.key_name = strdup("qid");
+    ts_writer *w = cli_open_write(j->o->features);
+    if (ts_begin_tensor(w, &h)) cli_die("%s", ts_werror(w));
+    float *row = xalloc((size_t)nc, sizeof *row);
+    int64_t r = 0;
+    for (int64_t g = 0; g < j->ngroups; g++) {
+        const char *qid = cat_cell(&j->queries, j->group_q[g], 0);
+        for (unsigned k = 0; k < j->group[g]; k++, r++) {
+            memcpy(row, j->X + r * j->nfeat, (size_t)j->nfeat * sizeof *row);
+            row[j->nfeat] = j->label[r];
+            if (ts_write_rows(w, 1, &qid, row)) cli_die("%s", ts_werror(w));
+        }
+    }
+    if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
+    cli_close_write(w);
+    free(row); free(cols); free(feat);
+    ts_header_free(&h);
+}
+
 static void fit(job *j) {
     struct opts *o = j->o;
+    outfile_hold();     /* the model and --features appear together or not at all */
     cli_progress prog;
     cli_progress_init(&prog, 10);
     int64_t skipped = 0, pos = 0;
@@ -486,9 +523,12 @@ static void fit(job *j) {
             if (j->ngroups == j->gcap) {
                 j->gcap = j->gcap ? 2 * j->gcap : 1024;
                 unsigned *g = realloc(j->group, (size_t)j->gcap * sizeof *g);
-                if (!g) cli_die("out of memory");
-                j->group = g;
+                if (g) j->group = g;
+                int64_t *gq = realloc(j->group_q, (size_t)j->gcap * sizeof *gq);
+                if (gq) j->group_q = gq;
+                if (!g || !gq) cli_die("out of memory");
             }
+            j->group_q[j->ngroups] = i;
             j->group[j->ngroups++] = (unsigned)nc;
             pos += hits;
         }
@@ -499,6 +539,8 @@ static void fit(job *j) {
     if (!j->ngroups) cli_die("%s: no query has a ground-truth track among the candidates; nothing to learn from", o->truth);
     cli_warn("features of %" PRId64 " candidates (%" PRId64 " relevant) of %" PRId64 " queries in %.1f s; %" PRId64
              " queries without a relevant candidate left out", j->nrows, pos, j->ngroups, cli_now() - t0, skipped);
+    if (o->features) write_features(j);
+    double tm = cli_now();
     xgb_check(XGDMatrixCreateFromMat(j->X, (bst_ulong)j->nrows, (bst_ulong)j->nfeat, NAN, &j->dm), "the training matrix");
     xgb_check(XGDMatrixSetFloatInfo(j->dm, "label", j->label, (bst_ulong)j->nrows), "labels");
     xgb_check(XGDMatrixSetUIntInfo(j->dm, "group", j->group, (bst_ulong)j->ngroups), "query groups");
@@ -523,6 +565,7 @@ static void fit(job *j) {
     }
     cli_progress_done(&prog);
     double dt = cli_now() - t0;
+    cli_warn("training time %.3f s (the matrix, groups and %ld trees)", cli_now() - tm, o->trees);
     const char *ev = NULL;
     const char *evname = "train";
     xgb_check(XGBoosterEvalOneIter(j->booster, (int)o->trees - 1, &j->dm, &evname, 1, &ev), "evaluation");
@@ -543,6 +586,7 @@ static void fit(job *j) {
     fwrite(bytes, 1, (size_t)len, f);
     fputc('\n', f);
     outfile_close(f);
+    outfile_commit();
 }
 
 /* ---- apply ---- */
@@ -706,7 +750,7 @@ int main(int argc, char **argv) {
     /* free everything (LeakSanitizer) */
     if (J.dm) XGDMatrixFree(J.dm);
     if (J.booster) XGBoosterFree(J.booster);
-    free(J.X); free(J.label); free(J.cand); free(J.group); free(J.out); free(J.keys);
+    free(J.X); free(J.label); free(J.cand); free(J.group); free(J.group_q); free(J.out); free(J.keys);
     free(J.cooc); free(J.knn); free(J.rp3); free(J.last); free(J.title); free(J.row); free(J.rprow);
     free(J.touched); free(J.rowt); free(J.cand_of); free(J.is_truth); free(J.is_seed);
     free(J.artist); free(J.album); free(J.art_cnt); free(J.alb_cnt);
