@@ -49,7 +49,7 @@ static const char HELP[] =
 "                    'rerank_features', f32, the features then 'label', keyed\n"
 "                    by qid, one run per query) for the benchmark's peer\n"
 "  --objective O     rank:ndcg (default) or rank:pairwise\n"
-"  --trees T         boosting rounds (default 300)\n"
+"  --trees T         boosting rounds (default 100)\n"
 "  --max-depth D     tree depth (default 6)\n"
 "  --eta E           learning rate (default 0.1)\n"
 "  --min-child W     min_child_weight (default 1)\n"
@@ -74,7 +74,7 @@ struct opts {
 };
 
 static struct opts parse_opts(int argc, char **argv) {
-    struct opts o = {.depth = 500, .n = 500, .trees = 300, .max_depth = 6, .seed = 1, .threads = 2,
+    struct opts o = {.depth = 500, .n = 500, .trees = 100, .max_depth = 6, .seed = 1, .threads = 2,
                      .eta = 0.1, .min_child = 1, .objective = "rank:ndcg"};
     static const struct option lo[] = {
         {"gen", 1, 0, 'g'}, {"depth", 1, 0, 'D'}, {"truth", 1, 0, 'y'}, {"save", 1, 0, 'S'},
