@@ -25,6 +25,8 @@ CONTINUE_MODEL ?= cooc
 CONTINUE_N     ?= 20
 OUTDIR         ?= out
 $(foreach v,CONTINUE_N PL_SEED PL_VAL_SEED,$(call sp_need_uint,$(v)))
+# the split hashes (seed, pid): the test split's own seed would hold out nothing
+$(if $(filter $(PL_SEED),$(PL_VAL_SEED)),$(call sp_bad,PL_VAL_SEED,the same as PL_SEED: the validation split of train.ts would hold no playlist; choose another))
 $(call sp_need_enum,CONTINUE_MODEL,pop title cooc itemknn rp3beta ease)
 $(if $(PL_MODELS),,$(call sp_bad,PL_MODELS,empty))
 $(foreach m,$(PL_MODELS),$(if $(filter $(m),pop title cooc itemknn rp3beta ease neural blend rerank),,$(call sp_bad,PL_MODELS,'$(m)' is not one of: pop title cooc itemknn rp3beta ease neural blend rerank)))
