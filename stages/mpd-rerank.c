@@ -416,7 +416,6 @@ static void load_inputs(job *j) {
     struct opts *o = j->o;
     char err[1024];
     if (pl_load(&j->train, o->train, NULL, err, sizeof err)) cli_die("%s", err);
-    if (cat_load(&j->names, o->names, err, sizeof err)) cli_die("%s", err);
     if (!(j->titles = plv_train_titles(&j->train, o->names, &j->names, err, sizeof err))) cli_die("%s", err);
     if (cat_load(&j->tracks, o->tracks, err, sizeof err)) cli_die("%s", err);
     int32_t ntracks = j->train.ntracks;
