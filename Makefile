@@ -62,13 +62,13 @@ SHELL := bash
 MAKEFLAGS += --no-builtin-rules
 
 # ---- dependencies (Debian packages) --------------------------------------
-PKGS     := libzstd libcjson openblas fftw3f sndfile samplerate libzip
+PKGS     := libzstd libcjson openblas fftw3f sndfile samplerate libzip xgboost
 DEB_PKGS := build-essential pkg-config libcsv-dev libcjson-dev libopenblas-dev libmicrohttpd-dev curl jq libzip-dev zip \
             libfftw3-dev libsndfile1-dev libzstd-dev libsamplerate0-dev gnuplot-nox slurm-wlm munge \
-            libpng-dev
+            libpng-dev libxgboost-dev
 # the references `make bench` measures against (never needed by demo or test)
 BENCH_DEB_PKGS := python3-numpy python3-scipy python3-pandas python3-sklearn python3-faiss \
-            python3-torch python3-torchaudio python3-soundfile
+            python3-torch python3-torchaudio python3-soundfile python3-xgboost
 PY       ?= /usr/bin/python3
 
 # ---- build flags ---------------------------------------------------------
@@ -244,6 +244,7 @@ sound (pipelines/sound.mk, cnn.mk):
   make cnn-quality     GTZAN genre checks of the sound model (shared data)
 playlists (pipelines/playlists.mk; MPD read from MPD_DIR, never shipped):
   make eval-playlists  RecSys 2018 metrics, model x seeds x metric
+  make eval-songs-playlists  the same chain on the playlists of SONGS_CSV
   make continue PLAYLIST=pid | PLAYLIST='Title - Artist; ...'
 taste and charts (pipelines/taste.mk, charts.mk):
   make taste HISTORY=my_spotify_data.zip|dir/ [CATALOG=songs.csv] [CANDIDATES=file]  taste model from a Spotify data export

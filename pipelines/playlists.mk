@@ -2,10 +2,16 @@
 # mpd-ingest -> mpd-split (RecSys Challenge 2018 protocol) -> mpd-recommend
 # per model -> rec-eval.  The MPD may not be redistributed: it is read from
 # MPD_DIR (outside the repository) and the targets skip when it is absent.
-#   make eval-playlists [MPD_DIR=dir] [PL_MODELS='pop title cooc itemknn rp3beta ease neural blend'] [PL_TRAIN_OPTS=...] [PL_BLEND=w]
+#   make eval-playlists [MPD_DIR=dir] [PL_MODELS='pop title cooc itemknn rp3beta ease neural blend rerank'] [PL_TRAIN_OPTS=...] [PL_BLEND=w]
+#     [PL_RERANK_GENS='cooc itemknn rp3beta ease'] [PL_RERANK_OPTS=...] [PL_VAL_SEED=2]
 #   make continue PLAYLIST=pid | PLAYLIST='Title - Artist; spotify:track:ID; ...' [FORMAT=text|tsv|json]
 MPD_DIR        ?= ../shared/data/mpd/soundscout-followers10
-PL_MODELS      ?= pop title cooc itemknn rp3beta ease neural blend
+PL_MODELS      ?= pop title cooc itemknn rp3beta ease neural blend rerank
+# rerank: the generators whose lists it re-ranks, fitted on the validation
+# split of the training playlists (mpd-split --seed PL_VAL_SEED of train.ts)
+PL_RERANK_GENS ?= cooc itemknn rp3beta ease
+PL_RERANK_OPTS ?=
+PL_VAL_SEED    ?= 2
 PL_TRAIN_OPTS  ?=
 # blend = (1 - w) cooc + w neural (as distributions); w chosen on a
 # validation split of the training playlists (playlists.md)
@@ -18,14 +24,18 @@ PL_SEED        ?= 1
 CONTINUE_MODEL ?= cooc
 CONTINUE_N     ?= 20
 OUTDIR         ?= out
-$(foreach v,CONTINUE_N PL_SEED,$(call sp_need_uint,$(v)))
+$(foreach v,CONTINUE_N PL_SEED PL_VAL_SEED,$(call sp_need_uint,$(v)))
+# the split hashes (seed, pid): the test split's own seed would hold out nothing
+$(if $(filter $(PL_SEED),$(PL_VAL_SEED)),$(call sp_bad,PL_VAL_SEED,the same as PL_SEED: the validation split of train.ts would hold no playlist; choose another))
 $(call sp_need_enum,CONTINUE_MODEL,pop title cooc itemknn rp3beta ease)
 $(if $(PL_MODELS),,$(call sp_bad,PL_MODELS,empty))
-$(foreach m,$(PL_MODELS),$(if $(filter $(m),pop title cooc itemknn rp3beta ease neural blend),,$(call sp_bad,PL_MODELS,'$(m)' is not one of: pop title cooc itemknn rp3beta ease neural blend)))
+$(foreach m,$(PL_MODELS),$(if $(filter $(m),pop title cooc itemknn rp3beta ease neural blend rerank),,$(call sp_bad,PL_MODELS,'$(m)' is not one of: pop title cooc itemknn rp3beta ease neural blend rerank)))
+$(if $(PL_RERANK_GENS),,$(call sp_bad,PL_RERANK_GENS,empty))
+$(foreach m,$(PL_RERANK_GENS),$(if $(filter $(m),pop title cooc itemknn rp3beta ease neural blend),,$(call sp_bad,PL_RERANK_GENS,'$(m)' is not one of: pop title cooc itemknn rp3beta ease neural blend)))
 
 P := $(OUTDIR)/playlists
 # user values reach recipes through the environment only (Makefile, top)
-export PLAYLIST MPD_DIR PL_TRAIN_OPTS PL_BLEND PL_KS PL_TEST_FRAC PL_MAX_TEST PL_SEED CONTINUE_MODEL CONTINUE_N
+export PLAYLIST MPD_DIR PL_TRAIN_OPTS PL_BLEND PL_KS PL_TEST_FRAC PL_MAX_TEST PL_SEED CONTINUE_MODEL CONTINUE_N PL_RERANK_OPTS PL_VAL_SEED
 # the MPD slices; MPD_DIR is read by the shell (its name may hold anything)
 pl_mpd_files = d=$$MPD_DIR; case $$d in -*) d=./$$d ;; esac; \
   find "$$d" -maxdepth 1 \( -name '*.json' -o -name '*.json.zst' \) -print0 2>/dev/null | LC_ALL=C sort -z
@@ -36,6 +46,8 @@ $(P)/ingest.cfg: FORCE ; @{ printf '%s\n' "$$MPD_DIR"; $(pl_mpd_files); } | $(sp
 $(P)/split.cfg: FORCE ; @printf '%s\n' "$$PL_KS $$PL_TEST_FRAC $$PL_MAX_TEST $$PL_SEED" | $(sp_stamp)
 $(P)/train.cfg: FORCE ; @printf '%s\n' "$$PL_TRAIN_OPTS $$PL_SEED" | $(sp_stamp)
 $(P)/blend.cfg: FORCE ; @printf '%s\n' "$$PL_BLEND" | $(sp_stamp)
+$(P)/val.cfg: FORCE ; @printf '%s\n' "$$PL_KS $$PL_TEST_FRAC $$PL_MAX_TEST $$PL_VAL_SEED" | $(sp_stamp)
+$(P)/rerank.cfg: FORCE ; @printf '%s\n' "$$PL_RERANK_OPTS" | $(sp_stamp)
 
 $(P)/playlists.ts $(P)/tracks.tsv $(P)/names.tsv &: $(IN)/MPD_DIR.path $(P)/ingest.cfg $(BIN)/mpd-ingest
 	$(BIN)/mpd-ingest --tracks $(P)/tracks.tsv --names $(P)/names.tsv -o $(P)/playlists.ts -- "$$MPD_DIR"
@@ -45,22 +57,44 @@ $(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts $(P)/truth.ts &: $(P)/playlists.ts 
 	  --names $(P)/names.tsv --queries $(P)/queries.tsv --seeds $(P)/seeds.ts --truth $(P)/truth.ts \
 	  -o $(P)/train.ts $(P)/playlists.ts
 
-# the neural model: minutes per epoch on 6,000 playlists (mpd-train --help)
-$(P)/model.ts: $(P)/train.ts $(P)/train.cfg $(BIN)/mpd-train
-	set -f; $(BIN)/mpd-train --seed "$$PL_SEED" $$PL_TRAIN_OPTS -o $@ $(P)/train.ts
+# the validation split of the training playlists: the re-ranker learns there
+V := $(P)/val
+$(V)/train.ts $(V)/queries.tsv $(V)/seeds.ts $(V)/truth.ts &: $(P)/train.ts $(P)/names.tsv $(P)/val.cfg $(BIN)/mpd-split
+	@mkdir -p $(V)
+	$(BIN)/mpd-split --ks "$$PL_KS" --test-frac "$$PL_TEST_FRAC" --max-test "$$PL_MAX_TEST" --seed "$$PL_VAL_SEED" \
+	  --names $(P)/names.tsv --queries $(V)/queries.tsv --seeds $(V)/seeds.ts --truth $(V)/truth.ts \
+	  -o $(V)/train.ts $(P)/train.ts
 
-$(P)/recs-neural.ts: $(P)/model.ts $(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts $(P)/tracks.tsv $(BIN)/mpd-recommend
-	$(BIN)/mpd-recommend --model neural --weights $(P)/model.ts --train $(P)/train.ts --names $(P)/names.tsv \
-	  --tracks $(P)/tracks.tsv --queries $(P)/queries.tsv --seeds $(P)/seeds.ts -o $@
+# the generators, on the test split (P) and on the validation split (V)
+define pl_generators
+# the neural model: minutes per epoch on 6,000 playlists (mpd-train --help)
+$(1)/model.ts: $(1)/train.ts $(P)/train.cfg $(BIN)/mpd-train
+	set -f; $(BIN)/mpd-train --seed "$$$$PL_SEED" $$$$PL_TRAIN_OPTS -o $$@ $(1)/train.ts
+
+$(1)/recs-neural.ts: $(1)/model.ts $(1)/train.ts $(1)/queries.tsv $(1)/seeds.ts $(P)/tracks.tsv $(BIN)/mpd-recommend
+	$(BIN)/mpd-recommend --model neural --weights $(1)/model.ts --train $(1)/train.ts --names $(P)/names.tsv \
+	  --tracks $(P)/tracks.tsv --queries $(1)/queries.tsv --seeds $(1)/seeds.ts -o $$@
 
 # the blend of the neural model with co-occurrence (a model of its own name)
-$(P)/recs-blend.ts: $(P)/model.ts $(P)/blend.cfg $(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts $(P)/tracks.tsv $(BIN)/mpd-recommend
-	$(BIN)/mpd-recommend --model blend --blend "$$PL_BLEND" --weights $(P)/model.ts --train $(P)/train.ts --names $(P)/names.tsv \
-	  --tracks $(P)/tracks.tsv --queries $(P)/queries.tsv --seeds $(P)/seeds.ts -o $@
+$(1)/recs-blend.ts: $(1)/model.ts $(P)/blend.cfg $(1)/train.ts $(1)/queries.tsv $(1)/seeds.ts $(P)/tracks.tsv $(BIN)/mpd-recommend
+	$(BIN)/mpd-recommend --model blend --blend "$$$$PL_BLEND" --weights $(1)/model.ts --train $(1)/train.ts --names $(P)/names.tsv \
+	  --tracks $(P)/tracks.tsv --queries $(1)/queries.tsv --seeds $(1)/seeds.ts -o $$@
 
-$(P)/recs-%.ts: $(P)/train.ts $(P)/queries.tsv $(P)/seeds.ts $(P)/tracks.tsv $(BIN)/mpd-recommend
-	$(BIN)/mpd-recommend --model $* --train $(P)/train.ts --names $(P)/names.tsv --tracks $(P)/tracks.tsv \
-	  --queries $(P)/queries.tsv --seeds $(P)/seeds.ts -o $@
+$(1)/recs-%.ts: $(1)/train.ts $(1)/queries.tsv $(1)/seeds.ts $(P)/tracks.tsv $(BIN)/mpd-recommend
+	$(BIN)/mpd-recommend --model $$* --train $(1)/train.ts --names $(P)/names.tsv --tracks $(P)/tracks.tsv \
+	  --queries $(1)/queries.tsv --seeds $(1)/seeds.ts -o $$@
+endef
+$(eval $(call pl_generators,$(V)))
+$(eval $(call pl_generators,$(P)))
+
+# the re-ranker: fitted on the validation queries, applied to the test queries
+pl_rerank_in = --train $(1)/train.ts --names $(P)/names.tsv --tracks $(P)/tracks.tsv --queries $(1)/queries.tsv \
+  --seeds $(1)/seeds.ts $(foreach g,$(PL_RERANK_GENS),--gen $(g)=$(1)/recs-$(g).ts)
+$(P)/rerank.json: $(PL_RERANK_GENS:%=$(V)/recs-%.ts) $(V)/truth.ts $(P)/rerank.cfg $(BIN)/mpd-rerank
+	set -f; $(BIN)/mpd-rerank $(call pl_rerank_in,$(V)) --truth $(V)/truth.ts $$PL_RERANK_OPTS --save $@
+
+$(P)/recs-rerank.ts: $(P)/rerank.json $(PL_RERANK_GENS:%=$(P)/recs-%.ts) $(BIN)/mpd-rerank
+	set -f; $(BIN)/mpd-rerank $(call pl_rerank_in,$(P)) $$PL_RERANK_OPTS --model $(P)/rerank.json -o $@
 
 $(P)/eval.txt: $(PL_MODELS:%=$(P)/recs-%.ts) $(P)/truth.ts $(BIN)/rec-eval
 	$(BIN)/rec-eval --truth $(P)/truth.ts --queries $(P)/queries.tsv --tracks $(P)/tracks.tsv \
@@ -82,3 +116,15 @@ pl-continue: $(P)/playlists.ts $(P)/tracks.tsv $(P)/names.tsv $(BIN)/mpd-recomme
 	@if [[ "$$PLAYLIST" =~ ^[0-9]+$$ ]]; then sel=(--playlist "$$PLAYLIST"); else sel=(--songs "$$PLAYLIST"); fi; \
 	$(BIN)/mpd-recommend --model "$$CONTINUE_MODEL" --train $(P)/playlists.ts --names $(P)/names.tsv \
 	  --tracks $(P)/tracks.tsv -n "$$CONTINUE_N" --format "$$FORMAT" "$${sel[@]}"
+
+# A second collection, never used for any choice: the playlists of SONGS_CSV
+# (data/spotify_songs.csv: 471 playlists) as an MPD slice (mpd-from-csv), and
+# the whole chain on it with the same settings:
+#   make eval-songs-playlists [PL_SEED=n]     -> $(OUTDIR)/songs/playlists/eval.txt
+SONGS_MPD := $(OUTDIR)/songs-mpd
+$(SONGS_MPD)/mpd.slice.songs.json: $(IN)/SONGS_CSV.path $(BIN)/mpd-from-csv
+	@mkdir -p $(@D)
+	$(BIN)/mpd-from-csv -o $@ -- "$$SONGS_CSV"
+.PHONY: eval-songs-playlists
+eval-songs-playlists: $(SONGS_MPD)/mpd.slice.songs.json
+	@$(MAKE) --no-print-directory pl-eval-playlists MPD_DIR=$(SONGS_MPD) OUTDIR=$(OUTDIR)/songs
