@@ -47,16 +47,27 @@ static const char HELP[] =
 "                      (4 V^2 bytes, about V^3 flops: V = 8192 is 268 MB)\n"
 "  --lambda L        ease: the L2 weight (default 2000)\n"
 "  --ease-tracks V   ease: the vocabulary (default 8192)\n"
-"  --alpha A         itemknn: 0..1 (default 0.7); rp3beta: > 0 (default 0.5)\n"
+"  --alpha A         itemknn: 0..1 (default 0.7); rp3beta: > 0 (default 0.5);\n"
+"                    als: the confidence 1 + A of an observed cell (default 40)\n"
+"  --factors F       als: factors per track and playlist (default 128)\n"
+"  --iterations N    als: alternating iterations (default 15)\n"
+"  --cg-steps N      als: conjugate-gradient steps per row and iteration (default 3)\n"
 "  --beta B          rp3beta: 0..1 (default 0)\n"
 "  --shrink H        itemknn: >= 0 (default 10)\n"
+"  --power Q         itemknn, rp3beta: every entry of a seed's row raised to Q\n"
+"                    (Aiolli 2013's locality; default 1)\n"
+"  --pl-pow G        itemknn: a playlist p adds |p|^-G to a pair's count\n"
+"                    (default 0: plain counts)\n"
+"  --row-norm none|max  itemknn, rp3beta: max divides each seed's row by its\n"
+"                    largest entry before the rows are added (default none)\n"
 "  --neighbours N    itemknn, rp3beta: entries kept per seed row, 0 = all\n"
 "                    (default 0; the defaults were chosen on a validation\n"
 "                    split of training playlists, pipelines/playlists.md)\n"
 "  --train FILE      training playlists stream (mpd-split -o, or mpd-ingest -o)\n"
 "  --names FILE      playlist catalogue (mpd-ingest --names): titles of the\n"
 "                    training playlists, for the title model\n"
-"  --weights FILE    the neural model (mpd-train -o)\n"
+"  --weights FILE    the neural model (mpd-train -o), or the ALS model\n"
+"                    (mpd-train --model als -o)\n"
 "  --blend W         the neural share of the blend, 0..1 (default 0.2)\n"
 "  -n N              tracks per query (default 500, the challenge's count;\n"
 "                    20 in continue mode)\n"
@@ -70,39 +81,52 @@ static const char HELP[] =
 "  --songs LIST      continue a list of songs 'Title - Artist; Title; ...'\n"
 "  -h, --help        this help;  -V, --version\n";
 
-enum { M_POP, M_TITLE, M_COOC, M_NEURAL, M_BLEND, M_ITEMKNN, M_RP3BETA, M_EASE };
-static const char *const model_names[] = {"pop", "title", "cooc", "neural", "blend", "itemknn", "rp3beta", "ease"};
+enum { M_POP, M_TITLE, M_COOC, M_NEURAL, M_BLEND, M_ITEMKNN, M_RP3BETA, M_EASE, M_ALS };
+static const char *const model_names[] = {"pop", "title", "cooc", "neural", "blend", "itemknn", "rp3beta", "ease", "als"};
 
 struct opts {
     int model;
     long n;
-    double blend, alpha, beta, shrink, lambda;
-    long neighbours, ease_tracks;
+    double blend, alpha, beta, shrink, lambda, power, pl_pow;
+    int row_norm;
+    long neighbours, ease_tracks, factors, iterations, cg_steps;
     const char *train, *names, *weights, *queries, *seeds, *out, *tracks, *playlist, *from, *songs;
 };
 
 static struct opts parse_opts(int argc, char **argv) {
-    struct opts o = {.model = -1, .n = -1, .blend = 0.2, .alpha = -1, .beta = -1, .shrink = -1, .neighbours = -1,
-                     .lambda = 2000, .ease_tracks = 8192};
+    struct opts o = {.model = -1, .n = -1, .blend = 0.2, .alpha = -1, .beta = -1, .shrink = -1, .neighbours = -1, .power = -1, .pl_pow = -1, .row_norm = -1,
+                     .lambda = -1, .ease_tracks = 8192, .factors = -1, .iterations = -1, .cg_steps = -1};
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"train", 1, 0, 't'}, {"names", 1, 0, 'N'}, {"weights", 1, 0, 'w'},
         {"queries", 1, 0, 'q'}, {"seeds", 1, 0, 's'}, {"tracks", 1, 0, 'T'}, {"playlist", 1, 0, 'p'},
         {"from", 1, 0, 'f'}, {"songs", 1, 0, 'S'}, {"blend", 1, 0, 'b'}, {"output", 1, 0, 'o'},
         {"alpha", 1, 0, 'A'}, {"beta", 1, 0, 'B'}, {"shrink", 1, 0, 'H'}, {"neighbours", 1, 0, 'K'},
-        {"lambda", 1, 0, 'L'}, {"ease-tracks", 1, 0, 'E'}, {0, 0, 0, 0}};
+        {"lambda", 1, 0, 'L'}, {"ease-tracks", 1, 0, 'E'}, {"power", 1, 0, 'Q'}, {"pl-pow", 1, 0, 'P'},
+        {"row-norm", 1, 0, 'R'}, {"factors", 1, 0, 'F'}, {"iterations", 1, 0, 'I'}, {"cg-steps", 1, 0, 'C'},
+        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:n:", lo, NULL)) != -1) {
         switch (c) {
         case 'm':
             for (int i = 0; i < (int)(sizeof model_names / sizeof *model_names); i++)
                 if (!strcmp(optarg, model_names[i])) o.model = i;
-            if (o.model < 0) cli_usage("--model: '%s' is not one of pop, title, cooc, neural, blend, itemknn, rp3beta, ease", optarg);
+            if (o.model < 0) cli_usage("--model: '%s' is not one of pop, title, cooc, neural, blend, itemknn, rp3beta, ease, als", optarg);
             break;
-        case 'A': o.alpha = cli_double("--alpha", optarg, 0, 10); break;
+        case 'A': o.alpha = cli_double("--alpha", optarg, 0, 1e6); break;
         case 'B': o.beta = cli_double("--beta", optarg, 0, 1); break;
         case 'H': o.shrink = cli_double("--shrink", optarg, 0, 1e9); break;
         case 'L': o.lambda = cli_double("--lambda", optarg, 1e-6, 1e12); break;
         case 'E': o.ease_tracks = cli_long("--ease-tracks", optarg, 1, 65536); break;
+        case 'Q': o.power = cli_double("--power", optarg, 0.01, 100); break;
+        case 'P': o.pl_pow = cli_double("--pl-pow", optarg, 0, 10); break;
+        case 'R':
+            if (!strcmp(optarg, "none")) o.row_norm = 0;
+            else if (!strcmp(optarg, "max")) o.row_norm = 1;
+            else cli_usage("--row-norm: '%s' is not none or max", optarg);
+            break;
+        case 'F': o.factors = cli_long("--factors", optarg, 1, 4096); break;
+        case 'I': o.iterations = cli_long("--iterations", optarg, 1, 1000); break;
+        case 'C': o.cg_steps = cli_long("--cg-steps", optarg, 1, 4096); break;
         case 'K': o.neighbours = cli_long("--neighbours", optarg, 0, 1L << 30); break;
         case 't': o.train = optarg; break;
         case 'N': o.names = optarg; break;
@@ -120,12 +144,25 @@ static struct opts parse_opts(int argc, char **argv) {
         }
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
-    if (o.model < 0) cli_usage("--model is required (pop, title, cooc, neural, blend, itemknn, rp3beta or ease)");
+    if (o.model < 0) cli_usage("--model is required (pop, title, cooc, neural, blend, itemknn, rp3beta, ease or als)");
     plm_graph_opts d = plm_graph_defaults(o.model == M_RP3BETA ? PLM_RP3BETA : PLM_ITEMKNN);
+    plm_als_opts ad = plm_als_defaults();
+    if (o.model == M_ALS) {
+        if (o.alpha < 0) o.alpha = ad.alpha;
+        if (o.lambda < 0) o.lambda = ad.lambda;
+    }
+    if (o.lambda < 0) o.lambda = 2000;
+    if (o.factors < 0) o.factors = ad.factors;
+    if (o.iterations < 0) o.iterations = ad.iterations;
+    if (o.cg_steps < 0) o.cg_steps = ad.cg_steps;
     if (o.alpha < 0) o.alpha = d.alpha;
     if (o.beta < 0) o.beta = d.beta;
     if (o.shrink < 0) o.shrink = d.shrink;
     if (o.neighbours < 0) o.neighbours = d.neighbours;
+    if (o.power < 0) o.power = d.power;
+    if (o.pl_pow < 0) o.pl_pow = d.pl_pow;
+    if (o.row_norm < 0) o.row_norm = d.row_norm;
+    if (o.model != M_ALS && o.alpha > 10) cli_usage("--alpha: at most 10 for %s", model_names[o.model]);
     if (o.model == M_ITEMKNN && o.alpha > 1) cli_usage("--alpha: itemknn takes 0..1 (the share of the seed's popularity)");
     if (!o.train) cli_usage("--train FILE is required");
     if ((o.model == M_NEURAL || o.model == M_BLEND) && !o.weights)
@@ -144,6 +181,7 @@ typedef struct {
     plm_model m;
     pln_model *net;
     plm_ease_model ease;
+    plm_als_model als;
 } recommender;
 
 static int64_t recommend(recommender *R, const char *title, const int32_t *seeds, int64_t ns, int32_t *out) {
@@ -156,11 +194,13 @@ static int64_t recommend(recommender *R, const char *title, const int32_t *seeds
     case M_ITEMKNN:
     case M_RP3BETA: {
         const struct opts *o = R->o;
-        plm_graph_opts g = {o->model == M_ITEMKNN ? PLM_ITEMKNN : PLM_RP3BETA, o->alpha, o->beta, o->shrink, o->neighbours};
+        plm_graph_opts g = {o->model == M_ITEMKNN ? PLM_ITEMKNN : PLM_RP3BETA, o->alpha, o->beta, o->shrink, o->neighbours,
+                             o->power, o->pl_pow, o->row_norm};
         k = plm_graph(&R->m, &g, title, seeds, ns, out, n);
         break;
     }
     case M_EASE: k = plm_ease(&R->ease, &R->m, title, seeds, ns, out, n); break;
+    case M_ALS: k = plm_als(&R->als, &R->m, title, seeds, ns, out, n); break;
     default:
         k = ns ? pln_recommend_blend(R->net, &R->m, seeds, ns, (float)R->o->blend, out, n)
                : plm_title(&R->m, title, seeds, ns, out, n);
@@ -199,10 +239,20 @@ static void run_batch(recommender *R) {
         if (o->model == M_RP3BETA) cJSON_AddNumberToObject(meta, "beta", o->beta);
         else cJSON_AddNumberToObject(meta, "shrink", o->shrink);
         cJSON_AddNumberToObject(meta, "neighbours", (double)o->neighbours);
+        cJSON_AddNumberToObject(meta, "power", o->power);
+        if (o->model == M_ITEMKNN) cJSON_AddNumberToObject(meta, "pl_pow", o->pl_pow);
+        cJSON_AddStringToObject(meta, "row_norm", o->row_norm ? "max" : "none");
     }
     if (o->model == M_EASE) {
         cJSON_AddNumberToObject(meta, "lambda", o->lambda);
         cJSON_AddNumberToObject(meta, "ease_tracks", (double)R->ease.V);
+    }
+    if (o->model == M_ALS) {
+        cJSON_AddNumberToObject(meta, "factors", R->als.factors);
+        cJSON_AddNumberToObject(meta, "lambda", R->als.lambda);
+        cJSON_AddNumberToObject(meta, "alpha", R->als.alpha);
+        if (o->weights) cJSON_AddStringToObject(meta, "weights", o->weights);
+        else cJSON_AddNumberToObject(meta, "iterations", R->als.iterations);
     }
     cJSON_AddNumberToObject(ts_header_meta(&h), "n", (double)o->n);
     ts_writer *w = cli_open_write(o->out);
@@ -294,13 +344,18 @@ static void run_continue(recommender *R, const pl_set *train) {
     if (!out) cli_die("out of memory");
     int64_t k = recommend(R, "", seeds, ns, out);
     static const char *const names[] = {"popularity", "title", "co-occurrence", "neural", "neural + co-occurrence blend",
-                                        "item kNN", "RP3beta", "EASE"};
+                                        "item kNN", "RP3beta", "EASE", "ALS"};
     printf("Next songs (%s model):\n", names[o->model]);
     for (int64_t i = 0; i < k; i++) printf("  %3" PRId64 ". %s\n", i + 1, label(&v, out[i], lab, sizeof lab));
     if (fflush(stdout) != 0 || ferror(stdout)) cli_die("<stdout>: write failed: %s", strerror(errno ? errno : EIO));
     free(out); free(seeds);
     if (own) pl_free(&from);
     plv_free(&v);
+}
+
+static void als_progress(void *ctx, int iter, const plm_als_model *a) {
+    (void)ctx; (void)a;
+    cli_warn("ALS iteration %d done", iter);
 }
 
 int main(int argc, char **argv) {
@@ -332,10 +387,26 @@ int main(int argc, char **argv) {
         if (plm_ease_build(&R.ease, &R.m, (int32_t)o.ease_tracks, o.lambda, err, sizeof err)) cli_die("%s", err);
         cli_warn("EASE fitted over the %d most played tracks in %.2f s", R.ease.V, cli_now() - t1);
     }
+    if (o.model == M_ALS) {
+        double t1 = cli_now();
+        if (o.weights) {
+            if (plm_als_load(&R.als, o.weights, err, sizeof err)) cli_die("%s", err);
+            if (R.als.ntracks > R.m.ntracks)
+                cli_die("%s: the ALS model knows %d tracks, the training set and --tracks only %d; give the --tracks it was trained with",
+                        o.weights, R.als.ntracks, R.m.ntracks);
+        } else {
+            plm_als_opts ao = {(int)o.factors, (int)o.iterations, (int)o.cg_steps, o.lambda, o.alpha, 1};
+            if (plm_als_train(&R.als, &R.m, &ao, als_progress, NULL, err, sizeof err)) cli_die("%s", err);
+            free(R.als.X);
+            R.als.X = NULL;
+            cli_warn("ALS fitted (%d factors, %d iterations) in %.2f s", R.als.factors, R.als.iterations, cli_now() - t1);
+        }
+    }
     if (o.queries) cli_warn("model built in %.3f s (%" PRId64 " playlists, %" PRId64 " rows)", cli_now() - t0, train.n, train.off[train.n]);
     if (o.queries) run_batch(&R);
     else run_continue(&R, &train);
     plm_ease_free(&R.ease);
+    plm_als_free(&R.als);
     plm_free(&R.m);
     if (R.net) { pln_free(R.net); free(R.net); }
     if (titles) { free(titles); cat_free(&names); }
