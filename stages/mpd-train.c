@@ -2,7 +2,8 @@
  * on a playlists stream: examples are (k tracks of a playlist -> the rest),
  * minibatches through a full softmax over the model's vocabulary, Adam,
  * early stopping on a validation loss.  --model cooc instead counts the
- * track co-occurrences (plmodel.h), shardable by playlist. */
+ * track co-occurrences (plmodel.h), shardable by playlist; --model als
+ * factorises the playlist x track matrix (plmodel_als.c). */
 #include "cli.h"
 #include "optim.h"
 #include "playlists.h"
@@ -32,7 +33,17 @@ static const char HELP[] =
 "                    'cooc' of i32 counts keyed 'a b' (track indices), one row\n"
 "                    per non-zero C[a,b] with a <= b, in (a, b) order\n"
 "                    (C[a,a] = playlists holding a); the options below are\n"
-"                    the neural model's\n"
+"                    the neural model's;\n"
+"                    or als: implicit-feedback matrix factorisation (Hu,\n"
+"                    Koren, Volinsky 2008, conjugate-gradient updates), tensor\n"
+"                    'als.items' of f32 track factors keyed by track\n"
+"                    (mpd-recommend --model als --weights); memory: (playlists\n"
+"                    + tracks) x factors floats and the playlists as CSR\n"
+"  --factors F       als: factors (default 128)\n"
+"  --iterations N    als: alternating iterations (default 15)\n"
+"  --cg-steps N      als: conjugate-gradient steps per row and iteration (default 3)\n"
+"  --lambda L        als: L2 weight (default 0.1)\n"
+"  --alpha A         als: confidence 1 + A of an observed cell (default 40)\n"
 "  --shard I/N       with --model cooc: count only the playlists p (0-based\n"
 "                    place in the input) with p mod N = I; `merge` adds the\n"
 "                    N partial counts up into exactly the unsharded model\n"
@@ -69,7 +80,8 @@ struct opts {
     int dim, hidden, blocks, min_count, next_only, max_seeds, samples, epochs, batch, patience, random_pick;
     double lr, wd, valid_frac, dropout;
     uint64_t seed;
-    int cooc;                   /* --model cooc */
+    int cooc, als;              /* --model cooc, als */
+    plm_als_opts ao;
     shard_spec shard;
 };
 
@@ -81,9 +93,11 @@ static struct opts parse_opts(int argc, char **argv) {
         {"targets", 1, 0, 't'}, {"max-seeds", 1, 0, 'k'}, {"samples", 1, 0, 's'}, {"epochs", 1, 0, 'e'},
         {"batch", 1, 0, 'B'}, {"lr", 1, 0, 'l'}, {"weight-decay", 1, 0, 'w'}, {"valid-frac", 1, 0, 'v'},
         {"patience", 1, 0, 'p'}, {"seed", 1, 0, 'S'}, {"seed-pick", 1, 0, 'P'}, {"dropout", 1, 0, 'D'}, {"output", 1, 0, 'o'},
-        {"model", 1, 0, 'M'}, {"shard", 1, 0, 'I'}, {0, 0, 0, 0}};
+        {"model", 1, 0, 'M'}, {"shard", 1, 0, 'I'}, {"factors", 1, 0, 'F'}, {"iterations", 1, 0, 'i'},
+        {"cg-steps", 1, 0, 'C'}, {"lambda", 1, 0, 'L'}, {"alpha", 1, 0, 'A'}, {0, 0, 0, 0}};
     char err[256];
-    int c;
+    int c, als_opt = 0;
+    o.ao = plm_als_defaults();
     while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
         switch (c) {
         case 'd': o.dim = (int)cli_long("--dim", optarg, 1, 1024); break;
@@ -112,9 +126,15 @@ static struct opts parse_opts(int argc, char **argv) {
         case 'D': o.dropout = cli_double("--dropout", optarg, 0, 0.95); break;
         case 'o': o.out = optarg; break;
         case 'M':
-            if (!strcmp(optarg, "cooc")) o.cooc = 1;
-            else if (strcmp(optarg, "neural")) cli_usage("--model: '%s' is not neural or cooc", optarg);
+            o.cooc = !strcmp(optarg, "cooc");
+            o.als = !strcmp(optarg, "als");
+            if (!o.cooc && !o.als && strcmp(optarg, "neural")) cli_usage("--model: '%s' is not neural, cooc or als", optarg);
             break;
+        case 'F': o.ao.factors = (int)cli_long("--factors", optarg, 1, 4096); als_opt = 1; break;
+        case 'i': o.ao.iterations = (int)cli_long("--iterations", optarg, 1, 1000); als_opt = 1; break;
+        case 'C': o.ao.cg_steps = (int)cli_long("--cg-steps", optarg, 1, 4096); als_opt = 1; break;
+        case 'L': o.ao.lambda = cli_double("--lambda", optarg, 0, 1e9); als_opt = 1; break;
+        case 'A': o.ao.alpha = cli_double("--alpha", optarg, 0, 1e6); als_opt = 1; break;
         case 'I': if (shard_parse(optarg, &o.shard, err, sizeof err)) cli_usage("%s", err); break;
         default: cli_usage("unknown option");
         }
@@ -122,7 +142,11 @@ static struct opts parse_opts(int argc, char **argv) {
     if (optind < argc) o.in = argv[optind++];
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
     if (!o.out) cli_usage("-o MODEL.ts is required");
+    if (als_opt && !o.als) cli_usage("--factors, --iterations, --cg-steps, --lambda and --alpha are options of --model als");
+    if (shard_active(&o.shard) && o.als)
+        cli_usage("--shard: ALS factors do not merge by sum; train --model als on one machine (memory: (playlists + tracks) x --factors x 4 bytes)");
     if (shard_active(&o.shard) && !o.cooc) cli_usage("--shard splits the counting of --model cooc; the neural model is not sharded");
+    o.ao.seed = o.seed;
     if (shard_active(&o.shard) && (!o.in || !strcmp(o.in, "-")))
         cli_usage("--shard needs a named input file (its size and checksum identify the input), not stdin");
     return o;
@@ -327,11 +351,49 @@ static int train_cooc(const struct opts *o) {
     return 0;
 }
 
+/* ---- --model als ---- */
+
+typedef struct { double t0, last, spent; int iterations; const plm_model *m; } als_clock;
+
+static void als_report(void *ctx, int iter, const plm_als_model *a) {
+    als_clock *c = ctx;
+    double now = cli_now(), dt = now - c->last;
+    c->spent += dt;
+    cli_warn("ALS iteration %d/%d: loss %.6g, %.1f s (about %.0f s left)", iter, c->iterations, plm_als_loss(a, c->m),
+             dt, c->spent / iter * (c->iterations - iter));
+    c->last = cli_now();       /* the loss is not the iteration's time */
+}
+
+static int train_als(const struct opts *o) {
+    char err[1024];
+    pl_set pl;
+    if (pl_load(&pl, o->in, NULL, err, sizeof err)) cli_die("%s", err);
+    plm_model m;
+    if (plm_build(&m, &pl, NULL, pl.ntracks, err, sizeof err)) cli_die("%s", err);
+    plm_als_model a;
+    als_clock c = {cli_now(), cli_now(), 0, o->ao.iterations, &m};
+    cli_warn("ALS: %" PRId64 " playlists, %d tracks, %" PRId64 " distinct cells, %d factors, %d iterations",
+             m.npl, m.ntracks, m.pl_off[m.npl], o->ao.factors, o->ao.iterations);
+    if (plm_als_train(&a, &m, &o->ao, als_report, &c, err, sizeof err)) cli_die("%s", err);
+    cJSON *extra = cJSON_CreateObject();
+    cJSON_AddNumberToObject(extra, "playlists", (double)m.npl);
+    cJSON_AddNumberToObject(extra, "cg_steps", o->ao.cg_steps);
+    cJSON_AddNumberToObject(extra, "seed", (double)o->ao.seed);
+    cJSON_AddNumberToObject(extra, "loss", plm_als_loss(&a, &m));
+    if (plm_als_save(&a, o->out, extra, err, sizeof err)) cli_die("%s", err);
+    cli_warn("ALS trained in %.2f s", cli_now() - c.t0);
+    plm_als_free(&a);
+    plm_free(&m);
+    pl_free(&pl);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     cli_init("mpd-train", argc, argv, HELP);
     cli_blas_tune(argv);
     struct opts o = parse_opts(argc, argv);
     if (o.cooc) return train_cooc(&o);
+    if (o.als) return train_als(&o);
     char err[1024];
     data d = {0};
     if (pl_load(&d.pl, o.in, NULL, err, sizeof err)) cli_die("%s", err);
