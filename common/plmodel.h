@@ -120,14 +120,32 @@ int64_t plm_graph(plm_model *m, const plm_graph_opts *o, const char *title, cons
  * outside the vocabulary follow by popularity; no known seed: the title
  * model. */
 typedef struct {
-    int32_t V;
+    int32_t V, ntracks;
     double lambda;
     int32_t *col_of;        /* track -> vocabulary column, or -1 */
+    int32_t *vocab;         /* column -> track */
     float *B;               /* V x V, row s = the weights of seed s */
     float *vscore, *score;  /* scratch: V, ntracks */
 } plm_ease_model;
-/* 0 ok; -1 with err (out of memory, not positive definite) */
+/* 0 ok; -1 with err (out of memory, not positive definite): init, gram
+ * over every playlist, solve */
 int plm_ease_build(plm_ease_model *e, const plm_model *m, int32_t V, double lambda, char *err, size_t errlen);
+/* The steps, for a Gram matrix summed over shards (mpd-train --shard):
+ * init picks the V most played tracks of m (fewer when fewer are played)
+ * and zeroes B; alloc takes a given vocabulary (column -> track) instead;
+ * gram adds X'X of the playlists p with owns(ctx, p) (all when owns is
+ * NULL) to B as counts; solve turns B = X'X into the weights.  0 ok, -1
+ * with err (e freed by init/alloc; left for plm_ease_free by solve). */
+int plm_ease_init(plm_ease_model *e, const plm_model *m, int32_t V, char *err, size_t errlen);
+int plm_ease_alloc(plm_ease_model *e, int32_t ntracks, const int32_t *vocab, int32_t V, char *err, size_t errlen);
+void plm_ease_gram(plm_ease_model *e, const plm_model *m, int (*owns)(void *ctx, int64_t p), void *ctx);
+int plm_ease_solve(plm_ease_model *e, double lambda, char *err, size_t errlen);
+/* The files of mpd-train --model ease: tensor 'ease.gram' (i32 counts
+ * X'X) or 'ease.B' (f32 weights, meta.lambda), V rows of V keyed by track
+ * index, rows in vocabulary order.  Load reads the named one into B (the
+ * counts as floats, exact below 2^24); ntracks: the vocabulary bound of
+ * the caller (a key at or past it is refused).  0 ok, -1 with err. */
+int plm_ease_load(plm_ease_model *e, const char *path, const char *tensor, int32_t ntracks, char *err, size_t errlen);
 void plm_ease_free(plm_ease_model *e);
 int64_t plm_ease(plm_ease_model *e, plm_model *m, const char *title, const int32_t *seeds, int64_t ns,
                  int32_t *out, int64_t n);

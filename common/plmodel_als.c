@@ -24,7 +24,7 @@ void spotrs_(const char *uplo, const int *n, const int *nrhs, const float *a, co
 #define CG_BLOCK 256
 
 plm_als_opts plm_als_defaults(void) {
-    return (plm_als_opts){.factors = 128, .iterations = 15, .cg_steps = 3, .lambda = 0.1, .alpha = 40, .seed = 1};
+    return (plm_als_opts){.factors = 128, .iterations = 15, .cg_steps = 3, .lambda = 10, .alpha = 40, .seed = 1};
 }
 
 static int alloc_items(plm_als_model *a, int32_t ntracks, int f) {

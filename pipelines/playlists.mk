@@ -2,10 +2,10 @@
 # mpd-ingest -> mpd-split (RecSys Challenge 2018 protocol) -> mpd-recommend
 # per model -> rec-eval.  The MPD may not be redistributed: it is read from
 # MPD_DIR (outside the repository) and the targets skip when it is absent.
-#   make eval-playlists [MPD_DIR=dir] [PL_MODELS='pop title cooc itemknn rp3beta ease neural blend'] [PL_TRAIN_OPTS=...] [PL_BLEND=w]
+#   make eval-playlists [MPD_DIR=dir] [PL_MODELS='pop title cooc itemknn rp3beta ease als neural blend'] [PL_TRAIN_OPTS=...] [PL_BLEND=w]
 #   make continue PLAYLIST=pid | PLAYLIST='Title - Artist; Title; ...'
 MPD_DIR        ?= ../shared/data/mpd/soundscout-followers10
-PL_MODELS      ?= pop title cooc itemknn rp3beta ease neural blend
+PL_MODELS      ?= pop title cooc itemknn rp3beta ease als neural blend
 PL_TRAIN_OPTS  ?=
 # blend = (1 - w) cooc + w neural (as distributions); w chosen on a
 # validation split of the training playlists (playlists.md)
@@ -19,9 +19,9 @@ CONTINUE_MODEL ?= cooc
 CONTINUE_N     ?= 20
 OUTDIR         ?= out
 $(foreach v,CONTINUE_N PL_SEED,$(call sp_need_uint,$(v)))
-$(call sp_need_enum,CONTINUE_MODEL,pop title cooc itemknn rp3beta ease)
+$(call sp_need_enum,CONTINUE_MODEL,pop title cooc itemknn rp3beta ease als)
 $(if $(PL_MODELS),,$(call sp_bad,PL_MODELS,empty))
-$(foreach m,$(PL_MODELS),$(if $(filter $(m),pop title cooc itemknn rp3beta ease neural blend),,$(call sp_bad,PL_MODELS,'$(m)' is not one of: pop title cooc itemknn rp3beta ease neural blend)))
+$(foreach m,$(PL_MODELS),$(if $(filter $(m),pop title cooc itemknn rp3beta ease als neural blend),,$(call sp_bad,PL_MODELS,'$(m)' is not one of: pop title cooc itemknn rp3beta ease als neural blend)))
 
 P := $(OUTDIR)/playlists
 # user values reach recipes through the environment only (Makefile, top)

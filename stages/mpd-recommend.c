@@ -45,7 +45,7 @@ static const char HELP[] =
 "                      played tracks, B = I - P diag(1/diag P),\n"
 "                      P = (X'X + L I)^-1, fitted when the stage starts\n"
 "                      (4 V^2 bytes, about V^3 flops: V = 8192 is 268 MB)\n"
-"  --lambda L        ease: the L2 weight (default 2000)\n"
+"  --lambda L        ease: the L2 weight (default 2000); als: (default 10)\n"
 "  --ease-tracks V   ease: the vocabulary (default 8192)\n"
 "  --alpha A         itemknn: 0..1 (default 0.7); rp3beta: > 0 (default 0.5);\n"
 "                    als: the confidence 1 + A of an observed cell (default 40)\n"
@@ -66,8 +66,9 @@ static const char HELP[] =
 "  --train FILE      training playlists stream (mpd-split -o, or mpd-ingest -o)\n"
 "  --names FILE      playlist catalogue (mpd-ingest --names): titles of the\n"
 "                    training playlists, for the title model\n"
-"  --weights FILE    the neural model (mpd-train -o), or the ALS model\n"
-"                    (mpd-train --model als -o)\n"
+"  --weights FILE    the neural model (mpd-train -o); the ALS factors or the\n"
+"                    EASE weights (mpd-train --model als|ease -o), which are\n"
+"                    then not fitted at start\n"
 "  --blend W         the neural share of the blend, 0..1 (default 0.2)\n"
 "  -n N              tracks per query (default 500, the challenge's count;\n"
 "                    20 in continue mode)\n"
@@ -244,7 +245,8 @@ static void run_batch(recommender *R) {
         cJSON_AddStringToObject(meta, "row_norm", o->row_norm ? "max" : "none");
     }
     if (o->model == M_EASE) {
-        cJSON_AddNumberToObject(meta, "lambda", o->lambda);
+        if (o->weights) cJSON_AddStringToObject(meta, "weights", o->weights);
+        cJSON_AddNumberToObject(meta, "lambda", R->ease.lambda);
         cJSON_AddNumberToObject(meta, "ease_tracks", (double)R->ease.V);
     }
     if (o->model == M_ALS) {
@@ -382,7 +384,10 @@ int main(int argc, char **argv) {
     }
     double t0 = cli_now();
     if (plm_build(&R.m, &train, titles, ntracks, err, sizeof err)) cli_die("%s", err);
-    if (o.model == M_EASE) {
+    if (o.model == M_EASE && o.weights) {
+        if (plm_ease_load(&R.ease, o.weights, "ease.B", R.m.ntracks, err, sizeof err)) cli_die("%s", err);
+        cli_warn("EASE weights over %d tracks read from %s", R.ease.V, o.weights);
+    } else if (o.model == M_EASE) {
         double t1 = cli_now();
         if (plm_ease_build(&R.ease, &R.m, (int32_t)o.ease_tracks, o.lambda, err, sizeof err)) cli_die("%s", err);
         cli_warn("EASE fitted over the %d most played tracks in %.2f s", R.ease.V, cli_now() - t1);
