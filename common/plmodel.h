@@ -120,7 +120,7 @@ int64_t plm_graph(plm_model *m, const plm_graph_opts *o, const char *title, cons
  * outside the vocabulary follow by popularity; no known seed: the title
  * model. */
 typedef struct {
-    int32_t V, ntracks;
+    int32_t V, ntracks, nscore;   /* nscore: the entries of score */
     double lambda;
     int32_t *col_of;        /* track -> vocabulary column, or -1 */
     int32_t *vocab;         /* column -> track */

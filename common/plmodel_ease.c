@@ -36,6 +36,7 @@ int plm_ease_alloc(plm_ease_model *e, int32_t ntracks, const int32_t *vocab, int
     e->vocab = malloc((size_t)V * sizeof *e->vocab);
     e->B = calloc((size_t)V * (size_t)V, sizeof *e->B);
     e->score = malloc((size_t)(ntracks ? ntracks : 1) * sizeof *e->score);
+    e->nscore = ntracks;
     e->vscore = malloc((size_t)V * sizeof *e->vscore);
     if (!e->col_of || !e->vocab || !e->B || !e->score || !e->vscore) {
         snprintf(err, errlen, "EASE: out of memory for a %d x %d matrix (%.1f GB; lower --ease-tracks)", V, V,
@@ -129,6 +130,11 @@ int64_t plm_ease(plm_ease_model *e, plm_model *m, const char *title, const int32
         known++;
     }
     if (!known) return plm_title(m, title, seeds, ns, out, n);
+    if (m->ntracks > e->nscore) {           /* a loaded model covers only up to its largest track */
+        float *sc = realloc(e->score, (size_t)m->ntracks * sizeof *sc);
+        if (!sc) return -1;
+        e->score = sc, e->nscore = m->ntracks;
+    }
     /* over every track: outside the vocabulary -inf, so those come after
      * it, by popularity (plm_top_dense's tie order) */
     for (int32_t t = 0; t < m->ntracks; t++) e->score[t] = -INFINITY;
