@@ -82,15 +82,21 @@ $(C)/index.ts: $(C)/library.ts
 # $(C)/library.lock (flock(1)); a second run waits for the first.
 cnn_locked = @mkdir -p $(C) && exec flock $(C)/library.lock $(MAKE) --no-print-directory
 cnn_need_file = @[ -n "$$FILE" ] || { echo "usage: make $@ FILE=path/to/song.mp3" >&2; exit 2; }; \
-  [ -f "$$FILE" ] || { echo "$@: $$FILE: no such file" >&2; exit 1; }
+  if [ -d "$$FILE" ]; then case $@ in add-song) echo "add-song: $$FILE is a folder: add-song takes one file; to search a folder of music, make it a library: make library MUSIC='<that folder>' (then make sounds-like FILE=...)" >&2; exit 1 ;; esac; \
+  elif [ ! -f "$$FILE" ]; then echo "$@: $$FILE: no such file" >&2; exit 1; fi
 
 sound-library: ; $(cnn_locked) cnn-sound-library
 cnn-sound-library: $(C)/index.ts
 
 # $(call cnn_song_vector,DIR): FILE's song vector into DIR/song.ts (DIR: this
-# run's own temporary folder)
-cnn_song_vector = set -f; $(BIN)/spectro -q $$CNN_SPECTRO_OPTS -o "$(1)/mel.ts" -- "$$FILE"; \
-  $(BIN)/slice $$CNN_SLICE_OPTS "$(1)/mel.ts" | $(BIN)/embed -m $(CNN_MODEL) --track-keys | $(BIN)/pool -o "$(1)/song.ts"
+# run's own temporary folder); FILE may be a folder (sounds-like): a vector
+# per audio file in it, keyed by its path
+cnn_song_vector = set -f; if [ -d "$$FILE" ]; then d=$$FILE; case $$d in -*) d=./$$d ;; esac; \
+    find "$$d" -type f \( -iname '*.ogg' -o -iname '*.flac' -o -iname '*.mp3' -o -iname '*.wav' -o -iname '*.opus' \) -print0 | \
+      LC_ALL=C sort -z > "$(1)/list"; [ -s "$(1)/list" ] || { echo "sounds-like: FILE=$$FILE: no audio file (ogg flac mp3 wav opus) in it" >&2; exit 1; }; \
+    $(BIN)/spectro -q -0 --key path $$CNN_SPECTRO_OPTS -o "$(1)/mel.ts" < "$(1)/list" || exit 1; \
+  else $(BIN)/spectro -q $$CNN_SPECTRO_OPTS -o "$(1)/mel.ts" -- "$$FILE" || exit 1; fi; \
+  $(BIN)/slice $$CNN_SLICE_OPTS "$(1)/mel.ts" | $(BIN)/embed -m $(CNN_MODEL) --track-keys | $(BIN)/pool -o "$(1)/song.ts" || exit 1
 cnn_tmpdir = tmp=$$(mktemp -d $(C)/tmp.XXXXXX); trap 'rm -rf "$$tmp"' EXIT
 
 # decode, embed and search, without retraining and without keeping the song

@@ -95,8 +95,9 @@ fails "embed: --shard is not for CNN models" 2 "train-mlp models" embed -m a.mod
 compgen -G "e.model.tmp*" >/dev/null && fail "no .tmp left behind" || pass "no .tmp left behind"
 
 # ---- make sounds-like / add-song on the shipped library and model ----
-# (the committed data/sound.model; the index is built in a scratch CNN_DIR)
-M="make --no-print-directory -s -C $ROOT OUT=${OUT:-build} SAN=${SAN:-0} CNN_DIR=$T/cnn"
+# (the committed data/sound.model; the index is built in a scratch CNN_DIR;
+# LIBRARY_DIR names no library, so sounds-like searches this index)
+M="make --no-print-directory -s -C $ROOT OUT=${OUT:-build} SAN=${SAN:-0} CNN_DIR=$T/cnn LIBRARY_DIR=$T/no-library"
 idx_sum() { sha256sum < "$T/cnn/index.ts"; }
 top1() { awk '$1 == "1" { print $NF }' "$T/.out"; }
 if $M sounds-like FILE="$ROOT/data/sounds/vibeace.ogg" > "$T/.out" 2> "$T/make.err"; then
@@ -147,6 +148,15 @@ if $M sounds-like FILE="$ROOT/data/sounds/vibeace.ogg" > "$T/.out" 2> "$T/make.e
   is "  the index is unchanged" "$(idx_sum)" "$before"
   is "  the first one's source is kept" "$(cat "$T/cnn/added/one.src")" "$T/one.ogg"
   fails "sounds-like: no FILE" 2 "usage: make sounds-like FILE=" $M sounds-like
+  # a folder: one answer per audio file in it, keyed by its path; add-song
+  # takes one file and says what to do with a folder
+  mkdir -p "$T/q dir/sub" "$T/empty dir"; cp "$ROOT/data/sounds/vibeace.ogg" "$T/q dir/a.ogg"; cp "$ROOT/data/sounds/brahms.ogg" "$T/q dir/sub/b.ogg"
+  $M sounds-like FILE="$T/q dir" CNN_K=2 > "$T/.out" 2>&1
+  is "sounds-like FILE=<a folder>: one answer per file" "$(grep -c '^Songs like' "$T/.out")" 2
+  is "  each file's copy first" "$(awk '$1 == "1" { print $NF }' "$T/.out" | LC_ALL=C sort | tr '\n' ' ')" "brahms vibeace "
+  fails "sounds-like FILE=<a folder with no audio>" 2 "sounds-like: FILE=.*empty dir: no audio file" $M sounds-like FILE="$T/empty dir"
+  fails "add-song FILE=<a folder>: refused, pointing at make library" 2 "add-song: .*q dir is a folder: .*make library MUSIC=" $M add-song FILE="$T/q dir"
+  is "  the index is unchanged" "$(idx_sum)" "$before"
   # a newer model: added songs are recomputed from their audio, not mixed in
   cp "$ROOT/data/sound.model" "$T/m.model"; cp "$ROOT/data/sound.model.inputs" "$T/m.model.inputs"
   touch -d '-1 hour' "$T/cnn/added/my song, 2.ts"
