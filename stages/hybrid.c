@@ -5,10 +5,10 @@
  * chooses the blend, and every song's neighbour list for other scorers. */
 #include "catalog.h"
 #include "cli.h"
-#include "csvin.h"
 #include "knn.h"
 #include "outfile.h"
 #include "playlists.h"
+#include "plmembers.h"
 #include "plmodel.h"
 #include "songsearch.h"
 #include "strmap.h"
@@ -43,8 +43,9 @@ static const char HELP[] =
 "  --mpd-tracks TSV    joined to --index keys by track id (its track_uri\n"
 "                      spotify:track:ID against the key ID); the join is\n"
 "                      reported on stderr\n"
-"  --exclude FILE      playlist ids (one a line) left out of the co-occurrences\n"
-"                      (another scorer's held-out playlists)\n"
+"  --exclude FILE      playlists left out of the co-occurrences (another\n"
+"                      scorer's held-out ones): one name a line, its first\n"
+"                      tab-separated field (members --heldout works as is)\n"
 "Options:\n"
 "  -k N                results (default 10)\n"
 "  --blend W           the playlists' share, 0..1 (default 0.5: chosen by\n"
@@ -69,8 +70,12 @@ static const char HELP[] =
 "Versions of the query and second versions of a song are left out\n"
 "(common/songversion.h).\n"
 "\n"
-"--eval: playlists are split by a hash of (seed, playlist id): 20% test,\n"
-"20% validation, the rest training.  The blend W is chosen among 0, 0.1, ...\n"
+"Playlists are named csv:PLAYLIST_ID and mpd:PID, as members names them.\n"
+"\n"
+"--eval: playlists are split by plmem_split_u(seed, name) (common/\n"
+"plmembers.h, the split of members and mpd-split): u < 0.2 test (the\n"
+"playlists members --holdout 0.2 holds out), 0.2 <= u < 0.4 validation\n"
+"(training playlists of members), the rest training.  The blend W is chosen among 0, 0.1, ...\n"
 "1 on the validation playlists (co-occurrences of the training ones), then\n"
 "test playlists are scored with the co-occurrences of training and\n"
 "validation playlists.  Hit rate@10: for each song of a held-out playlist\n"
@@ -159,7 +164,7 @@ static opts parse_opts(int argc, char **argv) {
 
 /* ---- loading ---- */
 
-typedef struct { int ct, cp; int64_t lines, kept; strmap pid; int64_t cap, n; int32_t *row; int64_t *pl; } pl_read;
+typedef struct { int64_t excl; strmap pid; int64_t cap, n; int32_t *row; int64_t *pl; } pl_read;
 
 static void add_pair(pl_read *p, const char *pid, int64_t row) {
     int64_t id = strmap_get(&p->pid, pid);
@@ -179,61 +184,11 @@ static void add_pair(pl_read *p, const char *pid, int64_t row) {
     p->pl[p->n++] = id;
 }
 
-/* the MPD playlists' tracks that join the index, as playlists "mpd:PID" */
-static void add_mpd(pl_read *p) {
-    char err[1024], pid[300];
-    pl_set m;
-    catalog tr;
-    if (pl_load(&m, A.o.mpd_pl, NULL, err, sizeof err)) cli_die("%s", err);
-    if (cat_load(&tr, A.o.mpd_tracks, err, sizeof err)) cli_die("%s", err);
-    int tc = cat_column(&tr, "track");
-    if (tc < 0) cli_die("%s: no 'track' column; give the --tracks file of mpd-ingest", A.o.mpd_tracks);
-    int64_t *row_of = malloc(sizeof *row_of * (size_t)(m.ntracks ? m.ntracks : 1)), joined = 0, rows = 0, jrows = 0, jpl = 0;
-    if (!row_of) cli_die("out of memory");
-    for (int32_t t = 0; t < m.ntracks; t++) row_of[t] = -1;
-    for (int64_t r = 0; r < tr.nrows; r++) {
-        long long t = strtoll(cat_cell(&tr, r, tc), NULL, 10);
-        const char *uri = cat_cell(&tr, r, 0);
-        if (t < 0 || t >= m.ntracks || strncmp(uri, "spotify:track:", 14)) continue;
-        if ((row_of[t] = strmap_get(&A.songs.keymap, uri + 14)) >= 0) joined++;
-    }
-    for (int64_t q = 0; q < m.n; q++) {
-        int64_t got = 0;
-        snprintf(pid, sizeof pid, "mpd:%s", pl_key(&m, q));
-        if (strmap_get(&A.excluded, pid) >= 0) continue;
-        for (int64_t i = 0; i < pl_len(&m, q); i++, rows++) {
-            int64_t r = row_of[pl_tracks(&m, q)[i]];
-            if (r < 0) continue;
-            add_pair(p, pid, r);
-            got++;
-        }
-        jrows += got;
-        jpl += got >= 2;
-    }
-    cli_warn("%s: %" PRId64 " of %" PRId64 " tracks join the index (%" PRId64 " of %" PRId64 " playlist rows); "
-             "%" PRId64 " of %" PRId64 " playlists hold 2 or more joined songs",
-             A.o.mpd_pl, joined, tr.nrows, jrows, rows, jpl, m.n);
-    free(row_of);
-    cat_free(&tr);
-    pl_free(&m);
-}
-
-static int on_pl_row(void *ctx, const csvin_row *r) {
+/* one joined entry of common/plmembers.h's reader, unless its playlist is excluded */
+static int on_entry(void *ctx, const char *pid, int64_t row) {
     pl_read *p = ctx;
-    if (r->index == 0) {
-        for (int i = 0; i < r->nfields; i++) {
-            if (r->field[i] && !strcmp(r->field[i], "track_id")) p->ct = i;
-            if (r->field[i] && !strcmp(r->field[i], "playlist_id")) p->cp = i;
-        }
-        if (p->ct < 0 || p->cp < 0) return 2;
-        return 0;
-    }
-    p->lines++;
-    if (r->nfields <= p->ct || r->nfields <= p->cp || !r->field[p->cp][0]) return 0;
-    int64_t row = strmap_get(&A.songs.keymap, r->field[p->ct]);
-    if (row < 0 || strmap_get(&A.excluded, r->field[p->cp]) >= 0) return 0;
-    add_pair(p, r->field[p->cp], row);
-    p->kept++;
+    if (strmap_get(&A.excluded, pid) >= 0) { p->excl++; return 0; }
+    add_pair(p, pid, row);
     return 0;
 }
 
@@ -248,22 +203,27 @@ static void load_playlists(void) {
         size_t cap = 0;
         ssize_t len;
         while ((len = getline(&line, &cap, f)) > 0) {
-            while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-            if (len && strmap_put(&A.excluded, line, 1) == -2) cli_die("out of memory");
+            line[strcspn(line, "\t\r\n")] = 0;         /* the first field: members --heldout works as is */
+            if (*line && strcmp(line, "playlist") && strmap_put(&A.excluded, line, 1) == -2) cli_die("out of memory");
         }
         free(line);
         fclose(f);
     }
-    pl_read p = {.ct = -1, .cp = -1};
+    pl_read p = {0};
+    plmem_stats st;
     strmap_init(&p.pid);
-    csvin *c = csvin_open(A.o.playlists, ',', err, sizeof err);
-    if (!c) cli_die("%s", err);
-    int rc = csvin_each(c, on_pl_row, &p);
-    if (rc < 0) cli_die("%s", csvin_error(c));
-    if (rc == 2) cli_die("%s:1: no track_id and playlist_id columns; give a CSV like spotify_songs.csv", A.o.playlists);
-    csvin_close(c);
-    cli_warn("%s: %" PRId64 " lines, %" PRId64 " in the index, %" PRId64 " playlists", A.o.playlists, p.lines, p.kept, A.npl);
-    if (A.o.mpd_pl) add_mpd(&p);
+    if (plmem_read_csv(A.o.playlists, "playlist_id", "track_id", "csv:", &A.songs.keymap, A.tab.nrows, on_entry, &p, &st,
+                       err, sizeof err))
+        cli_die("%s", err);
+    cli_warn("%s: %" PRId64 " lines, %" PRId64 " in the index, %" PRId64 " playlists", A.o.playlists, st.rows, st.joined, A.npl);
+    if (A.o.mpd_pl) {
+        int64_t before = A.npl;
+        if (plmem_read_mpd(A.o.mpd_pl, A.o.mpd_tracks, "mpd:", &A.songs.keymap, A.tab.nrows, on_entry, &p, &st, err, sizeof err))
+            cli_die("%s", err);
+        cli_warn("%s: %" PRId64 " of %" PRId64 " playlist rows (%.1f%%) join the index by track id, %" PRId64 " distinct songs, "
+                 "%" PRId64 " playlists", A.o.mpd_pl, st.joined, st.rows, st.rows ? 100.0 * st.joined / st.rows : 0, st.distinct, A.npl - before);
+    }
+    if (A.o.exclude) cli_warn("%s: %" PRId64 " entries of excluded playlists left out", A.o.exclude, p.excl);
     strmap_free(&p.pid);
     A.pl_off = calloc((size_t)A.npl + 1, sizeof *A.pl_off);
     A.pl_rows = malloc(sizeof *A.pl_rows * (size_t)(p.n ? p.n : 1));
@@ -462,18 +422,11 @@ static pl_set playlists_as_set(void) {
 
 /* ---- --eval ---- */
 
-static uint64_t mix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-}
-
-/* 0 train, 1 validation, 2 test */
+/* 0 train, 1 validation, 2 test: the split of members and mpd-split
+ * (common/plmembers.h), so that --eval tests the playlists members holds out
+ * with --holdout 0.2 and validates on training playlists only */
 static int part_of(int64_t p) {
-    uint64_t h = mix64(A.o.seed);
-    for (const char *c = A.pl_ids[p]; *c; c++) h = mix64(h ^ (unsigned char)*c);
-    double u = (double)(h >> 11) / 9007199254740992.0;
+    double u = plmem_split_u(A.o.seed, A.pl_ids[p]);
     return u < 0.2 ? 2 : u < 0.4 ? 1 : 0;
 }
 
