@@ -81,15 +81,19 @@ features: $(F)/songs.norm.ts $(F)/artists.norm.ts
 neighbours: $(F)/neighbours.tsv
 
 recommend: $(F)/songs.norm.ts $(F)/songs.tsv $(F)/artists.norm.ts $(BIN)/knn
-	@if [ "$$STYLE" != raw ]; then exec $(MAKE) --no-print-directory recommend-learned; fi; \
+	@if [ "$$STYLE" = hybrid ]; then \
+	  if [ -n "$$ARTIST" ]; then echo "songpipe: STYLE=hybrid answers SONG= or PLAYLIST=, not ARTIST= (playlists hold songs); drop STYLE for artists" >&2; exit 2; fi; \
+	  exec $(MAKE) --no-print-directory hybrid; fi; \
+	if [ "$$STYLE" != raw ]; then exec $(MAKE) --no-print-directory recommend-learned; fi; \
 	if [ -n "$$SONG" ]; then $(BIN)/knn $(KNN_OPTS) --$$FORMAT --song "$$SONG"; \
 	elif [ -n "$$ARTIST" ]; then $(BIN)/knn $(KNN_OPTS) --$$FORMAT --artist "$$ARTIST" --artists $(F)/artists.norm.ts; \
 	elif [ -n "$$PLAYLIST" ]; then $(BIN)/knn $(KNN_OPTS) --$$FORMAT --playlist "$$PLAYLIST"; \
 	else echo "usage: make recommend SONG='title' | ARTIST='name' | PLAYLIST='title; title; ...'  [K=10 METRIC=cosine FORMAT=text|tsv|json FIRST=1]" >&2; exit 2; fi
 
-# hybrid answers: co-occurrence in SONGS_CSV's playlists (playlist_id)
+# hybrid answers (also `make recommend STYLE=hybrid`): co-occurrence in
+# SONGS_CSV's playlists (playlist_id), and with HYBRID_MPD=1 the MPD's,
 # blended with the feature neighbours; a song in no playlist gets the
-# feature neighbours.  eval-hybrid: hit rate@10 on held-out playlists;
+# feature neighbours; each result says its source (playlists, features).  eval-hybrid: hit rate@10 on held-out playlists;
 # hybrid-neighbours: every song's 10 neighbours (query rank id score source)
 ifeq ($(HYBRID_MPD),1)
 HYBRID_IN = $(F)/songs.norm.ts $(F)/songs.tsv $(IN)/SONGS_CSV.path $(BIN)/hybrid $(OUTDIR)/playlists/playlists.ts $(OUTDIR)/playlists/tracks.tsv

@@ -20,7 +20,8 @@
 #include <string.h>
 
 static const char HELP[] =
-"Usage: hybrid --index SONGS.ts --catalog SONGS.tsv --playlists SONGS.csv [options] QUERY\n"
+"Usage: hybrid --index SONGS.ts --catalog SONGS.tsv --playlists SONGS.csv\n"
+"              [--mpd-playlists P.ts --mpd-tracks T.tsv] [options] QUERY\n"
 "Songs like a song from its playlists and its features, blended.\n"
 "\n"
 "QUERY (one):\n"
@@ -38,7 +39,7 @@ static const char HELP[] =
 "  --catalog FILE      their catalogue (csv-clean --catalog)\n"
 "  --playlists CSV     playlists: a CSV with columns track_id and playlist_id,\n"
 "                      one line per (song, playlist); songs not in --index are\n"
-"                      skipped\n"
+"                      skipped (this and/or --mpd-playlists)\n"
 "  --mpd-playlists TS  more playlists: an mpd-ingest stream (-o), its tracks\n"
 "  --mpd-tracks TSV    joined to --index keys by track id (its track_uri\n"
 "                      spotify:track:ID against the key ID); the join is\n"
@@ -55,6 +56,7 @@ static const char HELP[] =
 "                      title artist source reason; JSON lines: query, rank,\n"
 "                      id, title, artist, score, source, reason\n"
 "  --seed S            --eval: the split's seed (default 1)\n"
+"  --holdout F         --eval: the test share (default 0.2, below)\n"
 "  --threads N         search threads (default 2)\n"
 "  -o FILE             output file (FILE.tmp.* renamed on success)\n"
 "  -h, --help          this help;  -V, --version\n"
@@ -73,9 +75,10 @@ static const char HELP[] =
 "Playlists are named csv:PLAYLIST_ID and mpd:PID, as members names them.\n"
 "\n"
 "--eval: playlists are split by plmem_split_u(seed, name) (common/\n"
-"plmembers.h, the split of members and mpd-split): u < 0.2 test (the\n"
-"playlists members --holdout 0.2 holds out), 0.2 <= u < 0.4 validation\n"
-"(training playlists of members), the rest training.  The blend W is chosen among 0, 0.1, ...\n"
+"plmembers.h, the split of members and mpd-split): u < F test (F =\n"
+"--holdout: the playlists members --holdout F holds out with the same\n"
+"--seed), F <= u < F + (1 - F) / 4 validation (a quarter of members'\n"
+"training playlists; 0.2 .. 0.4 by default), the rest training.  The blend W is chosen among 0, 0.1, ...\n"
 "1 on the validation playlists (co-occurrences of the training ones), then\n"
 "test playlists are scored with the co-occurrences of training and\n"
 "validation playlists.  Hit rate@10: for each song of a held-out playlist\n"
@@ -89,7 +92,7 @@ static const char HELP[] =
 typedef struct {
     const char *index, *catalog, *playlists, *exclude, *song, *output, *mpd_pl, *mpd_tracks;
     int k, first, fmt, eval, all, threads, seeds;
-    double blend;
+    double blend, holdout;
     unsigned long seed;
 } opts;
 
@@ -120,14 +123,14 @@ static struct {
 
 static opts parse_opts(int argc, char **argv) {
     enum { O_INDEX = 256, O_CAT, O_PL, O_EXCL, O_SONG, O_EVAL, O_ALL, O_BLEND, O_FIRST, O_TEXT, O_TSV, O_JSON,
-           O_SEED, O_THREADS, O_MPD_PL, O_MPD_TR, O_PLAYLIST };
+           O_SEED, O_THREADS, O_MPD_PL, O_MPD_TR, O_PLAYLIST, O_HOLDOUT };
     static const struct option lo[] = {
         {"index", 1, 0, O_INDEX}, {"catalog", 1, 0, O_CAT}, {"playlists", 1, 0, O_PL}, {"exclude", 1, 0, O_EXCL},
         {"song", 1, 0, O_SONG}, {"eval", 0, 0, O_EVAL}, {"all", 0, 0, O_ALL}, {"blend", 1, 0, O_BLEND},
         {"first", 0, 0, O_FIRST}, {"text", 0, 0, O_TEXT}, {"tsv", 0, 0, O_TSV}, {"json", 0, 0, O_JSON},
         {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS}, {"mpd-playlists", 1, 0, O_MPD_PL},
-        {"mpd-tracks", 1, 0, O_MPD_TR}, {"playlist", 1, 0, O_PLAYLIST}, {0, 0, 0, 0}};
-    opts o = {.k = 10, .blend = 0.5, .seed = 1, .threads = 2};
+        {"mpd-tracks", 1, 0, O_MPD_TR}, {"playlist", 1, 0, O_PLAYLIST}, {"holdout", 1, 0, O_HOLDOUT}, {0, 0, 0, 0}};
+    opts o = {.k = 10, .blend = 0.5, .seed = 1, .threads = 2, .holdout = 0.2};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":k:o:", lo, NULL)) != -1) {
@@ -147,6 +150,7 @@ static opts parse_opts(int argc, char **argv) {
         case O_TEXT: o.fmt = F_TEXT; break;
         case O_TSV: o.fmt = F_TSV; break;
         case O_JSON: o.fmt = F_JSON; break;
+        case O_HOLDOUT: o.holdout = cli_double("--holdout", optarg, 0.01, 0.9); break;
         case O_SEED: o.seed = (unsigned long)cli_long("--seed", optarg, 0, 1L << 30); break;
         case O_THREADS: o.threads = (int)cli_long("--threads", optarg, 1, 64); break;
         case 'k': o.k = (int)cli_long("-k", optarg, 1, 1000); break;
@@ -156,7 +160,8 @@ static opts parse_opts(int argc, char **argv) {
         }
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
-    if (!o.index || !o.catalog || !o.playlists) cli_usage("--index, --catalog and --playlists are required");
+    if (!o.index || !o.catalog) cli_usage("--index and --catalog are required");
+    if (!o.playlists && !o.mpd_pl) cli_usage("give playlists: --playlists SONGS.csv and/or --mpd-playlists P.ts --mpd-tracks T.tsv");
     if (!!o.song + o.eval + o.all != 1) cli_usage("give one query: --song TEXT, --playlist 'A;B', --eval or --all");
     if (!o.mpd_pl != !o.mpd_tracks) cli_usage("--mpd-playlists and --mpd-tracks go together");
     return o;
@@ -212,10 +217,12 @@ static void load_playlists(void) {
     pl_read p = {0};
     plmem_stats st;
     strmap_init(&p.pid);
-    if (plmem_read_csv(A.o.playlists, "playlist_id", "track_id", "csv:", &A.songs.keymap, A.tab.nrows, on_entry, &p, &st,
-                       err, sizeof err))
-        cli_die("%s", err);
-    cli_warn("%s: %" PRId64 " lines, %" PRId64 " in the index, %" PRId64 " playlists", A.o.playlists, st.rows, st.joined, A.npl);
+    if (A.o.playlists) {
+        if (plmem_read_csv(A.o.playlists, "playlist_id", "track_id", "csv:", &A.songs.keymap, A.tab.nrows, on_entry, &p, &st,
+                           err, sizeof err))
+            cli_die("%s", err);
+        cli_warn("%s: %" PRId64 " lines, %" PRId64 " in the index, %" PRId64 " playlists", A.o.playlists, st.rows, st.joined, A.npl);
+    }
     if (A.o.mpd_pl) {
         int64_t before = A.npl;
         if (plmem_read_mpd(A.o.mpd_pl, A.o.mpd_tracks, "mpd:", &A.songs.keymap, A.tab.nrows, on_entry, &p, &st, err, sizeof err))
@@ -426,8 +433,8 @@ static pl_set playlists_as_set(void) {
  * (common/plmembers.h), so that --eval tests the playlists members holds out
  * with --holdout 0.2 and validates on training playlists only */
 static int part_of(int64_t p) {
-    double u = plmem_split_u(A.o.seed, A.pl_ids[p]);
-    return u < 0.2 ? 2 : u < 0.4 ? 1 : 0;
+    double u = plmem_split_u(A.o.seed, A.pl_ids[p]), f = A.o.holdout;
+    return u < f ? 2 : u < f + (1 - f) / 4 ? 1 : 0;
 }
 
 /* hit rate@10 over the songs of the playlists of part `part`, for each of
