@@ -20,12 +20,13 @@ FIRST       ?= 0
 # text (a table), tsv or json (JSON lines: query, rank, id, title, artist,
 # score, source, reason) for recommend, recommend-learned and continue
 FORMAT      ?= text
-# hybrid: the playlists' share of the blend (hybrid --help; chosen by
-# `make eval-hybrid` on validation playlists of SONGS_CSV's playlist_id)
-HYBRID_BLEND ?= 0.5
 # 1: add the MPD playlists of MPD_DIR (playlists.mk), joined by track id
-# (0.9 was chosen with them: README.md, Hybrid answers)
 HYBRID_MPD ?= 0
+# hybrid: the playlists' share of the blend (hybrid --help), chosen by
+# `make eval-hybrid` on validation playlists (training ones, never the test
+# split): 0.4 with SONGS_CSV's playlist_id alone, 0.8 with the MPD too
+# (README.md, Hybrid answers)
+HYBRID_BLEND ?= $(if $(filter 1,$(HYBRID_MPD)),0.8,0.4)
 # empty: artist profiles are the mean features of each artist's songs in
 # SONGS_CSV; set to data_by_artist.csv (artists,<features>...) to use it.
 ARTISTS_CSV ?=
