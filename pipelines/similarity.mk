@@ -2,6 +2,7 @@
 # features trained so that songs that share real playlists are near, and the
 # evaluation of every similarity method on held-out playlists.
 #   make recommend SONG='title - artist' STYLE=supervised [K=10]
+#   make recommend SONG='title - artist' STYLE=hybrid [HYBRID_MPD=1]  (features.mk)
 #   make eval-similarity      the table of pipelines/similarity.md
 # Playlists: the playlist_id column of SONGS_CSV (csv) and the MPD slices in
 # MPD_DIR (mpd; ingested by playlists.mk and joined by track id), both by
@@ -14,10 +15,11 @@
 # --pairs; loss chosen on validation playlists, pipelines/similarity.md).
 # Rows of the table (SIM_ROWS): random, raw-minmax, raw (z-score),
 # artist-profile (z-score + the artist's mean profile, untrained), the
-# learned.mk styles, supervised.  A row R is scored from the neighbour list
-# $(L)/R.neighbours.tsv (knn --self --tsv lines: query rank neighbour ...),
-# so another method joins the table by a rule that writes that file and its
-# name in SIM_ROWS (e.g. hybrid).
+# learned.mk styles, supervised, hybrid (co-occurrences of the training
+# playlists + SIM_HYBRID_CONTENT's neighbours).  A row R is scored from the
+# neighbour list $(L)/R.neighbours.tsv (knn --self --tsv lines: query rank
+# neighbour ...), so another method joins the table by a rule that writes
+# that file and its name in SIM_ROWS.
 SIM_PLAYLISTS ?= csv mpd
 SIM_HOLDOUT   ?= 0.2
 SIM_SEED      ?= 1
