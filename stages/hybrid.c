@@ -49,8 +49,9 @@ static const char HELP[] =
 "                      tab-separated field (members --heldout works as is)\n"
 "Options:\n"
 "  -k N                results (default 10)\n"
-"  --blend W           the playlists' share, 0..1 (default 0.5: chosen by\n"
-"                      --eval on validation playlists, README.md)\n"
+"  --blend W           the playlists' share, 0..1 (default 0.5; choose it with\n"
+"                      --eval: 0.4 for spotify_songs.csv, 0.8 with the MPD,\n"
+"                      make's HYBRID_BLEND defaults, README.md)\n"
 "  --first             an ambiguous name takes the most popular original\n"
 "  --text|--tsv|--json output (default text); TSV: query_key rank id score\n"
 "                      title artist source reason; JSON lines: query, rank,\n"
@@ -78,12 +79,13 @@ static const char HELP[] =
 "plmembers.h, the split of members and mpd-split): u < F test (F =\n"
 "--holdout: the playlists members --holdout F holds out with the same\n"
 "--seed), F <= u < F + (1 - F) / 4 validation (a quarter of members'\n"
-"training playlists; 0.2 .. 0.4 by default), the rest training.  The blend W is chosen among 0, 0.1, ...\n"
-"1 on the validation playlists (co-occurrences of the training ones), then\n"
-"test playlists are scored with the co-occurrences of training and\n"
-"validation playlists.  Hit rate@10: for each song of a held-out playlist\n"
-"in the index, its 10 results (its own versions removed); a hit when one of\n"
-"them is another song of that playlist; averaged over (playlist, song).\n"
+"training playlists; 0.2 .. 0.4 by default), the rest training.  The blend\n"
+"W is chosen among 0, 0.1, ... 1 on the validation playlists (co-occurrences\n"
+"of the training ones), then the test playlists are scored with the\n"
+"co-occurrences of training and validation playlists.  Hit rate@10: for\n"
+"each song of a held-out playlist in the index, its 10 results (its own\n"
+"versions removed); a hit when one of them is another song of that\n"
+"playlist; averaged over (playlist, song).\n"
 "Memory: the index (as exact search needs it), the playlists and their\n"
 "co-occurrence pairs (the algorithm needs the item graph whole).\n";
 
@@ -431,7 +433,7 @@ static pl_set playlists_as_set(void) {
 
 /* 0 train, 1 validation, 2 test: the split of members and mpd-split
  * (common/plmembers.h), so that --eval tests the playlists members holds out
- * with --holdout 0.2 and validates on training playlists only */
+ * with the same --holdout and --seed, and validates on training ones only */
 static int part_of(int64_t p) {
     double u = plmem_split_u(A.o.seed, A.pl_ids[p]), f = A.o.holdout;
     return u < f ? 2 : u < f + (1 - f) / 4 ? 1 : 0;
