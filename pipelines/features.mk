@@ -20,12 +20,13 @@ FIRST       ?= 0
 # text (a table), tsv or json (JSON lines: query, rank, id, title, artist,
 # score, source, reason) for recommend, recommend-learned and continue
 FORMAT      ?= text
-# hybrid: the playlists' share of the blend (hybrid --help; chosen by
-# `make eval-hybrid` on validation playlists of SONGS_CSV's playlist_id)
-HYBRID_BLEND ?= 0.5
 # 1: add the MPD playlists of MPD_DIR (playlists.mk), joined by track id
-# (0.9 was chosen with them: README.md, Hybrid answers)
 HYBRID_MPD ?= 0
+# hybrid: the playlists' share of the blend (hybrid --help), chosen by
+# `make eval-hybrid` on validation playlists (training ones, never the test
+# split): 0.4 with SONGS_CSV's playlist_id alone, 0.8 with the MPD too
+# (README.md, Hybrid answers)
+HYBRID_BLEND ?= $(if $(filter 1,$(HYBRID_MPD)),0.8,0.4)
 # empty: artist profiles are the mean features of each artist's songs in
 # SONGS_CSV; set to data_by_artist.csv (artists,<features>...) to use it.
 ARTISTS_CSV ?=
@@ -81,15 +82,19 @@ features: $(F)/songs.norm.ts $(F)/artists.norm.ts
 neighbours: $(F)/neighbours.tsv
 
 recommend: $(F)/songs.norm.ts $(F)/songs.tsv $(F)/artists.norm.ts $(BIN)/knn
-	@if [ "$$STYLE" != raw ]; then exec $(MAKE) --no-print-directory recommend-learned; fi; \
+	@if [ "$$STYLE" = hybrid ]; then \
+	  if [ -n "$$ARTIST" ]; then echo "songpipe: STYLE=hybrid answers SONG= or PLAYLIST=, not ARTIST= (playlists hold songs); drop STYLE for artists" >&2; exit 2; fi; \
+	  exec $(MAKE) --no-print-directory hybrid; fi; \
+	if [ "$$STYLE" != raw ]; then exec $(MAKE) --no-print-directory recommend-learned; fi; \
 	if [ -n "$$SONG" ]; then $(BIN)/knn $(KNN_OPTS) --$$FORMAT --song "$$SONG"; \
 	elif [ -n "$$ARTIST" ]; then $(BIN)/knn $(KNN_OPTS) --$$FORMAT --artist "$$ARTIST" --artists $(F)/artists.norm.ts; \
 	elif [ -n "$$PLAYLIST" ]; then $(BIN)/knn $(KNN_OPTS) --$$FORMAT --playlist "$$PLAYLIST"; \
 	else echo "usage: make recommend SONG='title' | ARTIST='name' | PLAYLIST='title; title; ...'  [K=10 METRIC=cosine FORMAT=text|tsv|json FIRST=1]" >&2; exit 2; fi
 
-# hybrid answers: co-occurrence in SONGS_CSV's playlists (playlist_id)
+# hybrid answers (also `make recommend STYLE=hybrid`): co-occurrence in
+# SONGS_CSV's playlists (playlist_id), and with HYBRID_MPD=1 the MPD's,
 # blended with the feature neighbours; a song in no playlist gets the
-# feature neighbours.  eval-hybrid: hit rate@10 on held-out playlists;
+# feature neighbours; each result says its source (playlists, features).  eval-hybrid: hit rate@10 on held-out playlists;
 # hybrid-neighbours: every song's 10 neighbours (query rank id score source)
 ifeq ($(HYBRID_MPD),1)
 HYBRID_IN = $(F)/songs.norm.ts $(F)/songs.tsv $(IN)/SONGS_CSV.path $(BIN)/hybrid $(OUTDIR)/playlists/playlists.ts $(OUTDIR)/playlists/tracks.tsv

@@ -33,7 +33,7 @@ AE_NARROW_LAYER ?= dense.1
 CATAE_OPTS     ?= --optim adam --lr 1e-3 --batch 256 --epochs 100 --patience 3
 CATAE_DIMS     ?= track_artist:16 playlist_genre:4 playlist_subgenre:8
 LEARNED_STYLES := predictor autoencoder autoencoder-narrow catae catae-nogenre raw
-$(call sp_need_enum,STYLE,$(LEARNED_STYLES) supervised)
+$(call sp_need_enum,STYLE,$(LEARNED_STYLES) supervised hybrid)
 $(call sp_need_enum,LEARN_METRIC,cosine euclidean dot mad)
 $(call sp_need_uint,LEARN_SEED)
 

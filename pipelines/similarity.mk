@@ -2,6 +2,7 @@
 # features trained so that songs that share real playlists are near, and the
 # evaluation of every similarity method on held-out playlists.
 #   make recommend SONG='title - artist' STYLE=supervised [K=10]
+#   make recommend SONG='title - artist' STYLE=hybrid [HYBRID_MPD=1]  (features.mk)
 #   make eval-similarity      the table of pipelines/similarity.md
 # Playlists: the playlist_id column of SONGS_CSV (csv) and the MPD slices in
 # MPD_DIR (mpd; ingested by playlists.mk and joined by track id), both by
@@ -14,24 +15,29 @@
 # --pairs; loss chosen on validation playlists, pipelines/similarity.md).
 # Rows of the table (SIM_ROWS): random, raw-minmax, raw (z-score),
 # artist-profile (z-score + the artist's mean profile, untrained), the
-# learned.mk styles, supervised.  A row R is scored from the neighbour list
-# $(L)/R.neighbours.tsv (knn --self --tsv lines: query rank neighbour ...),
-# so another method joins the table by a rule that writes that file and its
-# name in SIM_ROWS (e.g. hybrid).
+# learned.mk styles, supervised, hybrid (co-occurrences of the training
+# playlists + SIM_HYBRID_CONTENT's neighbours).  A row R is scored from the
+# neighbour list $(L)/R.neighbours.tsv (knn --self --tsv lines: query rank
+# neighbour ...), so another method joins the table by a rule that writes
+# that file and its name in SIM_ROWS.
 SIM_PLAYLISTS ?= csv mpd
 SIM_HOLDOUT   ?= 0.2
 SIM_SEED      ?= 1
-SIM_ROWS      ?= random raw-minmax raw artist-profile predictor autoencoder catae-nogenre supervised
+SIM_ROWS      ?= random raw-minmax raw artist-profile predictor autoencoder catae-nogenre supervised hybrid
+# the hybrid row's content side: a row whose embedding $(L)/NAME.emb.ts it
+# blends with the co-occurrences of the training playlists
+SIM_HYBRID_CONTENT ?= raw
 SUP_OPTS      ?= --layers 256,64 --act relu --loss infonce --temperature 0.1 --optim adam --lr 1e-3 --batch 256 --epochs 100 --patience 3
 $(call sp_need_uint,SIM_SEED)
 $(call sp_need_number,SIM_HOLDOUT)
 $(if $(SIM_PLAYLISTS),,$(call sp_bad,SIM_PLAYLISTS,empty))
 $(foreach s,$(SIM_PLAYLISTS),$(if $(filter $(s),csv mpd),,$(call sp_bad,SIM_PLAYLISTS,'$(s)' is not one of: csv mpd)))
 $(if $(SIM_ROWS),,$(call sp_bad,SIM_ROWS,empty))
+$(call sp_need_enum,SIM_HYBRID_CONTENT,raw raw-minmax artist-profile predictor autoencoder catae-nogenre supervised)
 $(foreach s,$(SIM_ROWS),$(if $(call sp_strip,$(s),$(sp_pathchars)),$(call sp_bad,SIM_ROWS,'$(s)' is not a row name)))
 
 SIM_MPD := $(OUTDIR)/playlists
-export SIM_PLAYLISTS SIM_HOLDOUT SIM_SEED SUP_OPTS
+export SIM_PLAYLISTS SIM_HOLDOUT SIM_SEED SUP_OPTS SIM_HYBRID_CONTENT
 
 $(L)/members.cfg: FORCE ; @printf '%s\n' "$$SIM_PLAYLISTS $$SIM_HOLDOUT $$SIM_SEED" | $(sp_stamp)
 $(L)/supervised.cfg: FORCE ; @printf '%s\n' "$$SUP_OPTS $$LEARN_SEED" | $(sp_stamp)
@@ -57,6 +63,25 @@ $(L)/supervised.model: $(L)/artist-profile.emb.ts $(L)/members.ts $(L)/supervise
 	  --history $(L)/supervised.history.ts -o $@ $(L)/artist-profile.emb.ts
 $(L)/supervised.emb.ts: $(L)/supervised.model $(L)/artist-profile.emb.ts $(BIN)/embed
 	$(BIN)/embed -m $< --layer output -o $@ $(L)/artist-profile.emb.ts
+
+# hybrid: co-occurrences of the training playlists (members' held-out ones
+# excluded) blended with the content neighbours of SIM_HYBRID_CONTENT; the
+# blend is chosen by hybrid --eval on validation playlists, a quarter of the
+# training playlists (the test playlists of --eval are members' held-out
+# ones: same split, seed and share), never on the held-out ones
+SIM_HYBRID_PL = $(if $(filter csv,$(SIM_PLAYLISTS)),--playlists "$$SONGS_CSV") \
+  $(if $(filter mpd,$(SIM_PLAYLISTS)),--mpd-playlists $(SIM_MPD)/playlists.ts --mpd-tracks $(SIM_MPD)/tracks.tsv)
+SIM_HYBRID_IN = $(L)/$(SIM_HYBRID_CONTENT).emb.ts $(L)/songs.tsv $(IN)/SONGS_CSV.path $(L)/members.cfg $(L)/hybrid.cfg $(BIN)/hybrid \
+  $(if $(filter mpd,$(SIM_PLAYLISTS)),$(SIM_MPD)/playlists.ts $(SIM_MPD)/tracks.tsv)
+$(L)/hybrid.cfg: FORCE ; @printf '%s\n' "$$SIM_HYBRID_CONTENT" | $(sp_stamp)
+$(L)/hybrid.eval.txt: $(SIM_HYBRID_IN)
+	$(BIN)/hybrid --eval --index $(L)/$(SIM_HYBRID_CONTENT).emb.ts --catalog $(L)/songs.tsv $(SIM_HYBRID_PL) \
+	  --seed "$$SIM_SEED" --holdout "$$SIM_HOLDOUT" -o $@
+$(L)/hybrid.neighbours.tsv: $(L)/hybrid.eval.txt $(L)/heldout.tsv $(SIM_HYBRID_IN)
+	w=$$(awk '/<- chosen/ { sub(/^W=/, "", $$1); print $$1 }' $(L)/hybrid.eval.txt); \
+	[ -n "$$w" ] || { echo "$(L)/hybrid.eval.txt: no chosen blend; remove it and run again" >&2; exit 1; }; \
+	$(BIN)/hybrid --all -k 10 --blend "$$w" --exclude $(L)/heldout.tsv --index $(L)/$(SIM_HYBRID_CONTENT).emb.ts \
+	  --catalog $(L)/songs.tsv $(SIM_HYBRID_PL) -o $@
 
 # one row of the table per method
 $(L)/%.simeval.tsv: $(L)/%.neighbours.tsv $(L)/songs.tsv $(L)/heldout.tsv pipelines/simeval.awk

@@ -5,10 +5,10 @@
  * chooses the blend, and every song's neighbour list for other scorers. */
 #include "catalog.h"
 #include "cli.h"
-#include "csvin.h"
 #include "knn.h"
 #include "outfile.h"
 #include "playlists.h"
+#include "plmembers.h"
 #include "plmodel.h"
 #include "songsearch.h"
 #include "strmap.h"
@@ -20,7 +20,8 @@
 #include <string.h>
 
 static const char HELP[] =
-"Usage: hybrid --index SONGS.ts --catalog SONGS.tsv --playlists SONGS.csv [options] QUERY\n"
+"Usage: hybrid --index SONGS.ts --catalog SONGS.tsv --playlists SONGS.csv\n"
+"              [--mpd-playlists P.ts --mpd-tracks T.tsv] [options] QUERY\n"
 "Songs like a song from its playlists and its features, blended.\n"
 "\n"
 "QUERY (one):\n"
@@ -38,22 +39,25 @@ static const char HELP[] =
 "  --catalog FILE      their catalogue (csv-clean --catalog)\n"
 "  --playlists CSV     playlists: a CSV with columns track_id and playlist_id,\n"
 "                      one line per (song, playlist); songs not in --index are\n"
-"                      skipped\n"
+"                      skipped (this and/or --mpd-playlists)\n"
 "  --mpd-playlists TS  more playlists: an mpd-ingest stream (-o), its tracks\n"
 "  --mpd-tracks TSV    joined to --index keys by track id (its track_uri\n"
 "                      spotify:track:ID against the key ID); the join is\n"
 "                      reported on stderr\n"
-"  --exclude FILE      playlist ids (one a line) left out of the co-occurrences\n"
-"                      (another scorer's held-out playlists)\n"
+"  --exclude FILE      playlists left out of the co-occurrences (another\n"
+"                      scorer's held-out ones): one name a line, its first\n"
+"                      tab-separated field (members --heldout works as is)\n"
 "Options:\n"
 "  -k N                results (default 10)\n"
-"  --blend W           the playlists' share, 0..1 (default 0.5: chosen by\n"
-"                      --eval on validation playlists, README.md)\n"
+"  --blend W           the playlists' share, 0..1 (default 0.5; choose it with\n"
+"                      --eval: 0.4 for spotify_songs.csv, 0.8 with the MPD,\n"
+"                      make's HYBRID_BLEND defaults, README.md)\n"
 "  --first             an ambiguous name takes the most popular original\n"
 "  --text|--tsv|--json output (default text); TSV: query_key rank id score\n"
 "                      title artist source reason; JSON lines: query, rank,\n"
 "                      id, title, artist, score, source, reason\n"
 "  --seed S            --eval: the split's seed (default 1)\n"
+"  --holdout F         --eval: the test share (default 0.2, below)\n"
 "  --threads N         search threads (default 2)\n"
 "  -o FILE             output file (FILE.tmp.* renamed on success)\n"
 "  -h, --help          this help;  -V, --version\n"
@@ -69,13 +73,19 @@ static const char HELP[] =
 "Versions of the query and second versions of a song are left out\n"
 "(common/songversion.h).\n"
 "\n"
-"--eval: playlists are split by a hash of (seed, playlist id): 20% test,\n"
-"20% validation, the rest training.  The blend W is chosen among 0, 0.1, ...\n"
-"1 on the validation playlists (co-occurrences of the training ones), then\n"
-"test playlists are scored with the co-occurrences of training and\n"
-"validation playlists.  Hit rate@10: for each song of a held-out playlist\n"
-"in the index, its 10 results (its own versions removed); a hit when one of\n"
-"them is another song of that playlist; averaged over (playlist, song).\n"
+"Playlists are named csv:PLAYLIST_ID and mpd:PID, as members names them.\n"
+"\n"
+"--eval: playlists are split by plmem_split_u(seed, name) (common/\n"
+"plmembers.h, the split of members and mpd-split): u < F test (F =\n"
+"--holdout: the playlists members --holdout F holds out with the same\n"
+"--seed), F <= u < F + (1 - F) / 4 validation (a quarter of members'\n"
+"training playlists; 0.2 .. 0.4 by default), the rest training.  The blend\n"
+"W is chosen among 0, 0.1, ... 1 on the validation playlists (co-occurrences\n"
+"of the training ones), then the test playlists are scored with the\n"
+"co-occurrences of training and validation playlists.  Hit rate@10: for\n"
+"each song of a held-out playlist in the index, its 10 results (its own\n"
+"versions removed); a hit when one of them is another song of that\n"
+"playlist; averaged over (playlist, song).\n"
 "Memory: the index (as exact search needs it), the playlists and their\n"
 "co-occurrence pairs (the algorithm needs the item graph whole).\n";
 
@@ -84,7 +94,7 @@ static const char HELP[] =
 typedef struct {
     const char *index, *catalog, *playlists, *exclude, *song, *output, *mpd_pl, *mpd_tracks;
     int k, first, fmt, eval, all, threads, seeds;
-    double blend;
+    double blend, holdout;
     unsigned long seed;
 } opts;
 
@@ -115,14 +125,14 @@ static struct {
 
 static opts parse_opts(int argc, char **argv) {
     enum { O_INDEX = 256, O_CAT, O_PL, O_EXCL, O_SONG, O_EVAL, O_ALL, O_BLEND, O_FIRST, O_TEXT, O_TSV, O_JSON,
-           O_SEED, O_THREADS, O_MPD_PL, O_MPD_TR, O_PLAYLIST };
+           O_SEED, O_THREADS, O_MPD_PL, O_MPD_TR, O_PLAYLIST, O_HOLDOUT };
     static const struct option lo[] = {
         {"index", 1, 0, O_INDEX}, {"catalog", 1, 0, O_CAT}, {"playlists", 1, 0, O_PL}, {"exclude", 1, 0, O_EXCL},
         {"song", 1, 0, O_SONG}, {"eval", 0, 0, O_EVAL}, {"all", 0, 0, O_ALL}, {"blend", 1, 0, O_BLEND},
         {"first", 0, 0, O_FIRST}, {"text", 0, 0, O_TEXT}, {"tsv", 0, 0, O_TSV}, {"json", 0, 0, O_JSON},
         {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS}, {"mpd-playlists", 1, 0, O_MPD_PL},
-        {"mpd-tracks", 1, 0, O_MPD_TR}, {"playlist", 1, 0, O_PLAYLIST}, {0, 0, 0, 0}};
-    opts o = {.k = 10, .blend = 0.5, .seed = 1, .threads = 2};
+        {"mpd-tracks", 1, 0, O_MPD_TR}, {"playlist", 1, 0, O_PLAYLIST}, {"holdout", 1, 0, O_HOLDOUT}, {0, 0, 0, 0}};
+    opts o = {.k = 10, .blend = 0.5, .seed = 1, .threads = 2, .holdout = 0.2};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":k:o:", lo, NULL)) != -1) {
@@ -142,6 +152,7 @@ static opts parse_opts(int argc, char **argv) {
         case O_TEXT: o.fmt = F_TEXT; break;
         case O_TSV: o.fmt = F_TSV; break;
         case O_JSON: o.fmt = F_JSON; break;
+        case O_HOLDOUT: o.holdout = cli_double("--holdout", optarg, 0.01, 0.9); break;
         case O_SEED: o.seed = (unsigned long)cli_long("--seed", optarg, 0, 1L << 30); break;
         case O_THREADS: o.threads = (int)cli_long("--threads", optarg, 1, 64); break;
         case 'k': o.k = (int)cli_long("-k", optarg, 1, 1000); break;
@@ -151,7 +162,8 @@ static opts parse_opts(int argc, char **argv) {
         }
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
-    if (!o.index || !o.catalog || !o.playlists) cli_usage("--index, --catalog and --playlists are required");
+    if (!o.index || !o.catalog) cli_usage("--index and --catalog are required");
+    if (!o.playlists && !o.mpd_pl) cli_usage("give playlists: --playlists SONGS.csv and/or --mpd-playlists P.ts --mpd-tracks T.tsv");
     if (!!o.song + o.eval + o.all != 1) cli_usage("give one query: --song TEXT, --playlist 'A;B', --eval or --all");
     if (!o.mpd_pl != !o.mpd_tracks) cli_usage("--mpd-playlists and --mpd-tracks go together");
     return o;
@@ -159,7 +171,7 @@ static opts parse_opts(int argc, char **argv) {
 
 /* ---- loading ---- */
 
-typedef struct { int ct, cp; int64_t lines, kept; strmap pid; int64_t cap, n; int32_t *row; int64_t *pl; } pl_read;
+typedef struct { int64_t excl; strmap pid; int64_t cap, n; int32_t *row; int64_t *pl; } pl_read;
 
 static void add_pair(pl_read *p, const char *pid, int64_t row) {
     int64_t id = strmap_get(&p->pid, pid);
@@ -179,61 +191,11 @@ static void add_pair(pl_read *p, const char *pid, int64_t row) {
     p->pl[p->n++] = id;
 }
 
-/* the MPD playlists' tracks that join the index, as playlists "mpd:PID" */
-static void add_mpd(pl_read *p) {
-    char err[1024], pid[300];
-    pl_set m;
-    catalog tr;
-    if (pl_load(&m, A.o.mpd_pl, NULL, err, sizeof err)) cli_die("%s", err);
-    if (cat_load(&tr, A.o.mpd_tracks, err, sizeof err)) cli_die("%s", err);
-    int tc = cat_column(&tr, "track");
-    if (tc < 0) cli_die("%s: no 'track' column; give the --tracks file of mpd-ingest", A.o.mpd_tracks);
-    int64_t *row_of = malloc(sizeof *row_of * (size_t)(m.ntracks ? m.ntracks : 1)), joined = 0, rows = 0, jrows = 0, jpl = 0;
-    if (!row_of) cli_die("out of memory");
-    for (int32_t t = 0; t < m.ntracks; t++) row_of[t] = -1;
-    for (int64_t r = 0; r < tr.nrows; r++) {
-        long long t = strtoll(cat_cell(&tr, r, tc), NULL, 10);
-        const char *uri = cat_cell(&tr, r, 0);
-        if (t < 0 || t >= m.ntracks || strncmp(uri, "spotify:track:", 14)) continue;
-        if ((row_of[t] = strmap_get(&A.songs.keymap, uri + 14)) >= 0) joined++;
-    }
-    for (int64_t q = 0; q < m.n; q++) {
-        int64_t got = 0;
-        snprintf(pid, sizeof pid, "mpd:%s", pl_key(&m, q));
-        if (strmap_get(&A.excluded, pid) >= 0) continue;
-        for (int64_t i = 0; i < pl_len(&m, q); i++, rows++) {
-            int64_t r = row_of[pl_tracks(&m, q)[i]];
-            if (r < 0) continue;
-            add_pair(p, pid, r);
-            got++;
-        }
-        jrows += got;
-        jpl += got >= 2;
-    }
-    cli_warn("%s: %" PRId64 " of %" PRId64 " tracks join the index (%" PRId64 " of %" PRId64 " playlist rows); "
-             "%" PRId64 " of %" PRId64 " playlists hold 2 or more joined songs",
-             A.o.mpd_pl, joined, tr.nrows, jrows, rows, jpl, m.n);
-    free(row_of);
-    cat_free(&tr);
-    pl_free(&m);
-}
-
-static int on_pl_row(void *ctx, const csvin_row *r) {
+/* one joined entry of common/plmembers.h's reader, unless its playlist is excluded */
+static int on_entry(void *ctx, const char *pid, int64_t row) {
     pl_read *p = ctx;
-    if (r->index == 0) {
-        for (int i = 0; i < r->nfields; i++) {
-            if (r->field[i] && !strcmp(r->field[i], "track_id")) p->ct = i;
-            if (r->field[i] && !strcmp(r->field[i], "playlist_id")) p->cp = i;
-        }
-        if (p->ct < 0 || p->cp < 0) return 2;
-        return 0;
-    }
-    p->lines++;
-    if (r->nfields <= p->ct || r->nfields <= p->cp || !r->field[p->cp][0]) return 0;
-    int64_t row = strmap_get(&A.songs.keymap, r->field[p->ct]);
-    if (row < 0 || strmap_get(&A.excluded, r->field[p->cp]) >= 0) return 0;
-    add_pair(p, r->field[p->cp], row);
-    p->kept++;
+    if (strmap_get(&A.excluded, pid) >= 0) { p->excl++; return 0; }
+    add_pair(p, pid, row);
     return 0;
 }
 
@@ -248,22 +210,29 @@ static void load_playlists(void) {
         size_t cap = 0;
         ssize_t len;
         while ((len = getline(&line, &cap, f)) > 0) {
-            while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-            if (len && strmap_put(&A.excluded, line, 1) == -2) cli_die("out of memory");
+            line[strcspn(line, "\t\r\n")] = 0;         /* the first field: members --heldout works as is */
+            if (*line && strcmp(line, "playlist") && strmap_put(&A.excluded, line, 1) == -2) cli_die("out of memory");
         }
         free(line);
         fclose(f);
     }
-    pl_read p = {.ct = -1, .cp = -1};
+    pl_read p = {0};
+    plmem_stats st;
     strmap_init(&p.pid);
-    csvin *c = csvin_open(A.o.playlists, ',', err, sizeof err);
-    if (!c) cli_die("%s", err);
-    int rc = csvin_each(c, on_pl_row, &p);
-    if (rc < 0) cli_die("%s", csvin_error(c));
-    if (rc == 2) cli_die("%s:1: no track_id and playlist_id columns; give a CSV like spotify_songs.csv", A.o.playlists);
-    csvin_close(c);
-    cli_warn("%s: %" PRId64 " lines, %" PRId64 " in the index, %" PRId64 " playlists", A.o.playlists, p.lines, p.kept, A.npl);
-    if (A.o.mpd_pl) add_mpd(&p);
+    if (A.o.playlists) {
+        if (plmem_read_csv(A.o.playlists, "playlist_id", "track_id", "csv:", &A.songs.keymap, A.tab.nrows, on_entry, &p, &st,
+                           err, sizeof err))
+            cli_die("%s", err);
+        cli_warn("%s: %" PRId64 " lines, %" PRId64 " in the index, %" PRId64 " playlists", A.o.playlists, st.rows, st.joined, A.npl);
+    }
+    if (A.o.mpd_pl) {
+        int64_t before = A.npl;
+        if (plmem_read_mpd(A.o.mpd_pl, A.o.mpd_tracks, "mpd:", &A.songs.keymap, A.tab.nrows, on_entry, &p, &st, err, sizeof err))
+            cli_die("%s", err);
+        cli_warn("%s: %" PRId64 " of %" PRId64 " playlist rows (%.1f%%) join the index by track id, %" PRId64 " distinct songs, "
+                 "%" PRId64 " playlists", A.o.mpd_pl, st.joined, st.rows, st.rows ? 100.0 * st.joined / st.rows : 0, st.distinct, A.npl - before);
+    }
+    if (A.o.exclude) cli_warn("%s: %" PRId64 " entries of excluded playlists left out", A.o.exclude, p.excl);
     strmap_free(&p.pid);
     A.pl_off = calloc((size_t)A.npl + 1, sizeof *A.pl_off);
     A.pl_rows = malloc(sizeof *A.pl_rows * (size_t)(p.n ? p.n : 1));
@@ -462,19 +431,12 @@ static pl_set playlists_as_set(void) {
 
 /* ---- --eval ---- */
 
-static uint64_t mix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-}
-
-/* 0 train, 1 validation, 2 test */
+/* 0 train, 1 validation, 2 test: the split of members and mpd-split
+ * (common/plmembers.h), so that --eval tests the playlists members holds out
+ * with the same --holdout and --seed, and validates on training ones only */
 static int part_of(int64_t p) {
-    uint64_t h = mix64(A.o.seed);
-    for (const char *c = A.pl_ids[p]; *c; c++) h = mix64(h ^ (unsigned char)*c);
-    double u = (double)(h >> 11) / 9007199254740992.0;
-    return u < 0.2 ? 2 : u < 0.4 ? 1 : 0;
+    double u = plmem_split_u(A.o.seed, A.pl_ids[p]), f = A.o.holdout;
+    return u < f ? 2 : u < f + (1 - f) / 4 ? 1 : 0;
 }
 
 /* hit rate@10 over the songs of the playlists of part `part`, for each of

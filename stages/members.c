@@ -5,9 +5,8 @@
  * MPD playlists ingested by mpd-ingest (track uris spotify:track:ID joined to
  * the catalogue key ID).  Whole playlists, never single songs, are held out. */
 #include "cli.h"
-#include "csvin.h"
 #include "outfile.h"
-#include "rng.h"
+#include "plmembers.h"
 #include "strmap.h"
 
 #include <getopt.h>
@@ -31,8 +30,10 @@ static const char HELP[] =
 "  --mpd-tracks FILE  its --tracks TSV; a uri spotify:track:ID joins the\n"
 "                     catalogue key ID (any other uri is kept whole)\n"
 "  --holdout F        share of playlists held out (default 0.2): playlist p is\n"
-"                     held out when splitmix64(seed ^ FNV-1a(p)) / 2^64 < F, so\n"
-"                     the choice of one playlist does not depend on the others\n"
+"                     held out when plmem_split_u(seed, p) < F (common/\n"
+"                     plmembers.h: a hash of seed and name, the rule of\n"
+"                     mpd-split and hybrid --eval), so the choice of one\n"
+"                     playlist does not depend on the others\n"
 "  --seed N           (default 1)\n"
 "  --min-songs N      keep playlists with at least N distinct catalogue songs\n"
 "                     (default 2: a pair)\n"
@@ -112,9 +113,7 @@ static char *xstrdup(const char *s) {
     return d;
 }
 
-static void add(state *s, const char *list, const char *key) {
-    int64_t song = strmap_get(&s->keys, key);
-    if (song < 0) return;
+static void add(state *s, const char *list, int64_t song) {
     int64_t l = strmap_get(&s->lists, list);
     if (l < 0) {
         if (s->n_lists == s->cap_lists) {
@@ -171,107 +170,27 @@ static void load_catalog(state *s, const char *path) {
     if (s->n_keys == 0) cli_die("%s: no songs after the header line", path);
 }
 
-/* ---------- the CSV ---------- */
-typedef struct {
-    state *s;
-    const opts *o;
-    int kc, lc;
-    int64_t rows, joined;
-} csv_ctx;
-
-static int on_csv_row(void *ctx, const csvin_row *r) {
-    csv_ctx *c = ctx;
-    if (r->index == 0) {
-        c->kc = c->lc = -1;
-        for (int i = 0; i < r->nfields; i++) {
-            if (!r->field[i]) continue;
-            if (strcmp(r->field[i], c->o->key_col) == 0) c->kc = i;
-            if (strcmp(r->field[i], c->o->list_col) == 0) c->lc = i;
-        }
-        if (c->kc < 0 || c->lc < 0)
-            cli_die("%s:1: no column '%s' (--%s); name it with --%s", c->o->csv,
-                    c->kc < 0 ? c->o->key_col : c->o->list_col, c->kc < 0 ? "key-col" : "list-col",
-                    c->kc < 0 ? "key-col" : "list-col");
-        return 0;
-    }
-    c->rows++;
-    if (r->nfields <= c->kc || r->nfields <= c->lc || !*r->field[c->lc] || !*r->field[c->kc]) return 0;
-    char name[512];
-    snprintf(name, sizeof name, "csv:%s", r->field[c->lc]);
-    int64_t before = c->s->n;
-    add(c->s, name, r->field[c->kc]);
-    c->joined += c->s->n > before;
+/* ---------- the playlists (common/plmembers.h) ---------- */
+static int on_entry(void *ctx, const char *list, int64_t song) {
+    add(ctx, list, song);
     return 0;
 }
 
 static void load_csv(state *s, const opts *o) {
     char err[1024];
-    static csvin *c;            /* reachable when a row's check dies */
-    c = csvin_open(o->csv, ',', err, sizeof err);
-    if (!c) cli_die("%s", err);
-    csv_ctx ctx = {s, o, -1, -1, 0, 0};
-    int rc = csvin_each(c, on_csv_row, &ctx);
-    if (rc < 0) { snprintf(err, sizeof err, "%s", csvin_error(c)); csvin_close(c); cli_die("%s", err); }
-    csvin_close(c);
-    cli_warn("%s: %" PRId64 " playlist entries, %" PRId64 " of them songs of the catalogue", o->csv, ctx.rows, ctx.joined);
+    plmem_stats st;
+    if (plmem_read_csv(o->csv, o->list_col, o->key_col, "csv:", &s->keys, s->n_keys, on_entry, s, &st, err, sizeof err))
+        cli_die("%s", err);
+    cli_warn("%s: %" PRId64 " playlist entries, %" PRId64 " of them songs of the catalogue", o->csv, st.rows, st.joined);
 }
 
-/* ---------- the MPD ---------- */
 static void load_mpd(state *s, const opts *o) {
-    /* the track vocabulary: line i+1 = track i; its uri's catalogue row */
-    FILE *f = fopen(o->mpd_tracks, "r");
-    if (!f) cli_die("%s: cannot open the track vocabulary: %m", o->mpd_tracks);
-    int64_t *row = NULL, n = 0, cap = 0, lineno = 0;
-    char *line = NULL;
-    size_t lcap = 0;
-    while (getline(&line, &lcap, f) > 0) {
-        if (lineno++ == 0) {
-            if (strncmp(line, "track_uri", 9) != 0) {
-                free(line); fclose(f);
-                cli_die("%s:1: expected mpd-ingest's --tracks header (track_uri ...)", o->mpd_tracks);
-            }
-            continue;
-        }
-        const char *uri = first_field(line);
-        const char *id = strncmp(uri, "spotify:track:", 14) == 0 ? uri + 14 : uri;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 65536;
-            int64_t *p = realloc(row, sizeof *p * (size_t)cap);
-            if (!p) cli_die("out of memory");
-            row = p;
-        }
-        row[n++] = strmap_get(&s->keys, id);
-    }
-    free(line);
-    fclose(f);
-    ts_table t;
     char err[1024];
-    if (ts_load_table(o->mpd, NULL, &t, err, sizeof err)) { free(row); cli_die("%s", err); }
-    if (t.h.dtype != TS_I32 || t.h.row_elems != 2) {
-        ts_table_free(&t); free(row);
-        cli_die("%s: expected mpd-ingest's playlists stream (i32 rows track, pos)", o->mpd);
-    }
-    int64_t joined = 0, distinct = 0;
-    char *seen = calloc((size_t)s->n_keys, 1);
-    if (!seen) cli_die("out of memory");
-    for (int64_t i = 0; i < t.nrows; i++) {
-        int32_t track = ((const int32_t *)t.data)[2 * i];
-        if (track < 0 || track >= n) {
-            ts_table_free(&t); free(row); free(seen);
-            cli_die("%s: row %" PRId64 ": track %d is not a line of %s; ingest both in one mpd-ingest run", o->mpd, i + 1, track, o->mpd_tracks);
-        }
-        if (row[track] < 0) continue;
-        char name[512];
-        snprintf(name, sizeof name, "mpd:%s", t.keys[i]);
-        add(s, name, s->key[row[track]]);
-        joined++;
-        if (!seen[row[track]]) { seen[row[track]] = 1; distinct++; }
-    }
+    plmem_stats st;
+    if (plmem_read_mpd(o->mpd, o->mpd_tracks, "mpd:", &s->keys, s->n_keys, on_entry, s, &st, err, sizeof err))
+        cli_die("%s", err);
     cli_warn("%s: %" PRId64 " playlist rows, %" PRId64 " of them (%.1f%%) join the catalogue by track id, %" PRId64 " distinct songs",
-             o->mpd, t.nrows, joined, t.nrows ? 100.0 * joined / t.nrows : 0, distinct);
-    free(seen);
-    free(row);
-    ts_table_free(&t);
+             o->mpd, st.rows, st.joined, st.rows ? 100.0 * st.joined / st.rows : 0, st.distinct);
 }
 
 /* ---------- split and write ---------- */
@@ -282,8 +201,7 @@ static int by_list_song(const void *a, const void *b) {
 }
 
 static int held_out(const char *name, const opts *o) {
-    uint64_t x = o->seed ^ strmap_hash(name);
-    return (double)(rng_splitmix64(&x) >> 11) * 0x1.0p-53 < o->holdout;
+    return plmem_split_u(o->seed, name) < o->holdout;
 }
 
 int main(int argc, char **argv) {

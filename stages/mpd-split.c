@@ -5,6 +5,7 @@
 #include "catalog.h"
 #include "cli.h"
 #include "outfile.h"
+#include "plmembers.h"
 #include "strmap.h"
 
 #include <getopt.h>
@@ -16,7 +17,8 @@ static const char HELP[] =
 "Usage: mpd-split [options] --queries Q.tsv --seeds SEEDS.ts --truth TRUTH.ts [PLAYLISTS.ts | -]\n"
 "Splits a playlists stream (mpd-ingest -o) into training playlists and test\n"
 "queries, streaming (memory: one playlist).  A playlist is held out when a\n"
-"hash of (seed, pid) falls below --test-frac, until --max-test are held out.\n"
+"hash of (seed, pid) falls below --test-frac, until --max-test are held out\n"
+"(plmem_split_u, common/plmembers.h: the split of members and hybrid).\n"
 "Each held-out playlist of n tracks gives one query per K in --ks with\n"
 "K < n: seeds = its first K tracks, ground truth = the other n - K tracks in\n"
 "order (duplicates kept); K = 0 is the title-only query.\n"
@@ -84,16 +86,6 @@ static struct opts parse_opts(int argc, char **argv) {
     return o;
 }
 
-/* splitmix64 finaliser over (seed, FNV-1a of the pid): a uniform number in
- * [0,1) per playlist that does not depend on the order of the stream */
-static double pid_uniform(uint64_t seed, const char *pid) {
-    uint64_t z = strmap_hash(pid) ^ (seed * 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1.0p-53;
-}
-
 typedef struct {
     const struct opts *o;
     ts_writer *train, *seeds, *truth;
@@ -119,7 +111,7 @@ static void put_cell(FILE *f, const char *s) {
 static void flush_playlist(split *s) {
     if (!s->n) return;
     const struct opts *o = s->o;
-    int test = (o->max_test == 0 || s->ntest < o->max_test) && pid_uniform(o->seed, s->pid) < o->frac;
+    int test = (o->max_test == 0 || s->ntest < o->max_test) && plmem_split_u(o->seed, s->pid) < o->frac;
     if (!test) {
         write_rows(s->train, s->pid, s->rows, s->n, s->keys);
         s->ntrain++;
