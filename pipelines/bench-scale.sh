@@ -4,7 +4,7 @@
 # seconds and peak resident memory, a table at the end with the machine's
 # load, and for a stage over BENCH_MEM_GB what to shard.
 # Env: BIN, SP_SCALE_OUT, BENCH_SCALE, BENCH_SCALE_SEED, BENCH_SCALE_MODELS,
-#      BENCH_SCALE_TRAIN_OPTS, BENCH_SCALE_VAL_TEST, BENCH_MEM_GB, MPD_DIR,
+#      BENCH_SCALE_TRAIN_OPTS, BENCH_SCALE_RERANK_OPTS, BENCH_SCALE_VAL_TEST, BENCH_MEM_GB, MPD_DIR,
 #      SP_SCALE_REAL (1: measure the slices of MPD_DIR, not mpd-synth's).
 set -eo pipefail
 set -f                                  # options are words, never globs
@@ -92,8 +92,10 @@ if [ ${#gens[@]} -gt 0 ]; then
     --queries "$d/queries.tsv" --seeds "$d/seeds.ts"; for g in "${gens[@]}"; do printf '%s\n' --gen "$g=$d/recs-$g.ts"; done; }
   mapfile -t vin < <(rr_in "$V")
   mapfile -t pin < <(rr_in "$P")
-  run rerank-fit "$BIN/mpd-rerank" "${vin[@]}" --truth "$V/truth.ts" --save "$P/rerank.json"
-  run rerank-apply "$BIN/mpd-rerank" "${pin[@]}" --model "$P/rerank.json" -o "$P/recs-rerank.ts"
+  # shellcheck disable=SC2086   # the options are words
+  run rerank-fit "$BIN/mpd-rerank" "${vin[@]}" --truth "$V/truth.ts" $BENCH_SCALE_RERANK_OPTS --save "$P/rerank.json"
+  # shellcheck disable=SC2086
+  run rerank-apply "$BIN/mpd-rerank" "${pin[@]}" $BENCH_SCALE_RERANK_OPTS --model "$P/rerank.json" -o "$P/recs-rerank.ts"
   recs+=("$P/recs-rerank.ts")
 fi
 run rec-eval "$BIN/rec-eval" --truth "$P/truth.ts" --queries "$P/queries.tsv" --tracks "$P/tracks.tsv" \

@@ -208,7 +208,7 @@ static void run_batch(recommender *R) {
     if (!out || !keys) cli_die("out of memory");
     double t0 = cli_now();
     cli_progress prog;
-    cli_progress_init(&prog, 0);
+    cli_progress_init(&prog, 10);
     for (int64_t i = 0; i < q.nrows; i++) {
         const char *qid = cat_cell(&q, i, 0);
         int64_t p = pl_find(&seeds, qid);
@@ -219,7 +219,8 @@ static void run_batch(recommender *R) {
         int64_t k = recommend(R, cat_cell(&q, i, nc), s, ns, out);
         for (int64_t j = 0; j < k; j++) keys[j] = qid;
         if (k && ts_write_rows(w, k, keys, out)) cli_die("%s", ts_werror(w));
-        cli_progress_update(&prog, "%" PRId64 "/%" PRId64 " queries", i + 1, q.nrows);
+        cli_progress_update(&prog, "%" PRId64 "/%" PRId64 " queries, %s", i + 1, q.nrows,
+                            cli_progress_eta(&prog, (double)(i + 1), (double)q.nrows, "queries"));
     }
     cli_progress_done(&prog);
     if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
