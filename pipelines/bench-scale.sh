@@ -2,7 +2,8 @@
 # bench-scale.sh - the playlist chain at MPD size (make bench-scale; scale.mk
 # says what each setting does).  Every stage runs under /usr/bin/time: wall
 # seconds and peak resident memory, a table at the end with the machine's
-# load, and for a stage over BENCH_MEM_GB what to shard.
+# load, and for a stage over BENCH_MEM_GB what to shard.  CPU seconds (user +
+# system) beside the wall time: on a shared machine they change less.
 # Env: BIN, SP_SCALE_OUT, BENCH_SCALE, BENCH_SCALE_SEED, BENCH_SCALE_MODELS,
 #      BENCH_SCALE_TRAIN_OPTS, BENCH_SCALE_RERANK_OPTS, BENCH_SCALE_VAL_TEST, BENCH_MEM_GB, MPD_DIR,
 #      SP_SCALE_REAL (1: measure the slices of MPD_DIR, not mpd-synth's).
@@ -18,9 +19,9 @@ T=$O/times.tsv
 run() {
   local name=$1; shift
   echo "== $name" >&2
-  /usr/bin/time -f '%e %M' -o "$O/.time" "$@"
-  read -r wall kb < "$O/.time"
-  printf '%s\t%s\t%s\n' "$name" "$wall" "$kb" >> "$T"
+  /usr/bin/time -f '%e %M %U %S' -o "$O/.time" "$@"
+  read -r wall kb user sys < "$O/.time"
+  printf '%s\t%s\t%s\t%s\n' "$name" "$wall" "$kb" "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" >> "$T"
   printf 'bench-scale: %s: %s s, peak RSS %d MB\n' "$name" "$wall" $((kb / 1024)) >&2
 }
 
@@ -118,10 +119,10 @@ awk -F'\t' -v s="$BENCH_SCALE" -v gb="$BENCH_MEM_GB" '
     if (n ~ /^ingest/) return "the track vocabulary: ingest the slices in parts"
     return "stream it in parts"
   }
-  BEGIN { printf "%-16s %9s %10s %12s %12s  %s\n", "stage", "wall s", "peak MB", "x1/scale s", "x1/scale MB", "fits " gb " GB?" }
+  BEGIN { printf "%-16s %9s %9s %10s %12s %12s  %s\n", "stage", "wall s", "cpu s", "peak MB", "x1/scale s", "x1/scale MB", "fits " gb " GB?" }
   { mb = $3 / 1024; xs = $2 / s; xm = mb / s
     fit = mb > gb * 1024 ? "NO: " shard($1) : (xm > gb * 1024 ? "at scale 1 maybe not: " shard($1) : "yes")
-    printf "%-16s %9.1f %10.0f %12.0f %12.0f  %s\n", $1, $2, mb, xs, xm, fit; tw += $2 }
-  END { printf "%-16s %9.1f\n", "total", tw }' "$T"
+    printf "%-16s %9.1f %9.1f %10.0f %12.0f %12.0f  %s\n", $1, $2, $4, mb, xs, xm, fit; tw += $2; tc += $4 }
+  END { printf "%-16s %9.1f %9.1f\n", "total", tw, tc }' "$T"
 echo
 cat "$P/eval.txt"

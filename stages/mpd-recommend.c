@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -362,6 +363,10 @@ int main(int argc, char **argv) {
         cat_free(&c);
     }
     double t0 = cli_now();
+    if (o.m.kind == PLR_EASE)   /* one LAPACK call each: no progress inside, so say how long it may take */
+        cli_warn("fitting EASE over up to %d tracks: X'X of %" PRId64 " playlists, then a Cholesky factor and inverse "
+                 "(about V^3 = %.0f GFLOP: %.0f s at 10 GFLOP/s)", o.m.ease_tracks, train.n,
+                 pow(o.m.ease_tracks, 3) / 1e9, pow(o.m.ease_tracks, 3) / 1e10);
     if (plr_build(&R.r, &o.m, &train, titles, ntracks, o.weights, err, sizeof err)) cli_die("%s", err);
     if (o.m.kind == PLR_EASE)
         cli_warn("EASE fitted over the %d most played tracks in %.2f s", R.r.ease.V, cli_now() - t0);

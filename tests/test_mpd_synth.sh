@@ -58,7 +58,7 @@ if [ -x /usr/bin/time ]; then
   cp "$T/.err" "$T/chain.err"
   sanitized "bench-scale chain"
   for s in synth ingest split split-val cooc cooc/val itemknn itemknn/val rerank-fit rerank-apply rec-eval; do
-    like "  table row $s: wall s and peak MB" "$out" "^$s +[0-9]+\\.[0-9] +[0-9]+ +[0-9]+ +[0-9]+  (yes|at scale 1 maybe not: )"
+    like "  table row $s: wall s and peak MB" "$out" "^$s +[0-9]+\\.[0-9] +[0-9]+\\.[0-9] +[0-9]+ +[0-9]+ +[0-9]+  (yes|at scale 1 maybe not: )"
   done
   like "  the collection and the queries" "$out" "mpd-synth --scale 0.001: 1000 playlists, [0-9]+ rows, [0-9]+ distinct tracks; [0-9]+ test queries"
   like "  the machine's load" "$out" "machine: [0-9]+ cores, load [0-9.]+"
