@@ -8,7 +8,7 @@
 #     [BENCH_SCALE_TRAIN_OPTS='--epochs 1 --samples 1'] [BENCH_SCALE_VAL_TEST=400] [BENCH_MEM_GB=24]
 #     [BENCH_SCALE_RERANK_OPTS='--trees 100']
 #   make bench-scale MPD_DIR=folder     (the real MPD: its slices instead of mpd-synth's)
-# Outputs under $(OUTDIR)/scale-BENCH_SCALE/ (the JSON slices alone are 4.6 GB
+# Outputs under $(OUTDIR)/scale-BENCH_SCALE/ (the JSON slices alone are ~5.4 GB
 # zstd at scale 1; they are kept for the next run).  pipelines/scale.md has
 # measured numbers.
 BENCH_SCALE            ?= 1.0
