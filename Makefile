@@ -247,6 +247,8 @@ playlists (pipelines/playlists.mk; MPD read from MPD_DIR, never shipped):
   make eval-playlists  RecSys 2018 metrics, model x seeds x metric
   make eval-songs-playlists  the same chain on the playlists of SONGS_CSV
   make continue PLAYLIST=pid | PLAYLIST='Title - Artist; ...'
+  make bench-scale [BENCH_SCALE=1.0] [MPD_DIR=folder]   the chain at the whole MPD's size (an
+                       invented MPD, mpd-synth): wall time and peak memory per stage (pipelines/scale.mk)
 taste and charts (pipelines/taste.mk, charts.mk):
   make taste HISTORY=my_spotify_data.zip|dir/ [CATALOG=songs.csv] [CANDIDATES=file]  taste model from a Spotify data export
   make charts          correlation, years, genres, artists, training, latent space (PNG+SVG)

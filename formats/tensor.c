@@ -423,6 +423,7 @@ static ts_reader *open_stream(ts_reader *r, char *err, size_t errlen) {
 const char *ts_error(const ts_reader *r) { return r->err; }
 const char *ts_reader_name(const ts_reader *r) { return r->name; }
 int64_t ts_reader_rows(const ts_reader *r) { return r->rows; }
+int64_t ts_reader_offset(const ts_reader *r) { return (int64_t)ftello(r->f); }
 
 void ts_close_read(ts_reader *r) {
     if (!r) return;

@@ -97,6 +97,8 @@ const char *ts_error(const ts_reader *r);
 const char *ts_reader_name(const ts_reader *r);
 /* rows read so far of the current tensor */
 int64_t ts_reader_rows(const ts_reader *r);
+/* bytes of the file read so far (for progress), -1 on a pipe */
+int64_t ts_reader_offset(const ts_reader *r);
 void ts_close_read(ts_reader *r);
 
 /* A whole tensor in memory: one contiguous data array and one key arena.

@@ -497,11 +497,11 @@ int main(int argc, char **argv) {
     if (ts_begin_tensor(g.w, &h)) cli_die("%s", ts_werror(g.w));
     buf b = {0};
     cli_progress prog;
-    cli_progress_init(&prog, 0);
+    cli_progress_init(&prog, 10);
     for (int i = 0; i < o.ninputs; i++) {
         ingest_file(&g, o.inputs[i], i, &b);
-        cli_progress_update(&prog, "%d/%d files, %" PRId64 " playlists, %" PRId64 " tracks",
-                            i + 1, o.ninputs, g.nplaylists, g.voc.n);
+        cli_progress_update(&prog, "%d/%d files, %" PRId64 " playlists, %" PRId64 " tracks, %s",
+                            i + 1, o.ninputs, g.nplaylists, g.voc.n, cli_progress_eta(&prog, i + 1, o.ninputs, "files"));
     }
     cli_progress_done(&prog);
     free(b.p);

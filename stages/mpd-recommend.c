@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,7 +209,7 @@ static void run_batch(recommender *R) {
     if (!out || !keys) cli_die("out of memory");
     double t0 = cli_now();
     cli_progress prog;
-    cli_progress_init(&prog, 0);
+    cli_progress_init(&prog, 10);
     for (int64_t i = 0; i < q.nrows; i++) {
         const char *qid = cat_cell(&q, i, 0);
         int64_t p = pl_find(&seeds, qid);
@@ -219,7 +220,8 @@ static void run_batch(recommender *R) {
         int64_t k = recommend(R, cat_cell(&q, i, nc), s, ns, out);
         for (int64_t j = 0; j < k; j++) keys[j] = qid;
         if (k && ts_write_rows(w, k, keys, out)) cli_die("%s", ts_werror(w));
-        cli_progress_update(&prog, "%" PRId64 "/%" PRId64 " queries", i + 1, q.nrows);
+        cli_progress_update(&prog, "%" PRId64 "/%" PRId64 " queries, %s", i + 1, q.nrows,
+                            cli_progress_eta(&prog, (double)(i + 1), (double)q.nrows, "queries"));
     }
     cli_progress_done(&prog);
     if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
@@ -361,6 +363,10 @@ int main(int argc, char **argv) {
         cat_free(&c);
     }
     double t0 = cli_now();
+    if (o.m.kind == PLR_EASE)   /* one LAPACK call each: no progress inside, so say how long it may take */
+        cli_warn("fitting EASE over up to %d tracks: X'X of %" PRId64 " playlists, then a Cholesky factor and inverse "
+                 "(about V^3 = %.0f GFLOP: %.0f s at 10 GFLOP/s)", o.m.ease_tracks, train.n,
+                 pow(o.m.ease_tracks, 3) / 1e9, pow(o.m.ease_tracks, 3) / 1e10);
     if (plr_build(&R.r, &o.m, &train, titles, ntracks, o.weights, err, sizeof err)) cli_die("%s", err);
     if (o.m.kind == PLR_EASE)
         cli_warn("EASE fitted over the %d most played tracks in %.2f s", R.r.ease.V, cli_now() - t0);

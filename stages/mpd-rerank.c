@@ -531,8 +531,9 @@ static void fit(job *j) {
             j->group[j->ngroups++] = (unsigned)nc;
             pos += hits;
         }
-        cli_progress_update(&prog, "features: %" PRId64 "/%" PRId64 " queries, %" PRId64 " candidates",
-                            i + 1, j->queries.nrows, j->nrows);
+        cli_progress_update(&prog, "features: %" PRId64 "/%" PRId64 " queries, %" PRId64 " candidates, %s",
+                            i + 1, j->queries.nrows, j->nrows,
+                            cli_progress_eta(&prog, (double)(i + 1), (double)j->queries.nrows, "queries"));
     }
     cli_progress_done(&prog);
     if (!j->ngroups) cli_die("%s: no query has a ground-truth track among the candidates; nothing to learn from", o->truth);
@@ -727,8 +728,7 @@ static void apply(job *j) {
         }
         qstart[q1 - q0] = j->nrows;
         apply_batch(j, q0, q1, qstart, w);
-        double dt = cli_now() - t0;
-        cli_progress_update(&prog, "%" PRId64 "/%" PRId64 " queries, %.0f queries/s", q1, nq, dt > 0 ? (double)q1 / dt : 0.0);
+        cli_progress_update(&prog, "%" PRId64 "/%" PRId64 " queries, %s", q1, nq, cli_progress_eta(&prog, (double)q1, (double)nq, "queries"));
     }
     cli_progress_done(&prog);
     if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));

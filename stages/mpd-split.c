@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char HELP[] =
 "Usage: mpd-split [options] --queries Q.tsv --seeds SEEDS.ts --truth TRUTH.ts [PLAYLISTS.ts | -]\n"
@@ -177,7 +178,18 @@ int main(int argc, char **argv) {
     strmap seen;
     strmap_init(&seen);
     ts_block b;
+    struct stat st;     /* a file's size gives the time left; a pipe has none */
+    double size = o.in && strcmp(o.in, "-") && stat(o.in, &st) == 0 && S_ISREG(st.st_mode) ? (double)st.st_size : 0;
+    cli_progress prog;
+    cli_progress_init(&prog, 10);
     while ((rc = ts_read_block(r, &b)) == 1) {
+        int64_t off = ts_reader_offset(r);
+        if (size > 0 && off >= 0)
+            cli_progress_update(&prog, "%" PRId64 " rows, %" PRId64 " playlists, %s", s.nrows, s.ntrain + s.ntest,
+                                cli_progress_eta(&prog, (double)off / 1e6, size / 1e6, "MB"));
+        else
+            cli_progress_update(&prog, "%" PRId64 " rows, %" PRId64 " playlists, %.0f rows/s (a pipe: time left unknown)",
+                                s.nrows, s.ntrain + s.ntest, (double)s.nrows / (cli_now() - prog.start + 1e-9));
         const int32_t *d = b.data;
         for (int64_t i = 0; i < b.nrows; i++) {
             if (!s.n || strcmp(s.pid, b.keys[i])) {
@@ -200,6 +212,7 @@ int main(int argc, char **argv) {
             s.nrows++;
         }
     }
+    cli_progress_done(&prog);
     if (rc < 0) cli_die("%s", ts_error(r));
     flush_playlist(&s);
     ts_close_read(r);

@@ -210,7 +210,7 @@ static double train_epoch(pln_model *m, nn_optim *opt, const data *d, const stru
     double sum = 0;
     int64_t count = 0;
     cli_progress prog;
-    cli_progress_init(&prog, 0);
+    cli_progress_init(&prog, 10);
     for (int64_t s = 0; s < nex;) {
         int B = 0;
         bb->off[0] = bb->toff[0] = 0;
@@ -230,7 +230,8 @@ static double train_epoch(pln_model *m, nn_optim *opt, const data *d, const stru
         nn_optim_step(opt, m->params, m->grads);
         sum += l * B;
         count += B;
-        cli_progress_update(&prog, "%" PRId64 "/%" PRId64 " examples, loss %.4f", s, nex, sum / (double)count);
+        cli_progress_update(&prog, "%" PRId64 "/%" PRId64 " examples, loss %.4f, %s", s, nex, sum / (double)count,
+                            cli_progress_eta(&prog, (double)s, (double)nex, "examples"));
     }
     cli_progress_done(&prog);
     free(order);

@@ -215,6 +215,14 @@ void cli_progress_update(cli_progress *p, const char *fmt, ...) {
     p->shown = 1;
 }
 
+const char *cli_progress_eta(const cli_progress *p, double done, double total, const char *unit) {
+    static char s[128];
+    double dt = cli_now() - p->start, rate = dt > 0 ? done / dt : 0;
+    if (rate > 0) snprintf(s, sizeof s, "%.*f %s/s, %.0f s left", rate < 10 ? 1 : 0, rate, unit, (total - done) / rate);
+    else snprintf(s, sizeof s, "%s/s not known yet", unit);
+    return s;
+}
+
 void cli_progress_done(cli_progress *p) {
     if (p->tty && p->shown) fputs("\r\033[K", stderr);
     p->shown = 0;

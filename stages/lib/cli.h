@@ -73,6 +73,10 @@ typedef struct {
 void cli_progress_init(cli_progress *p, double plain_every);
 void cli_progress_update(cli_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_progress_done(cli_progress *p);
+/* "R UNIT/s, T s left": the rate of `done` of `total` since
+ * cli_progress_init, and the time left at that rate (a static buffer, for
+ * the next cli_progress_update only) */
+const char *cli_progress_eta(const cli_progress *p, double done, double total, const char *unit);
 double cli_now(void);                           /* monotonic seconds */
 
 /* 1 when stdout is a terminal */
