@@ -83,7 +83,9 @@ ifeq ($(SAN),1)
   BIN     := $(OUT)/san/bin
 else
   MODE    := rel
-  OPT     := -O3 -march=native -g
+  # -fno-math-errno: no stage reads errno after a math call; without it a
+  # sqrtf keeps its errno branch and the loop around it (Adam) stays scalar
+  OPT     := -O3 -march=native -fno-math-errno -g
   BIN     := $(if $(filter build,$(OUT)),bin,$(OUT)/rel/bin)
 endif
 BUILD   := $(OUT)/$(MODE)

@@ -32,6 +32,10 @@ double nn_loss_bce(float *dp, const float *p, int ldp, const float *t, int ldt,
 double nn_loss_ce(float *dz, const float *z, int ldz, const float *t, int ldt,
                   int B, int C, float scale);
 
+/* y[i] = expf(x[i] - shift) for i < n, bit for bit (y and x distinct),
+ * vectorised: the exponentials of the softmax heads */
+void nn_expf_shifted(float *restrict y, const float *restrict x, float shift, int n);
+
 /* softmax of each row of z[B,C] (leading dim ldz) into y (leading dim ldy) */
 void nn_softmax(float *y, int ldy, const float *z, int ldz, int B, int C);
 #endif

@@ -217,6 +217,13 @@ int nn_mlp_reserve(nn_mlp *net, int B) {
         if (s->dropout > 0) { CARVE(net->mask[l], n); CARVE(net->h[l], n); }
     }
 #undef CARVE
+    /* when every head of the last layer is linear (ce heads are logits),
+     * its output is its pre-activation: share the memory instead of copying
+     * B x width floats per batch (thousands of classes per row) */
+    int all_linear = 1;
+    for (int h = 0; h < a->n_heads; h++)
+        if (a->head[h].loss != NN_LOSS_CE && a->head[h].act != NN_LINEAR) all_linear = 0;
+    if (all_linear) net->a[a->n_layers - 1] = net->z[a->n_layers - 1];
     return 0;
 }
 
@@ -334,8 +341,9 @@ void nn_mlp_zero_grad(nn_mlp *net) {
 void nn_mlp_backward(nn_mlp *net, int B) {
     const nn_arch *a = &net->arch;
     const int last = a->n_layers - 1, uo = a->layer[last].units;
-    float *gz = net->g0, *gin = net->g1;
-    memcpy(gz, net->dpred, sizeof *gz * (size_t)B * uo);
+    /* the output gradient is worked on where the loss wrote it (dpred), then
+     * g0 and g1 take turns */
+    float *gz = net->dpred, *gin = net->g0;
     for (int h = 0; h < a->n_heads; h++)
         if (a->head[h].loss != NN_LOSS_CE)
             segment_act_backward(a->head[h].act, gz, net->z[last], net->a[last], uo,
@@ -356,7 +364,8 @@ void nn_mlp_backward(nn_mlp *net, int B) {
             nn_batchnorm_backward(gin, net->dgamma[l - 1], net->dbeta[l - 1], gin,
                                   net->xhat[l - 1], net->invstd[l - 1], net->gamma[l - 1],
                                   B, s->units);
-        float *tmp = gz; gz = gin; gin = tmp;
+        gz = gin;
+        gin = gin == net->g0 ? net->g1 : net->g0;
     }
     for (int c = 0; c < a->n_cat; c++)
         nn_embedding_backward(net->demb[c], net->dx0 + net->emb_off[c], net->in_width,

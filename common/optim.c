@@ -81,6 +81,26 @@ static void rmsprop_step(nn_optim *o, float *p, const float *g) {
     }
 }
 
+/* one pass of the update over n values; mode 0: no weight decay, 1: L2
+ * (Adam), 2: decoupled (AdamW).  Called with a constant mode so each copy is
+ * a straight loop that vectorises (the same IEEE operations, lane by lane;
+ * restrict: the state never aliases the parameters; v >= 0, so sqrtf needs
+ * no errno path, which would keep the loop scalar) */
+static void
+adam_loop(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+          size_t n, int mode, float lr, float wd, float b1, float b2, float eps,
+          float bc2_sqrt, float step) {
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i];
+        if (mode == 2) p[i] *= 1.0f - lr * wd;
+        else if (mode == 1) gi += wd * p[i];
+        m[i] = m[i] * b1 + (1.0f - b1) * gi;
+        v[i] = v[i] * b2 + (1.0f - b2) * gi * gi;
+        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
+        p[i] -= step * (m[i] / denom);
+    }
+}
+
 /* torch.optim.Adam / AdamW:
  *   AdamW: p -= lr*lambda*p (decoupled);  Adam: g += lambda*p
  *   m = beta1*m + (1-beta1)*g;  v = beta2*v + (1-beta2)*g^2
@@ -88,22 +108,12 @@ static void rmsprop_step(nn_optim *o, float *p, const float *g) {
  * (the last line is torch's arrangement of m_hat/(sqrt(v_hat)+eps)). */
 static void adam_step(nn_optim *o, float *p, const float *g) {
     const float lr = o->lr, wd = o->weight_decay, b1 = o->beta1, b2 = o->beta2, eps = o->eps;
-    const int decoupled = o->kind == NN_ADAMW;
     const float bc1 = (float)(1.0 - pow((double)b1, (double)o->t));
     const float bc2_sqrt = (float)sqrt(1.0 - pow((double)b2, (double)o->t));
     const float step = lr / bc1;
-    for (size_t i = 0; i < o->n; i++) {
-        float gi = g[i];
-        if (wd != 0) {
-            if (decoupled) p[i] *= 1.0f - lr * wd;
-            else gi += wd * p[i];
-        }
-        o->m[i] = o->m[i] * b1 + (1.0f - b1) * gi;
-
-        o->v[i] = o->v[i] * b2 + (1.0f - b2) * gi * gi;
-        float denom = sqrtf(o->v[i]) / bc2_sqrt + eps;
-        p[i] -= step * (o->m[i] / denom);
-    }
+    if (wd == 0) adam_loop(p, g, o->m, o->v, o->n, 0, lr, wd, b1, b2, eps, bc2_sqrt, step);
+    else if (o->kind == NN_ADAMW) adam_loop(p, g, o->m, o->v, o->n, 2, lr, wd, b1, b2, eps, bc2_sqrt, step);
+    else adam_loop(p, g, o->m, o->v, o->n, 1, lr, wd, b1, b2, eps, bc2_sqrt, step);
 }
 
 void nn_optim_step(nn_optim *o, float *p, const float *g) {
