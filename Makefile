@@ -271,6 +271,6 @@ clean:
 	rm -rf bin build out
 
 # ---- benchmarks: every tests/bench/*.sh, each printing ratios -------------
-bench: all
+bench: all tools
 	@EXTRA_DEB_PKGS="$$BENCH_DEB_PKGS" $(MAKE) --no-print-directory deps
-	@for b in tests/bench/*.sh; do BIN=$(abspath $(BIN)) PY="$$PY" bash $$b || echo "bench: $$b failed"; done
+	@for b in tests/bench/*.sh; do BIN=$(abspath $(BIN)) TOOLS=$(abspath $(BUILD)/tools) PY="$$PY" bash $$b || echo "bench: $$b failed"; done

@@ -392,14 +392,16 @@ static void write_track(ts_writer *w, job *j, float *rows, const char **keys) {
         const float *src;
         if ((size_t)done < s->mem_frames) {
             if (n > s->mem_frames - (size_t)done) n = s->mem_frames - (size_t)done;
-            src = s->mem + (size_t)done * nm;
-            if (clamp) { memcpy(rows, src, n * nm * sizeof *rows); src = rows; }
+            /* the track's frames are not needed after this: clamped in place */
+            float *m = s->mem + (size_t)done * nm;
+            if (clamp) mel_db_floor(m, n * nm, floor);
+            src = m;
         } else {
             if (fread(rows, sizeof *rows * nm, n, s->spill) != n)
                 cli_die("%s: cannot read back the spilled frames", j->path);
+            if (clamp) mel_db_floor(rows, n * nm, floor);
             src = rows;
         }
-        if (clamp) mel_db_floor(rows, n * nm, floor);
         if (ts_write_rows(w, (int64_t)n, keys, src)) cli_die("%s", ts_werror(w));
         done += (int64_t)n;
     }

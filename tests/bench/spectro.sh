@@ -15,6 +15,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${BIN:-$ROOT/bin}
+TOOLS=${TOOLS:-$ROOT/build/rel/tools}
 PY=${PY:-/usr/bin/python3}
 SHARED=${SHARED:-$ROOT/../shared/data}
 REPS=${REPS:-3}
@@ -99,6 +100,18 @@ report() {   # what sp ta
       what, sc, tc, tc / sc, a / sc, a / tc, n, sw, tw, tw / sw }'
 }
 report "1 thread" "$(sp_run 1)" "$(ta_run 1)"
+# the decoders alone (tests/tools/decode-only: libsndfile as common/audio.c
+# calls it, nothing after): what spectro costs on top of decoding, CPU s
+if [ -x "$TOOLS/decode-only" ]; then
+  dec=$(for _ in $(seq "$REPS"); do
+          /usr/bin/time -f '%e %U %S' -o "$T/tm" "$TOOLS/decode-only" $(cat "$T/list") >/dev/null || exit 1
+          awk '{ print $2 + $3, $1 }' "$T/tm"
+        done | best)
+  read -r _ dc <<<"$dec"; read -r _ sc <<<"$(sp_run 1)"
+  awk -v d="$dc" -v s="$sc" 'BEGIN { printf "bench spectro over decoding alone, 1 thread: spectro %.3f CPU s, decode-only %.3f CPU s, ratio %.2f x (goal 1.25 x or less)\n", s, d, s / d }'
+else
+  echo "bench spectro over decoding alone: skipped: no \$TOOLS/decode-only (make tools)"
+fi
 report "$NCPU threads (spectro -j $NCPU vs $NCPU torch processes)" "$(sp_run "$NCPU")" "$(ta_procs "$NCPU")"
 report "$NCPU threads (spectro -j $NCPU vs torch default threads)" "$(sp_run "$NCPU")" "$(ta_run 0)"
 # the resamplers inside spectro, same files (6 of the 12 are 44.1 kHz): CPU s
