@@ -4,6 +4,7 @@
 #include "jsoncheck.h"
 #include "errbuf.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,12 @@ static int walk(const cJSON *o, char *path, size_t plen, size_t cap, const char 
             return err_fail(err, errlen, "%s: in %s: key \"%s\" appears twice; an object holds each key once "
                             "(which one is meant?)", name, plen ? path : "the top-level object", dup);
     }
+    /* cJSON reads a number past the double range (1e999) as inf: data
+     * damaged or forged, never a value (JSON has no infinity) */
+    if (cJSON_IsNumber(o) && !isfinite(o->valuedouble))
+        return err_fail(err, errlen, "%s: at %s: the number %s is outside the range of a double; "
+                        "a data file holds finite numbers (fix or remove the value)",
+                        name, plen ? path : "the top level", o->valuedouble > 0 ? "inf" : "-inf");
     if (!cJSON_IsObject(o) && !cJSON_IsArray(o)) return 0;
     int i = 0;
     for (const cJSON *c = o->child; c; c = c->next, i++) {

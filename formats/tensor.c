@@ -690,6 +690,7 @@ struct ts_writer {
     unsigned char *araw; size_t araw_cap, alen;
     int64_t arows;
     char aerr[512];
+    int aerrno;             /* errno of the failed write (EPIPE: see async_wait) */
 };
 
 static int wfail(ts_writer *w, const char *fmt, ...) {
@@ -756,9 +757,11 @@ static void *async_main(void *arg) {
         while (!w->handed && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
         if (!w->handed) break;
         pthread_mutex_unlock(&w->mu);
+        errno = 0;
         int rc = w->afailed ? -1 : block_out(w, w->araw, w->alen, w->arows, w->aerr, sizeof w->aerr);
+        int e = errno;
         pthread_mutex_lock(&w->mu);
-        if (rc) w->afailed = 1;
+        if (rc && !w->afailed) { w->afailed = 1; w->aerrno = e; }
         w->handed = 0;
         pthread_cond_broadcast(&w->cv);
     }
@@ -773,6 +776,13 @@ static int async_wait(ts_writer *w) {
     while (w->handed) pthread_cond_wait(&w->cv, &w->mu);
     int failed = w->afailed;
     pthread_mutex_unlock(&w->mu);
+    /* a write into a closed pipe (`| head`) raises SIGPIPE in the thread
+     * that wrote, and this one blocks every signal: the write failed with
+     * EPIPE instead.  Raised here, in the thread that handed the block over,
+     * it ends the stage as a write on this thread would have (quietly, its
+     * temporary files removed by the stage's handler); ignored, the error
+     * below stands. */
+    if (failed && w->aerrno == EPIPE && !w->failed) raise(SIGPIPE);
     if (failed && !w->failed) wfail(w, "%s", w->aerr);
     return failed ? -1 : 0;
 }

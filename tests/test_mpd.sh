@@ -237,6 +237,10 @@ fails "a NUL byte inside a track_uri (two uris would merge)" 1 "nul.json:2:[0-9]
 { printf '{"playlists": [\n'; pl 1 'spotify:track:a\u0000one'; printf ']}\n'; } > "$T/esc.json"
 fails "an escaped \\u0000 inside a track_uri" 1 "esc.json:2:[0-9]+: a \\\\u0000 escape" \
   mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$T/esc.json"
-ok "no output after the refused files" test ! -e "$T/x.ts" -a ! -e "$T/x.ts.tmp" -a ! -e "$T/x.tsv"
+printf '{"playlists": [{"pid": 1, "num_tracks": 1e999, "tracks": [{"track_uri": "spotify:track:a"}]}]}' > "$T/inf.json"
+fails "a number past the double range (num_tracks 1e999 went to --names as inf)" 1 \
+  "inf.json: at playlists\\[0\\]\\.num_tracks: the number inf is outside the range of a double" \
+  mpd-ingest --tracks "$T/x.tsv" --names "$T/x.names" -o "$T/x.ts" "$T/inf.json"
+ok "no output after the refused files" test ! -e "$T/x.ts" -a ! -e "$T/x.ts.tmp" -a ! -e "$T/x.tsv" -a ! -e "$T/x.names"
 { printf '{"playlists": [\n'; pl 1 'spotify:track:a\\u0000one'; printf ']}\n'; } > "$T/bs.json"
 ok "an escaped backslash before u0000 is ordinary text" mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$T/bs.json"

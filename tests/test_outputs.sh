@@ -127,6 +127,14 @@ csv-clean --cols $C --display artist_name --catalog "$O/cat.tsv" "$S" >&5 2>/dev
 is "SIGPIPE: csv-clean died by the signal" "$?" 141
 exec 5>&-
 empty "csv-clean killed by SIGPIPE"
+# `| head` on a table of many blocks: the tensor writer's thread (signals
+# blocked) met the closed pipe; it said "<stdout>: write failed: Broken pipe"
+# and exited 1
+awk 'BEGIN { print "id,name,a,b"; for (i = 0; i < 100000; i++) print "k" i ",n" i "," i % 7 "," i % 11 }' > "$T/pipe.csv"
+( csv-clean --key id --cols a,b --display name --catalog "$O/cat.tsv" "$T/pipe.csv" 2> "$T/pipe.err" | head -c 1 > /dev/null
+  exit "${PIPESTATUS[0]}" )
+is "| head -c 1 on many blocks: csv-clean dies by SIGPIPE, quietly" "$? $(cat "$T/pipe.err")" "141 "
+empty "csv-clean | head -c 1"
 
 # ---- concurrent runs of the same -o: both succeed, one complete file ----
 csv-clean --key id --cols a,b -o "$T/k.ts" "$T/big.csv" 2>/dev/null

@@ -79,10 +79,10 @@ printf '[{"endTime": "x", "artistName": "The Invented Band", "trackName": "Slow 
 fails "a key twice in an entry" 1 "StreamingHistory2.json: in \\[0\\]: key \"trackName\" appears twice" \
   taste --catalog "$T/cat.tsv" "$T/StreamingHistory2.json"
 printf '[{"endTime": "x", "artistName": "The Invented Band", "trackName": "Paper Lanterns", "msPlayed": 1e999}]' > "$T/StreamingHistory3.json"
-fails "msPlayed 1e999 (infinite)" 1 "StreamingHistory3.json: entry 1: msPlayed inf is not a finite play time" \
+fails "msPlayed 1e999 (infinite)" 1 "StreamingHistory3.json: at \\[0\\]\\.msPlayed: the number inf is outside the range of a double" \
   taste --catalog "$T/cat.tsv" "$T/StreamingHistory3.json"
 printf '[{"ts": "x", "master_metadata_album_artist_name": "The Invented Band", "master_metadata_track_name": "Paper Lanterns", "ms_played": 1e400}]' > "$T/StreamingHistory4.json"
-fails "ms_played 1e400 (infinite, extended history)" 1 "entry 1: ms_played inf is not a finite" \
+fails "ms_played 1e400 (infinite, extended history)" 1 "StreamingHistory4.json: at \\[0\\]\\.ms_played: the number inf is outside" \
   taste --catalog "$T/cat.tsv" "$T/StreamingHistory4.json"
 printf '[{"endTime": "x",\n "artistName": "The Invented Band", "trackName": "Paper LanternsNULx", "msPlayed": 200000}]' | sed 's/NUL/\x00/' > "$T/StreamingHistory5.json"
 fails "a NUL byte in a name" 1 "StreamingHistory5.json:2:[0-9]+: a NUL byte" taste --catalog "$T/cat.tsv" "$T/StreamingHistory5.json"

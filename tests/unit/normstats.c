@@ -332,7 +332,7 @@ static void malformed(void) {
     snprintf(buf, sizeof buf, "{\"songpipe_normalize\": 1, \"columns\": [{%s, \"scale\": -2}]}", col);
     rejected(buf, "\"scale\" must be a finite number >= 0", "a negative scale");
     snprintf(buf, sizeof buf, "{\"songpipe_normalize\": 1, \"columns\": [{%s, \"scale\": 1e999}]}", col);
-    rejected(buf, "\"scale\" must be a finite number >= 0", "an infinite scale");
+    rejected(buf, "at columns[0].scale: the number inf is outside the range of a double", "an infinite scale");
     snprintf(buf, sizeof buf, "{\"songpipe_normalize\": 1, \"columns\": [{%s}]}", col);
     rejected(buf, "\"scale\" must be", "a missing scale");
     snprintf(buf, sizeof buf, "{\"songpipe_normalize\": 1, \"columns\": [{%s, \"scale\": 1}, {%s, \"scale\": 2}]}", col, col);
