@@ -186,8 +186,6 @@ static struct opts parse_opts(int argc, char **argv) {
     if (!o.train) cli_usage("--train FILE is required");
     if (plr_needs_weights(o.m.kind) && !o.weights)
         cli_usage("--model %s needs --weights FILE (mpd-train -o)", plr_names[model]);
-    if (o.weights && !plr_takes_weights(o.m.kind))
-        cli_usage("--weights: --model %s reads no model file (neural, blend, ease and als do)", plr_names[model]);
     int batch = o.queries || o.seeds, cont = o.playlist || o.songs;
     if (batch == cont) cli_usage("give either --queries and --seeds (batch) or --playlist / --songs (continue)");
     if (batch && (!o.queries || !o.seeds)) cli_usage("--queries and --seeds go together");
@@ -421,6 +419,8 @@ int main(int argc, char **argv) {
     }
     double t0 = cli_now();
     o.m.als_report = als_progress;
+    /* the models that read no file ignore --weights (one command line for every model) */
+    if (!plr_takes_weights(o.m.kind)) o.weights = NULL;
     if (plr_build(&R.r, &o.m, &train, titles, ntracks, o.weights, err, sizeof err)) cli_die("%s", err);
     if (o.m.kind == PLR_EASE && o.weights) cli_warn("EASE weights over %d tracks read from %s", R.r.ease.V, o.weights);
     else if (o.m.kind == PLR_EASE)
