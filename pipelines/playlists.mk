@@ -3,13 +3,13 @@
 # per model -> rec-eval.  The MPD may not be redistributed: it is read from
 # MPD_DIR (outside the repository) and the targets skip when it is absent.
 #   make eval-playlists [MPD_DIR=dir] [PL_MODELS='pop title cooc itemknn rp3beta ease als neural blend rerank'] [PL_TRAIN_OPTS=...] [PL_BLEND=w]
-#     [PL_RERANK_GENS='cooc itemknn rp3beta ease'] [PL_RERANK_OPTS=...] [PL_VAL_SEED=2]
+#     [PL_RERANK_GENS='cooc itemknn rp3beta ease als'] [PL_RERANK_OPTS=...] [PL_VAL_SEED=2]
 #   make continue PLAYLIST=pid | PLAYLIST='Title - Artist; spotify:track:ID; ...' [FORMAT=text|tsv|json]
 MPD_DIR        ?= ../shared/data/mpd/soundscout-followers10
 PL_MODELS      ?= pop title cooc itemknn rp3beta ease als neural blend rerank
 # rerank: the generators whose lists it re-ranks, fitted on the validation
 # split of the training playlists (mpd-split --seed PL_VAL_SEED of train.ts)
-PL_RERANK_GENS ?= cooc itemknn rp3beta ease
+PL_RERANK_GENS ?= cooc itemknn rp3beta ease als
 PL_RERANK_OPTS ?=
 PL_VAL_SEED    ?= 2
 PL_TRAIN_OPTS  ?=
