@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include "playlists.h"
 #include "strmap.h"
+#include <cjson/cJSON.h>
 
 typedef struct {
     int32_t ntracks;
@@ -77,6 +78,11 @@ int64_t plm_cooc(plm_model *m, const char *title, const int32_t *seeds, int64_t 
  *            Christoffel, Newell, Bernstein 2017, "Updatable, accurate,
  *            diverse, and scalable recommendations for interactive
  *            applications").
+ * With pl_pow, itemknn's C[s,t] is the weighted count sum_p |p|^-pl_pow
+ * (long playlists say less about each pair); each entry is raised to
+ * `power` (Aiolli 2013: q > 1 favours the strongest neighbours); with
+ * row_norm each row is scaled to a largest entry of 1, so every seed
+ * weighs the same.
  * Only each row's `neighbours` best entries count (0: all); the rows of the
  * seeds are added up (a repeated seed counts once), seeds excluded, ties
  * as above, then popularity fills the list.  No known seed: the title
@@ -94,6 +100,9 @@ typedef struct {
     plm_graph_kind kind;
     double alpha, beta, shrink;
     int64_t neighbours;
+    double power;           /* every entry of a row raised to it (Aiolli 2013's locality q; 1 = plain) */
+    double pl_pow;          /* itemknn: a playlist p adds |p|^-pl_pow to C[s,t] (0 = counts) */
+    int row_norm;           /* 1: each seed's row divided by its largest entry before the sum */
 } plm_graph_opts;
 /* the parameters chosen on the validation split (pipelines/playlists.md):
  * itemknn alpha 0.7, shrink 10; rp3beta alpha 0.5, beta 0; every
@@ -111,17 +120,82 @@ int64_t plm_graph(plm_model *m, const plm_graph_opts *o, const char *title, cons
  * outside the vocabulary follow by popularity; no known seed: the title
  * model. */
 typedef struct {
-    int32_t V;
+    int32_t V, ntracks, nscore;   /* nscore: the entries of score */
     double lambda;
     int32_t *col_of;        /* track -> vocabulary column, or -1 */
+    int32_t *vocab;         /* column -> track */
     float *B;               /* V x V, row s = the weights of seed s */
     float *vscore, *score;  /* scratch: V, ntracks */
 } plm_ease_model;
-/* 0 ok; -1 with err (out of memory, not positive definite) */
+/* 0 ok; -1 with err (out of memory, not positive definite): init, gram
+ * over every playlist, solve */
 int plm_ease_build(plm_ease_model *e, const plm_model *m, int32_t V, double lambda, char *err, size_t errlen);
+/* The steps, for a Gram matrix summed over shards (mpd-train --shard):
+ * init picks the V most played tracks of m (fewer when fewer are played)
+ * and zeroes B; alloc takes a given vocabulary (column -> track) instead;
+ * gram adds X'X of the playlists p with owns(ctx, p) (all when owns is
+ * NULL) to B as counts; solve turns B = X'X into the weights.  0 ok, -1
+ * with err (e freed by init/alloc; left for plm_ease_free by solve). */
+int plm_ease_init(plm_ease_model *e, const plm_model *m, int32_t V, char *err, size_t errlen);
+int plm_ease_alloc(plm_ease_model *e, int32_t ntracks, const int32_t *vocab, int32_t V, char *err, size_t errlen);
+void plm_ease_gram(plm_ease_model *e, const plm_model *m, int (*owns)(void *ctx, int64_t p), void *ctx);
+int plm_ease_solve(plm_ease_model *e, double lambda, char *err, size_t errlen);
+/* The files of mpd-train --model ease: tensor 'ease.gram' (i32 counts
+ * X'X) or 'ease.B' (f32 weights, meta.lambda), V rows of V keyed by track
+ * index, rows in vocabulary order.  Load reads the named one into B (the
+ * counts as floats, exact below 2^24); ntracks: the vocabulary bound of
+ * the caller (a key at or past it is refused).  0 ok, -1 with err. */
+int plm_ease_load(plm_ease_model *e, const char *path, const char *tensor, int32_t ntracks, char *err, size_t errlen);
 void plm_ease_free(plm_ease_model *e);
 int64_t plm_ease(plm_ease_model *e, plm_model *m, const char *title, const int32_t *seeds, int64_t ns,
                  int32_t *out, int64_t n);
+
+/* Implicit-feedback matrix factorisation (plmodel_als.c): Hu, Koren,
+ * Volinsky 2008, with conjugate-gradient updates (Takacs, Pilaszy, Tikk
+ * 2011).  The binary training-playlist x track matrix (distinct tracks) is
+ * a preference 1 with confidence 1 + alpha on every observed cell, 0 with
+ * confidence 1 elsewhere; the loss
+ *   sum_{p,t} c_pt (P_pt - x_p . y_t)^2 + lambda (sum |x_p|^2 + sum |y_t|^2)
+ * is lowered by alternating the playlist and track sides, each row taking
+ * cg_steps conjugate-gradient steps from its current value (Y'Y once per
+ * half-iteration, sgemm).  Memory: (playlists + tracks) x factors floats.
+ * A query is folded in as a new playlist, solved exactly (spotrf/spotrs on
+ * the factors x factors system), scored against every track (sgemv); the
+ * tracks no training playlist holds come last; no known seed: the title
+ * model. */
+typedef struct {
+    int factors, iterations, cg_steps;
+    double lambda, alpha;
+    uint64_t seed;
+} plm_als_opts;
+/* the values chosen on the validation split (pipelines/playlists.md) */
+plm_als_opts plm_als_defaults(void);
+typedef struct {
+    int factors, iterations;
+    int32_t ntracks;
+    double lambda, alpha;
+    float *X;               /* playlist factors (training only; NULL when loaded) */
+    float *Y;               /* ntracks x factors track factors */
+    float *G;               /* Y'Y + lambda I */
+    float *A, *xq, *score, *work;   /* scratch */
+} plm_als_model;
+/* report (may be NULL) is called after every iteration.  0 ok; -1 with err */
+int plm_als_train(plm_als_model *a, const plm_model *m, const plm_als_opts *o,
+                  void (*report)(void *ctx, int iter, const plm_als_model *a), void *ctx,
+                  char *err, size_t errlen);
+/* the loss above for the current factors (needs X: after plm_als_train) */
+double plm_als_loss(const plm_als_model *a, const plm_model *m);
+/* x = the exact factors of a playlist holding the seeds (distinct, known);
+ * returns how many seeds counted (0: x = 0), -1 when the system is not
+ * positive definite */
+int plm_als_fold_in(plm_als_model *a, const int32_t *seeds, int64_t ns, float *x);
+int64_t plm_als(plm_als_model *a, plm_model *m, const char *title, const int32_t *seeds, int64_t ns,
+                int32_t *out, int64_t n);
+/* the model file (tensor 'als.items', f32 x factors keyed by track); extra
+ * (may be NULL, taken over) goes to meta.train.  0 ok, -1 with err */
+int plm_als_save(const plm_als_model *a, const char *path, cJSON *extra, char *err, size_t errlen);
+int plm_als_load(plm_als_model *a, const char *path, char *err, size_t errlen);
+void plm_als_free(plm_als_model *a);
 
 /* top n of a dense score over every track (a learned model's scores),
  * seeds excluded, ties as above. */

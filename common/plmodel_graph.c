@@ -47,8 +47,8 @@ static int reserve(plm_model *m) {
 }
 
 plm_graph_opts plm_graph_defaults(plm_graph_kind kind) {
-    if (kind == PLM_RP3BETA) return (plm_graph_opts){PLM_RP3BETA, 0.5, 0, 0, 0};
-    return (plm_graph_opts){PLM_ITEMKNN, 0.7, 0, 10, 0};
+    if (kind == PLM_RP3BETA) return (plm_graph_opts){PLM_RP3BETA, 0.5, 0, 0, 0, 1, 0, 0};
+    return (plm_graph_opts){PLM_ITEMKNN, 0.7, 0, 10, 0, 1, 0, 0};
 }
 
 static double degree(const plm_model *m, int32_t t) { return (double)(m->tr_off[t + 1] - m->tr_off[t]); }
@@ -63,7 +63,8 @@ static void add_row(plm_model *m, const plm_graph_opts *o, int32_t s) {
         int32_t p = m->tr_pl[j];
         double len = (double)(m->pl_off[p + 1] - m->pl_off[p]);
         /* RP3beta: P(s -> p) P(p -> t), each raised to alpha */
-        float w = o->kind == PLM_RP3BETA ? (float)pow(1.0 / (ds * len), o->alpha) : 1.0f;
+        float w = o->kind == PLM_RP3BETA ? (float)pow(1.0 / (ds * len), o->alpha)
+                : o->pl_pow != 0 ? (float)pow(len, -o->pl_pow) : 1.0f;
         for (int64_t i = m->pl_off[p]; i < m->pl_off[p + 1]; i++) {
             int32_t t = m->pl_tr[i];
             if (t == s) continue;
@@ -78,14 +79,21 @@ static void add_row(plm_model *m, const plm_graph_opts *o, int32_t s) {
         m->g_row[t] = 0;
         if (o->kind == PLM_RP3BETA) v = c / pow(dt, o->beta);
         else v = c / (pow(ds, o->alpha) * pow(dt, 1.0 - o->alpha) + o->shrink);
+        if (o->power != 1) v = pow(v, o->power);
         e[i] = (entry){(float)v, t};
     }
     int64_t keep = o->neighbours > 0 && nr > o->neighbours ? o->neighbours : nr;
     if (keep < nr) keep_best(m, e, nr, keep);
+    float scale = 1;
+    if (o->row_norm) {
+        float top = 0;
+        for (int64_t i = 0; i < keep; i++) if (e[i].s > top) top = e[i].s;
+        if (top > 0) scale = 1 / top;
+    }
     for (int64_t i = 0; i < keep; i++) {
         int32_t t = e[i].t;
         if (m->g_q[t] == 0) m->g_qt[m->g_nq++] = t;
-        m->g_q[t] += e[i].s;
+        m->g_q[t] += e[i].s * scale;
     }
 }
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const plr_names[PLR_NMODELS] = {"pop", "title", "cooc", "neural", "blend", "itemknn", "rp3beta", "ease"};
+const char *const plr_names[PLR_NMODELS] = {"pop", "title", "cooc", "neural", "blend", "itemknn", "rp3beta", "ease", "als"};
 const char *const plr_titles[PLR_NMODELS] = {"popularity", "title", "co-occurrence", "neural",
-                                             "neural + co-occurrence blend", "item kNN", "RP3beta", "EASE"};
+                                             "neural + co-occurrence blend", "item kNN", "RP3beta", "EASE", "ALS"};
 
 int plr_parse(const char *name) {
     for (int i = 0; i < PLR_NMODELS; i++)
@@ -26,11 +26,12 @@ const char *plr_list(char *buf, size_t cap) {
 }
 
 int plr_needs_weights(plr_kind kind) { return kind == PLR_NEURAL || kind == PLR_BLEND; }
+int plr_takes_weights(plr_kind kind) { return plr_needs_weights(kind) || kind == PLR_EASE || kind == PLR_ALS; }
 
 plr_opts plr_defaults(plr_kind kind) {
     return (plr_opts){.kind = kind, .blend = 0.2,
                       .graph = plm_graph_defaults(kind == PLR_RP3BETA ? PLM_RP3BETA : PLM_ITEMKNN),
-                      .lambda = 2000, .ease_tracks = 8192};
+                      .lambda = 2000, .ease_tracks = 8192, .als = plm_als_defaults()};
 }
 
 int plr_build(plr_model *r, const plr_opts *o, const pl_set *train, const char *const *titles, int32_t ntracks,
@@ -43,9 +44,27 @@ int plr_build(plr_model *r, const plr_opts *o, const pl_set *train, const char *
         if (!(r->net = pln_load(weights, err, errlen))) return -1;
         if (r->net->ntracks > ntracks) ntracks = r->net->ntracks;
     }
+    if (weights && !plr_takes_weights(o->kind))
+        return snprintf(err, errlen, "model %s reads no model file (%s)", plr_names[o->kind], weights), -1;
     if (plm_build(&r->m, train, titles, ntracks, err, errlen)) goto fail;
     r->built = 1;
-    if (o->kind == PLR_EASE && plm_ease_build(&r->ease, &r->m, o->ease_tracks, o->lambda, err, errlen)) goto fail;
+    if (o->kind == PLR_EASE) {
+        if (weights ? plm_ease_load(&r->ease, weights, "ease.B", r->m.ntracks, err, errlen)
+                    : plm_ease_build(&r->ease, &r->m, o->ease_tracks, o->lambda, err, errlen))
+            goto fail;
+    }
+    if (o->kind == PLR_ALS && weights) {
+        if (plm_als_load(&r->als, weights, err, errlen)) goto fail;
+        if (r->als.ntracks > r->m.ntracks) {
+            snprintf(err, errlen, "%s: the ALS model knows %d tracks, the training set and the vocabulary only %d; "
+                     "give the tracks it was trained with", weights, r->als.ntracks, r->m.ntracks);
+            goto fail;
+        }
+    } else if (o->kind == PLR_ALS) {
+        if (plm_als_train(&r->als, &r->m, &o->als, o->als_report, o->als_ctx, err, errlen)) goto fail;
+        free(r->als.X);         /* the playlists' factors: training only */
+        r->als.X = NULL;
+    }
     return 0;
 fail:
     plr_free(r);
@@ -54,6 +73,7 @@ fail:
 
 void plr_free(plr_model *r) {
     plm_ease_free(&r->ease);
+    plm_als_free(&r->als);
     if (r->built) plm_free(&r->m);
     if (r->net) { pln_free(r->net); free(r->net); }
     memset(r, 0, sizeof *r);
@@ -72,6 +92,7 @@ int64_t plr_recommend(plr_model *r, const char *title, const int32_t *seeds, int
     case PLR_ITEMKNN:
     case PLR_RP3BETA: return plm_graph(m, &r->o.graph, title, seeds, ns, out, n);
     case PLR_EASE: return plm_ease(&r->ease, m, title, seeds, ns, out, n);
+    case PLR_ALS: return plm_als(&r->als, m, title, seeds, ns, out, n);
     default: return -1;
     }
 }

@@ -71,9 +71,7 @@ bench_model_neural() {
   recommend "$P" neural --weights "$P/model.ts"
 }
 bench_model_als() {
-  # als (branch cands2): mpd-train --model als -o $P/als.ts, then
-  # mpd-recommend --model als --weights $P/als.ts; until it is merged,
-  # mpd-train says it knows no model als and the run stops here
+  # the factors fitted once by mpd-train, read by mpd-recommend --weights
   run als-train "$BIN/mpd-train" --model als -o "$P/als.ts" "$P/train.ts"
   recommend "$P" als --weights "$P/als.ts"
 }

@@ -2,14 +2,14 @@
 # mpd-ingest -> mpd-split (RecSys Challenge 2018 protocol) -> mpd-recommend
 # per model -> rec-eval.  The MPD may not be redistributed: it is read from
 # MPD_DIR (outside the repository) and the targets skip when it is absent.
-#   make eval-playlists [MPD_DIR=dir] [PL_MODELS='pop title cooc itemknn rp3beta ease neural blend rerank'] [PL_TRAIN_OPTS=...] [PL_BLEND=w]
-#     [PL_RERANK_GENS='cooc itemknn rp3beta ease'] [PL_RERANK_OPTS=...] [PL_VAL_SEED=2]
+#   make eval-playlists [MPD_DIR=dir] [PL_MODELS='pop title cooc itemknn rp3beta ease als neural blend rerank'] [PL_TRAIN_OPTS=...] [PL_BLEND=w]
+#     [PL_RERANK_GENS='cooc itemknn rp3beta ease als'] [PL_RERANK_OPTS=...] [PL_VAL_SEED=2]
 #   make continue PLAYLIST=pid | PLAYLIST='Title - Artist; spotify:track:ID; ...' [FORMAT=text|tsv|json]
 MPD_DIR        ?= ../shared/data/mpd/soundscout-followers10
-PL_MODELS      ?= pop title cooc itemknn rp3beta ease neural blend rerank
+PL_MODELS      ?= pop title cooc itemknn rp3beta ease als neural blend rerank
 # rerank: the generators whose lists it re-ranks, fitted on the validation
 # split of the training playlists (mpd-split --seed PL_VAL_SEED of train.ts)
-PL_RERANK_GENS ?= cooc itemknn rp3beta ease
+PL_RERANK_GENS ?= cooc itemknn rp3beta ease als
 PL_RERANK_OPTS ?=
 PL_VAL_SEED    ?= 2
 PL_TRAIN_OPTS  ?=
@@ -20,18 +20,18 @@ PL_KS          ?= 0,1,5,10,25
 PL_TEST_FRAC   ?= 0.1
 PL_MAX_TEST    ?= 1000
 PL_SEED        ?= 1
-# continue: pop, title, cooc, itemknn, rp3beta or ease, learning from every ingested playlist
+# continue: pop, title, cooc, itemknn, rp3beta, ease or als, learning from every ingested playlist
 CONTINUE_MODEL ?= cooc
 CONTINUE_N     ?= 20
 OUTDIR         ?= out
 $(foreach v,CONTINUE_N PL_SEED PL_VAL_SEED,$(call sp_need_uint,$(v)))
 # the split hashes (seed, pid): the test split's own seed would hold out nothing
 $(if $(filter $(PL_SEED),$(PL_VAL_SEED)),$(call sp_bad,PL_VAL_SEED,the same as PL_SEED: the validation split of train.ts would hold no playlist; choose another))
-$(call sp_need_enum,CONTINUE_MODEL,pop title cooc itemknn rp3beta ease)
+$(call sp_need_enum,CONTINUE_MODEL,pop title cooc itemknn rp3beta ease als)
 $(if $(PL_MODELS),,$(call sp_bad,PL_MODELS,empty))
-$(foreach m,$(PL_MODELS),$(if $(filter $(m),pop title cooc itemknn rp3beta ease neural blend rerank),,$(call sp_bad,PL_MODELS,'$(m)' is not one of: pop title cooc itemknn rp3beta ease neural blend rerank)))
+$(foreach m,$(PL_MODELS),$(if $(filter $(m),pop title cooc itemknn rp3beta ease als neural blend rerank),,$(call sp_bad,PL_MODELS,'$(m)' is not one of: pop title cooc itemknn rp3beta ease als neural blend rerank)))
 $(if $(PL_RERANK_GENS),,$(call sp_bad,PL_RERANK_GENS,empty))
-$(foreach m,$(PL_RERANK_GENS),$(if $(filter $(m),pop title cooc itemknn rp3beta ease neural blend),,$(call sp_bad,PL_RERANK_GENS,'$(m)' is not one of: pop title cooc itemknn rp3beta ease neural blend)))
+$(foreach m,$(PL_RERANK_GENS),$(if $(filter $(m),pop title cooc itemknn rp3beta ease als neural blend),,$(call sp_bad,PL_RERANK_GENS,'$(m)' is not one of: pop title cooc itemknn rp3beta ease als neural blend)))
 
 P := $(OUTDIR)/playlists
 # user values reach recipes through the environment only (Makefile, top)

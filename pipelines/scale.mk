@@ -13,10 +13,9 @@
 # measured numbers.
 BENCH_SCALE            ?= 1.0
 BENCH_SCALE_SEED       ?= 1
-# the candidate models; als joins when branch cands2 lands (mpd-train
-# --model als, then mpd-recommend --model als --weights: see
-# bench_model_als in pipelines/bench-scale.sh)
-BENCH_SCALE_MODELS     ?= cooc itemknn rp3beta ease neural
+# the candidate models (als: mpd-train --model als, then mpd-recommend
+# --model als --weights; see bench_model_als in pipelines/bench-scale.sh)
+BENCH_SCALE_MODELS     ?= cooc itemknn rp3beta ease als neural
 # the neural model: one pass of one example per playlist by default (the
 # default training runs up to 20 epochs of 4: multiply its time to compare)
 BENCH_SCALE_TRAIN_OPTS ?= --epochs 1 --samples 1

@@ -45,18 +45,34 @@ static const char HELP[] =
 "                      played tracks, B = I - P diag(1/diag P),\n"
 "                      P = (X'X + L I)^-1, fitted when the stage starts\n"
 "                      (4 V^2 bytes, about V^3 flops: V = 8192 is 268 MB)\n"
-"  --lambda L        ease: the L2 weight (default 2000)\n"
+"                    als: implicit-feedback matrix factorisation (Hu, Koren,\n"
+"                      Volinsky 2008) with conjugate-gradient updates, fitted\n"
+"                      when the stage starts (or --weights); a query is\n"
+"                      folded in as a new playlist (title when no seed)\n"
+"  --lambda L        ease: the L2 weight (default 2000); als: (default 10)\n"
 "  --ease-tracks V   ease: the vocabulary (default 8192)\n"
-"  --alpha A         itemknn: 0..1 (default 0.7); rp3beta: > 0 (default 0.5)\n"
+"  --alpha A         itemknn: 0..1 (default 0.7); rp3beta: > 0 (default 0.5);\n"
+"                    als: the confidence 1 + A of an observed cell (default 40)\n"
+"  --factors F       als: factors per track and playlist (default 128)\n"
+"  --iterations N    als: alternating iterations (default 15)\n"
+"  --cg-steps N      als: conjugate-gradient steps per row and iteration (default 3)\n"
 "  --beta B          rp3beta: 0..1 (default 0)\n"
 "  --shrink H        itemknn: >= 0 (default 10)\n"
+"  --power Q         itemknn, rp3beta: every entry of a seed's row raised to Q\n"
+"                    (Aiolli 2013's locality; default 1)\n"
+"  --pl-pow G        itemknn: a playlist p adds |p|^-G to a pair's count\n"
+"                    (default 0: plain counts)\n"
+"  --row-norm none|max  itemknn, rp3beta: max divides each seed's row by its\n"
+"                    largest entry before the rows are added (default none)\n"
 "  --neighbours N    itemknn, rp3beta: entries kept per seed row, 0 = all\n"
 "                    (default 0; the defaults were chosen on a validation\n"
 "                    split of training playlists, pipelines/playlists.md)\n"
 "  --train FILE      training playlists stream (mpd-split -o, or mpd-ingest -o)\n"
 "  --names FILE      playlist catalogue (mpd-ingest --names): titles of the\n"
 "                    training playlists, for the title model\n"
-"  --weights FILE    the neural model (mpd-train -o)\n"
+"  --weights FILE    the neural model (mpd-train -o); the ALS factors or the\n"
+"                    EASE weights (mpd-train --model als|ease -o), which are\n"
+"                    then not fitted at start\n"
 "  --blend W         the neural share of the blend, 0..1 (default 0.2)\n"
 "  -n N              tracks per query (default 500, the challenge's count;\n"
 "                    20 in continue mode)\n"
@@ -88,15 +104,18 @@ struct opts {
 static struct opts parse_opts(int argc, char **argv) {
     struct opts o = {.n = -1};
     int model = -1;
-    double blend = -1, alpha = -1, beta = -1, shrink = -1, lambda = -1;
-    long neighbours = -1, ease_tracks = -1;
+    double blend = -1, alpha = -1, beta = -1, shrink = -1, lambda = -1, power = -1, pl_pow = -1;
+    long neighbours = -1, ease_tracks = -1, factors = -1, iterations = -1, cg_steps = -1;
+    int row_norm = -1;
     char list[128];
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"train", 1, 0, 't'}, {"names", 1, 0, 'N'}, {"weights", 1, 0, 'w'},
         {"queries", 1, 0, 'q'}, {"seeds", 1, 0, 's'}, {"tracks", 1, 0, 'T'}, {"playlist", 1, 0, 'p'},
         {"from", 1, 0, 'f'}, {"songs", 1, 0, 'S'}, {"blend", 1, 0, 'b'}, {"output", 1, 0, 'o'},
         {"alpha", 1, 0, 'A'}, {"beta", 1, 0, 'B'}, {"shrink", 1, 0, 'H'}, {"neighbours", 1, 0, 'K'},
-        {"lambda", 1, 0, 'L'}, {"ease-tracks", 1, 0, 'E'}, {"format", 1, 0, 'F'}, {0, 0, 0, 0}};
+        {"lambda", 1, 0, 'L'}, {"ease-tracks", 1, 0, 'E'}, {"format", 1, 0, 'F'},
+        {"power", 1, 0, 'Q'}, {"pl-pow", 1, 0, 'P'}, {"row-norm", 1, 0, 'R'}, {"factors", 1, 0, 'G'},
+        {"iterations", 1, 0, 'I'}, {"cg-steps", 1, 0, 'C'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:n:", lo, NULL)) != -1) {
         switch (c) {
@@ -104,12 +123,22 @@ static struct opts parse_opts(int argc, char **argv) {
             if ((model = plr_parse(optarg)) < 0)
                 cli_usage("--model: '%s' is not one of %s", optarg, plr_list(list, sizeof list));
             break;
-        case 'A': alpha = cli_double("--alpha", optarg, 0, 10); break;
+        case 'A': alpha = cli_double("--alpha", optarg, 0, 1e6); break;
         case 'B': beta = cli_double("--beta", optarg, 0, 1); break;
         case 'H': shrink = cli_double("--shrink", optarg, 0, 1e9); break;
         case 'L': lambda = cli_double("--lambda", optarg, 1e-6, 1e12); break;
         case 'E': ease_tracks = cli_long("--ease-tracks", optarg, 1, 65536); break;
         case 'K': neighbours = cli_long("--neighbours", optarg, 0, 1L << 30); break;
+        case 'Q': power = cli_double("--power", optarg, 0.01, 100); break;
+        case 'P': pl_pow = cli_double("--pl-pow", optarg, 0, 10); break;
+        case 'R':
+            if (!strcmp(optarg, "none")) row_norm = 0;
+            else if (!strcmp(optarg, "max")) row_norm = 1;
+            else cli_usage("--row-norm: '%s' is not none or max", optarg);
+            break;
+        case 'G': factors = cli_long("--factors", optarg, 1, 4096); break;
+        case 'I': iterations = cli_long("--iterations", optarg, 1, 1000); break;
+        case 'C': cg_steps = cli_long("--cg-steps", optarg, 1, 4096); break;
         case 't': o.train = optarg; break;
         case 'N': o.names = optarg; break;
         case 'w': o.weights = optarg; break;
@@ -136,11 +165,23 @@ static struct opts parse_opts(int argc, char **argv) {
     /* the defaults are plrec.c's, shared with serve; an option overrides one */
     o.m = plr_defaults((plr_kind)model);
     if (blend >= 0) o.m.blend = blend;
-    if (alpha >= 0) o.m.graph.alpha = alpha;
+    if (model == PLR_ALS) {     /* --alpha, --lambda: the confidence and L2 weight of ALS */
+        if (alpha >= 0) o.m.als.alpha = alpha;
+        if (lambda >= 0) o.m.als.lambda = lambda;
+    } else {
+        if (alpha > 10) cli_usage("--alpha: at most 10 for %s", plr_names[model]);
+        if (alpha >= 0) o.m.graph.alpha = alpha;
+        if (lambda >= 0) o.m.lambda = lambda;
+    }
+    if (factors >= 0) o.m.als.factors = (int)factors;
+    if (iterations >= 0) o.m.als.iterations = (int)iterations;
+    if (cg_steps >= 0) o.m.als.cg_steps = (int)cg_steps;
     if (beta >= 0) o.m.graph.beta = beta;
     if (shrink >= 0) o.m.graph.shrink = shrink;
     if (neighbours >= 0) o.m.graph.neighbours = neighbours;
-    if (lambda >= 0) o.m.lambda = lambda;
+    if (power >= 0) o.m.graph.power = power;
+    if (pl_pow >= 0) o.m.graph.pl_pow = pl_pow;
+    if (row_norm >= 0) o.m.graph.row_norm = row_norm;
     if (ease_tracks >= 0) o.m.ease_tracks = (int32_t)ease_tracks;
     if (model == PLR_ITEMKNN && o.m.graph.alpha > 1) cli_usage("--alpha: itemknn takes 0..1 (the share of the seed's popularity)");
     if (!o.train) cli_usage("--train FILE is required");
@@ -196,10 +237,21 @@ static void run_batch(recommender *R) {
         if (o->m.kind == PLR_RP3BETA) cJSON_AddNumberToObject(meta, "beta", o->m.graph.beta);
         else cJSON_AddNumberToObject(meta, "shrink", o->m.graph.shrink);
         cJSON_AddNumberToObject(meta, "neighbours", (double)o->m.graph.neighbours);
+        cJSON_AddNumberToObject(meta, "power", o->m.graph.power);
+        if (o->m.kind == PLR_ITEMKNN) cJSON_AddNumberToObject(meta, "pl_pow", o->m.graph.pl_pow);
+        cJSON_AddStringToObject(meta, "row_norm", o->m.graph.row_norm ? "max" : "none");
     }
     if (o->m.kind == PLR_EASE) {
-        cJSON_AddNumberToObject(meta, "lambda", o->m.lambda);
+        if (o->weights) cJSON_AddStringToObject(meta, "weights", o->weights);
+        cJSON_AddNumberToObject(meta, "lambda", R->r.ease.lambda);
         cJSON_AddNumberToObject(meta, "ease_tracks", (double)R->r.ease.V);
+    }
+    if (o->m.kind == PLR_ALS) {
+        cJSON_AddNumberToObject(meta, "factors", R->r.als.factors);
+        cJSON_AddNumberToObject(meta, "lambda", R->r.als.lambda);
+        cJSON_AddNumberToObject(meta, "alpha", R->r.als.alpha);
+        if (o->weights) cJSON_AddStringToObject(meta, "weights", o->weights);
+        else cJSON_AddNumberToObject(meta, "iterations", R->r.als.iterations);
     }
     cJSON_AddNumberToObject(ts_header_meta(&h), "n", (double)o->n);
     ts_writer *w = cli_open_write(o->out);
@@ -344,6 +396,11 @@ static void run_continue(recommender *R, const pl_set *train) {
     plv_free(&v);
 }
 
+static void als_progress(void *ctx, int iter, const plm_als_model *a) {
+    (void)ctx;
+    cli_warn("ALS iteration %d/%d done", iter, a->iterations);
+}
+
 int main(int argc, char **argv) {
     cli_init("mpd-recommend", argc, argv, HELP);
     cli_blas_tune(argv);
@@ -363,13 +420,19 @@ int main(int argc, char **argv) {
         cat_free(&c);
     }
     double t0 = cli_now();
-    if (o.m.kind == PLR_EASE)   /* one LAPACK call each: no progress inside, so say how long it may take */
+    o.m.als_report = als_progress;
+    /* the models that read no file ignore --weights (one command line for every model) */
+    if (!plr_takes_weights(o.m.kind)) o.weights = NULL;
+    if (o.m.kind == PLR_EASE && !o.weights)   /* one LAPACK call each: no progress inside, so say how long it may take */
         cli_warn("fitting EASE over up to %d tracks: X'X of %" PRId64 " playlists, then a Cholesky factor and inverse "
                  "(about V^3 = %.0f GFLOP: %.0f s at 10 GFLOP/s)", o.m.ease_tracks, train.n,
                  pow(o.m.ease_tracks, 3) / 1e9, pow(o.m.ease_tracks, 3) / 1e10);
     if (plr_build(&R.r, &o.m, &train, titles, ntracks, o.weights, err, sizeof err)) cli_die("%s", err);
-    if (o.m.kind == PLR_EASE)
+    if (o.m.kind == PLR_EASE && o.weights) cli_warn("EASE weights over %d tracks read from %s", R.r.ease.V, o.weights);
+    else if (o.m.kind == PLR_EASE)
         cli_warn("EASE fitted over the %d most played tracks in %.2f s", R.r.ease.V, cli_now() - t0);
+    if (o.m.kind == PLR_ALS && !o.weights)
+        cli_warn("ALS fitted (%d factors, %d iterations) in %.2f s", R.r.als.factors, R.r.als.iterations, cli_now() - t0);
     if (o.queries) cli_warn("model built in %.3f s (%" PRId64 " playlists, %" PRId64 " rows)", cli_now() - t0, train.n, train.off[train.n]);
     if (o.queries) run_batch(&R);
     else run_continue(&R, &train);

@@ -2,7 +2,8 @@
  * on a playlists stream: examples are (k tracks of a playlist -> the rest),
  * minibatches through a full softmax over the model's vocabulary, Adam,
  * early stopping on a validation loss.  --model cooc instead counts the
- * track co-occurrences (plmodel.h), shardable by playlist. */
+ * track co-occurrences (plmodel.h), shardable by playlist; --model als
+ * factorises the playlist x track matrix (plmodel_als.c). */
 #include "cli.h"
 #include "optim.h"
 #include "playlists.h"
@@ -32,13 +33,34 @@ static const char HELP[] =
 "                    'cooc' of i32 counts keyed 'a b' (track indices), one row\n"
 "                    per non-zero C[a,b] with a <= b, in (a, b) order\n"
 "                    (C[a,a] = playlists holding a); the options below are\n"
-"                    the neural model's\n"
+"                    the neural model's;\n"
+"                    or als: implicit-feedback matrix factorisation (Hu,\n"
+"                    Koren, Volinsky 2008, conjugate-gradient updates), tensor\n"
+"                    'als.items' of f32 track factors keyed by track\n"
+"                    (mpd-recommend --model als --weights); memory: (playlists\n"
+"                    + tracks) x factors floats and the playlists as CSR\n"
+"                    or ease: EASE^R (Steck 2019) over the --ease-tracks most\n"
+"                    played tracks, tensor 'ease.B' (V rows of V f32 weights\n"
+"                    keyed by track; mpd-recommend --model ease --weights);\n"
+"                    4 V^2 bytes and about V^3 flops\n"
+"  --ease-tracks V   ease: the vocabulary (default 8192)\n"
+"  --gram FILE       ease: fit from Gram counts (merged --shard outputs)\n"
+"                    instead of the playlists\n"
+"  --factors F       als: factors (default 128)\n"
+"  --iterations N    als: alternating iterations (default 15)\n"
+"  --cg-steps N      als: conjugate-gradient steps per row and iteration (default 3)\n"
+"  --lambda L        als: L2 weight (default 10); ease: (default 2000)\n"
+"  --alpha A         als: confidence 1 + A of an observed cell (default 40)\n"
 "  --shard I/N       with --model cooc: count only the playlists p (0-based\n"
 "                    place in the input) with p mod N = I; `merge` adds the\n"
 "                    N partial counts up into exactly the unsharded model\n"
 "                    (meta.shard.combine 'sum').  Every shard loads the whole\n"
 "                    input (a named file, not stdin) and holds its 1/N part\n"
-"                    as CSR plus two int32 arrays per track\n"
+"                    as CSR plus two int32 arrays per track.  With --model\n"
+"                    ease: the Gram counts X'X (tensor 'ease.gram', i32) of\n"
+"                    those playlists over the vocabulary of the whole input;\n"
+"                    merge adds them, --gram fits the model from the sum\n"
+"                    (the same bytes as the unsharded fit)\n"
 "  -o FILE           model (tensor stream; mpd-recommend --model neural --weights)\n"
 "  --dim N           embedding width (default 50)\n"
 "  --hidden N        hidden width of the MLP (default 128)\n"
@@ -69,7 +91,11 @@ struct opts {
     int dim, hidden, blocks, min_count, next_only, max_seeds, samples, epochs, batch, patience, random_pick;
     double lr, wd, valid_frac, dropout;
     uint64_t seed;
-    int cooc;                   /* --model cooc */
+    int cooc, als, ease;        /* --model cooc, als, ease */
+    long ease_tracks;
+    double lambda;
+    const char *gram;
+    plm_als_opts ao;
     shard_spec shard;
 };
 
@@ -81,9 +107,15 @@ static struct opts parse_opts(int argc, char **argv) {
         {"targets", 1, 0, 't'}, {"max-seeds", 1, 0, 'k'}, {"samples", 1, 0, 's'}, {"epochs", 1, 0, 'e'},
         {"batch", 1, 0, 'B'}, {"lr", 1, 0, 'l'}, {"weight-decay", 1, 0, 'w'}, {"valid-frac", 1, 0, 'v'},
         {"patience", 1, 0, 'p'}, {"seed", 1, 0, 'S'}, {"seed-pick", 1, 0, 'P'}, {"dropout", 1, 0, 'D'}, {"output", 1, 0, 'o'},
-        {"model", 1, 0, 'M'}, {"shard", 1, 0, 'I'}, {0, 0, 0, 0}};
+        {"model", 1, 0, 'M'}, {"shard", 1, 0, 'I'}, {"factors", 1, 0, 'F'}, {"iterations", 1, 0, 'i'},
+        {"cg-steps", 1, 0, 'C'}, {"lambda", 1, 0, 'L'}, {"alpha", 1, 0, 'A'}, {"ease-tracks", 1, 0, 'E'},
+        {"gram", 1, 0, 'G'}, {0, 0, 0, 0}};
     char err[256];
-    int c;
+    int c, als_opt = 0;
+    o.ao = plm_als_defaults();
+    o.ease_tracks = 8192;
+    o.lambda = -1;
+    int ease_opt = 0;
     while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
         switch (c) {
         case 'd': o.dim = (int)cli_long("--dim", optarg, 1, 1024); break;
@@ -112,9 +144,19 @@ static struct opts parse_opts(int argc, char **argv) {
         case 'D': o.dropout = cli_double("--dropout", optarg, 0, 0.95); break;
         case 'o': o.out = optarg; break;
         case 'M':
-            if (!strcmp(optarg, "cooc")) o.cooc = 1;
-            else if (strcmp(optarg, "neural")) cli_usage("--model: '%s' is not neural or cooc", optarg);
+            o.cooc = !strcmp(optarg, "cooc");
+            o.als = !strcmp(optarg, "als");
+            o.ease = !strcmp(optarg, "ease");
+            if (!o.cooc && !o.als && !o.ease && strcmp(optarg, "neural"))
+                cli_usage("--model: '%s' is not neural, cooc, als or ease", optarg);
             break;
+        case 'F': o.ao.factors = (int)cli_long("--factors", optarg, 1, 4096); als_opt = 1; break;
+        case 'i': o.ao.iterations = (int)cli_long("--iterations", optarg, 1, 1000); als_opt = 1; break;
+        case 'C': o.ao.cg_steps = (int)cli_long("--cg-steps", optarg, 1, 4096); als_opt = 1; break;
+        case 'L': o.lambda = cli_double("--lambda", optarg, 0, 1e12); break;
+        case 'E': o.ease_tracks = cli_long("--ease-tracks", optarg, 1, 65536); ease_opt = 1; break;
+        case 'G': o.gram = optarg; ease_opt = 1; break;
+        case 'A': o.ao.alpha = cli_double("--alpha", optarg, 0, 1e6); als_opt = 1; break;
         case 'I': if (shard_parse(optarg, &o.shard, err, sizeof err)) cli_usage("%s", err); break;
         default: cli_usage("unknown option");
         }
@@ -122,7 +164,19 @@ static struct opts parse_opts(int argc, char **argv) {
     if (optind < argc) o.in = argv[optind++];
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
     if (!o.out) cli_usage("-o MODEL.ts is required");
-    if (shard_active(&o.shard) && !o.cooc) cli_usage("--shard splits the counting of --model cooc; the neural model is not sharded");
+    if (als_opt && !o.als) cli_usage("--factors, --iterations, --cg-steps and --alpha are options of --model als");
+    if (ease_opt && !o.ease) cli_usage("--ease-tracks and --gram are options of --model ease");
+    if (o.lambda >= 0 && !o.als && !o.ease) cli_usage("--lambda is an option of --model als and ease");
+    if (o.als && o.lambda >= 0) o.ao.lambda = o.lambda;
+    if (o.ease && o.lambda < 0) o.lambda = 2000;
+    if (o.ease && o.lambda <= 0) cli_usage("--lambda: ease needs a positive L2 weight");
+    if (o.gram && shard_active(&o.shard)) cli_usage("--gram fits the merged counts; give it without --shard");
+    if (o.gram && o.in) cli_usage("--gram fits the counts alone; give no playlists input");
+    if (shard_active(&o.shard) && o.als)
+        cli_usage("--shard: ALS factors do not merge by sum; train --model als on one machine (memory: (playlists + tracks) x --factors x 4 bytes)");
+    if (shard_active(&o.shard) && !o.cooc && !o.ease)
+        cli_usage("--shard splits the counting of --model cooc and ease; the neural model is not sharded");
+    o.ao.seed = o.seed;
     if (shard_active(&o.shard) && (!o.in || !strcmp(o.in, "-")))
         cli_usage("--shard needs a named input file (its size and checksum identify the input), not stdin");
     return o;
@@ -328,11 +382,132 @@ static int train_cooc(const struct opts *o) {
     return 0;
 }
 
+/* ---- --model als ---- */
+
+typedef struct { double t0, last, spent; int iterations; const plm_model *m; } als_clock;
+
+static void als_report(void *ctx, int iter, const plm_als_model *a) {
+    als_clock *c = ctx;
+    double now = cli_now(), dt = now - c->last;
+    c->spent += dt;
+    cli_warn("ALS iteration %d/%d: loss %.6g, %.1f s (about %.0f s left)", iter, c->iterations, plm_als_loss(a, c->m),
+             dt, c->spent / iter * (c->iterations - iter));
+    c->last = cli_now();       /* the loss is not the iteration's time */
+}
+
+static int train_als(const struct opts *o) {
+    char err[1024];
+    pl_set pl;
+    if (pl_load(&pl, o->in, NULL, err, sizeof err)) cli_die("%s", err);
+    plm_model m;
+    if (plm_build(&m, &pl, NULL, pl.ntracks, err, sizeof err)) cli_die("%s", err);
+    plm_als_model a;
+    als_clock c = {cli_now(), cli_now(), 0, o->ao.iterations, &m};
+    cli_warn("ALS: %" PRId64 " playlists, %d tracks, %" PRId64 " distinct cells, %d factors, %d iterations",
+             m.npl, m.ntracks, m.pl_off[m.npl], o->ao.factors, o->ao.iterations);
+    if (plm_als_train(&a, &m, &o->ao, als_report, &c, err, sizeof err)) cli_die("%s", err);
+    cJSON *extra = cJSON_CreateObject();
+    cJSON_AddNumberToObject(extra, "playlists", (double)m.npl);
+    cJSON_AddNumberToObject(extra, "cg_steps", o->ao.cg_steps);
+    cJSON_AddNumberToObject(extra, "seed", (double)o->ao.seed);
+    cJSON_AddNumberToObject(extra, "loss", plm_als_loss(&a, &m));
+    if (plm_als_save(&a, o->out, extra, err, sizeof err)) cli_die("%s", err);
+    cli_warn("ALS trained in %.2f s", cli_now() - c.t0);
+    plm_als_free(&a);
+    plm_free(&m);
+    pl_free(&pl);
+    return 0;
+}
+
+/* ---- --model ease ---- */
+
+/* V rows of V keyed by track: the Gram counts (i32, from B's floats) or
+ * the weights (f32) */
+static void write_ease(const plm_ease_model *e, const char *path, int gram, double playlists, shard_out *so) {
+    ts_header h;
+    char err[1024];
+    const int32_t V = e->V;
+    if (ts_header_init(&h, gram ? "ease.gram" : "ease.B", gram ? TS_I32 : TS_F32, V, NULL)) cli_die("out of memory");
+    h.key_name = strdup("track");
+    cJSON *meta = ts_header_meta(&h);
+    cJSON_AddStringToObject(meta, "model", "ease");
+    cJSON_AddStringToObject(meta, "rows", gram ? "X'X counts over the vocabulary, rows and columns in vocabulary order (most played first)"
+                                               : "B = I - P diag(1/diag P), P = (X'X + lambda I)^-1; row s = the weights of seed s");
+    cJSON_AddNumberToObject(meta, "ease_tracks", V);
+    cJSON_AddNumberToObject(meta, "playlists", playlists);
+    if (!gram) cJSON_AddNumberToObject(meta, "lambda", e->lambda);
+    if (so) {
+        shard_out_combine(so, "sum");
+        if (shard_out_sum(so, "playlists") || shard_out_annotate(so, &h)) cli_die("out of memory");
+    }
+    ts_writer *w = cli_open_write(path);
+    if (ts_begin_tensor(w, &h)) cli_die("%s", ts_werror(w));
+    int32_t *row = gram ? malloc((size_t)V * sizeof *row) : NULL;
+    if (gram && !row) cli_die("out of memory");
+    char key[16];
+    for (int32_t i = 0; i < V; i++) {
+        const float *b = e->B + (size_t)i * V;
+        if (gram) for (int32_t j = 0; j < V; j++) row[j] = (int32_t)b[j];
+        snprintf(key, sizeof key, "%d", e->vocab[i]);
+        if (ts_write_row(w, key, gram ? (const void *)row : (const void *)b)) cli_die("%s", ts_werror(w));
+        if (so && shard_out_rows(so, i, 1)) cli_die("cannot spool the row positions");
+    }
+    free(row);
+    if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
+    if (so && shard_out_finish(so, w, err, sizeof err)) cli_die("%s", err);
+    cli_close_write(w);
+    ts_header_free(&h);
+}
+
+static int train_ease(const struct opts *o) {
+    char err[1024];
+    plm_ease_model e;
+    double t0 = cli_now(), playlists = 0;
+    if (o->gram) {
+        if (plm_ease_load(&e, o->gram, "ease.gram", INT32_MAX, err, sizeof err)) cli_die("%s", err);
+        ts_table t;     /* the playlist count, for the metadata */
+        if (ts_load_table(o->gram, "ease.gram", &t, err, sizeof err)) cli_die("%s", err);
+        const cJSON *np = t.h.meta ? cJSON_GetObjectItemCaseSensitive(t.h.meta, "playlists") : NULL;
+        if (cJSON_IsNumber(np)) playlists = np->valuedouble;
+        const cJSON *sh = t.h.meta ? cJSON_GetObjectItemCaseSensitive(t.h.meta, "shard") : NULL;
+        ts_table_free(&t);
+        if (sh) cli_die("%s: a single shard's counts (meta.shard); merge the shards first: merge -o GRAM.ts part-*.ts", o->gram);
+    } else {
+        pl_set pl;
+        plm_model m;
+        if (pl_load(&pl, o->in, NULL, err, sizeof err)) cli_die("%s", err);
+        if (plm_build(&m, &pl, NULL, pl.ntracks, err, sizeof err)) cli_die("%s", err);
+        if (plm_ease_init(&e, &m, (int32_t)o->ease_tracks, err, sizeof err)) cli_die("%s", err);
+        plm_ease_gram(&e, &m, owns_playlist, (void *)&o->shard);
+        for (int64_t p = 0; p < pl.n; p++) playlists += shard_owns_unit(&o->shard, p);
+        plm_free(&m);
+        pl_free(&pl);
+        if (shard_active(&o->shard)) {
+            shard_out *so = shard_out_new(&o->shard, "playlists p (0-based place in the input) with p mod N = I");
+            if (!so) cli_die("out of memory");
+            if (shard_out_input(so, o->in, err, sizeof err)) cli_die("%s", err);
+            write_ease(&e, o->out, 1, playlists, so);
+            shard_out_free(so);
+            cli_warn("EASE Gram counts of %.0f playlists over %d tracks in %.2f s", playlists, e.V, cli_now() - t0);
+            plm_ease_free(&e);
+            return 0;
+        }
+    }
+    cli_warn("EASE: inverting the %d x %d Gram matrix (about %.0f Gflop)", e.V, e.V, (double)e.V * e.V * e.V / 1e9);
+    if (plm_ease_solve(&e, o->lambda, err, sizeof err)) { plm_ease_free(&e); cli_die("%s", err); }
+    write_ease(&e, o->out, 0, playlists, NULL);
+    cli_warn("EASE fitted over %d tracks in %.2f s", e.V, cli_now() - t0);
+    plm_ease_free(&e);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     cli_init("mpd-train", argc, argv, HELP);
     cli_blas_tune(argv);
     struct opts o = parse_opts(argc, argv);
     if (o.cooc) return train_cooc(&o);
+    if (o.als) return train_als(&o);
+    if (o.ease) return train_ease(&o);
     char err[1024];
     data d = {0};
     if (pl_load(&d.pl, o.in, NULL, err, sizeof err)) cli_die("%s", err);

@@ -167,6 +167,36 @@ out=$(mpd-recommend --model ease --lambda 10 --train "$T/syn.ts" --tracks "$T/sy
 is "ease: seeds of cluster B bring 10 tracks of B" "$(grep -c ' - Synth B$' <<<"$out")" 10
 out=$(mpd-recommend --model ease --ease-tracks 5 --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 4 --songs 'B03' 2>&1)
 like "ease: the vocabulary is said" "$out" "EASE fitted over the 5 most played tracks"
+# ALS: fitted in mpd-recommend, or trained by mpd-train and loaded: the same lists
+out=$(mpd-recommend --model als --factors 8 --iterations 8 --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 10 --songs 'B03; B11' 2>&1 | tail -10)
+is "als: seeds of cluster B bring 10 tracks of B" "$(grep -c ' - Synth B$' <<<"$out")" 10
+ok "mpd-train --model als" mpd-train --model als --factors 8 --iterations 8 -o "$T/syn-als.ts" "$T/syn.ts"
+like "mpd-train --model als reports the loss per iteration" "$(cat "$T/.err")" "ALS iteration 8/8: loss [0-9.e+]+"
+a=$(mpd-recommend --model als --factors 8 --iterations 8 --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 12 --songs 'A03; B11' 2>/dev/null)
+b=$(mpd-recommend --model als --weights "$T/syn-als.ts" --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 12 --songs 'A03; B11' 2>/dev/null)
+is "als: the model file gives the lists of the in-process fit" "$b" "$a"
+fails "als: a model file of another kind" 1 "als.items|not an mpd-train --model als file" \
+  mpd-recommend --model als --weights "$T/syn-model.ts" --train "$T/syn.ts" --tracks "$T/syn.tsv" --songs A03
+fails "mpd-train: ALS is not sharded" 2 "ALS factors do not merge by sum" mpd-train --model als --shard 0/2 -o "$T/x.ts" "$T/syn.ts"
+fails "mpd-train: ALS options need --model als" 2 "options of --model als" mpd-train --factors 8 -o "$T/x.ts" "$T/syn.ts"
+# EASE as a model file, and its Gram counts sharded: merged = unsharded, byte for byte
+ok "mpd-train --model ease" mpd-train --model ease --lambda 10 --ease-tracks 30 -o "$T/ease.ts" "$T/syn.ts"
+a=$(mpd-recommend --model ease --lambda 10 --ease-tracks 30 --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 12 --songs 'A03; B11' 2>/dev/null)
+b=$(mpd-recommend --model ease --weights "$T/ease.ts" --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 12 --songs 'A03; B11' 2>/dev/null)
+is "ease: the model file gives the lists of the fit at start" "$b" "$a"
+mpd-train --model ease --ease-tracks 30 --shard 0/1 -o "$T/gram-1.ts" "$T/syn.ts" 2>/dev/null
+merge -o "$T/gram-whole.ts" "$T/gram-1.ts" 2>/dev/null
+for i in 0 1 2; do mpd-train --model ease --ease-tracks 30 --shard $i/3 -o "$T/gram-p$i.ts" "$T/syn.ts" 2>/dev/null; done
+merge -o "$T/gram-3.ts" "$T"/gram-p[0-2].ts 2>/dev/null
+ok "ease: 3 Gram shards merged = 1 shard, byte for byte" cmp "$T/gram-3.ts" "$T/gram-whole.ts"
+# X'X: the diagonal holds the playlist counts of the 30 most played tracks (distinct in every playlist)
+want=$(awk -F'\t' 'NR > 1 { print $7 }' "$T/syn.tsv" | sort -rn | head -30 | awk '{ s += $1 } END { print NR, s }')
+is "ease: the Gram diagonal counts playlists" "$(to-csv --no-header "$T/gram-3.ts" | awk -F, '{ s += $(NR + 1) } END { print NR, s }')" "$want"
+mpd-train --model ease --lambda 10 --gram "$T/gram-3.ts" -o "$T/ease-3.ts" 2>/dev/null
+ok "ease: the model fitted from the merged counts = the unsharded model, byte for byte" cmp "$T/ease-3.ts" "$T/ease.ts"
+fails "ease --gram refuses a single shard" 1 "merge the shards first" mpd-train --model ease --gram "$T/gram-p0.ts" -o "$T/x.ts"
+fails "ease --weights refuses another model's file" 1 "ease.B" \
+  mpd-recommend --model ease --weights "$T/syn-als.ts" --train "$T/syn.ts" --tracks "$T/syn.tsv" --songs A03
 fails "itemknn --alpha above 1" 2 "--alpha: itemknn takes 0..1" \
   mpd-recommend --model itemknn --alpha 1.5 --train "$T/syn.ts" --tracks "$T/syn.tsv" --songs A03
 fails "a model file that is not a model" 1 "no arch.dim|not an mpd-train model" \
@@ -206,8 +236,8 @@ done
 like "shard outputs ask merge to add their counts" "$(inspect "$T/part-0.ts" 2>&1)" '"combine": "sum"'
 fails "merge refuses a missing cooc shard" 1 "shards? 6 of 0..6" merge -o "$T/x.ts" "$T"/part-[0-5].ts
 fails "--shard needs a named input" 2 "not stdin" mpd-train --model cooc --shard 0/2 -o "$T/x.ts" - < "$S/train.ts"
-fails "--shard is for --model cooc" 2 "--shard splits the counting of --model cooc" mpd-train --shard 0/2 -o "$T/x.ts" "$S/train.ts"
-fails "bad --model" 2 "is not neural or cooc" mpd-train --model knn -o "$T/x.ts" "$S/train.ts"
+fails "--shard is for --model cooc and ease" 2 "--shard splits the counting of --model cooc and ease" mpd-train --shard 0/2 -o "$T/x.ts" "$S/train.ts"
+fails "bad --model" 2 "is not neural, cooc, als or ease" mpd-train --model knn -o "$T/x.ts" "$S/train.ts"
 
 # ---- the real MPD files, when present: counts from their README ----
 M=$SHARED/mpd

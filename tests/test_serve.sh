@@ -310,7 +310,7 @@ stop "server" "$T/s1.log"
 O=$T/good
 mpd-train --dim 4 --hidden 8 --min-count 1 --epochs 2 --valid-frac 0 --seed 3 -o "$O/playlists/model.ts" \
   "$O/playlists/playlists.ts" 2>/dev/null
-for m in pop title neural blend itemknn rp3beta ease; do
+for m in pop title neural blend itemknn rp3beta ease als; do
   start "$T/s-$m.log" --continue-model $m --poll 60
   w=; case $m in neural|blend) w="--weights $O/playlists/model.ts";; esac
   for seeds in '"alpha song", "Bravo Song - fixture artist one"' '"Bravo Song - fixture artist one"'; do
@@ -326,7 +326,7 @@ done
 mv "$O/playlists/model.ts" "$T/model.ts"
 fails "--continue-model neural without playlists/model.ts: exit 1, says what to build" 1 \
   "continue-model neural needs .*playlists/model.ts.*make eval-playlists" serve --out "$O" --port 0 --continue-model neural
-fails "--continue-model bogus: exit 2, every model listed" 2 "use pop, title, cooc, neural, blend, itemknn, rp3beta or ease" \
+fails "--continue-model bogus: exit 2, every model listed" 2 "use pop, title, cooc, neural, blend, itemknn, rp3beta, ease or als" \
   serve --out "$O" --port 0 --continue-model bogus
 
 # ---- startup and usage errors ----

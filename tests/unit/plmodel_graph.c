@@ -25,18 +25,19 @@ static void naive(const plm_model *m, const plm_graph_opts *o, const int32_t *se
         if (done[s]) continue;
         done[s] = 1;
         double row[NT] = {0};
-        int has[NT] = {0};
+        int has[NT] = {0}, kept[NT] = {0};
         for (int t = 0; t < NT; t++) {
             if (t == s) continue;
             double c = 0;
             for (int p = 0; p < NP; p++) {
                 if (!A[p][s] || !A[p][t]) continue;
                 has[t] = 1;
-                c += o->kind == PLM_RP3BETA ? pow(1.0 / (deg[s] * len[p]), o->alpha) : 1.0;
+                c += o->kind == PLM_RP3BETA ? pow(1.0 / (deg[s] * len[p]), o->alpha) : pow(len[p], -o->pl_pow);
             }
             if (!has[t]) continue;
             row[t] = o->kind == PLM_RP3BETA ? c / pow(deg[t], o->beta)
                                             : c / (pow(deg[s], o->alpha) * pow(deg[t], 1 - o->alpha) + o->shrink);
+            row[t] = pow(row[t], o->power);
         }
         /* keep the N best (score, then popularity rank) */
         for (int t = 0; t < NT; t++) {
@@ -45,8 +46,11 @@ static void naive(const plm_model *m, const plm_graph_opts *o, const int32_t *se
             for (int u = 0; u < NT; u++)
                 if (has[u] && (row[u] > row[t] * (1 + 1e-9) || (fabs(row[u] - row[t]) <= 1e-9 * row[t] && m->rank[u] < m->rank[t])))
                     better++;
-            if (o->neighbours == 0 || better < o->neighbours) score[t] += row[t];
+            if (o->neighbours == 0 || better < o->neighbours) kept[t] = 1;
         }
+        double top = 0;
+        for (int t = 0; t < NT; t++) if (kept[t] && row[t] > top) top = row[t];
+        for (int t = 0; t < NT; t++) if (kept[t]) score[t] += o->row_norm && top > 0 ? row[t] / top : row[t];
     }
     for (int i = 0; i < ns; i++) score[seeds[i]] = -1;
 }
@@ -92,8 +96,10 @@ int main(void) {
     CHECK(plm_build(&m, &train, NULL, NT, err, sizeof err) == 0, "model built");
 
     const plm_graph_opts cases[] = {
-        {PLM_ITEMKNN, 0.5, 0, 0, 0}, {PLM_ITEMKNN, 0.7, 0, 10, 0}, {PLM_ITEMKNN, 0.3, 0, 2, 3},
-        {PLM_RP3BETA, 1.0, 0.5, 0, 0}, {PLM_RP3BETA, 0.5, 0, 0, 0}, {PLM_RP3BETA, 0.7, 0.3, 0, 4},
+        {PLM_ITEMKNN, 0.5, 0, 0, 0, 1, 0, 0}, {PLM_ITEMKNN, 0.7, 0, 10, 0, 1, 0, 0}, {PLM_ITEMKNN, 0.3, 0, 2, 3, 1, 0, 0},
+        {PLM_RP3BETA, 1.0, 0.5, 0, 0, 1, 0, 0}, {PLM_RP3BETA, 0.5, 0, 0, 0, 1, 0, 0}, {PLM_RP3BETA, 0.7, 0.3, 0, 4, 1, 0, 0},
+        {PLM_ITEMKNN, 0.7, 0, 10, 0, 1, 0.3, 0}, {PLM_ITEMKNN, 0.6, 0, 5, 0, 2, 0.5, 1}, {PLM_ITEMKNN, 0.5, 0, 1, 4, 1.5, 0, 1},
+        {PLM_RP3BETA, 0.5, 0, 0, 0, 2, 0, 0}, {PLM_RP3BETA, 0.7, 0.2, 0, 3, 1, 0, 1},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         const plm_graph_opts *o = &cases[c];
@@ -112,18 +118,18 @@ int main(void) {
             bad += !ranked_like_naive(&m, score, out, k, n);
             tries++;
         }
-        CHECK(!bad, "%s alpha %.1f beta %.1f shrink %.0f neighbours %lld: %d of %d random queries ranked as the formula",
+        CHECK(!bad, "%s alpha %.1f beta %.1f shrink %.0f neighbours %lld power %.1f pl_pow %.1f row_norm %d: %d of %d random queries ranked as the formula",
               o->kind == PLM_ITEMKNN ? "itemknn" : "rp3beta", o->alpha, o->beta, o->shrink, (long long)o->neighbours,
-              tries - bad, tries);
+              o->power, o->pl_pow, o->row_norm, tries - bad, tries);
     }
     /* no known seed: the title model (here: popularity, no titles) */
     int32_t out[10], pop[10], unknown[] = {NT + 5};
-    plm_graph_opts o = {PLM_ITEMKNN, 0.5, 0, 0, 0};
+    plm_graph_opts o = {PLM_ITEMKNN, 0.5, 0, 0, 0, 1, 0, 0};
     int64_t k1 = plm_graph(&m, &o, "", unknown, 1, out, 10), k2 = plm_popular(&m, NULL, 0, pop, 10);
     CHECK(k1 == 10 && k2 == 10 && !memcmp(out, pop, sizeof out), "no known seed: the title model's list (popularity without titles)");
     /* the scratch is left clean: the same query twice gives the same list */
     int32_t s2[] = {1, 2}, o1[20], o2[20];
-    plm_graph_opts rp = {PLM_RP3BETA, 0.5, 0.2, 0, 0};
+    plm_graph_opts rp = {PLM_RP3BETA, 0.5, 0.2, 0, 0, 1, 0, 0};
     int64_t a = plm_graph(&m, &rp, "", s2, 2, o1, 20), b = plm_graph(&m, &rp, "", s2, 2, o2, 20);
     CHECK(a == 20 && b == 20 && !memcmp(o1, o2, sizeof o1), "a query repeated gives the same list (scratch reset)");
     plm_free(&m);
