@@ -300,7 +300,9 @@ static void session_begin(void) { ss_begin(&A.ss); }
 static void session_exclude_row(int64_t r) { ss_exclude(&A.ss, r); }
 static void untake(int64_t r) { ss_untake(&A.ss, &r, 1); }
 static int pick(const int64_t *lab, const float *sc, int kf, int want, int64_t *rows, double *scores, int *exhausted) {
-    return ss_pick(&A.ss, lab, sc, kf, want, rows, scores, exhausted);
+    int got = ss_pick(&A.ss, lab, sc, kf, want, rows, scores, exhausted);
+    if (got < 0) cli_die("out of memory");
+    return got;
 }
 
 static void timed_search(const float *q, int64_t nq, int kf, int64_t self, int64_t *lab, float *sc) {
