@@ -1,5 +1,6 @@
-/* mlp_pairs.c - training an embedding network (an infonce or triplet
- * output) on pairs of rows that share a group: songs that share a playlist.
+/* pairs.c - train-mlp's loop for an embedding network (an infonce or
+ * triplet output) on pairs of rows that share a group: songs that share a
+ * playlist.
  * Each epoch every membership entry of a training playlist is an anchor once,
  * in a seeded order, paired with another song of the same playlist drawn at
  * random; the B anchors and their B positives go through the network as one
@@ -8,7 +9,7 @@
  * optimiser step follow.  Whole playlists (val_frac of them) are held out
  * for validation and early stopping; their pairs are drawn once, with the
  * seed, so every epoch is scored on the same pairs. */
-#include "mlp.h"
+#include "mlp_train.h"
 #include "contrastive.h"
 #include "errbuf.h"
 

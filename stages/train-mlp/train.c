@@ -1,9 +1,9 @@
-/* mlp_train.c - the training loop: a seeded shuffle and validation split,
+/* train.c - train-mlp's training loop: a seeded shuffle and validation split,
  * mini-batches through forward/loss/backward/optimiser, evaluation on the
  * held-out rows, early stopping with restore-best-weights (Keras
  * EarlyStopping semantics), and a stop flag checked after every batch so
  * that Ctrl-C ends the run cleanly with the best model already saved. */
-#include "mlp.h"
+#include "mlp_train.h"
 #include "errbuf.h"
 
 #include <math.h>
