@@ -50,6 +50,14 @@ typedef struct {
 int nn_mlp_train(nn_mlp *net, const float *x, const float *t, int64_t N,
                  nn_train_cfg *cfg, nn_train_result *res, char *err, size_t errlen);
 
+/* The end of epoch s->epoch in either loop (train.c): early stopping judges
+ * s->val_loss (the best parameters kept, and the best buffers in best_buf),
+ * then cfg->on_epoch runs.  0 go on, 1 stop (early or Ctrl-C), -1 error. */
+int nn_train_epoch_end(nn_train_cfg *cfg, nn_mlp *net, nn_early_stop *es, float *best_buf,
+                       nn_epoch_stats *s, nn_train_result *res, char *err, size_t errlen);
+/* After the last epoch: the best epoch's parameters and buffers in net. */
+void nn_train_finish(nn_mlp *net, nn_early_stop *es, const float *best_buf, nn_train_result *res);
+
 /* ---------------- training on pairs (pairs.c) ---------------- */
 /* group membership: entry i puts row song[i] of x in group (playlist) list[i] */
 typedef struct { const int32_t *song, *list; int64_t n; } nn_members;
