@@ -206,7 +206,10 @@ IN_VARS := SONGS_CSV ARTISTS_CSV TASTE_SONGS CATALOG HISTORY CANDIDATES CHART_SO
 $(IN_VARS:%=$(IN)/%.path): $(IN)/%.path: FORCE
 	@$(call sp_path_stamp,$*,songpipe)
 
-include $(wildcard pipelines/*.mk)
+# slurm.mk first: the shard helpers (shard_ids, shard_retry, slurm_shards)
+# that other pipelines expand in their rules
+include pipelines/slurm.mk
+include $(filter-out pipelines/slurm.mk,$(wildcard pipelines/*.mk))
 # (exported after the pipelines' defaults: `export X` would define an empty X)
 export $(IN_VARS)
 

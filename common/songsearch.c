@@ -14,45 +14,18 @@
 
 int ss_init(song_search *s, const knn_index *ix, const float *rows, const cat_songs *songs,
             int max_per_artist, int threads) {
-    size_t n = (size_t)(songs->n ? songs->n : 1), na = (size_t)(songs->nartists ? songs->nartists : 1);
     *s = (song_search){.ix = ix, .rows = rows, .songs = songs, .max_per_artist = max_per_artist,
                        .threads = threads < 1 ? 1 : threads};
-    s->seen = calloc(n, sizeof *s->seen);
-    s->astamp = calloc(na, sizeof *s->astamp);
-    s->acnt = calloc(na, sizeof *s->acnt);
-    if (s->seen && s->astamp && s->acnt) return 0;
-    ss_free(s);
-    return -1;
+    return sf_init(&s->filter, max_per_artist, 64);
 }
 
-void ss_free(song_search *s) {
-    free(s->seen); free(s->astamp); free(s->acnt);
-    s->seen = s->astamp = NULL;
-    s->acnt = NULL;
-}
+void ss_free(song_search *s) { sf_free(&s->filter); }
 
-void ss_begin(song_search *s) { s->stamp++; }
-void ss_exclude(song_search *s, int64_t r) { if (r >= 0) s->seen[s->songs->version[r]] = s->stamp; }
-
-/* 1 and commits when row r may be the next result. */
-static int take(song_search *s, int64_t r) {
-    int64_t g = s->songs->version[r], a = s->songs->artist_id[r];
-    if (s->seen[g] == s->stamp) return 0;
-    if (s->max_per_artist && a >= 0) {
-        if (s->astamp[a] != s->stamp) { s->astamp[a] = s->stamp; s->acnt[a] = 0; }
-        if (s->acnt[a] >= s->max_per_artist) return 0;
-        s->acnt[a]++;
-    }
-    s->seen[g] = s->stamp;
-    return 1;
-}
+void ss_begin(song_search *s) { sf_begin(&s->filter); }
+void ss_exclude(song_search *s, int64_t r) { if (r >= 0) sf_exclude(&s->filter, s->songs->version[r]); }
 
 void ss_untake(song_search *s, const int64_t *rows, int n) {
-    for (int i = 0; i < n; i++) {
-        int64_t a = s->songs->artist_id[rows[i]];
-        s->seen[s->songs->version[rows[i]]] = 0;
-        if (s->max_per_artist && a >= 0) s->acnt[a]--;
-    }
+    for (int i = 0; i < n; i++) sf_untake(&s->filter, s->songs->version[rows[i]], s->songs->artist_id[rows[i]]);
 }
 
 int ss_pick(song_search *s, const int64_t *lab, const float *sc, int kf, int want,
@@ -61,7 +34,9 @@ int ss_pick(song_search *s, const int64_t *lab, const float *sc, int kf, int wan
     *exhausted = kf >= s->ix->n;
     for (int i = 0; i < kf && got < want; i++) {
         if (lab[i] < 0) { *exhausted = 1; break; }
-        if (!take(s, lab[i])) continue;
+        int t = sf_take(&s->filter, s->songs->version[lab[i]], s->songs->artist_id[lab[i]]);
+        if (t < 0) return -1;
+        if (!t) continue;
         rows[got] = lab[i];
         scores[got++] = sc[i];
     }

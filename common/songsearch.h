@@ -7,7 +7,7 @@
  * songversion.h): the query's own versions and further versions of a
  * listed song never appear.
  *
- * A song_search holds its own filter state (one stamp per row and artist),
+ * A song_search holds its own filter state (songfilter.h),
  * so one per thread: the index and catalogue it points to are read-only and
  * shared. */
 #ifndef SONGPIPE_SONGSEARCH_H
@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include "catalog.h"
 #include "knn.h"
+#include "songfilter.h"
 #include "../formats/tensor.h"
 
 typedef struct {
@@ -26,10 +27,7 @@ typedef struct {
     int max_per_artist;         /* 0: no cap */
     int threads;                /* per search call */
     double search_secs;         /* time spent in the engine */
-    /* filter session: group g is taken when seen[g] == stamp; artist a has
-     * acnt[a] results when astamp[a] == stamp */
-    int64_t *seen, *astamp, stamp;
-    int *acnt;
+    song_filter filter;         /* the session: one row per song, the artist cap */
 } song_search;
 
 /* 0 ok, -1 out of memory. */
@@ -42,7 +40,8 @@ void ss_free(song_search *s);
 void ss_begin(song_search *s);
 void ss_exclude(song_search *s, int64_t row);
 /* Picks up to want results from candidates (best first) into rows/scores;
- * *exhausted = 1 when the list ended before the index did. */
+ * *exhausted = 1 when the list ended before the index did.  -1 out of
+ * memory. */
 int ss_pick(song_search *s, const int64_t *lab, const float *sc, int kf, int want,
             int64_t *rows, double *scores, int *exhausted);
 /* Gives back rows picked in this session (before a wider retry). */

@@ -7,7 +7,6 @@
 #   training       loss, validation loss and accuracy of a genre classifier
 #   latent         PCA of that classifier's last hidden layer, coloured by genre
 # Intermediate tensors are kept in $(OUTDIR)/charts/data.
-OUTDIR         ?= out
 SHARED_DATA    ?= ../shared/data
 CHART_SONGS    ?= data/spotify_songs.csv
 CHART_FEATURES ?= danceability,energy,loudness,speechiness,acousticness,instrumentalness,liveness,valence,tempo,duration_ms

@@ -2,7 +2,6 @@
 # -> knn.  Every artifact is a file under $(OUTDIR)/features with its real
 # prerequisites, so `make` redoes only what changed; the option variables are
 # kept in .cfg stamp files so changing FEATURES or NORM rebuilds too.
-OUTDIR      ?= out
 SONGS_CSV   ?= data/spotify_songs.csv
 SONG_KEY    ?= track_id
 FEATURES    ?= danceability,energy,loudness,speechiness,acousticness,instrumentalness,liveness,valence,tempo,duration_ms
@@ -130,3 +129,27 @@ demo: deps
 	@echo; $(BIN)/knn $(KNN_OPTS) --text --artist "$$DEMO_ARTIST" --artists $(F)/artists.norm.ts
 	@echo; $(BIN)/knn $(KNN_OPTS) --text --playlist "$$DEMO_PLAYLIST"
 	@echo; echo "Try: make recommend SONG='your song'   (or ARTIST=, PLAYLIST='a; b; c')"
+
+# ---- knn-all: every song's K nearest songs, sharded (pipelines/slurm.mk) ----
+KNN_DIR   := $(F)/knn-parts
+KNN_ALL    = --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric "$$METRIC" -k "$$K" --self \
+             --threads "$$SHARD_THREADS"
+KNN_DEPS   = $(F)/songs.norm.ts $(F)/songs.tsv $(F)/knn.cfg $(BIN)/knn
+KNN_PARTS  = $(foreach i,$(call shard_ids,$(SHARDS)),$(KNN_DIR)/part-$(i)-of-$(SHARDS).ts)
+
+$(F)/knn.cfg: FORCE ; @printf '%s\n' "$$METRIC $$K" | $(sp_stamp)
+
+ifeq ($(CLUSTER),slurm)
+$(F)/neighbours.ts: $(KNN_DEPS) $(BIN)/merge
+	$(call slurm_shards,SHARDS,$(KNN_DIR),$(KNN_DEPS),$(BIN)/knn $(KNN_ALL) --shard {I}/{N} -o {OUT})
+else
+$(KNN_DIR)/part-%-of-$(SHARDS).ts: $(KNN_DEPS)
+	@mkdir -p $(@D)
+	@$(call shard_retry,$(BIN)/knn $(KNN_ALL) --shard "$*/$$SHARDS" -o $@)
+
+$(F)/neighbours.ts: $(KNN_PARTS) $(BIN)/merge
+	$(BIN)/merge -o $@ $(KNN_PARTS)
+endif
+
+.PHONY: knn-all
+knn-all: $(F)/neighbours.ts

@@ -49,14 +49,13 @@ export STYLE LEARN_FEATURES LEARN_TARGET LEARN_SEED LEARN_METRIC LEARN_NUM PRED_
 # environment variable $(1) (col:dim words) to $@, touching it only when its
 # text changes
 define l_catae_arch
-	@mkdir -p $(@D); set -f; num=$$LEARN_NUM; dims=$$$(1); \
+	@set -f; num=$$LEARN_NUM; dims=$$$(1); \
 	cats=$$(for d in $$dims; do printf '{"column": "%s", "dim": %s}, ' "$${d%%:*}" "$${d##*:}"; done); \
 	ces=$$(for d in $$dims; do printf ', {"loss": "ce", "target": "%s"}' "$${d%%:*}"; done); \
 	{ printf '{"inputs": [%s],\n' "$$(printf '%s' "$$num" | sed 's/[^,]*/"&"/g; s/,/, /g')"; \
 	  printf ' "categorical": [%s],\n' "$${cats%, }"; \
 	  printf ' "layers": [{"units": 64, "act": "relu"}, {"units": 20, "act": "linear", "name": "latent"}, {"units": 64, "act": "relu"}],\n'; \
-	  printf ' "outputs": [{"loss": "mse", "targets": "inputs"}%s]}\n' "$$ces"; } > $@.new; \
-	if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+	  printf ' "outputs": [{"loss": "mse", "targets": "inputs"}%s]}\n' "$$ces"; } | $(sp_stamp)
 endef
 
 $(L)/clean.cfg: FORCE ; @printf '%s\n' "$$LEARN_FEATURES $$LEARN_TARGET" | $(sp_stamp)

@@ -23,7 +23,6 @@ PL_SEED        ?= 1
 # continue: pop, title, cooc, itemknn, rp3beta, ease or als, learning from every ingested playlist
 CONTINUE_MODEL ?= cooc
 CONTINUE_N     ?= 20
-OUTDIR         ?= out
 $(foreach v,CONTINUE_N PL_SEED PL_VAL_SEED,$(call sp_need_uint,$(v)))
 # the split hashes (seed, pid): the test split's own seed would hold out nothing
 $(if $(filter $(PL_SEED),$(PL_VAL_SEED)),$(call sp_bad,PL_VAL_SEED,the same as PL_SEED: the validation split of train.ts would hold no playlist; choose another))

@@ -2,7 +2,10 @@
 # I/N) and a merge that rebuilds the unsharded output byte for byte.
 #   make knn-all [SHARDS=N] [CLUSTER=slurm]   all-pairs neighbours of the
 #                                             features pipeline's songs
+#                                             (pipelines/features.mk)
 #   make spectro-library CLUSTER=slurm        (pipelines/sound.mk)
+# This file holds the settings and helpers those rules use; the Makefile
+# includes it before the other pipelines.
 # Without CLUSTER the parts are make targets (run them with make -j); with
 # CLUSTER=slurm pipelines/slurm-shards.sh submits them as a job array and
 # the merge as a job that depends on it (afterok), and waits.  A part is
@@ -38,27 +41,3 @@ shard_retry = for a in $$(seq 0 "$$SHARD_RETRIES"); do $(1) && exit 0; \
 # the name of the environment variable that holds the shard count
 slurm_shards = pipelines/slurm-shards.sh -n "$$$(1)" -d $(2) -o $@ -m $(BIN)/merge -r "$$SHARD_RETRIES" \
   $(foreach p,$(3),-p $(p)) -- $(4)
-
-# ---- knn-all: every song's K nearest songs (features pipeline) --------------
-KNN_DIR   := $(F)/knn-parts
-KNN_ALL    = --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric "$$METRIC" -k "$$K" --self \
-             --threads "$$SHARD_THREADS"
-KNN_DEPS   = $(F)/songs.norm.ts $(F)/songs.tsv $(F)/knn.cfg $(BIN)/knn
-KNN_PARTS  = $(foreach i,$(call shard_ids,$(SHARDS)),$(KNN_DIR)/part-$(i)-of-$(SHARDS).ts)
-
-$(F)/knn.cfg: FORCE ; @printf '%s\n' "$$METRIC $$K" | $(sp_stamp)
-
-ifeq ($(CLUSTER),slurm)
-$(F)/neighbours.ts: $(KNN_DEPS) $(BIN)/merge
-	$(call slurm_shards,SHARDS,$(KNN_DIR),$(KNN_DEPS),$(BIN)/knn $(KNN_ALL) --shard {I}/{N} -o {OUT})
-else
-$(KNN_DIR)/part-%-of-$(SHARDS).ts: $(KNN_DEPS)
-	@mkdir -p $(@D)
-	@$(call shard_retry,$(BIN)/knn $(KNN_ALL) --shard "$*/$$SHARDS" -o $@)
-
-$(F)/neighbours.ts: $(KNN_PARTS) $(BIN)/merge
-	$(BIN)/merge -o $@ $(KNN_PARTS)
-endif
-
-.PHONY: knn-all
-knn-all: $(F)/neighbours.ts

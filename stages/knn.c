@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "outfile.h"
 #include "knn.h"
+#include "knn_stage.h"
 #include "normstats.h"
 #include "shard.h"
 #include "songsearch.h"
@@ -119,35 +120,6 @@ CLI_MEM_HELP
 "the catalogue) for the song and artist ids, plus C candidates per query\n"
 "of a piece of 1024 queries.  The index and the engine's copy count against\n"
 "--mem-limit, checked before they are held.\n";
-
-enum { FMT_AUTO, FMT_TEXT, FMT_TSV, FMT_JSON, FMT_TENSOR };
-
-typedef struct {
-    const char *index, *catalog, *output, *song, *playlist, *playlist_file;
-    const char *artist, *artists, *batch, *title_col, *artist_col;
-    int k, threads, first, self, max_per_artist, fmt, timing;
-    knn_metric metric;
-    shard_spec shard, index_shard;
-    int candidates;             /* --index-shard: per query and part; 0 = default */
-} opts;
-
-/* ---- shared state ---- */
-typedef struct {
-    opts o;
-    ts_table tab;               /* the index table (f32 rows) */
-    int d;
-    knn_index ix;
-    catalog cat;
-    int have_cat;
-    cat_songs songs;
-    double search_secs;
-    song_search ss;             /* the filter and the filtered search */
-    /* output */
-    int fmt;
-    ts_writer *w;
-    FILE *f;
-    shard_out *so;              /* --shard: meta and row positions */
-} app;
 
 static app A;
 
@@ -271,27 +243,27 @@ static void load_index(void) {
     if (knn_index_build(&A.ix, x, A.tab.nrows, A.d, A.o.metric)) cli_die("%s: out of memory building the index", A.o.index);
 }
 
-static void load_catalog(void) {
+void knn_load_catalog(app *a) {
     char err[600];
     static const char *const tnames[] = {"track_name", "name", "title", NULL};
     static const char *const anames[] = {"track_artist", "artists", "artist_name", "artist", NULL};
     int tc = -1, ac = -1;
-    if (A.o.catalog) {
-        if (cat_load(&A.cat, A.o.catalog, err, sizeof err)) cli_die("%s", err);
-        A.have_cat = 1;
-        tc = A.o.title_col ? cat_column(&A.cat, A.o.title_col) : cat_pick_column(&A.cat, tnames);
-        ac = A.o.artist_col ? cat_column(&A.cat, A.o.artist_col) : cat_pick_column(&A.cat, anames);
-        if (A.o.title_col && tc < 0) cli_die("%s: no column '%s' (--title-col); its header is: %s ...", A.o.catalog, A.o.title_col, A.cat.colnames[0]);
-        if (A.o.artist_col && ac < 0) cli_die("%s: no column '%s' (--artist-col)", A.o.catalog, A.o.artist_col);
-        if (tc < 0) cli_warn("%s: no title column (track_name, name, title); pass --title-col", A.o.catalog);
+    if (a->o.catalog) {
+        if (cat_load(&a->cat, a->o.catalog, err, sizeof err)) cli_die("%s", err);
+        a->have_cat = 1;
+        tc = a->o.title_col ? cat_column(&a->cat, a->o.title_col) : cat_pick_column(&a->cat, tnames);
+        ac = a->o.artist_col ? cat_column(&a->cat, a->o.artist_col) : cat_pick_column(&a->cat, anames);
+        if (a->o.title_col && tc < 0) cli_die("%s: no column '%s' (--title-col); its header is: %s ...", a->o.catalog, a->o.title_col, a->cat.colnames[0]);
+        if (a->o.artist_col && ac < 0) cli_die("%s: no column '%s' (--artist-col)", a->o.catalog, a->o.artist_col);
+        if (tc < 0) cli_warn("%s: no title column (track_name, name, title); pass --title-col", a->o.catalog);
     }
-    if (cat_songs_build(&A.songs, A.have_cat ? &A.cat : NULL, tc, ac, (const char *const *)A.tab.keys,
-                        A.tab.nrows, err, sizeof err))
+    if (cat_songs_build(&a->songs, a->have_cat ? &a->cat : NULL, tc, ac, (const char *const *)a->tab.keys,
+                        a->tab.nrows, err, sizeof err))
         cli_die("%s", err);
-    if (A.have_cat && A.songs.nmissing)
+    if (a->have_cat && a->songs.nmissing)
         cli_warn("%s: %" PRId64 " of %" PRId64 " index keys have no catalogue line (shown by key)",
-                 A.o.catalog, A.songs.nmissing, A.tab.nrows);
-    if (ss_init(&A.ss, &A.ix, A.tab.data, &A.songs, A.o.max_per_artist, A.o.threads)) cli_die("out of memory");
+                 a->o.catalog, a->songs.nmissing, a->tab.nrows);
+    if (ss_init(&a->ss, &a->ix, a->tab.data, &a->songs, a->o.max_per_artist, a->o.threads)) cli_die("out of memory");
 }
 
 /* ---- filtering (common/songsearch.c): query songs out, one line per song, artist cap ---- */
@@ -300,7 +272,9 @@ static void session_begin(void) { ss_begin(&A.ss); }
 static void session_exclude_row(int64_t r) { ss_exclude(&A.ss, r); }
 static void untake(int64_t r) { ss_untake(&A.ss, &r, 1); }
 static int pick(const int64_t *lab, const float *sc, int kf, int want, int64_t *rows, double *scores, int *exhausted) {
-    return ss_pick(&A.ss, lab, sc, kf, want, rows, scores, exhausted);
+    int got = ss_pick(&A.ss, lab, sc, kf, want, rows, scores, exhausted);
+    if (got < 0) cli_die("out of memory");
+    return got;
 }
 
 static void timed_search(const float *q, int64_t nq, int kf, int64_t self, int64_t *lab, float *sc) {
@@ -328,33 +302,32 @@ static const char *score_desc(void) {
     }
 }
 
-static int same_file(const char *a, const char *b);
 
 /* --shard, --index-shard: what a part was made from (the identity of the
  * index, query and catalogue files) and the options that change its rows
  * without showing in the header (metric and k do), so that merge refuses
  * parts of different runs.  --first and --threads change no --batch/--self
  * result. */
-static void shard_describe(int self) {
+void knn_shard_describe(app *a, int self) {
     char err[600];
-    if (shard_out_input(A.so, A.o.index, err, sizeof err)) cli_die("%s", err);
-    if (!self && shard_out_input(A.so, A.o.batch, err, sizeof err)) cli_die("%s", err);
-    if (A.o.catalog && shard_out_input(A.so, A.o.catalog, err, sizeof err)) cli_die("%s", err);
-    if (shard_out_option_number(A.so, "self", self) ||
-        shard_out_option_number(A.so, "max_per_artist", A.o.max_per_artist) ||
-        shard_out_option_string(A.so, "title_col", A.o.title_col ? A.o.title_col : "") ||
-        shard_out_option_string(A.so, "artist_col", A.o.artist_col ? A.o.artist_col : ""))
+    if (shard_out_input(a->so, a->o.index, err, sizeof err)) cli_die("%s", err);
+    if (!self && shard_out_input(a->so, a->o.batch, err, sizeof err)) cli_die("%s", err);
+    if (a->o.catalog && shard_out_input(a->so, a->o.catalog, err, sizeof err)) cli_die("%s", err);
+    if (shard_out_option_number(a->so, "self", self) ||
+        shard_out_option_number(a->so, "max_per_artist", a->o.max_per_artist) ||
+        shard_out_option_string(a->so, "title_col", a->o.title_col ? a->o.title_col : "") ||
+        shard_out_option_string(a->so, "artist_col", a->o.artist_col ? a->o.artist_col : ""))
         cli_die("out of memory");
 }
 
 /* --shard: meta.shard of a part of the queries */
 static void open_shard_meta(ts_header *h) {
-    int self = A.o.self || (A.o.batch && same_file(A.o.batch, A.o.index));
+    int self = A.o.self || (A.o.batch && knn_same_file(A.o.batch, A.o.index));
     A.so = shard_out_new(&A.o.shard, self
         ? "all pairs: contiguous ranges of the query rows, in units of 128 aligned to the search's query blocks"
         : "query rows in pieces of 1024 aligned to the search's query blocks; piece p to shard p mod N");
     if (!A.so) cli_die("out of memory");
-    shard_describe(self);
+    knn_shard_describe(&A, self);
     if (shard_out_annotate(A.so, h)) cli_die("out of memory");
 }
 
@@ -646,11 +619,11 @@ static void run_playlist(void) {
 /* ---- query tables: column matching ---- */
 
 /* map[i] = column of the query table holding index column i. */
-static int *map_columns(const ts_header *qh, const char *path) {
-    int *map = malloc(sizeof *map * (size_t)A.d);
+int *knn_map_columns(app *a, const ts_header *qh, const char *path) {
+    int *map = malloc(sizeof *map * (size_t)a->d);
     char err[1024];
     if (!map) cli_die("out of memory");
-    if (ss_map_columns(&A.tab.h, A.d, qh, path, A.o.index, map, err, sizeof err)) cli_die("%s", err);
+    if (ss_map_columns(&a->tab.h, a->d, qh, path, a->o.index, map, err, sizeof err)) cli_die("%s", err);
     return map;
 }
 
@@ -696,7 +669,7 @@ static void run_artist(void) {
     ts_table at;
     char err[512], hdr[1024];
     if (ts_load_table(A.o.artists, NULL, &at, err, sizeof err)) cli_die("%s", err);
-    int *map = map_columns(&at.h, A.o.artists);
+    int *map = knn_map_columns(&A, &at.h, A.o.artists);
     int64_t r = resolve_artist(&at), *rows = malloc(sizeof *rows * (size_t)A.o.k);
     float *v = malloc(sizeof *v * (size_t)A.d);
     double *sc = malloc(sizeof *sc * (size_t)A.o.k);
@@ -791,7 +764,7 @@ static void batch_flush(batch *b) {
     cli_progress_update(&b->prog, "%" PRId64 " queries searched", b->done);
 }
 
-static int same_file(const char *a, const char *b) {
+int knn_same_file(const char *a, const char *b) {
     char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
     int same = ra && rb && strcmp(ra, rb) == 0;
     free(ra); free(rb);
@@ -826,7 +799,7 @@ static void run_self(batch *b) {
 }
 
 static void run_batch(void) {
-    int self = A.o.self || (A.o.batch && strcmp(A.o.batch, "-") != 0 && same_file(A.o.batch, A.o.index));
+    int self = A.o.self || (A.o.batch && strcmp(A.o.batch, "-") != 0 && knn_same_file(A.o.batch, A.o.index));
     batch b = {.self_first = self ? 0 : -1};
     b.filtering = !self || A.have_cat || A.o.max_per_artist;
     b.kf = A.o.k + 8 + (A.o.max_per_artist ? 2 * A.o.k : 0);
@@ -848,7 +821,7 @@ static void run_batch(void) {
         ts_block blk;
         int rc = ts_next_tensor(r, &qh);
         if (rc <= 0) cli_die("%s", rc < 0 ? ts_error(r) : "the query stream holds no tensor");
-        int *map = map_columns(qh, ts_reader_name(r));
+        int *map = knn_map_columns(&A, qh, ts_reader_name(r));
         b.q = malloc(sizeof *b.q * (size_t)(b.cap * A.d));
         b.keys = malloc(sizeof *b.keys * (size_t)b.cap);
         if (!b.q || !b.keys) cli_die("out of memory");
@@ -877,231 +850,18 @@ static void run_batch(void) {
     free(b.lab); free(b.sc); free(b.rows); free(b.scores); free(b.rlab); free(b.rsc);
 }
 
-/* ---- --index-shard: one part of the index, every query ----
- * Part I holds index rows [b, e) (shard_range over the rows) and writes, per
- * query, its best C rows of the part in the engine's order (selection value
- * descending, ties to the lower row), with global row numbers and each row's
- * song group and artist id, so that merge can apply the filters of
- * batch_flush/pick (query songs out, one row per song, --max-per-artist)
- * to the merged lists without the catalogue.  The unsharded result of a
- * query is the first k rows its filters accept in that order; merge
- * reproduces it exactly while the accepted rows lie within the kept
- * candidates, and refuses the query otherwise.
- *
- * Row layout of the part's tensor "neighbors" (f64, shape [1+C, 5]):
- *   [0]     query's index row (-1), its excluded song group (-1),
- *           candidates kept, 1 when they are all the part's rows that
- *           qualify (the list is complete), 0
- *   [1+c]   global row, selection value, score, song group, artist id
- *           (-1, NaN, NaN, -1, -1 past the candidates) */
-#define TOPK_FIELDS 5
-#define INDEX_SHARD_PIECE 1024  /* queries per engine call, a multiple of QUERY_BLOCK */
-
-/* Rows of the index's first tensor (a first pass over the file), and in *d
- * its row width. */
-static int64_t index_rows(int *d) {
-    ts_reader *r = cli_open_read(A.o.index);
-    const ts_header *h;
-    ts_block b;
-    int rc = ts_next_tensor(r, &h);
-    if (rc <= 0) cli_die("%s", rc < 0 ? ts_error(r) : "the index stream holds no tensor");
-    *d = h->row_elems > INT_MAX / 16 ? INT_MAX / 16 : (int)h->row_elems;
-    while ((rc = ts_read_block(r, &b)) == 1) {}
-    if (rc < 0) cli_die("%s", ts_error(r));
-    int64_t n = ts_reader_rows(r);
-    ts_close_read(r);
-    return n;
-}
-
-/* A.tab: the keys of all n rows, the vectors of rows [b, e) only; A.ix
- * over those rows (labels b.. become 0..). */
-static void load_index_part(int64_t n, int64_t b, int64_t e) {
-    ts_reader *r = cli_open_read(A.o.index);
-    const ts_header *h;
-    ts_block blk;
-    int rc = ts_next_tensor(r, &h);
-    if (rc <= 0) cli_die("%s", rc < 0 ? ts_error(r) : "the index stream holds no tensor");
-    if (h->dtype != TS_F32 && h->dtype != TS_F64)
-        cli_die("%s: tensor '%s' holds %s; knn needs f32 or f64 rows", A.o.index, h->name, ts_dtype_name(h->dtype));
-    if (h->ndim != 1 || h->row_elems < 1 || h->row_elems > INT_MAX / 16)
-        cli_die("%s: tensor '%s' rows must be vectors of shape [d]", A.o.index, h->name);
-    if (n < 1) cli_die("%s: the index table has no rows", A.o.index);
-    if (ts_header_copy(&A.tab.h, h)) cli_die("out of memory");
-    A.d = (int)h->row_elems;
-    A.tab.nrows = n;
-    A.tab.keys = malloc(sizeof *A.tab.keys * (size_t)n);
-    float *x = malloc(sizeof *x * (size_t)((e - b) * A.d + 1));
-    if (!A.tab.keys || !x) cli_die("%s: out of memory (%" PRId64 " keys, %" PRId64 " rows of the part)", A.o.index, n, e - b);
-    int64_t row = 0, bad = 0;
-    while ((rc = ts_read_block(r, &blk)) == 1)
-        for (int64_t i = 0; i < blk.nrows; i++, row++) {
-            if (row >= n) cli_die("%s: the index changed while it was read (more than %" PRId64 " rows)", A.o.index, n);
-            if (!(A.tab.keys[row] = strdup(blk.keys[i]))) cli_die("out of memory");
-            if (row < b || row >= e) continue;
-            float *dst = x + (row - b) * A.d;
-            for (int t = 0; t < A.d; t++)
-                dst[t] = h->dtype == TS_F32 ? ((const float *)blk.data)[i * A.d + t]
-                                            : (float)((const double *)blk.data)[i * A.d + t];
-            for (int t = 0; t < A.d; t++) if (!isfinite(dst[t])) { bad++; break; }
-        }
-    if (rc < 0) cli_die("%s", ts_error(r));
-    if (row != n) cli_die("%s: the index changed while it was read (%" PRId64 " rows, then %" PRId64 ")", A.o.index, n, row);
-    ts_close_read(r);
-    if (bad) cli_warn("%s: %" PRId64 " rows of this part hold NaN or infinity; they never appear as neighbours", A.o.index, bad);
-    if (knn_index_build(&A.ix, x, e - b, A.d, A.o.metric)) cli_die("%s: out of memory building the index part", A.o.index);
-    free(x);                    /* the engine keeps its own copy */
-}
-
-static void open_index_shard_output(int C) {
-    int self = A.o.self || same_file(A.o.batch, A.o.index);
-    ts_header h;
-    int64_t shape[2] = {1 + (int64_t)C, TOPK_FIELDS};
-    A.w = cli_open_write(A.o.output);
-    if (ts_header_init(&h, "neighbors", TS_F64, 2, NULL) || ts_header_set_shape(&h, 2, shape)) cli_die("out of memory");
-    h.key_name = A.tab.h.key_name ? strdup(A.tab.h.key_name) : NULL;
-    cJSON *m = ts_header_meta(&h);          /* the unsharded meta, in its order */
-    cJSON_AddStringToObject(m, "metric", knn_metric_name(A.o.metric));
-    cJSON_AddNumberToObject(m, "k", A.o.k);
-    cJSON_AddStringToObject(m, "index", A.o.index);
-    cJSON_AddNumberToObject(m, "index_rows", (double)A.tab.nrows);
-    if (!(A.so = shard_out_new(&A.o.index_shard, "index rows floor(n*I/N) .. floor(n*(I+1)/N)-1, every query")))
-        cli_die("out of memory");
-    shard_out_combine(A.so, "topk");
-    if (shard_out_set_number(A.so, "candidates", C) || shard_out_set_number(A.so, "max_per_artist", A.o.max_per_artist) ||
-        shard_out_set_string(A.so, "row", "[0] = (query row, excluded song, candidates, complete, 0); "
-                                          "[1+c] = (index row, selection value, score, song, artist)"))
-        cli_die("out of memory");
-    shard_describe(self);
-    if (shard_out_annotate(A.so, &h)) cli_die("out of memory");
-    if (ts_begin_tensor(A.w, &h)) cli_die("%s", ts_werror(A.w));
-    ts_header_free(&h);
-}
-
-typedef struct {
-    int C;
-    int64_t b, part_rows;
-    int64_t *lab;
-    float *sc, *val;
-    double *row;                /* one output row */
-} index_part;
-
-/* Searches queries q[0..nq) (query numbers pos0..) and writes their rows. */
-static void index_shard_flush(index_part *p, const float *q, char **keys, int64_t nq, int64_t pos0, int self) {
-    int C = p->C;
-    for (int64_t s = 0; s < nq; s += INDEX_SHARD_PIECE) {
-        int64_t m = nq - s < INDEX_SHARD_PIECE ? nq - s : INDEX_SHARD_PIECE;
-        knn_opts ko = {.k = C, .threads = A.o.threads, .self_first = -1};
-        double t0 = cli_now();
-        if (knn_search_values(&A.ix, q + s * A.d, m, &ko, p->lab, p->sc, p->val))
-            cli_die("out of memory searching (%d candidates)", C);
-        A.search_secs += cli_now() - t0;
-        for (int64_t i = 0; i < m; i++) {
-            int64_t qrow = self ? pos0 + s + i : strmap_get(&A.songs.keymap, keys[s + i]), kept = 0;
-            double *o = p->row;
-            for (int c = 0; c < C; c++) {
-                int64_t l = p->lab[i * C + c];
-                double *f = o + TOPK_FIELDS * (1 + c);
-                if (l < 0) { f[0] = -1; f[1] = f[2] = NAN; f[3] = f[4] = -1; continue; }
-                int64_t r = p->b + l;
-                f[0] = (double)r;
-                f[1] = p->val[i * C + c];
-                f[2] = p->sc[i * C + c];
-                f[3] = (double)A.songs.version[r];
-                f[4] = (double)A.songs.artist_id[r];
-                kept++;
-            }
-            o[0] = (double)qrow;
-            o[1] = qrow >= 0 ? (double)A.songs.version[qrow] : -1;
-            o[2] = (double)kept;
-            o[3] = kept < C || C >= p->part_rows;
-            o[4] = 0;
-            if (ts_write_row(A.w, keys[s + i], o)) cli_die("%s", ts_werror(A.w));
-            if (shard_out_rows(A.so, pos0 + s + i, 1)) cli_die("cannot spool the row positions: %m");
-        }
-    }
-}
-
-static void run_index_shard(void) {
-    /* parts start on the engine's grid of index blocks where a value
-     * depends on its block (knn_part_rows), so they compute every value
-     * as the unsharded run does */
-    int d;
-    int64_t n = index_rows(&d), b, e, unit = knn_part_rows(A.o.metric, d > 0 ? d : 1);
-    shard_range(&A.o.index_shard, (n + unit - 1) / unit, &b, &e);
-    b *= unit;
-    e = e * unit < n ? e * unit : n;
-    load_index_part(n, b, e);
-    load_catalog();
-    int self = A.o.self || same_file(A.o.batch, A.o.index);
-    /* the unsharded run's candidates and chunk size (run_batch): the
-     * queries go to the engine on the same grid of query blocks */
-    int k = A.o.k, kf = k + 8 + (A.o.max_per_artist ? 2 * k : 0);
-    if (kf > n) kf = (int)n;
-    if (kf < k) kf = k;
-    int64_t cap = (4 << 20) / kf;
-    cap = cap < 256 ? 256 : cap > 16384 ? 16384 : cap;
-    /* without a catalogue every row is its own song, so only the query's
-     * own row is ever rejected and k + 1 candidates always suffice */
-    int C = A.o.candidates ? A.o.candidates
-          : !A.have_cat && !A.o.max_per_artist ? k + 1 : 2 * (k + 8) + 1 + (A.o.max_per_artist ? 4 * k : 0);
-    open_index_shard_output(C);
-    index_part p = {.C = C, .b = b, .part_rows = e - b};
-    p.lab = malloc(sizeof *p.lab * (size_t)INDEX_SHARD_PIECE * (size_t)C);
-    p.sc = malloc(sizeof *p.sc * (size_t)INDEX_SHARD_PIECE * (size_t)C);
-    p.val = malloc(sizeof *p.val * (size_t)INDEX_SHARD_PIECE * (size_t)C);
-    p.row = malloc(sizeof *p.row * (size_t)(1 + C) * TOPK_FIELDS);
-    float *q = malloc(sizeof *q * (size_t)cap * (size_t)A.d);
-    char **keys = calloc((size_t)cap, sizeof *keys);
-    if (!p.lab || !p.sc || !p.val || !p.row || !q || !keys) cli_die("out of memory");
-
-    ts_reader *r = cli_open_read(self ? A.o.index : A.o.batch);
-    const ts_header *qh;
-    ts_block blk;
-    int rc = ts_next_tensor(r, &qh);
-    if (rc <= 0) cli_die("%s", rc < 0 ? ts_error(r) : "the query stream holds no tensor");
-    int *map = map_columns(qh, ts_reader_name(r));
-    int64_t nq = 0, pos0 = 0;
-    cli_progress prog;
-    cli_progress_init(&prog, 0);
-    while ((rc = ts_read_block(r, &blk)) == 1)
-        for (int64_t i = 0; i < blk.nrows; i++) {
-            gather_row(qh, blk.data, i, map, q + nq * A.d);
-            free(keys[nq]);
-            if (!(keys[nq++] = strdup(blk.keys[i]))) cli_die("out of memory");
-            if (nq == cap) {
-                index_shard_flush(&p, q, keys, nq, pos0, self);
-                pos0 += nq;
-                nq = 0;
-                cli_progress_update(&prog, "%" PRId64 " queries searched", pos0);
-            }
-        }
-    if (rc < 0) cli_die("%s", ts_error(r));
-    index_shard_flush(&p, q, keys, nq, pos0, self);
-    cli_progress_done(&prog);
-    ts_close_read(r);
-    char err[512];
-    if (ts_end_tensor(A.w)) cli_die("%s", ts_werror(A.w));
-    if (shard_out_finish(A.so, A.w, err, sizeof err)) cli_die("%s", err);
-    shard_out_free(A.so);
-    cli_close_write(A.w);
-    for (int64_t i = 0; i < cap; i++) free(keys[i]);
-    for (int64_t i = 0; i < n; i++) free(A.tab.keys[i]);
-    free(keys); free(q); free(map);
-    free(p.lab); free(p.sc); free(p.val); free(p.row);
-}
-
 int main(int argc, char **argv) {
     cli_init("knn", argc, argv, HELP);
     cli_blas_tune(argv);
     A.o = parse_opts(argc, argv);
     if (shard_active(&A.o.index_shard)) {
-        run_index_shard();
+        knn_run_index_shard(&A);
         if (A.o.timing) cli_warn("search: %.3f s (metric %s, k=%d, %d threads, %" PRId64 " of %" PRId64 " index rows)",
                                  A.search_secs, knn_metric_name(A.o.metric), A.o.k, A.o.threads, A.ix.n, A.tab.nrows);
         return EXIT_OK;
     }
     load_index();
-    load_catalog();
+    knn_load_catalog(&A);
     open_output();
     if (A.o.song) run_song();
     else if (A.o.playlist || A.o.playlist_file) run_playlist();

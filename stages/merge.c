@@ -5,6 +5,7 @@
  * options, a missing shard and a shard given twice. */
 #include "cli.h"
 #include "shard.h"
+#include "songfilter.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -536,41 +537,13 @@ static void copy_trailing(ts_writer *w) {
  * shard's part of the index, best first (stages/knn.c, run_index_shard).
  * The unsharded result is the first k candidates, in the engine's order
  * over the whole index (selection value descending, ties to the lower row),
- * that knn's filters accept (stages/knn.c, pick/take): not the query's song,
- * one row per song (group), at most max_per_artist per artist.  The merged
+ * that knn's filters accept (common/songfilter.c, the rule knn applies too):
+ * not the query's song, one row per song (group), at most max_per_artist per
+ * artist.  The merged
  * order is exact until a shard whose list is not complete runs out of
  * candidates; a query that needs more is refused. */
 
 #define TOPK_FIELDS 5
-
-typedef struct { int64_t *key; int *val; int64_t *stamp; size_t mask; int64_t now; } topk_set;
-
-static void topk_set_init(topk_set *t, int k) {
-    size_t cap = 16;
-    while (cap < (size_t)k * 4 + 8) cap *= 2;
-    t->key = malloc(cap * sizeof *t->key);
-    t->val = malloc(cap * sizeof *t->val);
-    t->stamp = calloc(cap, sizeof *t->stamp);
-    if (!t->key || !t->val || !t->stamp) cli_die("out of memory");
-    t->mask = cap - 1;
-    t->now = 0;
-}
-
-/* The count of key in the current query's set (0 when absent). */
-static int topk_count(const topk_set *t, int64_t key) {
-    size_t i = (size_t)((uint64_t)key * 0x9E3779B97F4A7C15ull >> 20) & t->mask;
-    while (t->stamp[i] == t->now && t->key[i] != key) i = (i + 1) & t->mask;
-    return t->stamp[i] == t->now ? t->val[i] : 0;
-}
-
-/* Adds one to key's count.  At most k + 1 keys per query: the table holds
- * 4k + 8 slots, so a probe always ends at a free one. */
-static void topk_add(topk_set *t, int64_t key) {
-    size_t i = (size_t)((uint64_t)key * 0x9E3779B97F4A7C15ull >> 20) & t->mask;
-    while (t->stamp[i] == t->now && t->key[i] != key) i = (i + 1) & t->mask;
-    if (t->stamp[i] != t->now) { t->stamp[i] = t->now; t->key[i] = key; t->val[i] = 0; }
-    t->val[i]++;
-}
 
 static const double *topk_row(const shard_in *s) {
     return (const double *)((const char *)s->db.data + (size_t)s->di * s->h.row_bytes);
@@ -590,12 +563,11 @@ static void topk_check_shape(int C) {
 }
 
 /* One query: picks its results from the shards' current rows. */
-static void topk_query(ts_writer *w, int k, int mpa, int C, int *cur, topk_set *groups, topk_set *artists, double *out) {
+static void topk_query(ts_writer *w, int k, int C, int *cur, song_filter *f, double *out) {
     const double *head = topk_row(&S[0]);
     int got = 0;
-    groups->now++;
-    artists->now++;
-    if (head[1] >= 0) topk_add(groups, (int64_t)head[1]);
+    sf_begin(f);
+    if (head[1] >= 0) sf_exclude(f, (int64_t)head[1]);
     for (int i = 0; i < NS; i++) {
         const double *r = topk_row(&S[i]);
         if (!(r[2] >= 0 && r[2] <= C) || (r[3] != 0 && r[3] != 1))
@@ -619,12 +591,9 @@ static void topk_query(ts_writer *w, int k, int mpa, int C, int *cur, topk_set *
         }
         if (best < 0) break;                    /* every list complete and used up */
         cur[best]++;
-        if (topk_count(groups, (int64_t)bc[3])) continue;   /* the query's song, or one taken */
-        if (mpa && bc[4] >= 0) {
-            if (topk_count(artists, (int64_t)bc[4]) >= mpa) continue;
-            topk_add(artists, (int64_t)bc[4]);
-        }
-        topk_add(groups, (int64_t)bc[3]);
+        int t = sf_take(f, (int64_t)bc[3], (int64_t)bc[4]);
+        if (t < 0) cli_die("out of memory");
+        if (!t) continue;                       /* the query's song, one taken, or the artist cap */
         out[2 * got] = bc[0];
         out[2 * got + 1] = bc[2];
         got++;
@@ -649,10 +618,8 @@ static void merge_topk(ts_writer *w, int k) {
     topk_check_shape(C);
     int *cur = malloc(sizeof *cur * (size_t)NS);
     double *out = malloc(sizeof *out * 2 * (size_t)k);
-    topk_set groups, artists;
-    if (!cur || !out) cli_die("out of memory");
-    topk_set_init(&groups, k);
-    topk_set_init(&artists, k);
+    song_filter f;
+    if (!cur || !out || sf_init(&f, mpa, k)) cli_die("out of memory");
     for (;;) {
         for (int i = 1; i < NS; i++) {
             if (S[i].done != S[0].done)
@@ -665,7 +632,7 @@ static void merge_topk(ts_writer *w, int k) {
                         S[0].path, S[i].path, S[0].pos, S[0].db.keys[S[0].di], S[i].db.keys[S[i].di]);
         }
         if (S[0].done) break;
-        topk_query(w, k, mpa, C, cur, &groups, &artists, out);
+        topk_query(w, k, C, cur, &f, out);
         for (int i = 0; i < NS; i++) {
             S[i].di++;
             S[i].oi++;
@@ -673,8 +640,7 @@ static void merge_topk(ts_writer *w, int k) {
         }
     }
     free(cur); free(out);
-    free(groups.key); free(groups.val); free(groups.stamp);
-    free(artists.key); free(artists.val); free(artists.stamp);
+    sf_free(&f);
 }
 
 /* ---- main ---- */

@@ -11,6 +11,7 @@
 #include "stft.h"
 #include "strmap.h"
 
+#include <getopt.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -259,72 +260,73 @@ static const char *next_path(path_iter *it) {
 }
 
 /* ---- options ---- */
-/* "--name value" or "--name=value"; advances *i past a separate value */
-static const char *optval(int argc, char **argv, int *i, const char *name) {
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0) return NULL;
-    if (argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (argv[*i][n]) return NULL;
-    if (*i + 1 >= argc) cli_usage("%s needs a value", name);
-    return argv[++*i];
-}
-
 static struct opts parse_opts(int argc, char **argv) {
+    enum { O_NFFT = 256, O_HOP, O_NMELS, O_FMIN, O_FMAX, O_REF, O_AMIN, O_TOPDB, O_BUFFER, O_SCALE,
+           O_NORM, O_PAD, O_RESAMPLE, O_KEY, O_NOCENTER, O_POWER, O_KEEP, O_SKIPPED, O_PROGRESS, O_SHARD };
+    static const struct option lo[] = {
+        {"output", 1, 0, 'o'}, {"sr", 1, 0, 'r'}, {"n-fft", 1, 0, O_NFFT}, {"hop", 1, 0, O_HOP},
+        {"n-mels", 1, 0, O_NMELS}, {"fmin", 1, 0, O_FMIN}, {"fmax", 1, 0, O_FMAX}, {"ref", 1, 0, O_REF},
+        {"amin", 1, 0, O_AMIN}, {"top-db", 1, 0, O_TOPDB}, {"threads", 1, 0, 'j'}, {"buffer-mb", 1, 0, O_BUFFER},
+        {"mel-scale", 1, 0, O_SCALE}, {"norm", 1, 0, O_NORM}, {"pad", 1, 0, O_PAD}, {"resample", 1, 0, O_RESAMPLE},
+        {"key", 1, 0, O_KEY}, {"no-center", 0, 0, O_NOCENTER}, {"power", 0, 0, O_POWER},
+        {"keep-going", 0, 0, O_KEEP}, {"skipped", 1, 0, O_SKIPPED}, {"progress", 1, 0, O_PROGRESS},
+        {"quiet", 0, 0, 'q'}, {"null", 0, 0, '0'}, {"shard", 1, 0, O_SHARD}, {0, 0, 0, 0}};
+    static const char *const rules[] = {"stem", "name", "path", "parent"};
     struct opts o = {.sr = 22050, .n_fft = 2048, .hop = 512, .n_mels = 128, .center = 1, .db = 1,
                      .threads = 1, .fmin = 0, .fmax = -1, .ref = 1.0, .amin = 1e-10, .top_db = 80,
                      .buffer_bytes = (size_t)64 << 20, .quality = AUDIO_POLY, .progress_every = 30};
     o.files = calloc((size_t)argc + 1, sizeof *o.files);
     if (!o.files) cli_die("out of memory");
-    int nf = 0, only_files = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (only_files || a[0] != '-' || strcmp(a, "-") == 0) { o.files[nf++] = argv[i]; continue; }
-        if (strcmp(a, "--") == 0) only_files = 1;
-        else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            if (++i >= argc) cli_usage("-o needs a file name");
-            o.output = argv[i];
-        } else if ((v = optval(argc, argv, &i, "--sr")) || (v = optval(argc, argv, &i, "-r")))
-            o.sr = (int)cli_long("--sr", v, 1000, 768000);
-        else if ((v = optval(argc, argv, &i, "--n-fft"))) o.n_fft = (int)cli_long("--n-fft", v, 16, 1 << 18);
-        else if ((v = optval(argc, argv, &i, "--hop"))) o.hop = (int)cli_long("--hop", v, 1, 1 << 20);
-        else if ((v = optval(argc, argv, &i, "--n-mels"))) o.n_mels = (int)cli_long("--n-mels", v, 1, 4096);
-        else if ((v = optval(argc, argv, &i, "--fmin"))) o.fmin = cli_double("--fmin", v, 0, 1e6);
-        else if ((v = optval(argc, argv, &i, "--fmax"))) o.fmax = cli_double("--fmax", v, 0, 1e6);
-        else if ((v = optval(argc, argv, &i, "--ref"))) o.ref = cli_double("--ref", v, 1e-30, 1e30);
-        else if ((v = optval(argc, argv, &i, "--amin"))) o.amin = cli_double("--amin", v, 1e-30, 1);
-        else if ((v = optval(argc, argv, &i, "--top-db"))) o.top_db = cli_double("--top-db", v, 0, 1e4);
-        else if ((v = optval(argc, argv, &i, "--threads")) || (v = optval(argc, argv, &i, "-j")))
-            o.threads = (int)cli_long("--threads", v, 1, 256);
-        else if ((v = optval(argc, argv, &i, "--buffer-mb")))
-            o.buffer_bytes = (size_t)cli_long("--buffer-mb", v, 1, 1 << 20) << 20;
-        else if ((v = optval(argc, argv, &i, "--mel-scale"))) {
-            if (mel_scale_parse(v, &o.scale)) cli_usage("--mel-scale: '%s' is not slaney or htk", v);
-        } else if ((v = optval(argc, argv, &i, "--norm"))) {
-            if (mel_norm_parse(v, &o.norm)) cli_usage("--norm: '%s' is not slaney or none", v);
-        } else if ((v = optval(argc, argv, &i, "--pad"))) {
-            if (stft_pad_parse(v, &o.pad)) cli_usage("--pad: '%s' is not constant or reflect", v);
-        } else if ((v = optval(argc, argv, &i, "--resample"))) {
-            if (audio_quality_parse(v, &o.quality))
-                cli_usage("--resample: '%s' is not poly, poly-fast, src-best, src-medium or src-fastest", v);
-        } else if ((v = optval(argc, argv, &i, "--key"))) {
-            static const char *const rules[] = {"stem", "name", "path", "parent"};
-            int k = 0;
-            while (k < 4 && strcmp(v, rules[k])) k++;
-            if (k == 4) cli_usage("--key: '%s' is not stem, name, path or parent", v);
+    int nf = 0, c, k;
+    char e[200];
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:r:j:q0", lo, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.output = optarg; break;
+        case 'r': o.sr = (int)cli_long("--sr", optarg, 1000, 768000); break;
+        case O_NFFT: o.n_fft = (int)cli_long("--n-fft", optarg, 16, 1 << 18); break;
+        case O_HOP: o.hop = (int)cli_long("--hop", optarg, 1, 1 << 20); break;
+        case O_NMELS: o.n_mels = (int)cli_long("--n-mels", optarg, 1, 4096); break;
+        case O_FMIN: o.fmin = cli_double("--fmin", optarg, 0, 1e6); break;
+        case O_FMAX: o.fmax = cli_double("--fmax", optarg, 0, 1e6); break;
+        case O_REF: o.ref = cli_double("--ref", optarg, 1e-30, 1e30); break;
+        case O_AMIN: o.amin = cli_double("--amin", optarg, 1e-30, 1); break;
+        case O_TOPDB: o.top_db = cli_double("--top-db", optarg, 0, 1e4); break;
+        case 'j': o.threads = (int)cli_long("--threads", optarg, 1, 256); break;
+        case O_BUFFER: o.buffer_bytes = (size_t)cli_long("--buffer-mb", optarg, 1, 1 << 20) << 20; break;
+        case O_SCALE:
+            if (mel_scale_parse(optarg, &o.scale)) cli_usage("--mel-scale: '%s' is not slaney or htk", optarg);
+            break;
+        case O_NORM:
+            if (mel_norm_parse(optarg, &o.norm)) cli_usage("--norm: '%s' is not slaney or none", optarg);
+            break;
+        case O_PAD:
+            if (stft_pad_parse(optarg, &o.pad)) cli_usage("--pad: '%s' is not constant or reflect", optarg);
+            break;
+        case O_RESAMPLE:
+            if (audio_quality_parse(optarg, &o.quality))
+                cli_usage("--resample: '%s' is not poly, poly-fast, src-best, src-medium or src-fastest", optarg);
+            break;
+        case O_KEY:
+            for (k = 0; k < 4 && strcmp(optarg, rules[k]); k++) {}
+            if (k == 4) cli_usage("--key: '%s' is not stem, name, path or parent", optarg);
             o.key = (key_rule)k;
-        } else if (strcmp(a, "--no-center") == 0) o.center = 0;
-        else if (strcmp(a, "--power") == 0) o.db = 0;
-        else if (strcmp(a, "--keep-going") == 0) o.keep_going = 1;
-        else if ((v = optval(argc, argv, &i, "--skipped"))) o.skipped = v, o.keep_going = 1;
-        else if ((v = optval(argc, argv, &i, "--progress"))) o.progress_every = cli_double("--progress", v, 1e-6, 1e6);
-        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) o.quiet = 1;
-        else if (strcmp(a, "-0") == 0 || strcmp(a, "--null") == 0) o.null_list = 1;
-        else if ((v = optval(argc, argv, &i, "--shard"))) {
-            char e[200];
-            if (shard_parse(v, &o.shard, e, sizeof e)) cli_usage("%s", e);
+            break;
+        case O_NOCENTER: o.center = 0; break;
+        case O_POWER: o.db = 0; break;
+        case O_KEEP: o.keep_going = 1; break;
+        case O_SKIPPED: o.skipped = optarg, o.keep_going = 1; break;
+        case O_PROGRESS: o.progress_every = cli_double("--progress", optarg, 1e-6, 1e6); break;
+        case 'q': o.quiet = 1; break;
+        case '0': o.null_list = 1; break;
+        case O_SHARD: if (shard_parse(optarg, &o.shard, e, sizeof e)) cli_usage("%s", e); break;
+        case ':':
+            if (optopt == 'o') cli_usage("-o needs a file name");
+            cli_usage("%s needs a value", argv[optind - 1]);
+        default: cli_usage("unknown option '%s'", argv[optind - 1]);
         }
-        else cli_usage("unknown option '%s'", a);
     }
+    for (int i = optind; i < argc; i++) o.files[nf++] = argv[i];
     if (nf == 0) o.files[nf++] = "-";
     if (o.fmax < 0) o.fmax = o.sr / 2.0;
     if (o.fmax > o.sr / 2.0) cli_usage("--fmax %g is above the Nyquist frequency %g of --sr %d", o.fmax, o.sr / 2.0, o.sr);

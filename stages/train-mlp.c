@@ -4,6 +4,7 @@
  * code is common/mlp*.c (layers in common/nn.c, llm.c style). */
 #include "cli.h"
 #include "mlp.h"
+#include "mlp_train.h"
 #include "strmap.h"
 
 #include <cblas.h>

@@ -27,9 +27,7 @@
 # epochs), FOLD, NFOLD, QUALITY_OPTS (more train-cnn options; default the
 # seed's: AdamW lr 1e-3, wd 0.01, batch 128, 16 epochs, patience 5, plus
 # --monitor accuracy --seed 1 --threads 2).
-set -eo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}
+. "$(dirname "$0")/prologue.bash"
 [ $# -eq 2 ] || { echo "usage: cnn_quality.sh TILES.ts LABELS.tsv" >&2; exit 2; }
 TILES=$1 LABELS=$2
 D=${CNN_DIR:-$(mktemp -d)}

@@ -13,11 +13,7 @@
 # csv-clean runs with its default --threads (the file in parts at once) and
 # with --threads 1; CPU time (user + sys) is printed beside the wall time, with
 # the load average, because on a shared machine wall times say little.
-set -eo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}
-PY=${PY:-/usr/bin/python3}
-SHARED=${SHARED:-$ROOT/../shared/data}
+. "$(dirname "$0")/prologue.bash"
 COPIES=${COPIES:-10}
 REPS=${REPS:-3}
 SRC=$SHARED/features/spotify_songs.csv

@@ -2,9 +2,7 @@
 # bench/export.sh - to-npy and to-csv against the Python a user would write:
 # tests/ts_read.py (numpy; CRC check off, TS_READ_VERIFY=0, since pure-Python
 # CRC-32C would dominate) then np.save / np.savetxt.  BIN, PY from the caller.
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}; PY=${PY:-/usr/bin/python3}
+. "$(dirname "$0")/prologue.bash"; set -u
 ROWS=${ROWS:-200000}; COLS=${COLS:-32}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 awk -v n="$ROWS" -v c="$COLS" 'BEGIN{srand(1); printf "id"; for(j=0;j<c;j++) printf ",v%d", j; print "";

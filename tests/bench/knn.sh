@@ -12,11 +12,7 @@
 # Ratio = songpipe time / reference time (below 1: songpipe is faster).
 # Env: BIN, PY, SIZES (default "8000 28356 100000 200000"), THREADS (2),
 # SKLEARN_MAX (largest size given to scikit-learn, default 28356).
-set -eo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}
-PY=${PY:-/usr/bin/python3}
-SHARED=${SHARED:-$ROOT/../shared/data}
+. "$(dirname "$0")/prologue.bash"
 SIZES=${SIZES:-8000 28356 100000 200000}
 THREADS=${THREADS:-2}
 SKLEARN_MAX=${SKLEARN_MAX:-28356}

@@ -14,11 +14,7 @@
 # import) and as the whole command.  Best of $REPS runs; ratio = songpipe /
 # Python (below 1: songpipe is faster).  Also prints the largest difference
 # between the two CSV outputs.
-set -eo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}
-PY=${PY:-/usr/bin/python3}
-SHARED=${SHARED:-$ROOT/../shared/data}
+. "$(dirname "$0")/prologue.bash"
 COPIES=${COPIES:-10}
 REPS=${REPS:-3}
 SRC=$SHARED/features/spotify_songs.csv

@@ -13,11 +13,7 @@
 #           Python (as metrics.py computes them) on the same recommendations.
 # Ratio = songpipe time / reference time (below 1: songpipe is faster).
 # Env: BIN, PY, SHARED, MPD_DIR.
-set -eo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}
-PY=${PY:-/usr/bin/python3}
-SHARED=${SHARED:-$ROOT/../shared/data}
+. "$(dirname "$0")/prologue.bash"
 MPD_DIR=${MPD_DIR:-$SHARED/mpd/soundscout-followers10}
 ls "$MPD_DIR"/*.json* >/dev/null 2>&1 || { echo "bench playlists: skipped: no MPD slices in $MPD_DIR"; exit 0; }
 W=$(mktemp -d)

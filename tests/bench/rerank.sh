@@ -9,10 +9,7 @@
 # playlists, N/10 artists), with pop and cooc as generators.
 # Ratio = songpipe time / reference time (below 1: songpipe is faster).
 # Env: BIN, PY, RERANK_N (playlists, default 2000), RERANK_TREES (100), RERANK_THREADS (2).
-set -eo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}
-PY=${PY:-/usr/bin/python3}
+. "$(dirname "$0")/prologue.bash"
 N=${RERANK_N:-2000}
 TREES=${RERANK_TREES:-100}
 THREADS=${RERANK_THREADS:-2}

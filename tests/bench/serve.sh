@@ -8,10 +8,7 @@
 # mix through a Python web stack (ThreadingHTTPServer + numpy,
 # serve_ref.py) when numpy is installed, and the ratio of requests per second.
 # SAN=1 runs the ASan+UBSan build and fails on any sanitizer report.
-set -eo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}
-PY=${PY:-/usr/bin/python3}
+. "$(dirname "$0")/prologue.bash"
 REQUESTS=${REQUESTS:-20000}
 CONNS=${CONNS:-32}
 W=$(mktemp -d)

@@ -4,9 +4,7 @@
 # the shipped Spotify songs; the merge's share of the sharded wall time; and
 # a projection (not a measurement) of the wall time for 1M and 10M rows at
 # 64 and 512 shards from the measured cost per query-index pair.
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}
+. "$(dirname "$0")/prologue.bash"; set -u
 CSV=${CSV:-$ROOT/data/spotify_songs.csv}
 K=${K:-10}
 for s in csv-clean normalize knn merge; do [ -x "$BIN/$s" ] || { echo "bench shard: no $BIN/$s" >&2; exit 1; }; done

@@ -12,12 +12,8 @@
 # its loop only (imports and a warm-up file excluded).
 # Clips: 30 s cut from ../shared/data/audio (Ogg Vorbis 44.1 kHz stereo, MP3
 # 22.05 kHz stereo, Ogg Vorbis 22.05 kHz mono), written to a scratch folder.
-set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}
+. "$(dirname "$0")/prologue.bash"; set +e +o pipefail -u
 TOOLS=${TOOLS:-$ROOT/build/rel/tools}
-PY=${PY:-/usr/bin/python3}
-SHARED=${SHARED:-$ROOT/../shared/data}
 REPS=${REPS:-3}
 NCPU=$(nproc)
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT

@@ -12,11 +12,7 @@
 # command; songpipe as the whole command (process start-up, reading the
 # compressed stream, writing the result), timed with bash's $EPOCHREALTIME.  Best of $REPS runs; ratio = songpipe / Python (below 1: songpipe
 # is faster).  Also prints the largest difference between the two results.
-set -eo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}
-PY=${PY:-/usr/bin/python3}
-SHARED=${SHARED:-$ROOT/../shared/data}
+. "$(dirname "$0")/prologue.bash"
 COPIES=${COPIES:-10}
 KCOPIES=${KCOPIES:-3}
 REPS=${REPS:-3}

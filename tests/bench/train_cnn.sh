@@ -10,10 +10,7 @@
 # slicing) and its embed time is the forward alone.
 # Ratio = PyTorch time / songpipe time (above 1: songpipe is faster).
 # Env: BIN, PY, MULT (0.25), BATCH (32), THREADS (2), EPOCHS (3).
-set -eo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}
-PY=${PY:-/usr/bin/python3}
+. "$(dirname "$0")/prologue.bash"
 MULT=${MULT:-0.25}
 BATCH=${BATCH:-32}
 THREADS=${THREADS:-2}

@@ -14,10 +14,7 @@
 # Ratio = PyTorch time / songpipe time, or songpipe rows/s / PyTorch rows/s
 # (above 1: songpipe is faster).
 # Env: BIN, PY, EPOCHS (default 5), CATAE_EPOCHS (2), THREADS (1), ROWS (500000).
-set -eo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}
-PY=${PY:-/usr/bin/python3}
+. "$(dirname "$0")/prologue.bash"
 EPOCHS=${EPOCHS:-5}
 CATAE_EPOCHS=${CATAE_EPOCHS:-2}
 THREADS=${THREADS:-1}

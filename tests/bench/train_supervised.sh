@@ -16,10 +16,7 @@
 # Ratio = PyTorch seconds per epoch / songpipe's (above 1: songpipe faster).
 # User CPU seconds are printed too (the machine may be shared: see the load).
 # Env: BIN, PY, EPOCHS (default 3), THREADS (1), BATCH (256), MPD_DIR.
-set -eo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}
-PY=${PY:-/usr/bin/python3}
+. "$(dirname "$0")/prologue.bash"
 EPOCHS=${EPOCHS:-3}
 THREADS=${THREADS:-1}
 BATCH=${BATCH:-256}

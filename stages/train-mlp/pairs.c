@@ -1,5 +1,6 @@
-/* mlp_pairs.c - training an embedding network (an infonce or triplet
- * output) on pairs of rows that share a group: songs that share a playlist.
+/* pairs.c - train-mlp's loop for an embedding network (an infonce or
+ * triplet output) on pairs of rows that share a group: songs that share a
+ * playlist.
  * Each epoch every membership entry of a training playlist is an anchor once,
  * in a seeded order, paired with another song of the same playlist drawn at
  * random; the B anchors and their B positives go through the network as one
@@ -8,7 +9,7 @@
  * optimiser step follow.  Whole playlists (val_frac of them) are held out
  * for validation and early stopping; their pairs are drawn once, with the
  * seed, so every epoch is scored on the same pairs. */
-#include "mlp.h"
+#include "mlp_train.h"
 #include "contrastive.h"
 #include "errbuf.h"
 
@@ -234,20 +235,11 @@ int nn_mlp_train_pairs(nn_mlp *net, const float *x, int64_t N, const nn_members 
         }
         s.metric = s.val_loss;
         s.seconds = now_s() - t0;
-        int st = nn_early_stop_update(&es, e, s.val_loss, net->params);
-        s.improved = st == NN_ES_IMPROVED;
-        if (s.improved) memcpy(best_buf, net->buffers, sizeof(float) * net->n_buffers);
-        res->epochs_run = e;
-        if (cfg->on_epoch && cfg->on_epoch(cfg->ctx, net, &s)) { err_fail(err, errlen, "stopped at epoch %d", e); goto done; }
-        if (st == NN_ES_STOP) { res->stopped_early = 1; break; }
-        if (cfg->stop && *cfg->stop) { res->interrupted = 1; break; }
+        int end = nn_train_epoch_end(cfg, net, &es, best_buf, &s, res, err, errlen);
+        if (end < 0) goto done;
+        if (end) break;
     }
-    res->best_epoch = es.best_epoch;
-    res->best_loss = es.best;
-    if (es.best_epoch >= 0) {
-        nn_early_stop_restore(&es, net->params);
-        memcpy(net->buffers, best_buf, sizeof(float) * net->n_buffers);
-    }
+    nn_train_finish(net, &es, best_buf, res);
     rc = 0;
 done:
     groups_free(&g);

@@ -1,9 +1,9 @@
-/* mlp_train.c - the training loop: a seeded shuffle and validation split,
+/* train.c - train-mlp's training loop: a seeded shuffle and validation split,
  * mini-batches through forward/loss/backward/optimiser, evaluation on the
  * held-out rows, early stopping with restore-best-weights (Keras
  * EarlyStopping semantics), and a stop flag checked after every batch so
  * that Ctrl-C ends the run cleanly with the best model already saved. */
-#include "mlp.h"
+#include "mlp_train.h"
 #include "errbuf.h"
 
 #include <math.h>
@@ -122,6 +122,30 @@ static double train_epoch(nn_mlp *net, batcher *b, int64_t *idx, int64_t n,
     return seen ? ls / (double)seen : 0;
 }
 
+int nn_train_epoch_end(nn_train_cfg *cfg, nn_mlp *net, nn_early_stop *es, float *best_buf,
+                       nn_epoch_stats *s, nn_train_result *res, char *err, size_t errlen) {
+    int st = nn_early_stop_update(es, s->epoch, s->val_loss, net->params);
+    s->improved = st == NN_ES_IMPROVED;
+    if (s->improved) memcpy(best_buf, net->buffers, sizeof(float) * net->n_buffers);
+    res->epochs_run = s->epoch;
+    if (cfg->on_epoch && cfg->on_epoch(cfg->ctx, net, s)) {
+        err_fail(err, errlen, "stopped at epoch %d", s->epoch);
+        return -1;
+    }
+    if (st == NN_ES_STOP) { res->stopped_early = 1; return 1; }
+    if (cfg->stop && *cfg->stop) { res->interrupted = 1; return 1; }
+    return 0;
+}
+
+void nn_train_finish(nn_mlp *net, nn_early_stop *es, const float *best_buf, nn_train_result *res) {
+    res->best_epoch = es->best_epoch;
+    res->best_loss = es->best;
+    if (es->best_epoch >= 0) {
+        nn_early_stop_restore(es, net->params);
+        memcpy(net->buffers, best_buf, sizeof(float) * net->n_buffers);
+    }
+}
+
 int nn_mlp_train(nn_mlp *net, const float *x, const float *t, int64_t N,
                  nn_train_cfg *cfg, nn_train_result *res, char *err, size_t errlen) {
     memset(res, 0, sizeof *res);
@@ -170,23 +194,11 @@ int nn_mlp_train(nn_mlp *net, const float *x, const float *t, int64_t N,
         if (n_val) evaluate(net, cfg->metric, &b, val, n_val, &s.val_loss, &s.metric);
         else evaluate(net, cfg->metric, &b, idx, n_train, &s.val_loss, &s.metric);
         s.seconds = now_s() - t0;
-        int st = nn_early_stop_update(&es, e, s.val_loss, net->params);
-        s.improved = st == NN_ES_IMPROVED;
-        if (s.improved) memcpy(best_buf, net->buffers, sizeof(float) * net->n_buffers);
-        res->epochs_run = e;
-        if (cfg->on_epoch && cfg->on_epoch(cfg->ctx, net, &s)) {
-            err_fail(err, errlen, "stopped at epoch %d", e);
-            goto done;
-        }
-        if (st == NN_ES_STOP) { res->stopped_early = 1; break; }
-        if (cfg->stop && *cfg->stop) { res->interrupted = 1; break; }
+        int end = nn_train_epoch_end(cfg, net, &es, best_buf, &s, res, err, errlen);
+        if (end < 0) goto done;
+        if (end) break;
     }
-    res->best_epoch = es.best_epoch;
-    res->best_loss = es.best;
-    if (es.best_epoch >= 0) {
-        nn_early_stop_restore(&es, net->params);
-        memcpy(net->buffers, best_buf, sizeof(float) * net->n_buffers);
-    }
+    nn_train_finish(net, &es, best_buf, res);
     rc = 0;
 done:
     free(idx);
