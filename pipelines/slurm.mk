@@ -1,7 +1,9 @@
 # slurm.mk - sharded runs: one stage as SHARDS independent parts (--shard
 # I/N) and a merge that rebuilds the unsharded output byte for byte.
 #   make knn-all [SHARDS=N] [CLUSTER=slurm]   all-pairs neighbours of the
-#                                             features pipeline's songs
+#                                             features pipeline's songs (the
+#                                             shards map one index cache,
+#                                             knn --index-cache)
 #   make spectro-library CLUSTER=slurm        (pipelines/sound.mk)
 # Without CLUSTER the parts are make targets (run them with make -j); with
 # CLUSTER=slurm pipelines/slurm-shards.sh submits them as a job array and
@@ -42,7 +44,7 @@ slurm_shards = pipelines/slurm-shards.sh -n "$$$(1)" -d $(2) -o $@ -m $(BIN)/mer
 # ---- knn-all: every song's K nearest songs (features pipeline) --------------
 KNN_DIR   := $(F)/knn-parts
 KNN_ALL    = --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric "$$METRIC" -k "$$K" --self \
-             --threads "$$SHARD_THREADS"
+             --threads "$$SHARD_THREADS" --index-cache
 KNN_DEPS   = $(F)/songs.norm.ts $(F)/songs.tsv $(F)/knn.cfg $(BIN)/knn
 KNN_PARTS  = $(foreach i,$(call shard_ids,$(SHARDS)),$(KNN_DIR)/part-$(i)-of-$(SHARDS).ts)
 
