@@ -601,12 +601,14 @@ void ts_table_free(ts_table *t) {
  * block headers, when the input can seek (a file): the records are skipped
  * (nothing decompressed or checked; ts_read_block checks them after), then
  * the position is restored.  0 with *rows = *keys = 0 when unknown (a
- * pipe, a tag or size that does not fit: the read reports it). */
+ * pipe, a tag or size that does not fit: the read reports it) or not
+ * plausible (more than 32 raw bytes per compressed byte); -1 when the
+ * position cannot be restored. */
 static int table_hint(ts_reader *r, uint64_t *rows, uint64_t *keys) {
     *rows = *keys = 0;
     off_t at = ftello(r->f);
     if (at < 0) return 0;
-    uint64_t nr = 0, kb = 0;
+    uint64_t nr = 0, kb = 0, cb = 0, rb = 0;
     unsigned char b[13];
     int ok = 0;
     for (;;) {
@@ -618,11 +620,16 @@ static int table_hint(ts_reader *r, uint64_t *rows, uint64_t *keys) {
         if (raw > TS_MAX_BLOCK_RAW || n > TS_MAX_BLOCK_ROWS || payload + n > raw) break;
         nr += n;
         kb += raw - payload;
+        rb += raw;
+        cb += comp;
         if (fseeko(r->f, (off_t)comp + 4, SEEK_CUR)) break;
     }
     clearerr(r->f);
     if (fseeko(r->f, at, SEEK_SET)) return -1;     /* cannot go back: the read cannot go on */
-    if (ok) { *rows = nr; *keys = kb; }
+    /* a claim the compressed bytes cannot plausibly back (a few bytes of
+     * zstd can claim a whole block) gets no preallocation: the arrays grow
+     * as the blocks really decompress.  Float tables compress ~1.2x. */
+    if (ok && rb <= 32 * cb + (1u << 20)) { *rows = nr; *keys = kb; }
     return 0;
 }
 
