@@ -89,9 +89,27 @@ oom:
     return -1;
 }
 
+int knn_index_layout(int64_t n, int d, knn_metric m, size_t *x, size_t *norm2, size_t *xt) {
+    if (n < 0 || d < 1 || (n && (size_t)n > SIZE_MAX / sizeof(float) / (size_t)d - 16)) return -1;
+    size_t panels = ((size_t)(n + 15) / 16 + 1) / 2 * 2 + 2;   /* as knn_index_build */
+    *x = (size_t)n * (size_t)d;
+    *norm2 = m == KNN_EUCLIDEAN ? panels * 16 : 0;
+    *xt = m == KNN_MAD || (FUSED && d <= FUSED_MAX_D) ? panels * 16 * (size_t)d : 0;
+    return 0;
+}
+
+void knn_index_wrap(knn_index *ix, int64_t n, int d, knn_metric m,
+                    const float *x, const float *norm2, const float *xt) {
+    memset(ix, 0, sizeof *ix);
+    ix->metric = m; ix->n = n; ix->d = d;
+    /* never written through: the search only reads the index */
+    ix->x = (float *)x; ix->norm2 = (float *)norm2; ix->xt = (float *)xt;
+    ix->borrowed = 1;
+}
+
 void knn_index_free(knn_index *ix) {
     if (!ix) return;
-    free(ix->x); free(ix->norm2); free(ix->xt);
+    if (!ix->borrowed) { free(ix->x); free(ix->norm2); free(ix->xt); }
     memset(ix, 0, sizeof *ix);
 }
 

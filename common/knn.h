@@ -37,11 +37,21 @@ typedef struct {
     float *x;           /* n*d row-major copy; rows scaled to unit length for cosine */
     float *norm2;       /* euclidean: |x|^2 per row */
     float *xt;          /* mad: ceil(n/16) panels, each [d][16] (rows transposed) */
+    int borrowed;       /* the arrays belong to someone else (knn_index_wrap) */
 } knn_index;
 
 /* Copies x (n rows of d floats).  0 ok, -1 out of memory. */
 int knn_index_build(knn_index *ix, const float *x, int64_t n, int d, knn_metric m);
 void knn_index_free(knn_index *ix);
+
+/* The floats of each array knn_index_build makes for n rows of d under m
+ * (norm2, xt: 0 when the metric and build do not use them).  -1 when n*d
+ * overflows. */
+int knn_index_layout(int64_t n, int d, knn_metric m, size_t *x, size_t *norm2, size_t *xt);
+/* An index over arrays laid out as knn_index_build lays them out (a
+ * read-only mapping of common/knncache.h); knn_index_free leaves them. */
+void knn_index_wrap(knn_index *ix, int64_t n, int d, knn_metric m,
+                    const float *x, const float *norm2, const float *xt);
 
 typedef struct {
     int k;              /* results per query (>= 1) */

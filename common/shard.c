@@ -131,6 +131,10 @@ int shard_out_input(shard_out *so, const char *path, char *err, size_t errlen) {
     return 0;
 }
 
+int shard_out_input_known(shard_out *so, const char *path, uint64_t bytes, uint32_t crc) {
+    return add_identity(so, path, bytes, crc);
+}
+
 int shard_out_input_bytes(shard_out *so, const char *name, const void *buf, size_t len) {
     return add_identity(so, name, len, ts_crc32c(0, buf, len));
 }

@@ -57,6 +57,8 @@ typedef struct shard_out shard_out;
 shard_out *shard_out_new(const shard_spec *s, const char *rule);
 /* Records an input file's identity (reads the whole file once). */
 int shard_out_input(shard_out *so, const char *path, char *err, size_t errlen);
+/* Records an input file's identity already computed (shard_file_identity). */
+int shard_out_input_known(shard_out *so, const char *path, uint64_t bytes, uint32_t crc);
 /* Records the identity of bytes that are not a file (a list of paths). */
 int shard_out_input_bytes(shard_out *so, const char *name, const void *buf, size_t len);
 /* A meta number (dotted path, "csv_clean.rows_in") that merge adds up. */

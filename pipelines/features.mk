@@ -133,7 +133,7 @@ demo: deps
 # ---- knn-all: every song's K nearest songs, sharded (pipelines/slurm.mk) ----
 KNN_DIR   := $(F)/knn-parts
 KNN_ALL    = --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --metric "$$METRIC" -k "$$K" --self \
-             --threads "$$SHARD_THREADS"
+             --threads "$$SHARD_THREADS" --index-cache
 KNN_DEPS   = $(F)/songs.norm.ts $(F)/songs.tsv $(F)/knn.cfg $(BIN)/knn
 KNN_PARTS  = $(foreach i,$(call shard_ids,$(SHARDS)),$(KNN_DIR)/part-$(i)-of-$(SHARDS).ts)
 

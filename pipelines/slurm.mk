@@ -2,7 +2,8 @@
 # I/N) and a merge that rebuilds the unsharded output byte for byte.
 #   make knn-all [SHARDS=N] [CLUSTER=slurm]   all-pairs neighbours of the
 #                                             features pipeline's songs
-#                                             (pipelines/features.mk)
+#                                             (pipelines/features.mk; the shards
+#                                             map one index cache, knn --index-cache)
 #   make spectro-library CLUSTER=slurm        (pipelines/sound.mk)
 # This file holds the settings and helpers those rules use; the Makefile
 # includes it before the other pipelines.

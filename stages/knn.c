@@ -8,6 +8,7 @@
 #include "outfile.h"
 #include "knn.h"
 #include "knn_stage.h"
+#include "knncache.h"
 #include "normstats.h"
 #include "shard.h"
 #include "songsearch.h"
@@ -68,6 +69,17 @@ static const char HELP[] =
 "  -o FILE              output file (FILE.tmp.* renamed on success); without\n"
 "                       --text/--tsv it gets the tensor stream\n"
 "  --timing             print the search time on stderr\n"
+"  --index-cache        map the index from a raw cache beside it,\n"
+"                       INDEX.knn-METRIC.cache (made when missing, stale or\n"
+"                       damaged, under the lock INDEX.knn-METRIC.cache.lock,\n"
+"                       and renamed into place), so that the shards of one\n"
+"                       search on a machine share one read-only copy of the\n"
+"                       rows, keys and the engine's arrays in the page cache\n"
+"                       instead of each decoding the stream and holding its\n"
+"                       own.  It is checked against the size and CRC-32C of\n"
+"                       the whole index stream (one read, no decoding) and\n"
+"                       its own checksum.  Same results byte for byte.  Not\n"
+"                       with --index-shard; the index must be a file\n"
 CLI_MEM_HELP
 "  --shard I/N          run shard I of N (0-based) of a --batch/--self search\n"
 "                       (tensor output only); `merge` joins the N outputs into\n"
@@ -116,6 +128,9 @@ CLI_MEM_HELP
 "\n"
 "Memory: the whole index table (and its catalogue) is held, as exact search\n"
 "needs it, plus one copy for the engine; queries stream in chunks.  With\n"
+"--index-cache both are mapped, shared by every process that maps the\n"
+"cache; a process holds privately only one pointer per key and the\n"
+"catalogue's song tables.  With\n"
 "--index-shard I/N: n/N index rows of d floats, plus every row's key (and\n"
 "the catalogue) for the song and artist ids, plus C candidates per query\n"
 "of a piece of 1024 queries.  The index and the engine's copy count against\n"
@@ -126,7 +141,7 @@ static app A;
 static opts parse_opts(int argc, char **argv) {
     enum { O_INDEX = 256, O_CATALOG, O_METRIC, O_SONG, O_PLAYLIST, O_PLAYLIST_FILE, O_ARTIST,
            O_ARTISTS, O_BATCH, O_SELF, O_TITLE, O_ARTISTCOL, O_MAXPA, O_THREADS, O_FIRST,
-           O_TEXT, O_TSV, O_JSON, O_TIMING, O_SHARD, O_INDEX_SHARD, O_CANDIDATES, O_MEM };
+           O_TEXT, O_TSV, O_JSON, O_TIMING, O_SHARD, O_INDEX_SHARD, O_CANDIDATES, O_MEM, O_INDEX_CACHE };
     static const struct option lo[] = {
         {"index", 1, 0, O_INDEX}, {"catalog", 1, 0, O_CATALOG}, {"metric", 1, 0, O_METRIC},
         {"song", 1, 0, O_SONG}, {"playlist", 1, 0, O_PLAYLIST}, {"playlist-file", 1, 0, O_PLAYLIST_FILE},
@@ -135,7 +150,7 @@ static opts parse_opts(int argc, char **argv) {
         {"max-per-artist", 1, 0, O_MAXPA}, {"threads", 1, 0, O_THREADS}, {"first", 0, 0, O_FIRST},
         {"text", 0, 0, O_TEXT}, {"tsv", 0, 0, O_TSV}, {"json", 0, 0, O_JSON}, {"timing", 0, 0, O_TIMING}, {"shard", 1, 0, O_SHARD},
         {"index-shard", 1, 0, O_INDEX_SHARD}, {"candidates", 1, 0, O_CANDIDATES},
-        {"mem-limit", 1, 0, O_MEM}, {0, 0, 0, 0}};
+        {"mem-limit", 1, 0, O_MEM}, {"index-cache", 0, 0, O_INDEX_CACHE}, {0, 0, 0, 0}};
     opts o = {.k = 10, .threads = 2, .metric = KNN_COSINE};
     int c;
     opterr = 0;
@@ -164,6 +179,7 @@ static opts parse_opts(int argc, char **argv) {
         case O_TSV: o.fmt = FMT_TSV; break;
         case O_JSON: o.fmt = FMT_JSON; break;
         case O_TIMING: o.timing = 1; break;
+        case O_INDEX_CACHE: o.index_cache = 1; break;
         case O_SHARD: {
             char err[200];
             if (shard_parse(optarg, &o.shard, err, sizeof err)) cli_usage("%s", err);
@@ -201,9 +217,11 @@ static opts parse_opts(int argc, char **argv) {
         if (o.fmt != FMT_TENSOR) cli_usage("--index-shard writes candidate lists for merge (tensor stream); drop --text/--tsv/--json");
         if (strcmp(o.index, "-") == 0 || (o.batch && strcmp(o.batch, "-") == 0))
             cli_usage("--index-shard needs named input files (it reads the index twice; size and checksum identify it), not stdin");
+        if (o.index_cache) cli_usage("--index-cache maps the whole index; --index-shard reads only its part (drop one)");
     } else if (o.candidates) {
         cli_usage("--candidates goes with --index-shard I/N");
     }
+    if (o.index_cache && strcmp(o.index, "-") == 0) cli_usage("--index-cache needs --index FILE (the cache goes beside it), not stdin");
     return o;
 }
 
@@ -222,8 +240,35 @@ static void table_to_f32(ts_table *t, const char *path) {
     t->data = f;
 }
 
+/* --index-cache: A.tab's rows and key bytes and the engine's arrays are
+ * the mapped cache; A.tab.keys (one pointer per row) is this process's. */
+static void map_index(void) {
+    char err[1024], note[1024];
+    if (knn_cache_open(&A.cache, A.o.index, A.o.metric, note, sizeof note, err, sizeof err)) cli_die("%s", err);
+    if (note[0]) cli_warn("%s", note);
+    ts_reader *r = cli_open_read(A.o.index);
+    const ts_header *h;
+    int rc = ts_next_tensor(r, &h);
+    if (rc <= 0) cli_die("%s", rc < 0 ? ts_error(r) : "the index stream holds no tensor");
+    if (h->row_elems != A.cache.d) cli_die("%s: the index changed while it was read (rows of %" PRId64 " values, its cache %d)", A.o.index, h->row_elems, A.cache.d);
+    if (ts_header_copy(&A.tab.h, h)) cli_die("out of memory");
+    ts_close_read(r);
+    A.tab.nrows = A.cache.n;
+    A.tab.data = (void *)A.cache.data;      /* read-only: nothing writes the index rows */
+    if (!(A.tab.keys = malloc(sizeof *A.tab.keys * (size_t)A.tab.nrows))) cli_die("%s: out of memory", A.o.index);
+    for (int64_t i = 0; i < A.tab.nrows; i++) A.tab.keys[i] = (char *)A.cache.keys + A.cache.koff[i];
+    A.d = A.cache.d;
+    int64_t bad = 0;
+    for (int64_t r = 0; r < A.tab.nrows; r++)
+        for (int t = 0; t < A.d; t++)
+            if (!isfinite(A.cache.data[r * A.d + t])) { bad++; break; }
+    if (bad) cli_warn("%s: %" PRId64 " rows hold NaN or infinity; they never appear as neighbours", A.o.index, bad);
+    knn_index_wrap(&A.ix, A.tab.nrows, A.d, A.o.metric, A.cache.x, A.cache.norm2, A.cache.xt);
+}
+
 static void load_index(void) {
     char err[512];
+    if (A.o.index_cache) { map_index(); return; }
     if (ts_load_table(A.o.index, NULL, &A.tab, err, sizeof err)) cli_die("%s", err);
     table_to_f32(&A.tab, A.o.index);
     if (A.tab.h.ndim != 1 || A.tab.h.row_elems < 1)
@@ -310,7 +355,9 @@ static const char *score_desc(void) {
  * result. */
 void knn_shard_describe(app *a, int self) {
     char err[600];
-    if (shard_out_input(a->so, a->o.index, err, sizeof err)) cli_die("%s", err);
+    if (a->cache.map ? shard_out_input_known(a->so, a->o.index, a->cache.src_bytes, a->cache.src_crc)
+                    : shard_out_input(a->so, a->o.index, err, sizeof err))
+        cli_die("%s", a->cache.map ? "out of memory" : err);
     if (!self && shard_out_input(a->so, a->o.batch, err, sizeof err)) cli_die("%s", err);
     if (a->o.catalog && shard_out_input(a->so, a->o.catalog, err, sizeof err)) cli_die("%s", err);
     if (shard_out_option_number(a->so, "self", self) ||

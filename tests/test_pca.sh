@@ -28,6 +28,8 @@ want=$(to-csv "$T/s.ts" | awk -F, 'NR>1{for(j=2;j<=6;j++){s[j]+=$j; q[j]+=$j*$j}
 near "k = d keeps the total variance" "$tot" "$want" 1e-3
 # a pipe works like a file; -k 1 is the first column of -k 2
 is "stdin" "$(pca < "$T/s.ts" | to-csv | md5sum)" "$(md5sum < "$T/p.csv")"
+# a file is read at its final size (block headers scanned first); a pipe grows the table: same bytes
+is "pipe (no size hint) = file" "$(cat "$T/s.ts" | pca | md5sum)" "$(pca "$T/s.ts" | md5sum)"
 is "-k 1 = first component" "$(pca -k 1 "$T/s.ts" | to-csv | md5sum)" "$(cut -d, -f1,2 "$T/p.csv" | md5sum)"
 
 fails "-k above the width" 2 "only 5 elements" pca -k 6 "$T/s.ts"

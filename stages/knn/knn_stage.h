@@ -6,6 +6,7 @@
 
 #include "catalog.h"
 #include "knn.h"
+#include "knncache.h"
 #include "shard.h"
 #include "songsearch.h"
 #include "../formats/tensor.h"
@@ -17,7 +18,7 @@ enum { FMT_AUTO, FMT_TEXT, FMT_TSV, FMT_JSON, FMT_TENSOR };
 typedef struct {
     const char *index, *catalog, *output, *song, *playlist, *playlist_file;
     const char *artist, *artists, *batch, *title_col, *artist_col;
-    int k, threads, first, self, max_per_artist, fmt, timing;
+    int k, threads, first, self, max_per_artist, fmt, timing, index_cache;
     knn_metric metric;
     shard_spec shard, index_shard;
     int candidates;             /* --index-shard: per query and part; 0 = default */
@@ -29,6 +30,7 @@ typedef struct {
     ts_table tab;               /* the index table (f32 rows) */
     int d;
     knn_index ix;
+    knn_cache cache;            /* --index-cache: the mapped index */
     catalog cat;
     int have_cat;
     cat_songs songs;
