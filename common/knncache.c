@@ -36,45 +36,10 @@ int knn_cache_path(const char *index, knn_metric m, char *buf, size_t len) {
     return w < 0 || (size_t)w >= len ? -1 : 0;
 }
 
-/* The identity of the source stream: its size, its CRC-32C (what
- * meta.shard.inputs records) and a 64-bit FNV-1a over its 8-byte words.
- * The CRC alone does not tell two streams apart: every record of a stream
- * ends with the CRC-32C of the record, and a CRC run over a message followed
- * by its own CRC ends in a state that depends on the lengths only, so two
- * streams with records of the same lengths have the same whole-file CRC.
- * Each FNV step (xor a word, multiply by an odd number) is a bijection of
- * the state, so any one changed word changes the hash. */
-typedef struct { uint64_t bytes, hash; uint32_t crc; } identity;
-
-static int file_identity(const char *path, identity *id, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
-    enum { BUF = 1 << 20 };
-    unsigned char *buf = malloc(BUF + 8);
-    if (!buf) { fclose(f); snprintf(err, errlen, "out of memory"); return -1; }
-    uint64_t h = 1469598103934665603ull, n = 0;
-    uint32_t c = 0;
-    size_t got, carry = 0;
-    while ((got = fread(buf + carry, 1, BUF, f)) > 0) {
-        c = ts_crc32c(c, buf + carry, got);
-        n += got;
-        size_t have = carry + got, i = 0;
-        for (; i + 8 <= have; i += 8) {
-            uint64_t w;
-            memcpy(&w, buf + i, 8);
-            h = (h ^ w) * 1099511628211ull;
-        }
-        carry = have - i;
-        memmove(buf, buf + i, carry);
-    }
-    for (size_t i = 0; i < carry; i++) h = (h ^ buf[i]) * 1099511628211ull;
-    int bad = ferror(f);
-    free(buf);
-    fclose(f);
-    if (bad) { snprintf(err, errlen, "%s: read error while checksumming it", path); return -1; }
-    id->bytes = n; id->crc = c; id->hash = h;
-    return 0;
-}
+/* The identity of the source stream: shard_file_identity (size, CRC-32C
+ * and a word-wise FNV-1a; meta.shard.inputs records the same). */
+typedef shard_identity identity;
+#define file_identity shard_file_identity
 
 static uint64_t up(uint64_t v) { return (v + KNN_CACHE_ALIGN - 1) / KNN_CACHE_ALIGN * KNN_CACHE_ALIGN; }
 
@@ -161,7 +126,7 @@ static int try_map(knn_cache *c, const char *path, knn_metric m, const identity 
     c->koff = koff;
     c->keys = keys;
     c->src_bytes = id->bytes;
-    c->src_crc = id->crc;
+    c->src_id = *id;
     return 1;
 no:
     munmap(map, (size_t)size);

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "knn.h"
+#include "shard.h"
 
 #define KNN_CACHE_ALIGN 4096
 
@@ -43,8 +44,8 @@ typedef struct {
     const float *x, *norm2, *xt;/* the engine's arrays (knn_index_wrap) */
     const uint64_t *koff;       /* n offsets into keys */
     const char *keys;
-    uint64_t src_bytes;         /* identity of the source stream */
-    uint32_t src_crc;            /* CRC-32C, as shard_file_identity */
+    uint64_t src_bytes;         /* the source stream's size */
+    shard_identity src_id;      /* its identity (shard_file_identity) */
     int built;                  /* 1: this call made the cache */
 } knn_cache;
 

@@ -56,22 +56,60 @@ void shard_range(const shard_spec *s, int64_t n, int64_t *begin, int64_t *end) {
     *end = (int64_t)((__int128)n * (s->id + 1) / s->count);
 }
 
-int shard_file_identity(const char *path, uint64_t *bytes, uint32_t *crc, char *err, size_t errlen) {
+/* the running identity: the FNV state over whole words, the carried tail */
+typedef struct { uint64_t n, h; uint32_t c; unsigned char tail[8]; size_t ntail; } id_run;
+
+static void id_start(id_run *r) { r->n = 0; r->h = 1469598103934665603ull; r->c = 0; r->ntail = 0; }
+
+static void id_add(id_run *r, const unsigned char *p, size_t len) {
+    r->c = ts_crc32c(r->c, p, len);
+    r->n += len;
+    while (len && r->ntail) {                   /* complete a carried word */
+        r->tail[r->ntail++] = *p++; len--;
+        if (r->ntail == 8) {
+            uint64_t w;
+            memcpy(&w, r->tail, 8);
+            r->h = (r->h ^ w) * 1099511628211ull;
+            r->ntail = 0;
+        }
+    }
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        r->h = (r->h ^ w) * 1099511628211ull;
+    }
+    memcpy(r->tail + r->ntail, p, len);
+    r->ntail += len;
+}
+
+static void id_end(id_run *r, shard_identity *id) {
+    uint64_t h = r->h;
+    for (size_t i = 0; i < r->ntail; i++) h = (h ^ r->tail[i]) * 1099511628211ull;
+    id->bytes = r->n; id->hash = h; id->crc = r->c;
+}
+
+void shard_bytes_identity(const void *buf, size_t len, shard_identity *id) {
+    id_run r;
+    id_start(&r);
+    id_add(&r, buf, len);
+    id_end(&r, id);
+}
+
+int shard_file_identity(const char *path, shard_identity *id, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     enum { BUF = 1 << 20 };
     unsigned char *buf = malloc(BUF);
     if (!buf) { fclose(f); snprintf(err, errlen, "out of memory"); return -1; }
-    uint64_t n = 0;
-    uint32_t c = 0;
+    id_run r;
+    id_start(&r);
     size_t got;
-    while ((got = fread(buf, 1, BUF, f)) > 0) { c = ts_crc32c(c, buf, got); n += got; }
+    while ((got = fread(buf, 1, BUF, f)) > 0) id_add(&r, buf, got);
     int bad = ferror(f);
     free(buf);
     fclose(f);
     if (bad) { snprintf(err, errlen, "%s: read error while checksumming it", path); return -1; }
-    *bytes = n;
-    *crc = c;
+    id_end(&r, id);
     return 0;
 }
 
@@ -110,12 +148,13 @@ void shard_out_free(shard_out *so) {
     free(so);
 }
 
-static int add_identity(shard_out *so, const char *name, uint64_t bytes, uint32_t crc) {
-    char hex[16];
-    snprintf(hex, sizeof hex, "%08" PRIx32, crc);
+static int add_identity(shard_out *so, const char *name, const shard_identity *id) {
+    char hex[16], fnv[24];
+    snprintf(hex, sizeof hex, "%08" PRIx32, id->crc);
+    snprintf(fnv, sizeof fnv, "%016" PRIx64, id->hash);
     cJSON *o = cJSON_CreateObject();
-    if (!o || !cJSON_AddStringToObject(o, "name", name) || !cJSON_AddNumberToObject(o, "bytes", (double)bytes) ||
-        !cJSON_AddStringToObject(o, "crc32c", hex)) {
+    if (!o || !cJSON_AddStringToObject(o, "name", name) || !cJSON_AddNumberToObject(o, "bytes", (double)id->bytes) ||
+        !cJSON_AddStringToObject(o, "crc32c", hex) || !cJSON_AddStringToObject(o, "fnv1a64", fnv)) {
         cJSON_Delete(o);
         return -1;
     }
@@ -124,19 +163,20 @@ static int add_identity(shard_out *so, const char *name, uint64_t bytes, uint32_
 }
 
 int shard_out_input(shard_out *so, const char *path, char *err, size_t errlen) {
-    uint64_t bytes;
-    uint32_t crc;
-    if (shard_file_identity(path, &bytes, &crc, err, errlen)) return -1;
-    if (add_identity(so, path, bytes, crc)) { snprintf(err, errlen, "out of memory"); return -1; }
+    shard_identity id;
+    if (shard_file_identity(path, &id, err, errlen)) return -1;
+    if (add_identity(so, path, &id)) { snprintf(err, errlen, "out of memory"); return -1; }
     return 0;
 }
 
-int shard_out_input_known(shard_out *so, const char *path, uint64_t bytes, uint32_t crc) {
-    return add_identity(so, path, bytes, crc);
+int shard_out_input_known(shard_out *so, const char *path, const shard_identity *id) {
+    return add_identity(so, path, id);
 }
 
 int shard_out_input_bytes(shard_out *so, const char *name, const void *buf, size_t len) {
-    return add_identity(so, name, len, ts_crc32c(0, buf, len));
+    shard_identity id;
+    shard_bytes_identity(buf, len, &id);
+    return add_identity(so, name, &id);
 }
 
 int shard_out_sum(shard_out *so, const char *path) {

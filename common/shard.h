@@ -47,8 +47,19 @@ int shard_owns_unit(const shard_spec *s, int64_t u);
 /* [*begin, *end) = this shard's part of 0..n-1: floor(n*I/N) .. floor(n*(I+1)/N) */
 void shard_range(const shard_spec *s, int64_t n, int64_t *begin, int64_t *end);
 
-/* Size and CRC-32C of a file's bytes (the input identity). */
-int shard_file_identity(const char *path, uint64_t *bytes, uint32_t *crc, char *err, size_t errlen);
+/* The identity of an input: its size, its CRC-32C and a 64-bit FNV-1a over
+ * its 8-byte words (the tail byte by byte).  The CRC alone does not tell two
+ * tensor streams apart: every record ends with the CRC-32C of the record,
+ * and a CRC run over a message followed by its own CRC ends in a state that
+ * depends on the lengths only, so two streams with records of the same
+ * lengths have the same whole-file CRC.  Each FNV step (xor a word,
+ * multiply by an odd number) is a bijection of the state, so any one
+ * changed word changes the hash. */
+typedef struct { uint64_t bytes, hash; uint32_t crc; } shard_identity;
+/* Reads the whole file once. */
+int shard_file_identity(const char *path, shard_identity *id, char *err, size_t errlen);
+/* The identity of bytes in memory (the same value as for a file of them). */
+void shard_bytes_identity(const void *buf, size_t len, shard_identity *id);
 
 /* ---- the writing side, used by a stage run with --shard ---- */
 typedef struct shard_out shard_out;
@@ -58,7 +69,7 @@ shard_out *shard_out_new(const shard_spec *s, const char *rule);
 /* Records an input file's identity (reads the whole file once). */
 int shard_out_input(shard_out *so, const char *path, char *err, size_t errlen);
 /* Records an input file's identity already computed (shard_file_identity). */
-int shard_out_input_known(shard_out *so, const char *path, uint64_t bytes, uint32_t crc);
+int shard_out_input_known(shard_out *so, const char *path, const shard_identity *id);
 /* Records the identity of bytes that are not a file (a list of paths). */
 int shard_out_input_bytes(shard_out *so, const char *name, const void *buf, size_t len);
 /* A meta number (dotted path, "csv_clean.rows_in") that merge adds up. */

@@ -76,7 +76,8 @@ static const char HELP[] =
 "                       search on a machine share one read-only copy of the\n"
 "                       rows, keys and the engine's arrays in the page cache\n"
 "                       instead of each decoding the stream and holding its\n"
-"                       own.  It is checked against the size and CRC-32C of\n"
+"                       own.  It is checked against the size, CRC-32C and\n"
+"                       FNV-1a hash of\n"
 "                       the whole index stream (one read, no decoding) and\n"
 "                       its own checksum.  Same results byte for byte.  Not\n"
 "                       with --index-shard; the index must be a file\n"
@@ -355,7 +356,7 @@ static const char *score_desc(void) {
  * result. */
 void knn_shard_describe(app *a, int self) {
     char err[600];
-    if (a->cache.map ? shard_out_input_known(a->so, a->o.index, a->cache.src_bytes, a->cache.src_crc)
+    if (a->cache.map ? shard_out_input_known(a->so, a->o.index, &a->cache.src_id)
                     : shard_out_input(a->so, a->o.index, err, sizeof err))
         cli_die("%s", a->cache.map ? "out of memory" : err);
     if (!self && shard_out_input(a->so, a->o.batch, err, sizeof err)) cli_die("%s", err);

@@ -27,7 +27,7 @@ static const char HELP[] =
 "  -h, --help      this help;  -V  version\n"
 "\n"
 "Every shard output holds the stage's tensor (meta.shard: shard id, count,\n"
-"input identity = size and CRC-32C of each input file), then a tensor\n"
+"input identity = size, CRC-32C and FNV-1a hash of each input file), then a tensor\n"
 "'shard.order' giving each row's position in the unsharded output.  merge\n"
 "writes the rows of all shards in position order (meta.shard.combine 'rows':\n"
 "each position comes from one shard, as for knn, csv-clean, normalize,\n"
@@ -163,11 +163,11 @@ static void describe_inputs(const ts_header *h, char *buf, size_t cap) {
     buf[0] = 0;
     cJSON_ArrayForEach(e, in) {
         cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "name"), *b = cJSON_GetObjectItemCaseSensitive(e, "bytes"),
-              *c = cJSON_GetObjectItemCaseSensitive(e, "crc32c");
+              *c = cJSON_GetObjectItemCaseSensitive(e, "crc32c"), *h = cJSON_GetObjectItemCaseSensitive(e, "fnv1a64");
         if (len < cap)
-            len += (size_t)snprintf(buf + len, cap - len, "%s%s (%.0f bytes, crc32c %s)", len ? ", " : "",
+            len += (size_t)snprintf(buf + len, cap - len, "%s%s (%.0f bytes, crc32c %s, fnv1a64 %s)", len ? ", " : "",
                                     cJSON_IsString(n) ? n->valuestring : "?", cJSON_IsNumber(b) ? b->valuedouble : -1,
-                                    cJSON_IsString(c) ? c->valuestring : "?");
+                                    cJSON_IsString(c) ? c->valuestring : "?", cJSON_IsString(h) ? h->valuestring : "?");
     }
 }
 

@@ -125,7 +125,7 @@ knn --index d.ts --self -k 3 --metric dot --shard 1/3 -o t1.ts
 fails "shards of other options" 1 "differ in their meta.metric" merge -o x.ts s0.ts t1.ts s2.ts
 cp d.ts d2.ts; normalize --stats st.json -o d.ts d2.ts 2>/dev/null   # the index changes
 knn --index d.ts --self -k 3 --shard 1/3 -o t1.ts
-fails "stale shard: mixed inputs" 1 "mixed inputs: s0.ts \(shard 0\) was made from d.ts \([0-9]+ bytes, crc32c [0-9a-f]{8}\), but t1.ts \(shard 1\) from d.ts" \
+fails "stale shard: mixed inputs" 1 "mixed inputs: s0.ts \(shard 0\) was made from d.ts \([0-9]+ bytes, crc32c [0-9a-f]{8}, fnv1a64 [0-9a-f]{16}\), but t1.ts \(shard 1\) from d.ts" \
   merge -o x.ts s0.ts t1.ts s2.ts
 is "no output after a refusal" "$(ls x.ts* 2>/dev/null)" ""
 fails "not a shard output" 1 "u.ts: tensor .* has no meta.shard" merge u.ts

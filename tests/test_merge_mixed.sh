@@ -33,6 +33,21 @@ $K --candidates 40 --max-per-artist 2 --index-shard 0/2 -o i0.ts; $K --candidate
 fails "knn --index-shard parts of another --max-per-artist" 1 \
   "i0.ts and i1.ts differ in their meta.shard.max_per_artist \(2 in i0.ts, 0 in i1.ts\)" merge i0.ts i1.ts
 
+# two indexes whose streams differ in content but not in any record's length
+# (the same CSV under two names of one length: only the header's source name
+# differs): every record ends with its own CRC, so their whole-file CRC-32C
+# is the same; the FNV-1a hash of the identity tells them apart
+cp d.csv e.csv; csv-clean --key id --cols f0,f1,f2,f3,f4,f5 -o e.ts e.csv 2>/dev/null
+is "two streams of the same size" "$(stat -c %s e.ts)" "$(stat -c %s d.ts)"
+is "  and different bytes" "$(cmp -s d.ts e.ts; echo $?)" 1
+# part 0 from d.ts, then d.ts replaced by the other stream and part 1 made
+knn --index d.ts --catalog cat.tsv --self -k 5 --shard 0/2 -o n0.ts
+cp d.ts d.keep; cp e.ts d.ts
+knn --index d.ts --catalog cat.tsv --self -k 5 --shard 1/2 -o n1.ts
+cp d.keep d.ts; rm -f x.ts
+fails "knn parts of two indexes with one whole-file CRC: mixed inputs" 1 "mixed inputs: n0.ts .*fnv1a64" merge -o x.ts n0.ts n1.ts
+is "  no output after the refusal" "$(ls x.ts* 2>/dev/null)" ""
+
 # pool: mean and max have the same columns, --min-rows shows nowhere else
 P="pool --by name --catalog cat.tsv"
 $P --shard 0/2 -o p0.ts d.ts 2>/dev/null; $P --op max --shard 1/2 -o p1.ts d.ts 2>/dev/null
