@@ -232,7 +232,7 @@ features (pipelines/features.mk, learned.mk):
   make recommend SONG=... STYLE=predictor|autoencoder|autoencoder-narrow|catae|catae-nogenre
   make learned         train every learned style;  make agreement: genre agreement@10 table
   make recommend ... FORMAT=text|tsv|json FIRST=1   (a song may be a spotify:track:ID or open.spotify.com link)
-  make hybrid SONG=... [HYBRID_BLEND=0.5]   playlists (SONGS_CSV's playlist_id) + features, blended
+  make hybrid SONG=... [HYBRID_BLEND=W]   playlists (SONGS_CSV's playlist_id) + features, blended
   make recommend SONG=...|PLAYLIST=... STYLE=hybrid [HYBRID_MPD=1]   the same answer from recommend
   make eval-hybrid     hit rate@10 on held-out playlists: features alone vs the blend
   make hybrid-neighbours   every song's 10 hybrid neighbours (TSV) for other scorers

@@ -105,7 +105,7 @@ HYBRID = $(BIN)/hybrid --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --pla
 .PHONY: hybrid eval-hybrid hybrid-neighbours
 hybrid: $(HYBRID_IN)
 	@if [ -n "$$SONG" ]; then q=(--song "$$SONG"); elif [ -n "$$PLAYLIST" ]; then q=(--playlist "$$PLAYLIST"); \
-	else echo "usage: make hybrid SONG='title' | PLAYLIST='a; b; c' [K=10 FORMAT=text|tsv|json FIRST=1 HYBRID_BLEND=0.5 HYBRID_MPD=1]" >&2; exit 2; fi; \
+	else echo "usage: make hybrid SONG='title' | PLAYLIST='a; b; c' [K=10 FORMAT=text|tsv|json FIRST=1 HYBRID_BLEND=W (0.4; 0.8 with HYBRID_MPD=1) HYBRID_MPD=1]" >&2; exit 2; fi; \
 	$(HYBRID) -k "$$K" --$$FORMAT $$([ "$$FIRST" = 0 ] || echo --first) "$${q[@]}"
 $(F)/hybrid-eval.txt: $(HYBRID_IN) $(F)/hybrid.cfg
 	$(HYBRID) --eval -o $@
