@@ -559,9 +559,7 @@ static void fit(job *j) {
     t0 = cli_now();
     for (long it = 0; it < o->trees; it++) {
         xgb_check(XGBoosterUpdateOneIter(j->booster, (int)it, j->dm), "a boosting round");
-        double dt = cli_now() - t0;
-        cli_progress_update(&prog, "tree %ld/%ld, %.1f trees/s, %.0f s left", it + 1, o->trees, (it + 1) / (dt > 0 ? dt : 1e-9),
-                            dt / (double)(it + 1) * (double)(o->trees - it - 1));
+        cli_progress_update(&prog, "tree %ld/%ld, %s", it + 1, o->trees, cli_progress_eta(&prog, (double)(it + 1), (double)o->trees, "trees"));
     }
     cli_progress_done(&prog);
     double dt = cli_now() - t0;

@@ -398,9 +398,8 @@ int main(int argc, char **argv) {
     for (int64_t a = 0; a < npl; a += o.slice_size) {
         int64_t b = a + o.slice_size < npl ? a + o.slice_size : npl;
         write_slice(&o, a, b);
-        double dt = cli_now() - t0, rate = dt > 0 ? (double)b / dt : 0;
-        cli_progress_update(&prog, "%" PRId64 "/%" PRId64 " playlists, %.0f playlists/s, %.1f GB of JSON, %.0f s left",
-                            b, npl, rate, S.bytes / 1e9, rate > 0 ? (double)(npl - b) / rate : 0.0);
+        cli_progress_update(&prog, "%" PRId64 "/%" PRId64 " playlists, %.1f GB of JSON, %s",
+                            b, npl, S.bytes / 1e9, cli_progress_eta(&prog, (double)b, (double)npl, "playlists"));
     }
     cli_progress_done(&prog);
     cli_warn("%" PRId64 " playlists, %" PRId64 " rows (universe %" PRId64 " tracks, %" PRId64 " albums, %" PRId64

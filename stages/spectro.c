@@ -466,16 +466,6 @@ static shard_out *shard_open(struct opts *o, ts_header *h) {
     return so;
 }
 
-/* "about 3 min 20 s left" from the rate so far */
-static const char *time_left(char *buf, size_t n, long done, long total, double elapsed) {
-    if (done <= 0 || total <= done || elapsed <= 0) { snprintf(buf, n, "%s", total <= done ? "done" : "time left unknown"); return buf; }
-    double left = elapsed / (double)done * (double)(total - done);
-    if (left >= 3600) snprintf(buf, n, "about %.0f h %.0f min left", floor(left / 3600), fmod(floor(left / 60), 60));
-    else if (left >= 60) snprintf(buf, n, "about %.0f min %.0f s left", floor(left / 60), fmod(floor(left), 60));
-    else snprintf(buf, n, "about %.0f s left", ceil(left));
-    return buf;
-}
-
 int main(int argc, char **argv) {
     cli_init("spectro", argc, argv, HELP);
     struct opts o = parse_opts(argc, argv);
@@ -566,7 +556,7 @@ int main(int argc, char **argv) {
         char left[64];
         cli_progress_update(&prog, "%ld/%ld files%s, %.2f files/s, %.0f s of audio (%.1f s per second), %s",
                             done + failed, total, failed ? " (some failed)" : "", el > 0 ? (double)(done + failed) / el : 0.0,
-                            audio_s, el > 0 ? audio_s / el : 0.0, time_left(left, sizeof left, done + failed, total, el));
+                            audio_s, el > 0 ? audio_s / el : 0.0, cli_time_left(left, sizeof left, (double)(done + failed), (double)total, el));
     }
     cli_progress_done(&prog);
     if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));

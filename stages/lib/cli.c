@@ -215,10 +215,20 @@ void cli_progress_update(cli_progress *p, const char *fmt, ...) {
     p->shown = 1;
 }
 
+const char *cli_time_left(char *buf, size_t n, double done, double total, double elapsed) {
+    if (done <= 0 || total <= done || elapsed <= 0) { snprintf(buf, n, "%s", total <= done ? "done" : "time left unknown"); return buf; }
+    double left = elapsed / done * (total - done);
+    if (left >= 3600) snprintf(buf, n, "about %.0f h %.0f min left", floor(left / 3600), fmod(floor(left / 60), 60));
+    else if (left >= 60) snprintf(buf, n, "about %.0f min %.0f s left", floor(left / 60), fmod(floor(left), 60));
+    else snprintf(buf, n, "about %.0f s left", ceil(left));
+    return buf;
+}
+
 const char *cli_progress_eta(const cli_progress *p, double done, double total, const char *unit) {
-    static char s[128];
+    static char s[160];
+    char left[64];
     double dt = cli_now() - p->start, rate = dt > 0 ? done / dt : 0;
-    if (rate > 0) snprintf(s, sizeof s, "%.*f %s/s, %.0f s left", rate < 10 ? 1 : 0, rate, unit, (total - done) / rate);
+    if (rate > 0) snprintf(s, sizeof s, "%.*f %s/s, %s", rate < 10 ? 1 : 0, rate, unit, cli_time_left(left, sizeof left, done, total, dt));
     else snprintf(s, sizeof s, "%s/s not known yet", unit);
     return s;
 }

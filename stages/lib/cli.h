@@ -77,6 +77,9 @@ void cli_progress_done(cli_progress *p);
  * cli_progress_init, and the time left at that rate (a static buffer, for
  * the next cli_progress_update only) */
 const char *cli_progress_eta(const cli_progress *p, double done, double total, const char *unit);
+/* "about 3 min 20 s left" for done of total after elapsed seconds ("done",
+ * "time left unknown"); written into buf */
+const char *cli_time_left(char *buf, size_t n, double done, double total, double elapsed);
 double cli_now(void);                           /* monotonic seconds */
 
 /* 1 when stdout is a terminal */

@@ -21,11 +21,7 @@
 # faster); the reference's absolute time is printed beside it.
 # Env: BIN, PY, SHARED, MPD_DIR, CAND_EASE_V (4096), CAND_ALS_ITERS (5),
 # CAND_MODELS ('itemknn rp3beta ease als').
-set -eo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/bin}
-PY=${PY:-/usr/bin/python3}
-SHARED=${SHARED:-$ROOT/../shared/data}
+. "$(dirname "$0")/prologue.bash"
 MPD_DIR=${MPD_DIR:-$SHARED/mpd/soundscout-followers10}
 EV=${CAND_EASE_V:-4096}
 IT=${CAND_ALS_ITERS:-5}
