@@ -15,6 +15,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <zstd.h>
 
@@ -22,8 +24,9 @@ static const char HELP[] =
 "Usage: mpd-ingest [options] --tracks FILE [SLICE.json | SLICE.json.zst | DIR | -]...\n"
 "Reads Million Playlist Dataset slices (the official mpd.slice.N-M.json format;\n"
 "zstd-compressed files are recognised by their magic number) one at a time, so\n"
-"memory is one slice plus the track vocabulary.  A DIR argument means every\n"
-"*.json and *.json.zst file in it, in version order (0-999 before 1000-1999).\n"
+"memory is one slice (two with -j 2) plus the track vocabulary.  A DIR argument\n"
+"means every *.json and *.json.zst file in it, in version order (0-999 before\n"
+"1000-1999).\n"
 "\n"
 "  -o FILE            playlists stream (default stdout): tensor 'playlists', i32\n"
 "                     rows (track, pos) keyed by pid, one row per track in the\n"
@@ -36,6 +39,11 @@ static const char HELP[] =
 "  --names FILE       playlist catalogue TSV: pid, name, num_tracks,\n"
 "                     num_followers, collaborative, description\n"
 "  --max-mb N         refuse a slice larger than N MB of JSON (default 1024)\n"
+"  -j, --threads N    1: read and parse each slice, then ingest it; 2: read,\n"
+"                     decompress and parse the next slice on a second thread\n"
+"                     while this one is ingested (memory: two slices).  The\n"
+"                     outputs and the error raised for a bad file are the\n"
+"                     same either way (default 2)\n"
 "  -h, --help         this help;  -V, --version\n"
 "\n"
 "Required per playlist: pid (integer) and tracks (array); per track: track_uri.\n"
@@ -50,22 +58,23 @@ struct opts {
     const char *out, *tracks, *popularity, *names;
     size_t max_bytes;
     char **inputs;
-    int ninputs;
+    int ninputs, threads;
 };
 
 static struct opts parse_opts(int argc, char **argv) {
-    struct opts o = {.max_bytes = (size_t)1024 << 20};
+    struct opts o = {.max_bytes = (size_t)1024 << 20, .threads = 2};
     static const struct option lo[] = {
         {"tracks", 1, 0, 't'}, {"popularity", 1, 0, 'p'}, {"names", 1, 0, 'n'},
-        {"max-mb", 1, 0, 'm'}, {"output", 1, 0, 'o'}, {0, 0, 0, 0}};
+        {"max-mb", 1, 0, 'm'}, {"output", 1, 0, 'o'}, {"threads", 1, 0, 'j'}, {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:j:", lo, NULL)) != -1) {
         switch (c) {
         case 't': o.tracks = optarg; break;
         case 'p': o.popularity = optarg; break;
         case 'n': o.names = optarg; break;
         case 'm': o.max_bytes = (size_t)cli_long("--max-mb", optarg, 1, 1L << 20) << 20; break;
         case 'o': o.out = optarg; break;
+        case 'j': o.threads = (int)cli_long("--threads", optarg, 1, 2); break;
         default: cli_usage("unknown option");
         }
     }
@@ -75,42 +84,143 @@ static struct opts parse_opts(int argc, char **argv) {
     return o;
 }
 
-/* ---- reading one slice: the whole JSON text of one file ---- */
+/* ---- reading one slice: the whole JSON text of one file ----
+ * With --threads 2 this runs on a second thread, one slice ahead of the
+ * ingest: so nothing here dies.  Every error is kept as text in the slice and
+ * raised when the main thread reaches that file, after the files before it
+ * were ingested (and their errors raised): the first bad file in input order
+ * is the one named, with the message the one-thread run gives. */
 
 typedef struct { char *p; size_t len, cap; } buf;
 
-static void buf_reserve(buf *b, size_t extra, size_t max, const char *name) {
-    if (b->len + extra + 1 <= b->cap) return;
-    if (b->len + extra > max)
-        cli_die("%s: larger than %zu MB of JSON; raise --max-mb if this is right", name, max >> 20);
-    size_t c = b->cap ? b->cap : 1 << 20;
-    while (c < b->len + extra + 1) c *= 2;
-    char *p = realloc(b->p, c);
-    if (!p) cli_die("%s: out of memory reading %zu bytes", name, c);
-    b->p = p;
-    b->cap = c;
+/* n bytes, the first keep of them copied from old (then freed): large ones
+ * 2 MiB-aligned and marked for transparent huge pages where the kernel does
+ * so on request (madvise mode), as formats/tensor.c's tables: filling the
+ * ~100 MB a slice's cJSON tree takes, the slice's text and the vocabulary
+ * then costs 512 times fewer page faults (they were a fifth of the run, on
+ * a virtual machine where a fault is dear).  NULL when out of memory. */
+static void *big_realloc(void *old, size_t keep, size_t n) {
+    enum { HUGE = 2u << 20 };
+    void *p;
+    if (n < (size_t)HUGE) return realloc(old, n);
+    if (posix_memalign(&p, HUGE, n)) return NULL;
+    madvise(p, n, MADV_HUGEPAGE);       /* advice only: refused is fine */
+    if (keep) memcpy(p, old, keep);
+    free(old);
+    return p;
 }
 
+/* room for extra more bytes (+ a NUL); -1 with the reason in err */
+static int buf_grow(buf *b, size_t extra, size_t max, const char *name, char *err, size_t errlen) {
+    if (b->len + extra + 1 <= b->cap) return 0;
+    if (b->len + extra > max) {
+        snprintf(err, errlen, "%s: larger than %zu MB of JSON; raise --max-mb if this is right", name, max >> 20);
+        return -1;
+    }
+    size_t c = b->cap ? b->cap : 1 << 20;
+    while (c < b->len + extra + 1) c *= 2;
+    char *p = big_realloc(b->p, b->len, c);
+    if (!p) { snprintf(err, errlen, "%s: out of memory reading %zu bytes", name, c); return -1; }
+    b->p = p;
+    b->cap = c;
+    return 0;
+}
+
+static void buf_reserve(buf *b, size_t extra, size_t max, const char *name) {
+    char err[600];
+    if (buf_grow(b, extra, max, name, err, sizeof err)) cli_die("%s", err);
+}
+
+/* ---- a bump arena for cJSON's nodes and strings while one slice is parsed:
+ * the tree is dropped whole (arena_reset) instead of node by node, which
+ * was a third of the ingest time in malloc and free.  Each slice in flight
+ * has its own arena; the thread parsing it points cur_arena there for the
+ * parse only, so cJSON trees made elsewhere (headers) use malloc.  A reset
+ * keeps every chunk for the next slice: from the second slice on, a parse
+ * allocates nothing and touches no fresh pages (page faults were a fifth of
+ * the run when the chunks went back to the system after each slice). ---- */
+
+typedef struct chunk { struct chunk *next; size_t used, cap; max_align_t data[]; } chunk;
+typedef struct { chunk *head, *cur; int oom; } arena;   /* oldest chunk first; cur = filling */
+static _Thread_local arena *cur_arena;
+
+static void *arena_alloc(size_t n) {
+    arena *a = cur_arena;
+    if (!a) return malloc(n);
+    n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    chunk *c = a->cur;
+    while (c && c->cap - c->used < n) {     /* the next kept chunk, if it fits */
+        c = c->next;
+        if (c) c->used = 0;
+    }
+    if (!c) {
+        size_t cap = ((size_t)16 << 20) - sizeof *c;   /* whole huge pages */
+        if (cap < n) cap = n;
+        if (!(c = big_realloc(NULL, 0, sizeof *c + cap))) { a->oom = 1; return NULL; }
+        *c = (chunk){NULL, 0, cap};
+        if (a->cur) {                       /* after cur, before the kept ones too small */
+            c->next = a->cur->next;
+            a->cur->next = c;
+        } else {
+            c->next = a->head;
+            a->head = c;
+        }
+    }
+    a->cur = c;
+    void *p = (char *)c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+static void arena_free(void *p) { if (!cur_arena) free(p); }
+
+/* keep = 1: the chunks stay for the next slice; 0: all freed */
+static void arena_reset(arena *a, int keep) {
+    if (keep) {
+        if ((a->cur = a->head)) a->head->used = 0;
+    } else {
+        for (chunk *c = a->head, *next; c; c = next) { next = c->next; free(c); }
+        a->head = a->cur = NULL;
+    }
+    a->oom = 0;
+}
+
+/* one slice: its text and its parsed tree, or the error that stops at it */
+typedef struct {
+    const char *path;
+    buf b;
+    int z;                      /* zstd-compressed: positions are in the decompressed text */
+    size_t max;                 /* --max-mb in bytes */
+    arena ar;
+    ZSTD_DStream *ds;           /* kept from slice to slice (its window too) */
+    cJSON *root;
+    char err[1200];             /* non-empty: this file cannot be ingested, and why */
+} slice;
+
 /* Streams a zstd frame sequence through ZSTD_decompressStream into b. */
-static void read_zstd(FILE *f, const char *name, buf *b, size_t max,
-                      const unsigned char *head, size_t nhead) {
-    ZSTD_DStream *ds = ZSTD_createDStream();
-    if (!ds) cli_die("out of memory");
+static int read_zstd(slice *sl, FILE *f, size_t max, const unsigned char *head, size_t nhead) {
+    const char *name = sl->path;
+    buf *b = &sl->b;
+    if (!sl->ds && !(sl->ds = ZSTD_createDStream())) { snprintf(sl->err, sizeof sl->err, "out of memory"); return -1; }
+    ZSTD_DStream *ds = sl->ds;
+    ZSTD_initDStream(ds);
     size_t inc = ZSTD_DStreamInSize(), outc = ZSTD_DStreamOutSize(), hint = 0;
-    int full = 0;
+    int full = 0, rc = -1;
     unsigned char *in = malloc(inc);
-    if (!in) cli_die("out of memory");
+    if (!in) { snprintf(sl->err, sizeof sl->err, "out of memory"); return -1; }
     memcpy(in, head, nhead);
     size_t n = nhead + fread(in + nhead, 1, inc - nhead, f);
     while (n > 0) {
         ZSTD_inBuffer ib = {in, n, 0};
         while (ib.pos < ib.size) {
-            buf_reserve(b, outc, max, name);
+            if (buf_grow(b, outc, max, name, sl->err, sizeof sl->err)) goto done;
             ZSTD_outBuffer ob = {b->p + b->len, outc, 0};
             hint = ZSTD_decompressStream(ds, &ob, &ib);
-            if (ZSTD_isError(hint))
-                cli_die("%s: corrupt zstd data near compressed byte %ld: %s; check the download (zstd -t)",
-                        name, ftell(f), ZSTD_getErrorName(hint));
+            if (ZSTD_isError(hint)) {
+                snprintf(sl->err, sizeof sl->err, "%s: corrupt zstd data near compressed byte %ld: %s; check the download (zstd -t)",
+                         name, ftell(f), ZSTD_getErrorName(hint));
+                goto done;
+            }
             b->len += ob.pos;
             full = ob.pos == outc;
         }
@@ -118,81 +228,100 @@ static void read_zstd(FILE *f, const char *name, buf *b, size_t max,
     }
     /* a full output buffer may leave decoded bytes inside the decoder */
     while (full) {
-        buf_reserve(b, outc, max, name);
+        if (buf_grow(b, outc, max, name, sl->err, sizeof sl->err)) goto done;
         ZSTD_inBuffer ib = {in, 0, 0};
         ZSTD_outBuffer ob = {b->p + b->len, outc, 0};
         size_t r = ZSTD_decompressStream(ds, &ob, &ib);
-        if (ZSTD_isError(r)) cli_die("%s: corrupt zstd data: %s", name, ZSTD_getErrorName(r));
+        if (ZSTD_isError(r)) {
+            snprintf(sl->err, sizeof sl->err, "%s: corrupt zstd data: %s", name, ZSTD_getErrorName(r));
+            goto done;
+        }
         if (ob.pos) hint = r;
         b->len += ob.pos;
         full = ob.pos == outc;
     }
-    if (ferror(f)) cli_die("%s: read error: %s", name, strerror(errno));
-    if (hint != 0) cli_die("%s: truncated zstd file (the last frame is incomplete); check the download", name);
-    ZSTD_freeDStream(ds);
+    if (ferror(f)) snprintf(sl->err, sizeof sl->err, "%s: read error: %s", name, strerror(errno));
+    else if (hint != 0)
+        snprintf(sl->err, sizeof sl->err, "%s: truncated zstd file (the last frame is incomplete); check the download", name);
+    else rc = 0;
+done:
     free(in);
+    return rc;
 }
 
-/* 1 when the text is zstd-compressed (it then reports positions in the
- * decompressed text) */
-static int read_slice(const char *path, buf *b, size_t max) {
-    int is_stdin = !strcmp(path, "-");
+/* the whole text of sl->path into sl->b, NUL-terminated; -1: sl->err says why */
+static int read_slice(slice *sl, size_t max) {
+    const char *path = sl->path;
+    buf *b = &sl->b;
+    int is_stdin = !strcmp(path, "-"), rc = 0;
     FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f) cli_die("%s: cannot open: %s", path, strerror(errno));
+    if (!f) { snprintf(sl->err, sizeof sl->err, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     b->len = 0;
     unsigned char head[4];
     size_t nh = fread(head, 1, 4, f);
-    int z = nh == 4 && head[0] == 0x28 && head[1] == 0xB5 && head[2] == 0x2F && head[3] == 0xFD;
-    if (z) read_zstd(f, path, b, max, head, nh);
-    else {
-        buf_reserve(b, nh, max, path);
+    sl->z = nh == 4 && head[0] == 0x28 && head[1] == 0xB5 && head[2] == 0x2F && head[3] == 0xFD;
+    if (sl->z) rc = read_zstd(sl, f, max, head, nh);
+    else if (!(rc = buf_grow(b, nh, max, path, sl->err, sizeof sl->err))) {
         memcpy(b->p, head, nh);
         b->len = nh;
         for (;;) {
-            buf_reserve(b, 1 << 20, max, path);
+            if ((rc = buf_grow(b, 1 << 20, max, path, sl->err, sizeof sl->err))) break;
             size_t n = fread(b->p + b->len, 1, 1 << 20, f);
             b->len += n;
             if (n < (1 << 20)) break;
         }
-        if (ferror(f)) cli_die("%s: read error: %s", path, strerror(errno));
+        if (!rc && ferror(f)) {
+            snprintf(sl->err, sizeof sl->err, "%s: read error: %s", path, strerror(errno));
+            rc = -1;
+        }
     }
     if (!is_stdin) fclose(f);
-    b->p[b->len] = 0;
-    return z;
+    if (!rc) b->p[b->len] = 0;
+    return rc;
 }
 
-/* ---- a bump arena for cJSON's nodes and strings while one slice is parsed:
- * the tree is dropped whole (arena_reset) instead of node by node, which
- * was a third of the ingest time in malloc and free.  The hooks are set for
- * the parse only, so cJSON trees made elsewhere (headers) use malloc. ---- */
-
-typedef struct chunk { struct chunk *next; size_t used, cap; max_align_t data[]; } chunk;
-static chunk *arena_head;       /* newest chunk first */
-static int arena_oom;
-
-static void *arena_alloc(size_t n) {
-    n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
-    chunk *c = arena_head;
-    if (!c || c->cap - c->used < n) {
-        size_t cap = (size_t)16 << 20;
-        if (cap < n) cap = n;
-        if (!(c = malloc(sizeof *c + cap))) { arena_oom = 1; return NULL; }
-        *c = (chunk){arena_head, 0, cap};
-        arena_head = c;
+/* read, check and parse sl->path; sl->root, or sl->err set */
+static void load_slice(slice *sl, size_t max) {
+    const char *path = sl->path;
+    buf *b = &sl->b;
+    sl->root = NULL;
+    sl->err[0] = 0;
+    if (read_slice(sl, max)) return;
+    const char *end = NULL, *zname = sl->z ? " (in the decompressed text)" : "";
+    char err[1024];
+    if (json_check_text(b->p, b->len, path, err, sizeof err)) {
+        snprintf(sl->err, sizeof sl->err, "%s%s", err, zname);
+        return;
     }
-    void *p = (char *)c->data + c->used;
-    c->used += n;
-    return p;
+    cur_arena = &sl->ar;
+    cJSON *root = cJSON_ParseWithLengthOpts(b->p, b->len, &end, 0);
+    cur_arena = NULL;
+    if (!root && sl->ar.oom) {
+        snprintf(sl->err, sizeof sl->err, "%s: out of memory parsing %zu bytes of JSON", path, b->len);
+        return;
+    }
+    if (!root) {
+        const char *at = end ? end : cJSON_GetErrorPtr();
+        size_t pos = at && at >= b->p && at <= b->p + b->len ? (size_t)(at - b->p) : b->len;
+        long line, col;
+        json_line_col(b->p, pos, &line, &col);
+        snprintf(sl->err, sizeof sl->err,
+                 "%s: invalid JSON at byte %zu%s (line %ld, column %ld); the file is damaged (cut short?) or not JSON",
+                 path, pos, sl->z ? " of the decompressed text" : "", line, col);
+        return;
+    }
+    if (json_check_end(b->p, b->len, end, path, err, sizeof err))
+        snprintf(sl->err, sizeof sl->err, "%s%s", err, zname);
+    else if (json_check_keys(root, path, err, sizeof err))
+        snprintf(sl->err, sizeof sl->err, "%s", err);
+    else
+        sl->root = root;
 }
 
-static void arena_free(void *p) { (void)p; }
-
-/* keeps the newest chunk for the next slice */
-static void arena_reset(int keep) {
-    chunk *c = arena_head, *keep_c = keep ? c : NULL;
-    if (keep_c) { c = c->next; keep_c->used = 0; keep_c->next = NULL; }
-    while (c) { chunk *n = c->next; free(c); c = n; }
-    arena_head = keep_c;
+static void *load_thread(void *arg) {
+    slice *sl = arg;
+    load_slice(sl, sl->max);
+    return NULL;
 }
 
 /* ---- the vocabulary: uri -> index, display strings in one text arena ---- */
@@ -404,34 +533,17 @@ static void ingest_playlist(ingest *g, const cJSON *pl, const char *file, int id
     }
 }
 
-static void ingest_file(ingest *g, const char *path, int file_no, buf *b) {
-    int z = read_slice(path, b, g->o->max_bytes);
-    g->bytes += (double)b->len;
-    const char *end = NULL;
-    char err[1024];
-    const char *zname = z ? " (in the decompressed text)" : "";
-    if (json_check_text(b->p, b->len, path, err, sizeof err)) cli_die("%s%s", err, zname);
-    cJSON_Hooks arena = {arena_alloc, arena_free};
-    cJSON_InitHooks(&arena);
-    cJSON *root = cJSON_ParseWithLengthOpts(b->p, b->len, &end, 0);
-    cJSON_InitHooks(NULL);
-    if (!root && arena_oom) cli_die("%s: out of memory parsing %zu bytes of JSON", path, b->len);
-    if (!root) {
-        const char *at = end ? end : cJSON_GetErrorPtr();
-        size_t pos = at && at >= b->p && at <= b->p + b->len ? (size_t)(at - b->p) : b->len;
-        long line, col;
-        json_line_col(b->p, pos, &line, &col);
-        cli_die("%s: invalid JSON at byte %zu%s (line %ld, column %ld); the file is damaged (cut short?) or not JSON",
-                path, pos, z ? " of the decompressed text" : "", line, col);
-    }
-    if (json_check_end(b->p, b->len, end, path, err, sizeof err)) cli_die("%s%s", err, zname);
-    if (json_check_keys(root, path, err, sizeof err)) cli_die("%s", err);
-    const cJSON *pls = cJSON_GetObjectItemCaseSensitive(root, "playlists");
+/* slice i: its error if it has one (the files before it are ingested) */
+static void ingest_slice(ingest *g, slice *sl, int file_no) {
+    if (sl->err[0]) cli_die("%s", sl->err);
+    g->bytes += (double)sl->b.len;
+    const cJSON *pls = cJSON_GetObjectItemCaseSensitive(sl->root, "playlists");
     if (!cJSON_IsArray(pls))
-        cli_die("%s: no 'playlists' array at the top level; not an MPD slice (mpd.slice.N-M.json)", path);
+        cli_die("%s: no 'playlists' array at the top level; not an MPD slice (mpd.slice.N-M.json)", sl->path);
     int idx = 0;
-    for (const cJSON *pl = pls->child; pl; pl = pl->next, idx++) ingest_playlist(g, pl, path, idx, file_no);
-    arena_reset(1);             /* the tree lived in the arena: no cJSON_Delete */
+    for (const cJSON *pl = pls->child; pl; pl = pl->next, idx++) ingest_playlist(g, pl, sl->path, idx, file_no);
+    sl->root = NULL;
+    arena_reset(&sl->ar, 1);    /* the tree lived in the arena: no cJSON_Delete */
 }
 
 /* ---- inputs: files and directories ---- */
@@ -495,17 +607,42 @@ int main(int argc, char **argv) {
     h.key_name = strdup("pid");
     g.w = cli_open_write(o.out);
     if (ts_begin_tensor(g.w, &h)) cli_die("%s", ts_werror(g.w));
-    buf b = {0};
+    /* --threads 2: slice i+1 is read, un-zstd'd, checked and parsed on a
+     * second thread while this one ingests slice i; everything that writes,
+     * and every exit, stays on this thread, in file order */
+    static slice sl[2];         /* static: reachable when a cli_die exits */
+    cJSON_Hooks hooks = {arena_alloc, arena_free};
+    cJSON_InitHooks(&hooks);
+    for (int k = 0; k < 2; k++) sl[k].max = o.max_bytes;
+    pthread_t worker;
+    int running = 0;
     cli_progress prog;
     cli_progress_init(&prog, 10);
+    if (o.ninputs > 0) {
+        sl[0].path = o.inputs[0];
+        load_slice(&sl[0], o.max_bytes);
+    }
     for (int i = 0; i < o.ninputs; i++) {
-        ingest_file(&g, o.inputs[i], i, &b);
+        slice *cur = &sl[o.threads > 1 ? i & 1 : 0], *next = &sl[o.threads > 1 ? (i + 1) & 1 : 0];
+        if (running) { pthread_join(worker, NULL); running = 0; }
+        if (i + 1 < o.ninputs && o.threads > 1) {
+            next->path = o.inputs[i + 1];
+            running = !pthread_create(&worker, NULL, load_thread, next);
+        }
+        ingest_slice(&g, cur, i);
+        if (i + 1 < o.ninputs && !running) {   /* one thread (next may be cur) */
+            next->path = o.inputs[i + 1];
+            load_slice(next, o.max_bytes);
+        }
         cli_progress_update(&prog, "%d/%d files, %" PRId64 " playlists, %" PRId64 " tracks, %s",
                             i + 1, o.ninputs, g.nplaylists, g.voc.n, cli_progress_eta(&prog, i + 1, o.ninputs, "files"));
     }
     cli_progress_done(&prog);
-    free(b.p);
-    arena_reset(0);
+    for (int k = 0; k < 2; k++) {
+        free(sl[k].b.p);
+        arena_reset(&sl[k].ar, 0);
+        ZSTD_freeDStream(sl[k].ds);
+    }
     if (ts_end_tensor(g.w)) cli_die("%s", ts_werror(g.w));
     write_vocab(&g.voc, o.tracks);
     if (o.popularity) write_popularity(&g.voc, o.popularity);
