@@ -59,8 +59,9 @@ static const char *duplicate_key(const cJSON *o, int *oom) {
     for (const cJSON *c = o->child; c; c = c->next) n++;
     if (n <= 16) {      /* the common case: a record of a few fields */
         for (const cJSON *c = o->child; c; c = c->next)
-            for (const cJSON *d = c->next; d; d = d->next)
-                if (c->string && d->string && !strcmp(c->string, d->string)) return c->string;
+            for (const cJSON *d = c->next; d; d = d->next)    /* first bytes first: most keys differ there */
+                if (c->string && d->string && c->string[0] == d->string[0] && !strcmp(c->string, d->string))
+                    return c->string;
         return NULL;
     }
     const cJSON **v = malloc((size_t)n * sizeof *v);
@@ -102,8 +103,22 @@ static int walk(const cJSON *o, char *path, size_t plen, size_t cap, const char 
     return 0;
 }
 
+/* 1 when walk would fail somewhere under o (or memory ran out): the same
+ * checks without the path, which cost snprintf calls at every node, most of
+ * the check's time on a large document that passes */
+static int has_problem(const cJSON *o) {
+    int oom = 0;
+    if (cJSON_IsObject(o) && (duplicate_key(o, &oom) || oom)) return 1;
+    if (cJSON_IsNumber(o) && !isfinite(o->valuedouble)) return 1;
+    if (!cJSON_IsObject(o) && !cJSON_IsArray(o)) return 0;
+    for (const cJSON *c = o->child; c; c = c->next)
+        if (has_problem(c)) return 1;
+    return 0;
+}
+
 int json_check_keys(const cJSON *root, const char *name, char *err, size_t errlen) {
-    char path[512] = "";
+    if (!has_problem(root)) return 0;
+    char path[512] = "";        /* walked again, the path kept, for the message */
     return walk(root, path, 0, sizeof path, name, err, errlen);
 }
 

@@ -58,6 +58,34 @@ fails "--tracks is required" 2 "--tracks FILE is required" mpd-ingest -o "$T/x.t
 fails "a folder without slices" 1 "no \\*.json" mpd-ingest --tracks "$T/x.tsv" -o "$T/x.ts" "$D/.."/audio
 ok "--help" mpd-ingest --help
 
+# ---- -j 2 (slice i+1 read and parsed while slice i is ingested) against -j 1 ----
+sed 's/"pid": \([0-9]\)/"pid": 1\1/' "$D/slices/mpd.slice.0-4.json" > "$T/p10.json"
+three=("$D/slices/mpd.slice.0-4.json" "$D/slices/mpd.slice.5-6.json.zst" "$T/p10.json")
+for j in 1 2; do
+  ok "-j $j: three slices" mpd-ingest -j "$j" --tracks "$T/j$j.tsv" --popularity "$T/j$j.pop" --names "$T/j$j.nm" -o "$T/j$j.ts" "${three[@]}"
+done
+is "-j 1 and -j 2: the same bytes in all four outputs" \
+   "$(cd "$T" && cmp j1.ts j2.ts && cmp j1.tsv j2.tsv && cmp j1.pop j2.pop && cmp j1.nm j2.nm && echo same)" same
+is "three slices: 12 playlists" "$(tail -n +2 "$T/j2.nm" | wc -l)" 12
+# the first bad file in input order is named, whichever thread found what
+errs() {   # NAME REGEX FILE...: -j 1 and -j 2 fail alike, naming what REGEX says, nothing written
+  local n=$1 re=$2; shift 2
+  fails "$n (-j 1)" 1 "$re" mpd-ingest -j 1 --tracks "$T/e.tsv" --names "$T/e.nm" -o "$T/e.ts" "$@"
+  cp "$T/.err" "$T/e1.err"
+  fails "$n (-j 2)" 1 "$re" mpd-ingest -j 2 --tracks "$T/e.tsv" --names "$T/e.nm" -o "$T/e.ts" "$@"
+  is "$n: -j 2 says what -j 1 says" "$(cat "$T/.err")" "$(cat "$T/e1.err")"
+  is "$n: nothing written" "$(cd "$T" && compgen -G 'e.*' | grep -v err)" ""
+}
+errs "bad JSON in the 2nd of 3 files" "mpd.slice.7-7.json: invalid JSON at byte $at" \
+  "$D/slices/mpd.slice.0-4.json" "$bad" "$T/other.json"
+errs "a pid seen twice in the 2nd file, bad JSON in the 3rd" "playlist #0 \\(pid 0\\): pid 0 was already seen" \
+  "$D/slices/mpd.slice.0-4.json" "$T/nouri.json" "$bad"
+errs "bad JSON in the 2nd, a missing 3rd" "mpd.slice.7-7.json: invalid JSON" \
+  "$D/slices/mpd.slice.0-4.json" "$bad" "$T/no-such.json"
+errs "a missing 2nd file, bad JSON in the 3rd" "no-such.json: cannot open" \
+  "$D/slices/mpd.slice.0-4.json" "$T/no-such.json" "$bad"
+fails "-j 3 is refused" 2 "--threads" mpd-ingest -j 3 --tracks "$T/x.tsv" "$bad"
+
 # ---- split, models, evaluation on slice 0-4 (values derived by hand) ----
 # Held out: pid 0 "Road Trip" = a b c d e (track indices 0-4); training:
 # 1 "Road Trip" a b f g, 2 "road trip!" a c f, 3 "Chill" f g h, 4 "Chill" g h b.
