@@ -1,7 +1,9 @@
 /* spectro - music files to log-mel spectrogram frames (librosa defaults):
  * decode + down-mix + resample (common/audio.c), STFT power (common/stft.c),
  * mel filter bank and power_to_db (common/mel.c).  One output row per frame,
- * keyed by track.  Files are processed in parallel with -j, written in order. */
+ * keyed by track.  Files are processed in parallel with -j (worker threads
+ * taking the files in list order), written in input order by the main thread
+ * while the workers go on. */
 #include "audio.h"
 #include "cli.h"
 #include "mel.h"
@@ -52,7 +54,9 @@ static const char HELP[] =
 "  --skipped FILE      skip such files (as --keep-going) and write their paths\n"
 "                      to FILE, one per line (-0: NUL-terminated); the exit\n"
 "                      status is then 0 when only such files failed\n"
-"  -j, --threads N     files processed in parallel (default 1)\n"
+"  -j, --threads N     files decoded in parallel; the output is written (clamp,\n"
+"                      zstd) on one more thread, in input order, while the\n"
+"                      next files decode (default 1)\n"
 "  --buffer-mb N       frames of one track kept in memory before spilling to an\n"
 "                      unnamed file in $TMPDIR (default 64)\n"
 "  -q, --quiet         no progress line\n"
@@ -83,8 +87,9 @@ static const char HELP[] =
 "after how many seconds.  Output tensor \"mel\", key \"track\", every\n"
 "parameter in its meta.\n"
 "Memory: the path list (read whole before the first file, so the progress\nline can say how many files are left), O(n_fft + decode chunk) per thread, the resampler's table (one per\n"
-"input rate, e.g. 0.2 MB for 48 kHz), plus --buffer-mb per thread (the\n"
-"top_db clamp needs the track's maximum before the first row is written).\n"
+"input rate, e.g. 0.2 MB for 48 kHz), plus --buffer-mb per thread and one\n"
+"more (the top_db clamp needs the track's maximum before the first row is\n"
+"written; a finished track waits there for its turn to be written).\n"
 "Example:\n"
 "  find music -name '*.mp3' | spectro -j 2 --fmax 8000 -o mel.ts\n";
 
@@ -211,11 +216,6 @@ static void run_job(job *j) {
                  (double)audio_decoded_frames(a) / rate, (double)audio_file_frames(a) / rate);
     }
     audio_close(a);
-}
-
-static void *job_thread(void *arg) {
-    run_job(arg);
-    return NULL;
 }
 
 /* ---- keys ---- */
@@ -428,8 +428,70 @@ static void job_free(job *j) {
     free(j->st.mem);
     free(j->samples);
     free(j->melrow);
-    free(j->key);
     stft_stream_free(j->stft);
+}
+
+/* ---- the files across threads, written in input order ----
+ * -j N worker threads take the files in list order, each into one of N + 1
+ * slots (file k into slot k mod (N + 1)), and the main thread writes file k
+ * as soon as it is done (clamp, zstd, write) while the workers go on with
+ * the next files: no batch waits for its slowest file, and the writing
+ * overlaps the decoding.  A worker waits for its slot to be written and
+ * freed; the output is the one-file-at-a-time output, byte for byte. */
+typedef struct {
+    job j;
+    int64_t seq;                /* the file it holds (or will): index into todo */
+    int done;                   /* run_job finished, not written yet */
+} slot;
+
+typedef struct {
+    slot *slots;
+    int nslots;
+    const size_t *todo;         /* list positions of the files this run decodes */
+    char **keys;                /* their keys */
+    char **files;
+    int64_t ntodo, next;        /* next file a worker takes */
+    int64_t written;            /* files the main thread is through with */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} pool;
+
+static void *pool_worker(void *arg) {
+    pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        if (p->next >= p->ntodo) break;
+        int64_t k = p->next++;
+        slot *s = &p->slots[k % p->nslots];
+        while (p->written < k - p->nslots + 1) pthread_cond_wait(&p->cv, &p->mu);  /* until k - nslots is written */
+        pthread_mutex_unlock(&p->mu);
+        s->j.path = p->files[p->todo[k]];
+        s->j.key = p->keys[k];
+        run_job(&s->j);
+        pthread_mutex_lock(&p->mu);
+        s->seq = k;
+        s->done = 1;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* the slot of file k once it is done */
+static slot *pool_wait(pool *p, int64_t k) {
+    slot *s = &p->slots[k % p->nslots];
+    pthread_mutex_lock(&p->mu);
+    while (!(s->done && s->seq == k)) pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    return s;
+}
+
+static void pool_release(pool *p, slot *s) {
+    pthread_mutex_lock(&p->mu);
+    s->done = 0;
+    p->written++;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
 }
 
 /* The whole path list (arguments and stdin) into o->files, so that the
@@ -480,26 +542,34 @@ int main(int argc, char **argv) {
     build_header(&h, &o);
     size_t n_paths = read_all_paths(&o);
     shard_out *so = shard_active(&o.shard) ? shard_open(&o, &h) : NULL;
-    long total = 0;                         /* files this run decodes */
-    for (size_t i = 0; i < n_paths; i++) {
-        char *k = so ? make_key(o.files[i], o.key) : NULL;
-        if (so && !k) cli_die("out of memory");
-        total += !so || shard_owns_key(&o.shard, k);
-        free(k);
-    }
     FILE *skipped = o.skipped ? outfile_open(o.skipped, 0) : NULL;
-    int64_t file_no = 0, *file_pos = calloc((size_t)o.threads, sizeof *file_pos);  /* --shard: list positions */
-    if (!file_pos) cli_die("out of memory");
+    /* the files this run decodes (this shard's), their list positions and keys */
+    size_t *todo = malloc((n_paths + 1) * sizeof *todo);
+    char **keys = malloc((n_paths + 1) * sizeof *keys);
+    if (!todo || !keys) cli_die("out of memory");
+    int64_t ntodo = 0;
+    for (size_t i = 0; i < n_paths; i++) {
+        char *k = make_key(o.files[i], o.key);
+        if (!k) cli_die("out of memory");
+        if (so && !shard_owns_key(&o.shard, k)) { free(k); continue; }   /* another shard's file */
+        todo[ntodo] = i;
+        keys[ntodo++] = k;
+    }
+    const long total = (long)ntodo;         /* files this run decodes */
     if (ts_begin_tensor(w, &h)) cli_die("%s", ts_werror(w));
 
-    job *jobs = calloc((size_t)o.threads, sizeof *jobs);
+    pool pl = {.nslots = o.threads + 1, .todo = todo, .keys = keys, .files = o.files, .ntodo = ntodo};
+    pl.slots = calloc((size_t)pl.nslots, sizeof *pl.slots);
     pthread_t *tid = calloc((size_t)o.threads, sizeof *tid);
     float *rows = malloc(WRITE_ROWS * (size_t)o.n_mels * sizeof *rows);
-    const char **keys = malloc(WRITE_ROWS * sizeof *keys);
-    if (!jobs || !tid || !rows || !keys) cli_die("out of memory");
-    for (int t = 0; t < o.threads; t++) job_init(&jobs[t], &o, plan, &bank);
+    const char **rowkeys = malloc(WRITE_ROWS * sizeof *rowkeys);
+    if (!pl.slots || !tid || !rows || !rowkeys) cli_die("out of memory");
+    for (int t = 0; t < pl.nslots; t++) job_init(&pl.slots[t].j, &o, plan, &bank);
+    if (pthread_mutex_init(&pl.mu, NULL) || pthread_cond_init(&pl.cv, NULL)) cli_die("cannot start the threads");
+    int nthreads = 0;
+    for (; nthreads < o.threads && nthreads < ntodo; nthreads++)
+        if (pthread_create(&tid[nthreads], NULL, pool_worker, &pl)) cli_die("cannot start a thread");
 
-    path_iter it = {.files = o.files, .null_list = o.null_list};
     strmap ks;              /* the keys so far: two files with one key would mix their frames downstream */
     strmap_init(&ks);
     cli_progress prog;
@@ -507,69 +577,52 @@ int main(int argc, char **argv) {
     if (o.quiet) prog.tty = 0;
     long done = 0, failed = 0;
     double audio_s = 0;
-    for (int more = 1; more;) {
-        int nj = 0;                             /* a batch of up to -j files */
-        while (nj < o.threads) {
-            const char *p = next_path(&it);
-            if (!p) { more = 0; break; }
-            job *j = &jobs[nj];
-            free(j->key);
-            j->key = make_key(p, o.key);
-            file_pos[nj] = file_no++;
-            if (so && j->key && !shard_owns_key(&o.shard, j->key)) continue;   /* another shard's file */
-            free((char *)j->path);
-            j->path = strdup(p);
-            if (!j->key || !j->path) cli_die("out of memory");
-            nj++;
+    for (int64_t k = 0; k < ntodo; k++) {
+        slot *sl = pool_wait(&pl, k);
+        job *j = &sl->j;
+        int64_t put = j->failed ? -1 : strmap_put(&ks, j->key, 0);
+        if (put == -2) cli_die("out of memory");
+        int added = put == -1;
+        if (!added) {
+            snprintf(j->err, sizeof j->err, "%s: key '%s' is already used by an earlier file; "
+                     "choose another --key rule (path, parent)", j->path, j->key);
+            j->failed = 1;
         }
-        if (nj == 1) run_job(&jobs[0]);
-        else {
-            for (int t = 0; t < nj; t++)
-                if (pthread_create(&tid[t], NULL, job_thread, &jobs[t])) cli_die("cannot start a thread");
-            for (int t = 0; t < nj; t++) pthread_join(tid[t], NULL);
-        }
-        for (int t = 0; t < nj; t++) {
-            job *j = &jobs[t];
-            int64_t put = j->failed ? -1 : strmap_put(&ks, j->key, 0);
-            if (put == -2) cli_die("out of memory");
-            int added = put == -1;
-            if (!added) {
-                snprintf(j->err, sizeof j->err, "%s: key '%s' is already used by an earlier file; "
-                         "choose another --key rule (path, parent)", j->path, j->key);
-                j->failed = 1;
-            }
-            if (j->failed) {
-                failed++;
-                if (!o.keep_going) cli_die("%s (--keep-going skips such files)", j->err);
-                cli_progress_done(&prog);
-                cli_warn("%s; skipped", j->err);
-                if (skipped) fprintf(skipped, "%s%c", j->path, o.null_list ? '\0' : '\n');
-                continue;
-            }
+        if (j->failed) {
+            failed++;
+            if (!o.keep_going) cli_die("%s (--keep-going skips such files)", j->err);
+            cli_progress_done(&prog);
+            cli_warn("%s; skipped", j->err);
+            if (skipped) fprintf(skipped, "%s%c", j->path, o.null_list ? '\0' : '\n');
+        } else {
             if (j->warn[0]) { cli_progress_done(&prog); cli_warn("%s", j->warn); }
-            write_track(w, j, rows, keys);
-            if (so && shard_out_rows(so, file_pos[t], j->st.frames)) cli_die("cannot spool the row positions");
+            write_track(w, j, rows, rowkeys);
+            if (so && shard_out_rows(so, (int64_t)todo[k], j->st.frames)) cli_die("cannot spool the row positions");
             done++;
             audio_s += j->seconds;
         }
+        pool_release(&pl, sl);
         double el = cli_now() - prog.start;
         char left[64];
         cli_progress_update(&prog, "%ld/%ld files%s, %.2f files/s, %.0f s of audio (%.1f s per second), %s",
                             done + failed, total, failed ? " (some failed)" : "", el > 0 ? (double)(done + failed) / el : 0.0,
                             audio_s, el > 0 ? audio_s / el : 0.0, cli_time_left(left, sizeof left, (double)(done + failed), (double)total, el));
     }
+    for (int t = 0; t < nthreads; t++) pthread_join(tid[t], NULL);
     cli_progress_done(&prog);
     if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
     if (so && shard_out_finish(so, w, err, sizeof err)) cli_die("%s", err);
     for (char **f = o.files; *f; f++) free(*f);             /* the list read_all_paths read */
     shard_out_free(so);
-    free(file_pos);
     cli_close_write(w);
     if (skipped) outfile_close(skipped);
     if (failed) cli_warn("%ld of %ld files could not be processed (named above%s%s)", failed, failed + done,
                          o.skipped ? " and in " : "", o.skipped ? o.skipped : "");
-    for (int t = 0; t < o.threads; t++) { free((char *)jobs[t].path); job_free(&jobs[t]); }
-    free(jobs); free(tid); free(rows); free(keys); free(it.line); free(o.files);
+    for (int t = 0; t < pl.nslots; t++) job_free(&pl.slots[t].j);
+    for (int64_t k = 0; k < ntodo; k++) free(keys[k]);
+    pthread_mutex_destroy(&pl.mu);
+    pthread_cond_destroy(&pl.cv);
+    free(pl.slots); free(tid); free(rows); free(rowkeys); free(todo); free(keys); free(o.files);
     strmap_free(&ks);
     ts_header_free(&h);
     mel_bank_free(&bank);

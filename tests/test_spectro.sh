@@ -39,6 +39,8 @@ printf '%s\n' "$D/trumpet.ogg" "$D/robin.ogg" "" "$D/brahms_4s.flac" "$D/machine
 ok "paths on stdin give the same stream" cmp "$T/g.ts" "$T/s.ts"
 spectro -q -j 2 "$D/trumpet.ogg" "$D/robin.ogg" "$D/brahms_4s.flac" "$D/machine_wars_4s.flac" >"$T/j.ts"
 ok "-j 2 gives the same bytes as -j 1" cmp "$T/g.ts" "$T/j.ts"
+spectro -q -j 2 "$D/robin.ogg" "$D/brahms_4s.flac" >"$T/j2a.ts"; spectro -q "$D/robin.ogg" "$D/brahms_4s.flac" >"$T/j1a.ts"
+ok "-j 2 on 2 files (fewer files than slots) gives the bytes of -j 1" cmp "$T/j1a.ts" "$T/j2a.ts"
 spectro -q -j 3 --buffer-mb 1 "$D/trumpet.ogg" "$D/robin.ogg" "$D/brahms_4s.flac" "$D/machine_wars_4s.flac" >"$T/b.ts"
 ok "frames spilled to a file (--buffer-mb 1) give the same bytes" cmp "$T/g.ts" "$T/b.ts"
 
@@ -114,6 +116,18 @@ spectro -q --keep-going -o "$T/kg.ts" "$D/robin.ogg" "$T/bad.wav" "$D/trumpet.og
 is "--keep-going still exits 1" "$rc" 1
 like "--keep-going names the skipped file" "$(cat "$T/kg.err")" "bad.wav: cannot decode.*skipped"
 is "--keep-going writes the other files, complete" "$(to-csv --no-header "$T/kg.ts" | cut -d, -f1 | uniq | tr '\n' ' ')" "robin trumpet "
+# the worker threads take the files in order and the main thread writes them
+# in order: a bad 2nd of 3 files is the one named (the 3rd, also bad, may
+# have decoded first), and --keep-going with -j 2 writes what -j 1 writes
+for j in 1 2 3; do
+  fails "-j $j: an error in the 2nd of 3 files names that file" 1 "spectro: [^ ]*bad.wav: cannot decode" \
+    spectro -q -j "$j" -o "$T/o$j.ts" "$D/robin.ogg" "$T/bad.wav" "$T/nosuch.ogg"
+  is "-j $j: the message names no other file" "$(grep -c nosuch "$T/.err")" 0
+  ok "-j $j: nothing written" test ! -e "$T/o$j.ts"
+done
+spectro -q -j 2 --keep-going -o "$T/kg2.ts" "$D/robin.ogg" "$T/bad.wav" "$D/trumpet.ogg" 2>"$T/kg2.err"
+ok "--keep-going -j 2: the same bytes as -j 1" cmp "$T/kg.ts" "$T/kg2.ts"
+is "--keep-going -j 2: the same messages" "$(cat "$T/kg2.err")" "$(cat "$T/kg.err")"
 # issue 14: no decodable audio is an error; a file cut short says how much decoded
 fails "a WAV header with no samples" 1 "^spectro: .*empty.wav: no audio: nothing decodes \\(the file holds no samples\\)" spectro -q -o "$T/e.ts" "$T/empty.wav"
 ok "no output after it" test ! -e "$T/e.ts" -a ! -e "$T/e.ts.tmp"

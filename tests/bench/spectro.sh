@@ -19,7 +19,10 @@ NCPU=$(nproc)
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 A=$SHARED/audio
 [ -d "$A" ] || { echo "bench spectro: skipped: $A not present"; exit 0; }
-"$PY" -c 'import torchaudio, soundfile' 2>/dev/null || { echo "bench spectro: skipped: python3-torchaudio/-soundfile missing"; exit 0; }
+# torchaudio.load reads these files with its default sox_io backend (libsox,
+# MP3 and Ogg Vorbis) or with soundfile; python3-soundfile also cuts the clips
+"$PY" -c 'import torchaudio' 2>/dev/null || { echo "bench spectro: skipped: python3-torchaudio missing (make bench installs it)"; exit 0; }
+"$PY" -c 'import soundfile' 2>/dev/null || { echo "bench spectro: skipped: python3-soundfile missing (it cuts the 30 s clips; make bench installs it)"; exit 0; }
 [ -x "$BIN/spectro" ] || { echo "bench spectro: $BIN/spectro not built" >&2; exit 1; }
 
 "$PY" - "$A" "$T/clips" <<'EOF' || exit 1
@@ -97,14 +100,33 @@ report() {   # what sp ta
 }
 report "1 thread" "$(sp_run 1)" "$(ta_run 1)"
 # the decoders alone (tests/tools/decode-only: libsndfile as common/audio.c
-# calls it, nothing after): what spectro costs on top of decoding, CPU s
+# calls it, nothing after) on the same files: what spectro costs on top of
+# decoding, in CPU seconds (user+sys) and in wall seconds.  With N threads,
+# decode-only runs as N processes over a share of the files each (round
+# robin), spectro as -j N.  Best of $REPS each; the load average is printed
+# with the numbers (wall times mean little when other work shares the cores).
+dec_run() {  # processes -> "cpu wall" (best of each)
+  for _ in $(seq "$REPS"); do
+    split -n "r/$1" "$T/list" "$T/dpart."
+    /usr/bin/time -f '%e %U %S' -o "$T/tm" bash -c 'for f in "$@"; do "$0" $(cat "$f") >/dev/null & done; wait' \
+      "$TOOLS/decode-only" "$T"/dpart.* || exit 1
+    rm -f "$T"/dpart.*
+    awk '{ print $2 + $3, $1 }' "$T/tm"
+  done | awk 'NR == 1 || $1 < c { c = $1 } NR == 1 || $2 < w { w = $2 } END { print c, w }'
+}
+sp_both() {  # threads -> "cpu wall" (best of each)
+  for _ in $(seq "$REPS"); do
+    /usr/bin/time -f '%e %U %S' -o "$T/tm" "$BIN/spectro" -q -j "$1" -o "$T/out.ts" $(cat "$T/list") || exit 1
+    awk '{ print $2 + $3, $1 }' "$T/tm"
+  done | awk 'NR == 1 || $1 < c { c = $1 } NR == 1 || $2 < w { w = $2 } END { print c, w }'
+}
 if [ -x "$TOOLS/decode-only" ]; then
-  dec=$(for _ in $(seq "$REPS"); do
-          /usr/bin/time -f '%e %U %S' -o "$T/tm" "$TOOLS/decode-only" $(cat "$T/list") >/dev/null || exit 1
-          awk '{ print $2 + $3, $1 }' "$T/tm"
-        done | best)
-  read -r _ dc <<<"$dec"; read -r _ sc <<<"$(sp_run 1)"
-  awk -v d="$dc" -v s="$sc" 'BEGIN { printf "bench spectro over decoding alone, 1 thread: spectro %.3f CPU s, decode-only %.3f CPU s, ratio %.2f x (goal 1.25 x or less)\n", s, d, s / d }'
+  for j in $(printf '%s\n' 1 "$NCPU" | sort -un); do
+    read -r sc sw <<<"$(sp_both "$j")"; read -r dc dw <<<"$(dec_run "$j")"
+    awk -v j="$j" -v sc="$sc" -v sw="$sw" -v dc="$dc" -v dw="$dw" -v load="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
+      printf "bench spectro over decoding alone, %d thread%s (spectro -j %d, decode-only x %d): CPU spectro %.3f s, decode-only %.3f s, ratio %.2f x; wall spectro %.3f s, decode-only %.3f s, ratio %.2f x (goal 1.25 x or less; load %s)\n",
+        j, (j > 1 ? "s" : ""), j, j, sc, dc, sc / dc, sw, dw, sw / dw, load }'
+  done
 else
   echo "bench spectro over decoding alone: skipped: no \$TOOLS/decode-only (make tools)"
 fi
