@@ -2,7 +2,8 @@
  * decode + down-mix + resample (common/audio.c), STFT power (common/stft.c),
  * mel filter bank and power_to_db (common/mel.c).  One output row per frame,
  * keyed by track.  Files are processed in parallel with -j (worker threads
- * taking the files in list order), written in input order by the main thread
+ * taking the files in list order, each file decoded on a thread of its own
+ * while the worker runs its STFT), written in input order by the main thread
  * while the workers go on. */
 #include "audio.h"
 #include "cli.h"
@@ -55,9 +56,10 @@ static const char HELP[] =
 "  --skipped FILE      skip such files (as --keep-going) and write their paths\n"
 "                      to FILE, one per line (-0: NUL-terminated); the exit\n"
 "                      status is then 0 when only such files failed\n"
-"  -j, --threads N     files decoded in parallel; the output is written (clamp,\n"
-"                      zstd) on one more thread, in input order, while the\n"
-"                      next files decode (default 1)\n"
+"  -j, --threads N     files processed in parallel (default 1).  Each file runs\n"
+"                      on two threads (decoding and resampling; STFT and mel),\n"
+"                      and one more thread writes the finished files (clamp,\n"
+"                      zstd) in input order while the next ones decode\n"
 "  --buffer-mb N       frames of one track kept in memory before spilling to an\n"
 "                      unnamed file in $TMPDIR (default 64)\n"
 "  -q, --quiet         no progress line\n"

@@ -2,7 +2,9 @@
 # bench/spectro.sh - decode + resample + log-mel of 30 s clips: spectro against
 # torchaudio (torchaudio.load, mean to mono, transforms.Resample, MelSpectrogram
 # + AmplitudeToDB with spectro's defaults), same files, CPU only.
-# One thread: spectro -j 1 vs torch.set_num_threads(1).  All cores: spectro -j N
+# One thread: spectro -j 1 (one file at a time, though its decoding, its
+# STFT and the writing run on 3 threads that overlap: its wall time is not a
+# one-core time) vs torch.set_num_threads(1).  All cores: spectro -j N
 # vs N torchaudio processes over a share of the files each, and vs one process
 # with torch's default intra-op threads.  Best of $REPS runs.
 # The ratio is of CPU time (user + sys: seconds of audio per CPU second), not
