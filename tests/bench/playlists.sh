@@ -11,7 +11,8 @@
 #           upper triangle of C and writing it as a tensor stream;
 #   eval    rec-eval playlists/s against the challenge formulas in numpy-free
 #           Python (as metrics.py computes them) on the same recommendations.
-# Ratio = songpipe time / reference time (below 1: songpipe is faster).
+# Ratio = songpipe time / reference time (below 1: songpipe is faster), except
+# ingest's, which is reference time / songpipe time (above 1: faster).
 # Env: BIN, PY, SHARED, MPD_DIR.
 . "$(dirname "$0")/prologue.bash"
 MPD_DIR=${MPD_DIR:-$SHARED/mpd/soundscout-followers10}
@@ -22,15 +23,23 @@ now() { date +%s.%N; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a / b}'; }
 
 # ---- ingest ----
-t0=$(now)
-"$BIN/mpd-ingest" --tracks "$W/tracks.tsv" --names "$W/names.tsv" -o "$W/pl.ts" "$MPD_DIR" 2>"$W/ingest.err"
-t1=$(now)
-mb=$(grep -o '[0-9.]* MB of JSON' "$W/ingest.err" | cut -d' ' -f1)
-sp=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')
+# wall and CPU (user+sys) seconds of each, with the load average: wall times
+# mean little when other work shares the cores.  songpipe -j 1 reads, parses
+# and ingests one slice after the other; -j 2 reads and parses the next slice
+# on a second thread while one is ingested.
+timed() {   # OUT CMD...: "wall cpu" of CMD into OUT, its stderr into OUT.err
+  local out=$1; shift
+  /usr/bin/time -o "$out" -f '%e %U %S' "$@" 2>"$out.err" >/dev/null || { cat "$out.err" >&2; return 1; }
+  awk '{ print $1, $2 + $3 }' "$out" > "$out.t" && mv "$out.t" "$out"
+}
+load() { cut -d' ' -f1 /proc/loadavg; }
+timed "$W/j1" "$BIN/mpd-ingest" -j 1 --tracks "$W/tracks.tsv" --names "$W/names.tsv" -o "$W/pl.ts" "$MPD_DIR"
+timed "$W/j2" "$BIN/mpd-ingest" -j 2 --tracks "$W/tracks.tsv" --names "$W/names.tsv" -o "$W/pl.ts" "$MPD_DIR"
+mb=$(grep -o '[0-9.]* MB of JSON' "$W/j2.err" | cut -d' ' -f1)
+read -r sw1 sc1 <"$W/j1"; read -r sw2 sc2 <"$W/j2"
 if command -v zstd >/dev/null; then
   for f in "$MPD_DIR"/*.json*; do case $f in *.zst) zstd -dcq "$f";; *) cat "$f";; esac > "$W/$(basename "${f%.zst}")"; done
-  t0=$(now)
-  "$PY" - "$W"/*.json <<'X'
+  cat > "$W/ref.py" <<'X'
 import json, sys
 vocab, rows = {}, []
 for path in sys.argv[1:]:
@@ -40,12 +49,15 @@ for path in sys.argv[1:]:
         for t in p["tracks"]:
             rows.append((p["pid"], vocab.setdefault(t["track_uri"], len(vocab))))
 X
-  t1=$(now)
   # the reference reads already-decompressed files: its time excludes zstd
-  ref=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')
-  echo "bench ingest ($mb MB JSON): songpipe $sp s ($(awk -v m="$mb" -v t="$sp" 'BEGIN{printf "%.0f", m / t}') MB/s, zstd included), python json $ref s (decompressed input), ratio $(ratio "$sp" "$ref") x"
+  timed "$W/py" "$PY" "$W/ref.py" "$W"/*.json
+  read -r rw rc <"$W/py"
+  for j in 1 2; do
+    eval "sw=\$sw$j sc=\$sc$j"
+    echo "bench ingest -j $j ($mb MB JSON): songpipe wall $sw s ($(awk -v m="$mb" -v t="$sw" 'BEGIN{printf "%.0f", m / t}') MB/s, zstd included), CPU $sc s; python json wall $rw s, CPU $rc s (decompressed input); ratio wall $(ratio "$rw" "$sw") x, CPU $(ratio "$rc" "$sc") x (load $(load))"
+  done
 else
-  echo "bench ingest ($mb MB JSON): songpipe $sp s ($(awk -v m="$mb" -v t="$sp" 'BEGIN{printf "%.0f", m / t}') MB/s); reference skipped: no zstd command"
+  echo "bench ingest ($mb MB JSON): songpipe -j 1 wall $sw1 s, CPU $sc1 s; -j 2 wall $sw2 s, CPU $sc2 s; reference skipped: no zstd command"
 fi
 
 # ---- co-occurrence ----
