@@ -233,7 +233,7 @@ features (pipelines/features.mk, learned.mk):
   make learned         train every learned style;  make agreement: genre agreement@10 table
   make recommend ... FORMAT=text|tsv|json FIRST=1   (a song may be a spotify:track:ID or open.spotify.com link)
   make hybrid SONG=... [HYBRID_BLEND=W]   playlists (SONGS_CSV's playlist_id) + features, blended
-  make recommend SONG=...|PLAYLIST=... STYLE=hybrid [HYBRID_MPD=1]   the same answer from recommend
+  make recommend SONG=...|PLAYLIST=... STYLE=hybrid [HYBRID_MPD=1] [HYBRID_SOUND=library-dir]   the same answer from recommend
   make eval-hybrid     hit rate@10 on held-out playlists: features alone vs the blend
   make hybrid-neighbours   every song's 10 hybrid neighbours (TSV) for other scorers
   make recommend SONG=... STYLE=supervised   an embedding trained on playlists (pipelines/similarity.mk)

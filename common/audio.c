@@ -208,6 +208,9 @@ const char *audio_resampler_name(const audio_reader *a) {
     return a->poly || a->src ? audio_quality_name(a->used) : "none";
 }
 
+const char *audio_tag_title(const audio_reader *a) { return sf_get_string(a->sf, SF_STR_TITLE); }
+const char *audio_tag_artist(const audio_reader *a) { return sf_get_string(a->sf, SF_STR_ARTIST); }
+
 void audio_close(audio_reader *a) {
     if (!a) return;
     if (a->sf) sf_close(a->sf);

@@ -47,6 +47,12 @@ int audio_out_rate(const audio_reader *a);
 /* the converter in use: "none", "poly", "poly-fast", "src-best", ... */
 const char *audio_resampler_name(const audio_reader *a);
 void audio_close(audio_reader *a);
+/* The file's title and artist tags, NULL when it has none: libsndfile's
+ * sf_get_string (SF_STR_TITLE, SF_STR_ARTIST), which reads the Vorbis
+ * comments of Ogg and FLAC files, a WAV's LIST INFO chunk and an MP3's ID3v2
+ * or ID3v1 tag (through mpg123).  Valid until audio_close. */
+const char *audio_tag_title(const audio_reader *a);
+const char *audio_tag_artist(const audio_reader *a);
 
 /* "poly" / "poly-fast" / "src-best" / "src-medium" / "src-fastest" (and the
  * older "best" / "medium" / "fastest" for the src-* ones) -> quality; 0 ok,

@@ -176,3 +176,24 @@ size_t text_prefix_bytes(const char *s, size_t n, size_t chars) {
         if (((unsigned char)s[i] & 0xC0) != 0x80 && w++ == chars) break;
     return i;
 }
+
+int text_valid_utf8(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p++;
+        int more;
+        unsigned min;
+        if (c < 0x80) continue;
+        else if (c >= 0xC2 && c <= 0xDF) more = 1, min = 0x80;
+        else if (c >= 0xE0 && c <= 0xEF) more = 2, min = 0x800;
+        else if (c >= 0xF0 && c <= 0xF4) more = 3, min = 0x10000;
+        else return 0;
+        unsigned cp = c & (0x3Fu >> more);
+        for (int i = 0; i < more; i++, p++) {
+            if ((*p & 0xC0) != 0x80) return 0;
+            cp = cp << 6 | (*p & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    }
+    return 1;
+}

@@ -42,5 +42,8 @@ size_t text_width(const char *s, size_t n);
 /* Largest byte length <= n of a prefix of s holding at most `chars`
  * characters (never splits a character). */
 size_t text_prefix_bytes(const char *s, size_t n, size_t chars);
+/* 1 when s is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), 0 otherwise. */
+int text_valid_utf8(const char *s);
 
 #endif

@@ -26,6 +26,13 @@ HYBRID_MPD ?= 0
 # split): 0.4 with SONGS_CSV's playlist_id alone, 0.8 with the MPD too
 # (README.md, Hybrid answers)
 HYBRID_BLEND ?= $(if $(filter 1,$(HYBRID_MPD)),0.8,0.4)
+# a sound library (a LIBRARY_DIR of make library) whose songs' title and
+# artist tags tie its vectors to catalogue songs: hybrid blends their sound
+# neighbours in (empty: none); HYBRID_SOUND_SHARE is the sound's share of
+# the content part (hybrid --sound-share; 0.5 is an even split, not chosen
+# on data: no shared audio matches the catalogue, pipelines/similarity.md)
+HYBRID_SOUND ?=
+HYBRID_SOUND_SHARE ?= 0.5
 # empty: artist profiles are the mean features of each artist's songs in
 # SONGS_CSV; set to data_by_artist.csv (artists,<features>...) to use it.
 ARTISTS_CSV ?=
@@ -34,13 +41,15 @@ $(call sp_need_uint,MAX_PER_ARTIST)
 $(call sp_need_enum,FIRST,0 1)
 $(call sp_need_number,HYBRID_BLEND)
 $(call sp_need_enum,HYBRID_MPD,0 1)
+$(if $(HYBRID_SOUND),$(call sp_need_path,HYBRID_SOUND))
+$(call sp_need_number,HYBRID_SOUND_SHARE)
 $(call sp_need_enum,FORMAT,text tsv json)
 $(call sp_need_enum,METRIC,cosine euclidean dot mad)
 $(call sp_need_enum,NORM,minmax zscore robust)
 
 F := $(OUTDIR)/features
 # user values reach recipes through the environment only (Makefile, top)
-export SONG ARTIST PLAYLIST SONGS_CSV SONG_KEY FEATURES DISPLAY NORM METRIC K MAX_PER_ARTIST ARTISTS_CSV FIRST FORMAT HYBRID_BLEND HYBRID_MPD
+export SONG ARTIST PLAYLIST SONGS_CSV SONG_KEY FEATURES DISPLAY NORM METRIC K MAX_PER_ARTIST ARTISTS_CSV FIRST FORMAT HYBRID_BLEND HYBRID_MPD HYBRID_SOUND HYBRID_SOUND_SHARE
 
 .PHONY: FORCE
 $(F)/clean.cfg: FORCE ; @printf '%s\n' "$$SONG_KEY $$FEATURES $$DISPLAY" | $(sp_stamp)
@@ -93,7 +102,9 @@ recommend: $(F)/songs.norm.ts $(F)/songs.tsv $(F)/artists.norm.ts $(BIN)/knn
 # hybrid answers (also `make recommend STYLE=hybrid`): co-occurrence in
 # SONGS_CSV's playlists (playlist_id), and with HYBRID_MPD=1 the MPD's,
 # blended with the feature neighbours; a song in no playlist gets the
-# feature neighbours; each result says its source (playlists, features).  eval-hybrid: hit rate@10 on held-out playlists;
+# feature neighbours, and with HYBRID_SOUND=LIBRARY_DIR the sound
+# neighbours of the library songs whose tags name catalogue songs; each
+# result says its source (playlists, features, sound).  eval-hybrid: hit rate@10 on held-out playlists;
 # hybrid-neighbours: every song's 10 neighbours (query rank id score source)
 ifeq ($(HYBRID_MPD),1)
 HYBRID_IN = $(F)/songs.norm.ts $(F)/songs.tsv $(IN)/SONGS_CSV.path $(BIN)/hybrid $(OUTDIR)/playlists/playlists.ts $(OUTDIR)/playlists/tracks.tsv
@@ -101,11 +112,17 @@ HYBRID_MPD_OPTS = --mpd-playlists $(OUTDIR)/playlists/playlists.ts --mpd-tracks 
 else
 HYBRID_IN = $(F)/songs.norm.ts $(F)/songs.tsv $(IN)/SONGS_CSV.path $(BIN)/hybrid
 endif
-HYBRID = $(BIN)/hybrid --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --playlists "$$SONGS_CSV" --blend "$$HYBRID_BLEND" $(HYBRID_MPD_OPTS)
+ifneq ($(HYBRID_SOUND),)
+HYBRID_IN += $(HYBRID_SOUND)/index.ts $(HYBRID_SOUND)/tags.tsv
+HYBRID_SOUND_OPTS = --sound-index "$$HYBRID_SOUND/index.ts" --sound-tags "$$HYBRID_SOUND/tags.tsv" --sound-share "$$HYBRID_SOUND_SHARE"
+$(HYBRID_SOUND)/index.ts $(HYBRID_SOUND)/tags.tsv:
+	@echo "songpipe: HYBRID_SOUND=$$HYBRID_SOUND holds no sound library with tags ($@ is missing); make it: make library MUSIC=folder LIBRARY_DIR=$$HYBRID_SOUND" >&2; exit 2
+endif
+HYBRID = $(BIN)/hybrid --index $(F)/songs.norm.ts --catalog $(F)/songs.tsv --playlists "$$SONGS_CSV" --blend "$$HYBRID_BLEND" $(HYBRID_MPD_OPTS) $(HYBRID_SOUND_OPTS)
 .PHONY: hybrid eval-hybrid hybrid-neighbours
 hybrid: $(HYBRID_IN)
 	@if [ -n "$$SONG" ]; then q=(--song "$$SONG"); elif [ -n "$$PLAYLIST" ]; then q=(--playlist "$$PLAYLIST"); \
-	else echo "usage: make hybrid SONG='title' | PLAYLIST='a; b; c' [K=10 FORMAT=text|tsv|json FIRST=1 HYBRID_BLEND=W (0.4; 0.8 with HYBRID_MPD=1) HYBRID_MPD=1]" >&2; exit 2; fi; \
+	else echo "usage: make hybrid SONG='title' | PLAYLIST='a; b; c' [K=10 FORMAT=text|tsv|json FIRST=1 HYBRID_BLEND=W (0.4; 0.8 with HYBRID_MPD=1) HYBRID_MPD=1 HYBRID_SOUND=library-dir HYBRID_SOUND_SHARE=S]" >&2; exit 2; fi; \
 	$(HYBRID) -k "$$K" --$$FORMAT $$([ "$$FIRST" = 0 ] || echo --first) "$${q[@]}"
 $(F)/hybrid-eval.txt: $(HYBRID_IN) $(F)/hybrid.cfg
 	$(HYBRID) --eval -o $@
@@ -113,7 +130,7 @@ eval-hybrid: $(F)/hybrid-eval.txt
 	@cat $<
 $(F)/hybrid.neighbours.tsv: $(HYBRID_IN) $(F)/hybrid.cfg
 	$(HYBRID) --all -k 10 -o $@
-$(F)/hybrid.cfg: FORCE ; @printf '%s\n' "$$HYBRID_BLEND $$HYBRID_MPD" | $(sp_stamp)
+$(F)/hybrid.cfg: FORCE ; @printf '%s\n' "$$HYBRID_BLEND $$HYBRID_MPD $$HYBRID_SOUND $$HYBRID_SOUND_SHARE" | $(sp_stamp)
 hybrid-neighbours: $(F)/hybrid.neighbours.tsv
 
 DEMO_SONGS ?= Blinding Lights - The Weeknd; Smells Like Teen Spirit - Nirvana; Billie Jean - Michael Jackson

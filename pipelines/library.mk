@@ -1,6 +1,8 @@
 # library.mk - your music folder as a sound library (pipelines/library.sh):
 # one CNN vector per audio file of a folder tree, keyed by its path relative
-# to the folder.  A run decodes only the files that are new or changed since
+# to the folder, with each file's title and artist tags in LIBRARY_DIR/
+# tags.tsv (hybrid's HYBRID_SOUND ties the vectors to catalogue songs by
+# them).  A run decodes only the files that are new or changed since
 # the last one (same path, size and modification time = unchanged), drops
 # the files that are gone, and lists the files that do not decode (they are
 # remembered, and tried again only when they change).

@@ -14,8 +14,9 @@
 # library folder), BIN, CNN_MODEL, LIBRARY_EXT, LIBRARY_SPECTRO_OPTS,
 # LIBRARY_SLICE_OPTS, LIBRARY_PARTS_MAX, LIBRARY_J, FILE, SONG, CNN_K.
 # State in LIB: music.path (the folder, absolute), manifest (NUL-terminated
-# records "SIZE MTIME ok|bad RELPATH"), index.ts, catalog.tsv, model.id,
-# skipped.txt; work/ holds the last run's lists and parts (kept: the run's
+# records "SIZE MTIME ok|bad RELPATH"), index.ts, catalog.tsv, tags.tsv
+# (key, title, artist: each song's title and artist tags, spectro --tags;
+# hybrid ties the vectors to catalogue songs by them), model.id, skipped.txt; work/ holds the last run's lists and parts (kept: the run's
 # record; the next run starts by emptying it).
 set -eo pipefail
 set -f
@@ -38,8 +39,9 @@ music_dir() {
 }
 
 # what the vectors depend on besides the audio: the model and the options
+# (and "tags 1": a library made before tags.tsv existed is read again once)
 model_id() {
-  { sha256sum < "$CNN_MODEL" | cut -c1-64; printf 'spectro %s\nslice %s\n' "$LIBRARY_SPECTRO_OPTS" "$LIBRARY_SLICE_OPTS"; }
+  { sha256sum < "$CNN_MODEL" | cut -c1-64; printf 'spectro %s\nslice %s\ntags 1\n' "$LIBRARY_SPECTRO_OPTS" "$LIBRARY_SLICE_OPTS"; }
 }
 
 plan() {
@@ -52,7 +54,7 @@ plan() {
   model_id > "$W/model.id"
   if [ "$old_dir" != "$dir" ] || ! cmp -s "$W/model.id" "$LIB/model.id" 2>/dev/null; then
     [ -f "$LIB/manifest" ] && echo "library: $([ "$old_dir" != "$dir" ] && echo "another folder ($dir, was $old_dir)" || echo "another model or options"): every file is decoded again" >&2
-    rm -f -- "$LIB/manifest" "$LIB/index.ts"
+    rm -f -- "$LIB/manifest" "$LIB/index.ts" "$LIB/tags.tsv"
   fi
   printf '%s\n' "$dir" > "$W/music.path"
   # the audio files, by extension (any case), as "SIZE MTIME RELPATH"
@@ -111,7 +113,8 @@ part() {
   local bin lib model
   bin=$(realpath -- "$BIN"); lib=$(realpath -- "$LIB"); model=$(realpath -- "$CNN_MODEL")
   out=$(realpath -m -- "$out")
-  ( cd -- "$dir" && "$bin/spectro" -0 --key path -j "$LIBRARY_J" --progress "${LIBRARY_PROGRESS:-10}" --skipped "$lib/work/skipped-$i" $LIBRARY_SPECTRO_OPTS < "$lib/work/todo-$i" |
+  ( cd -- "$dir" && "$bin/spectro" -0 --key path -j "$LIBRARY_J" --progress "${LIBRARY_PROGRESS:-10}" --skipped "$lib/work/skipped-$i" \
+      --tags "$lib/work/tags-$i.tsv" $LIBRARY_SPECTRO_OPTS < "$lib/work/todo-$i" |
       "$bin/slice" $LIBRARY_SLICE_OPTS | "$bin/embed" -m "$model" --track-keys | "$bin/pool" -o "$out" ) 2> >(grep -v '^pool: ' >&2)
 }
 
@@ -157,6 +160,27 @@ commit() {
       album=.; case $rel in */*) album=${rel%/*}; album=${album##*/} ;; esac
       printf '%s\t%s\t%s\n' "$rel" "$title" "$album"
     done < "$W/manifest"; } > "$W/catalog.tsv"
+  # the tags (spectro --tags) of the songs in the index: the old library's,
+  # then this run's parts' (a changed file's new tags win); a path with a TAB
+  # or a line end has none (it cannot be a TSV cell)
+  declare -A tag
+  local line nparts ntag=0 nsongs=0
+  load_tags() { while IFS= read -r line; do tag[${line%%$'\t'*}]=${line#*$'\t'}; done < <(tail -n +2 -- "$1"); }
+  [ -f "$LIB/tags.tsv" ] && load_tags "$LIB/tags.tsv"
+  nparts=$(awk '$1 == "parts" { print $2 }' "$W/plan.txt")
+  for ((i = 0; i < nparts; i++)); do
+    [ -f "$W/tags-$i.tsv" ] || die "$W/tags-$i.tsv is missing: part $i did not finish; run make library again"
+    load_tags "$W/tags-$i.tsv"
+  done
+  { printf 'key\ttitle\tartist\n'
+    while IFS= read -r -d '' rec; do
+      rest=${rec#* }; rest=${rest#* }; st=${rest%% *}; rel=${rest#* }
+      [ "$st" = ok ] || continue
+      nsongs=$((nsongs + 1))
+      [ -n "${tag[$rel]+x}" ] || continue
+      printf '%s\t%s\n' "$rel" "${tag[$rel]}"
+      case ${tag[$rel]} in ?*$'\t'?*) ntag=$((ntag + 1)) ;; esac
+    done < "$W/manifest"; } > "$W/tags.tsv"
   # the undecodable files, old and new, for people (one per line, quoted as
   # the shell would when a name holds a line end)
   { while IFS= read -r -d '' rec; do
@@ -168,6 +192,7 @@ commit() {
   # the next run decodes these files again, and --replace takes their rows)
   if [ -f "$W/index.ts" ]; then mv -f -- "$W/index.ts" "$LIB/index.ts"; else rm -f -- "$LIB/index.ts"; fi
   mv -f -- "$W/catalog.tsv" "$LIB/catalog.tsv"
+  mv -f -- "$W/tags.tsv" "$LIB/tags.tsv"
   cp -- "$W/skipped.txt" "$LIB/skipped.txt"
   cp -- "$W/model.id" "$LIB/model.id"
   cp -- "$W/music.path" "$LIB/music.path"
@@ -176,6 +201,7 @@ commit() {
   [ -f "$LIB/index.ts" ] && rows=$(nrows "$LIB/index.ts")
   printf 'decoded %d\nundecodable_new %d\nsongs %d\n' "$n_dec" "$n_bad_new" "$rows" >> "$W/plan.txt"
   echo "library: $LIB/index.ts: $rows songs from $dir ($n_dec decoded in this run)" >&2
+  echo "library: $LIB/tags.tsv: $ntag of $nsongs songs carry both title and artist tags (make recommend STYLE=hybrid HYBRID_SOUND=$LIB ties them to catalogue songs)" >&2
   local nb; nb=$(grep -c '' "$LIB/skipped.txt" || true)
   if [ "$nb" -gt 0 ]; then
     echo "library: $nb file(s) could not be decoded and are not in the library (list: $LIB/skipped.txt):" >&2

@@ -1,8 +1,11 @@
-/* hybrid.c - songs like a song from two sources: item-item co-occurrence in
- * the playlists a user has (the playlist_id column of a songs CSV such as
- * spotify_songs.csv) and the feature neighbours of knn, blended; songs in no
- * playlist fall back to the features.  Also the held-out evaluation that
- * chooses the blend, and every song's neighbour list for other scorers. */
+/* hybrid.c - songs like a song from up to three sources: item-item
+ * co-occurrence in the playlists a user has (the playlist_id column of a
+ * songs CSV such as spotify_songs.csv), the feature neighbours of knn, and,
+ * for songs of a sound library (make library) whose title and artist tags
+ * name a catalogue song, the neighbours of its sound; blended.  Songs in no
+ * playlist fall back to the content; songs without sound to the features.
+ * Also the held-out evaluation that chooses the blend, and every song's
+ * neighbour list for other scorers. */
 #include "catalog.h"
 #include "cli.h"
 #include "knn.h"
@@ -11,6 +14,7 @@
 #include "plmembers.h"
 #include "plmodel.h"
 #include "songsearch.h"
+#include "sound.h"
 #include "strmap.h"
 
 #include <getopt.h>
@@ -22,7 +26,8 @@
 static const char HELP[] =
 "Usage: hybrid --index SONGS.ts --catalog SONGS.tsv --playlists SONGS.csv\n"
 "              [--mpd-playlists P.ts --mpd-tracks T.tsv] [options] QUERY\n"
-"Songs like a song from its playlists and its features, blended.\n"
+"Songs like a song from its playlists, its features and (with a sound\n"
+"library) its sound, blended.\n"
 "\n"
 "QUERY (one):\n"
 "  --song TEXT         a song (title, 'TITLE - ARTIST', key, Spotify uri or link)\n"
@@ -44,11 +49,21 @@ static const char HELP[] =
 "  --mpd-tracks TSV    joined to --index keys by track id (its track_uri\n"
 "                      spotify:track:ID against the key ID); the join is\n"
 "                      reported on stderr\n"
+"  --sound-index TS   a sound library's vectors (make library: LIB/index.ts,\n"
+"  --sound-tags TSV    keyed by file path) and its tags (LIB/tags.tsv: key,\n"
+"                      title, artist); a library song whose title and artist\n"
+"                      tags name a catalogue song (the version key of common/\n"
+"                      songversion.h: versions folded, as knn, continue and\n"
+"                      taste fold them) lends its vector to that song; the\n"
+"                      match count is reported on stderr\n"
 "  --exclude FILE      playlists left out of the co-occurrences (another\n"
 "                      scorer's held-out ones): one name a line, its first\n"
 "                      tab-separated field (members --heldout works as is)\n"
 "Options:\n"
 "  -k N                results (default 10)\n"
+"  --sound-share S     the sound's share of the content part, 0..1, for pairs\n"
+"                      of songs that both have sound (default 0.5: an even\n"
+"                      split, not a measurement: pipelines/similarity.md)\n"
 "  --blend W           the playlists' share, 0..1 (default 0.5; choose it with\n"
 "                      --eval: 0.4 for spotify_songs.csv, 0.8 with the MPD,\n"
 "                      make's HYBRID_BLEND defaults, README.md)\n"
@@ -70,6 +85,13 @@ static const char HELP[] =
 "the 200 nearest feature rows and every song sharing a playlist with q.  A\n"
 "song in no playlist has P = 0 everywhere: the feature order.  Source of a\n"
 "result: 'playlists' when its playlist part is the larger, else 'features'.\n"
+"With a sound library, when q and t both have sound vectors the content term\n"
+"(1 + cos(q, t)) / 2 becomes\n"
+"  (1 - S) * (1 + cos(q, t)) / 2 + S * (1 + cos_sound(q, t)) / 2\n"
+"(S = --sound-share; cos_sound: the cosine of the library vectors); every\n"
+"other pair scores as above.  Candidates then also hold the 200 library\n"
+"songs (matched ones only) nearest to q's sound.  Source: the largest of the\n"
+"three parts ('playlists' on a tie), 'sound' with the reason 'sounds like'.\n"
 "Versions of the query and second versions of a song are left out\n"
 "(common/songversion.h).\n"
 "\n"
@@ -82,19 +104,24 @@ static const char HELP[] =
 "training playlists; 0.2 .. 0.4 by default), the rest training.  The blend\n"
 "W is chosen among 0, 0.1, ... 1 on the validation playlists (co-occurrences\n"
 "of the training ones), then the test playlists are scored with the\n"
-"co-occurrences of training and validation playlists.  Hit rate@10: for\n"
+"co-occurrences of training and validation playlists.  With a sound library\n"
+"W is chosen without sound (S = 0), then S among 0, 0.1, ... 1 at that W on\n"
+"the validation songs that have a sound vector (a tie keeps the smaller S),\n"
+"and the test lines add those songs alone with and without sound; with no\n"
+"validation song that has sound, it says S cannot be chosen.  Hit rate@10: for\n"
 "each song of a held-out playlist in the index, its 10 results (its own\n"
 "versions removed); a hit when one of them is another song of that\n"
 "playlist; averaged over (playlist, song).\n"
-"Memory: the index (as exact search needs it), the playlists and their\n"
+"Memory: the index (as exact search needs it), the sound library's\n"
+"vectors (the same: exact search), the playlists and their\n"
 "co-occurrence pairs (the algorithm needs the item graph whole).\n";
 
 #define CAND_FEATURES 200
 
 typedef struct {
-    const char *index, *catalog, *playlists, *exclude, *song, *output, *mpd_pl, *mpd_tracks;
+    const char *index, *catalog, *playlists, *exclude, *song, *output, *mpd_pl, *mpd_tracks, *sound_index, *sound_tags;
     int k, first, fmt, eval, all, threads, seeds;
-    double blend, holdout;
+    double blend, holdout, sound_share;
     unsigned long seed;
 } opts;
 
@@ -123,16 +150,21 @@ static struct {
     strmap excluded;
 } A;
 
+/* the sound library tied to the catalogue (stages/hybrid/sound.h) */
+static hybrid_sound S;
+static int64_t sound_of(int64_t r) { return hs_of(&S, r); }
+
 static opts parse_opts(int argc, char **argv) {
     enum { O_INDEX = 256, O_CAT, O_PL, O_EXCL, O_SONG, O_EVAL, O_ALL, O_BLEND, O_FIRST, O_TEXT, O_TSV, O_JSON,
-           O_SEED, O_THREADS, O_MPD_PL, O_MPD_TR, O_PLAYLIST, O_HOLDOUT };
+           O_SEED, O_THREADS, O_MPD_PL, O_MPD_TR, O_PLAYLIST, O_HOLDOUT, O_SOUND_INDEX, O_SOUND_TAGS, O_SOUND_SHARE };
     static const struct option lo[] = {
         {"index", 1, 0, O_INDEX}, {"catalog", 1, 0, O_CAT}, {"playlists", 1, 0, O_PL}, {"exclude", 1, 0, O_EXCL},
         {"song", 1, 0, O_SONG}, {"eval", 0, 0, O_EVAL}, {"all", 0, 0, O_ALL}, {"blend", 1, 0, O_BLEND},
         {"first", 0, 0, O_FIRST}, {"text", 0, 0, O_TEXT}, {"tsv", 0, 0, O_TSV}, {"json", 0, 0, O_JSON},
         {"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS}, {"mpd-playlists", 1, 0, O_MPD_PL},
-        {"mpd-tracks", 1, 0, O_MPD_TR}, {"playlist", 1, 0, O_PLAYLIST}, {"holdout", 1, 0, O_HOLDOUT}, {0, 0, 0, 0}};
-    opts o = {.k = 10, .blend = 0.5, .seed = 1, .threads = 2, .holdout = 0.2};
+        {"mpd-tracks", 1, 0, O_MPD_TR}, {"playlist", 1, 0, O_PLAYLIST}, {"holdout", 1, 0, O_HOLDOUT},
+        {"sound-index", 1, 0, O_SOUND_INDEX}, {"sound-tags", 1, 0, O_SOUND_TAGS}, {"sound-share", 1, 0, O_SOUND_SHARE}, {0, 0, 0, 0}};
+    opts o = {.k = 10, .blend = 0.5, .seed = 1, .threads = 2, .holdout = 0.2, .sound_share = 0.5};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":k:o:", lo, NULL)) != -1) {
@@ -152,6 +184,9 @@ static opts parse_opts(int argc, char **argv) {
         case O_TEXT: o.fmt = F_TEXT; break;
         case O_TSV: o.fmt = F_TSV; break;
         case O_JSON: o.fmt = F_JSON; break;
+        case O_SOUND_INDEX: o.sound_index = optarg; break;
+        case O_SOUND_TAGS: o.sound_tags = optarg; break;
+        case O_SOUND_SHARE: o.sound_share = cli_double("--sound-share", optarg, 0, 1); break;
         case O_HOLDOUT: o.holdout = cli_double("--holdout", optarg, 0.01, 0.9); break;
         case O_SEED: o.seed = (unsigned long)cli_long("--seed", optarg, 0, 1L << 30); break;
         case O_THREADS: o.threads = (int)cli_long("--threads", optarg, 1, 64); break;
@@ -166,6 +201,7 @@ static opts parse_opts(int argc, char **argv) {
     if (!o.playlists && !o.mpd_pl) cli_usage("give playlists: --playlists SONGS.csv and/or --mpd-playlists P.ts --mpd-tracks T.tsv");
     if (!!o.song + o.eval + o.all != 1) cli_usage("give one query: --song TEXT, --playlist 'A;B', --eval or --all");
     if (!o.mpd_pl != !o.mpd_tracks) cli_usage("--mpd-playlists and --mpd-tracks go together");
+    if (!o.sound_index != !o.sound_tags) cli_usage("--sound-index and --sound-tags go together (a library's index.ts and tags.tsv)");
     return o;
 }
 
@@ -319,7 +355,7 @@ static void graph_free(item_graph *g) { free(g->off); free(g->col); free(g->w); 
 
 /* ---- one query ---- */
 
-typedef struct { int64_t row; double score, pl, feat; int32_t cnt; } cand;
+typedef struct { int64_t row; double score, pl, feat, snd; int32_t cnt; } cand;
 
 typedef struct {
     int64_t *lab;
@@ -350,15 +386,29 @@ static cand *add_cand(query_ws *w, int64_t r) {
         w->cap = w->cap ? w->cap * 2 : 512;
         if (!(w->c = realloc(w->c, sizeof *w->c * (size_t)w->cap))) cli_die("out of memory");
     }
-    w->c[w->nc] = (cand){.row = r, .feat = NAN};
+    w->c[w->nc] = (cand){.row = r, .feat = NAN, .snd = NAN};
     w->slot[r] = ++w->nc;
     return &w->c[w->nc - 1];
+}
+
+/* The blend of candidate c (c->feat, c->pl set) for query row q: the help's
+ * formula; the content term takes the sound's share Sh when both have
+ * sound (Sh = 0: exactly the blend without a library). */
+static void score_cand(cand *c, int64_t q, double W, double sh) {
+    int64_t sq = sh > 0 ? sound_of(q) : -1, st = sq >= 0 ? sound_of(c->row) : -1;
+    if (st < 0) {
+        c->snd = NAN;
+        c->score = (1 - W) * (1 + c->feat) / 2 + W * c->pl;
+        return;
+    }
+    c->snd = hs_cosine(&S, sq, st);
+    c->score = (1 - W) * ((1 - sh) * (1 + c->feat) / 2 + sh * (1 + c->snd) / 2) + W * c->pl;
 }
 
 /* Blended results of row q into rows/score/cands (up to k); feature
  * candidates lab/sc (CAND_FEATURES of them) searched already. */
 static int blend_query(query_ws *w, const item_graph *g, int64_t q, const int64_t *lab, const float *sc, double W,
-                       int k, cand *out) {
+                       double sh, int k, cand *out) {
     w->nc = 0;
     for (int i = 0; i < CAND_FEATURES && lab[i] >= 0; i++) add_cand(w, lab[i])->feat = sc[i];
     double pmax = 0;
@@ -368,10 +418,13 @@ static int blend_query(query_ws *w, const item_graph *g, int64_t q, const int64_
         c->pl = g->w[j] / pmax;
         c->cnt = g->cnt[j];
     }
+    int64_t snd_rows[HS_CAND];
+    int ns = sh > 0 ? hs_neighbours(&S, q, snd_rows) : 0;
+    for (int i = 0; i < ns; i++) add_cand(w, snd_rows[i]);
     for (int64_t i = 0; i < w->nc; i++) {
         cand *c = &w->c[i];
         if (isnan(c->feat)) c->feat = cosine_rows(q, c->row);
-        c->score = (1 - W) * (1 + c->feat) / 2 + W * c->pl;
+        score_cand(c, q, W, sh);
         w->slot[c->row] = 0;
     }
     qsort(w->c, (size_t)w->nc, sizeof *w->c, cand_order);
@@ -439,9 +492,12 @@ static int part_of(int64_t p) {
     return u < f ? 2 : u < f + (1 - f) / 4 ? 1 : 0;
 }
 
-/* hit rate@10 over the songs of the playlists of part `part`, for each of
- * the nw blends W[] (hits[i]); returns the number of (playlist, song) pairs */
-static int64_t hit_rates(const item_graph *g, const int *part, int which, const double *W, int nw, double *hits) {
+/* hit rate@10 over the songs of the playlists of part `part` (only those
+ * with a sound vector when only_sound), for each of the nw blends W[], Sh[]
+ * (hits[i]); returns the number of (playlist, song) pairs, and in
+ * *with_sound how many of them have a sound vector */
+static int64_t hit_rates(const item_graph *g, const int *part, int which, const double *W, const double *Sh, int nw,
+                         double *hits, int64_t *with_sound, int only_sound) {
     query_ws w;
     int64_t *q = NULL, nq = 0, pairs_n = 0;
     int64_t *mark = calloc((size_t)A.tab.nrows, sizeof *mark), stamp = 0;
@@ -469,9 +525,12 @@ static int64_t hit_rates(const item_graph *g, const int *part, int which, const 
         ws_init(&w, nq);
         search_rows(&w, q, nq);
         for (int64_t i = 0; i < nq; i++) {
+            int has_sound = sound_of(q[i]) >= 0;
+            if (only_sound && !has_sound) continue;
             pairs_n++;
+            *with_sound += has_sound;
             for (int wi = 0; wi < nw; wi++) {
-                int n = blend_query(&w, g, q[i], w.lab + i * CAND_FEATURES, w.sc + i * CAND_FEATURES, W[wi], 10, out);
+                int n = blend_query(&w, g, q[i], w.lab + i * CAND_FEATURES, w.sc + i * CAND_FEATURES, W[wi], Sh[wi], 10, out);
                 int hit = 0;
                 for (int j = 0; j < n && !hit; j++) hit = mark[A.songs.version[out[j].row]] == stamp;
                 hits[wi] += hit;
@@ -492,34 +551,73 @@ static void run_eval(FILE *f) {
     if (!part || !mask) cli_die("out of memory");
     int64_t cnt[3] = {0};
     for (int64_t p = 0; p < A.npl; p++) cnt[part[p] = part_of(p)]++;
-    double W[11], hv[11], ht[2];
+    double W[11], S0[11] = {0}, hv[11], hs[11], ht[3];
     for (int i = 0; i < 11; i++) W[i] = i / 10.0;
     item_graph g;
     for (int64_t p = 0; p < A.npl; p++) mask[p] = part[p] == 0;
     graph_build(&g, &set, mask);
-    int64_t nv = hit_rates(&g, part, 1, W, 11, hv);
-    graph_free(&g);
+    /* W first, without sound (S = 0: as with no library) */
+    int64_t nv_snd = 0, nt_snd = 0, ns_snd = 0, nv = hit_rates(&g, part, 1, W, S0, 11, hv, &nv_snd, 0);
     int best = 0;
     for (int i = 1; i < 11; i++) if (hv[i] > hv[best]) best = i;
+    /* then S at that W, on the validation songs that have sound */
+    double Wb[11], sbest = 0;
+    int nsv = 0, bs = 0;
+    for (int i = 0; i < 11; i++) Wb[i] = W[best];
+    if (nv_snd) {
+        nsv = (int)hit_rates(&g, part, 1, Wb, W, 11, hs, &ns_snd, 1);
+        for (int i = 1; i < 11; i++) if (hs[i] > hs[bs]) bs = i;     /* a tie keeps the smaller S */
+        sbest = W[bs];
+    }
+    graph_free(&g);
     fprintf(f, "playlists: %" PRId64 " training, %" PRId64 " validation, %" PRId64 " test (seed %lu)\n",
             cnt[0], cnt[1], cnt[2], A.o.seed);
     fprintf(f, "validation hit rate@10 by blend W (%" PRId64 " songs):\n", nv);
     for (int i = 0; i < 11; i++) fprintf(f, "  W=%.1f  %.4f%s\n", W[i], hv[i], i == best ? "  <- chosen" : "");
+    if (nv_snd) {
+        fprintf(f, "validation hit rate@10 by sound share S at W=%.1f (the %d songs with a sound vector):\n", W[best], nsv);
+        for (int i = 0; i < 11; i++) fprintf(f, "  S=%.1f  %.4f%s\n", W[i], hs[i], i == bs ? "  <- chosen" : "");
+    }
     for (int64_t p = 0; p < A.npl; p++) mask[p] = part[p] != 2;
     graph_build(&g, &set, mask);
-    double Wt[2] = {0, W[best]};
-    int64_t nt = hit_rates(&g, part, 2, Wt, 2, ht);
-    graph_free(&g);
+    double Wt[3] = {0, W[best], W[best]}, St[3] = {0, 0, sbest};
+    int64_t nt = hit_rates(&g, part, 2, Wt, St, 2, ht, &nt_snd, 0);
     fprintf(f, "test hit rate@10 (%" PRId64 " songs of %" PRId64 " held-out playlists):\n", nt, cnt[2]);
     fprintf(f, "  features only   %.4f\n  hybrid W=%.1f    %.4f\n", ht[0], W[best], ht[1]);
+    if (A.o.sound_index && nv_snd && nt_snd) {
+        int64_t dummy = 0, nts = hit_rates(&g, part, 2, Wt, St, 3, ht, &dummy, 1);
+        fprintf(f, "test hit rate@10 of the %" PRId64 " songs with a sound vector:\n", nts);
+        fprintf(f, "  features only   %.4f\n  hybrid W=%.1f    %.4f\n  + sound S=%.1f   %.4f\n", ht[0], W[best], ht[1], sbest, ht[2]);
+    }
+    graph_free(&g);
+    if (A.o.sound_index)
+        fprintf(f, "sound: %" PRId64 " of %" PRId64 " validation and %" PRId64 " of %" PRId64 " test songs have a sound vector%s\n",
+                nv_snd, nv, nt_snd, nt,
+                !nv_snd ? "; with none in validation, S cannot be chosen on these playlists (--sound-share is a prior)"
+                : !nt_snd ? "; with none in test, the chosen S cannot be tested" : "");
     pl_free(&set);
     free(part); free(mask);
 }
 
 /* ---- --song and --all ---- */
 
+/* the part of the blend that gives c the most: 'playlists' (also on a
+ * tie), 'sound' or 'features' (the help's three terms) */
+static const char *source(const cand *c) {
+    double W = A.o.blend, pl = c->cnt > 0 ? W * c->pl : -1;
+    if (isnan(c->snd)) return pl >= (1 - W) * (1 + c->feat) / 2 ? "playlists" : "features";
+    double sh = A.o.sound_share, f = (1 - W) * (1 - sh) * (1 + c->feat) / 2, s = (1 - W) * sh * (1 + c->snd) / 2;
+    if (pl >= f && pl >= s) return "playlists";
+    return s > f ? "sound" : "features";
+}
+
 static const char *reason(const cand *c, int64_t q, char *buf, size_t cap) {
-    if (c->cnt > 0 && A.o.blend * c->pl >= (1 - A.o.blend) * (1 + c->feat) / 2) {
+    const char *src = source(c);
+    if (strcmp(src, "sound") == 0) {
+        snprintf(buf, cap, "sounds like '%s' (sound cosine %.2f)", A.songs.title[q] ? A.songs.title[q] : A.songs.key[q], c->snd);
+        return buf;
+    }
+    if (strcmp(src, "playlists") == 0) {
         snprintf(buf, cap, "in %d playlist%s with '%s'", c->cnt, c->cnt == 1 ? "" : "s",
                  A.songs.title[q] ? A.songs.title[q] : A.songs.key[q]);
         return buf;
@@ -534,10 +632,6 @@ static const char *reason(const cand *c, int64_t q, char *buf, size_t cap) {
     if (A.tab.h.columns && b1 >= 0) snprintf(buf, cap, "closest in %s and %s", A.tab.h.columns[b0], A.tab.h.columns[b1]);
     else snprintf(buf, cap, "closest in features (cosine %.2f)", c->feat);
     return buf;
-}
-
-static const char *source(const cand *c) {
-    return c->cnt > 0 && A.o.blend * c->pl >= (1 - A.o.blend) * (1 + c->feat) / 2 ? "playlists" : "features";
 }
 
 /* The rows a --song or --playlist names (distinct songs). */
@@ -614,7 +708,7 @@ static void run_song(FILE *f) {
     int64_t *near = calloc((size_t)A.o.k, sizeof *near);
     if (!near) cli_die("out of memory");
     if (m == 1) {
-        n = blend_query(&w, &g, seeds[0], w.lab, w.sc, A.o.blend, A.o.k, out);
+        n = blend_query(&w, &g, seeds[0], w.lab, w.sc, A.o.blend, A.o.sound_share, A.o.k, out);
         for (int i = 0; i < n; i++) near[i] = seeds[0];
     } else {
         int64_t n_rows = A.tab.nrows, *list = NULL, nl = 0;
@@ -629,6 +723,9 @@ static void run_song(FILE *f) {
                 if (!in[w.lab[i * CAND_FEATURES + j]]++) list[nl++] = w.lab[i * CAND_FEATURES + j];
             for (int64_t j = g.off[seeds[i]]; j < g.off[seeds[i] + 1]; j++)
                 if (!in[g.col[j]]++) list[nl++] = g.col[j];
+            int64_t snd_rows[HS_CAND];
+            int ns = A.o.sound_share > 0 ? hs_neighbours(&S, seeds[i], snd_rows) : 0;
+            for (int j = 0; j < ns; j++) if (!in[snd_rows[j]]++) list[nl++] = snd_rows[j];
         }
         for (int i = 0; i < m; i++) {
             int64_t s = seeds[i];
@@ -639,7 +736,7 @@ static void run_song(FILE *f) {
                 int64_t t = list[l];
                 cand c = {.row = t, .feat = cosine_rows(s, t), .pl = p[t]};
                 for (int64_t j = g.off[s]; j < g.off[s + 1] && p[t] > 0; j++) if (g.col[j] == t) c.cnt = g.cnt[j];
-                c.score = (1 - A.o.blend) * (1 + c.feat) / 2 + A.o.blend * c.pl;
+                score_cand(&c, s, A.o.blend, A.o.sound_share);
                 acc[t] += c.score / m;
                 if (i == 0 || c.score > best[t].score) { best[t] = c; bseed[t] = s; }
             }
@@ -665,16 +762,20 @@ static void run_song(FILE *f) {
         free(acc); free(p); free(best); free(bseed); free(in); free(list);
     }
     if (A.o.fmt == F_TEXT) {
+        char src[64];
+        int with_sound = 0;
+        for (int i = 0; i < m; i++) with_sound |= sound_of(seeds[i]) >= 0;
+        if (with_sound) snprintf(src, sizeof src, "playlists, features and sound, W=%.2f S=%.2f", A.o.blend, A.o.sound_share);
+        else snprintf(src, sizeof src, "playlists and features, W=%.2f", A.o.blend);
         if (m == 1)
-            fprintf(f, "Songs like '%s' by %s (playlists and features, W=%.2f; score in [0, 1], higher is better):\n",
-                    A.songs.title[seeds[0]] ? A.songs.title[seeds[0]] : qk, A.songs.artist[seeds[0]] ? A.songs.artist[seeds[0]] : "?", A.o.blend);
+            fprintf(f, "Songs like '%s' by %s (%s; score in [0, 1], higher is better):\n",
+                    A.songs.title[seeds[0]] ? A.songs.title[seeds[0]] : qk, A.songs.artist[seeds[0]] ? A.songs.artist[seeds[0]] : "?", src);
         else
-            fprintf(f, "Songs like the playlist of %d songs (playlists and features, W=%.2f; score in [0, 1], higher is better):\n",
-                    m, A.o.blend);
+            fprintf(f, "Songs like the playlist of %d songs (%s; score in [0, 1], higher is better):\n", m, src);
     }
     for (int i = 0; i < n; i++) {
         reason(&out[i], near[i], why, sizeof why);
-        if (m > 1 && strncmp(why, "in ", 3) != 0)
+        if (m > 1 && strncmp(why, "in ", 3) != 0 && strncmp(why, "sounds ", 7) != 0)
             snprintf(why, sizeof why, "nearest to '%s'", A.songs.title[near[i]] ? A.songs.title[near[i]] : A.songs.key[near[i]]);
         put_result(f, qk, i + 1, &out[i], why);
     }
@@ -703,7 +804,8 @@ static void run_all(FILE *f) {
         for (int64_t i = 0; i < nq; i++) q[i] = s + i;
         search_rows(&w, q, nq);
         for (int64_t i = 0; i < nq; i++) {
-            int n = blend_query(&w, &g, q[i], w.lab + i * CAND_FEATURES, w.sc + i * CAND_FEATURES, A.o.blend, A.o.k, out);
+            int n = blend_query(&w, &g, q[i], w.lab + i * CAND_FEATURES, w.sc + i * CAND_FEATURES, A.o.blend, A.o.sound_share,
+                                A.o.k, out);
             for (int j = 0; j < n; j++)
                 fprintf(f, "%s\t%d\t%s\t%.6g\t%s\n", A.songs.key[q[i]], j + 1, A.songs.key[out[j].row], out[j].score, source(&out[j]));
         }
@@ -721,6 +823,7 @@ int main(int argc, char **argv) {
     cli_blas_tune(argv);
     A.o = parse_opts(argc, argv);
     load_index();
+    hs_load(&S, A.o.sound_index, A.o.sound_tags, &A.songs, A.tab.nrows);
     load_playlists();
     FILE *f = outfile_open(A.o.output, 0);
     if (A.o.eval) run_eval(f);
@@ -733,6 +836,7 @@ int main(int argc, char **argv) {
     cat_songs_free(&A.songs);
     cat_free(&A.cat);
     knn_index_free(&A.ix);
+    hs_free(&S);
     ts_table_free(&A.tab);
     return EXIT_OK;
 }

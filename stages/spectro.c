@@ -13,6 +13,7 @@
 #include "shard.h"
 #include "stft.h"
 #include "strmap.h"
+#include "text.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -56,6 +57,16 @@ static const char HELP[] =
 "  --skipped FILE      skip such files (as --keep-going) and write their paths\n"
 "                      to FILE, one per line (-0: NUL-terminated); the exit\n"
 "                      status is then 0 when only such files failed\n"
+"  --tags FILE         write each processed file's title and artist tags to\n"
+"                      FILE, a TSV (key, title, artist; a header line): the\n"
+"                      libsndfile tags (Vorbis comments of Ogg and FLAC, WAV\n"
+"                      LIST INFO, an MP3's ID3v2 or ID3v1), empty when a file\n"
+"                      has none; TABs, line ends and other control characters\n"
+"                      in a tag read as spaces; a tag that is not UTF-8 text\n"
+"                      (an ID3v1 tag is Latin-1) is left empty, said on\n"
+"                      stderr; a key that holds a TAB or a\n"
+"                      line end cannot be a TSV cell and gets no line\n"
+"                      (written with the output and --skipped, all or none)\n"
 "  -j, --threads N     files processed in parallel (default 1).  Each file runs\n"
 "                      on two threads (decoding and resampling; STFT and mel),\n"
 "                      and one more thread writes the finished files (clamp,\n"
@@ -102,6 +113,7 @@ struct opts {
     const char *output;
     int sr, n_fft, hop, n_mels, center, db, keep_going, threads, quiet, null_list;
     const char *skipped;        /* --skipped FILE */
+    const char *tags;           /* --tags FILE */
     double progress_every;      /* --progress S */
     double fmin, fmax, ref, amin, top_db;
     size_t buffer_bytes;
@@ -245,6 +257,8 @@ typedef struct {
     mel_store st;
     const char *path;
     char *key;
+    char *title, *artist;       /* --tags: the file's tags, NULL when none */
+    int bad_tags;               /* --tags: they were not UTF-8 text (left out) */
     int failed;
     double seconds;             /* of audio at the target rate */
     char err[600];
@@ -265,11 +279,24 @@ static void run_job(job *j) {
     stft_stream_reset(j->stft);
     j->failed = 0;
     j->seconds = 0;
+    free(j->title); free(j->artist);
+    j->title = j->artist = NULL;
     audio_reader *a = audio_open(j->path, &ao, err, sizeof err);
     if (!a) {
         snprintf(j->err, sizeof j->err, "%s: cannot decode: %s", j->path, err);
         j->failed = 1;
         return;
+    }
+    if (j->o->tags) {
+        const char *t = audio_tag_title(a), *ar = audio_tag_artist(a);
+        j->bad_tags = (t && !text_valid_utf8(t)) || (ar && !text_valid_utf8(ar));
+        if (j->bad_tags) t = ar = NULL;
+        if ((t && !(j->title = strdup(t))) || (ar && !(j->artist = strdup(ar)))) {
+            snprintf(j->err, sizeof j->err, "%s: out of memory reading its tags", j->path);
+            j->failed = 1;
+            audio_close(a);
+            return;
+        }
     }
     long n;
     int64_t total = 0;
@@ -361,7 +388,7 @@ static const char *next_path(path_iter *it) {
 /* ---- options ---- */
 static struct opts parse_opts(int argc, char **argv) {
     enum { O_NFFT = 256, O_HOP, O_NMELS, O_FMIN, O_FMAX, O_REF, O_AMIN, O_TOPDB, O_BUFFER, O_SCALE,
-           O_NORM, O_PAD, O_RESAMPLE, O_KEY, O_NOCENTER, O_POWER, O_KEEP, O_SKIPPED, O_PROGRESS, O_SHARD };
+           O_NORM, O_PAD, O_RESAMPLE, O_KEY, O_NOCENTER, O_POWER, O_KEEP, O_SKIPPED, O_PROGRESS, O_SHARD, O_TAGS };
     static const struct option lo[] = {
         {"output", 1, 0, 'o'}, {"sr", 1, 0, 'r'}, {"n-fft", 1, 0, O_NFFT}, {"hop", 1, 0, O_HOP},
         {"n-mels", 1, 0, O_NMELS}, {"fmin", 1, 0, O_FMIN}, {"fmax", 1, 0, O_FMAX}, {"ref", 1, 0, O_REF},
@@ -369,7 +396,7 @@ static struct opts parse_opts(int argc, char **argv) {
         {"mel-scale", 1, 0, O_SCALE}, {"norm", 1, 0, O_NORM}, {"pad", 1, 0, O_PAD}, {"resample", 1, 0, O_RESAMPLE},
         {"key", 1, 0, O_KEY}, {"no-center", 0, 0, O_NOCENTER}, {"power", 0, 0, O_POWER},
         {"keep-going", 0, 0, O_KEEP}, {"skipped", 1, 0, O_SKIPPED}, {"progress", 1, 0, O_PROGRESS},
-        {"quiet", 0, 0, 'q'}, {"null", 0, 0, '0'}, {"shard", 1, 0, O_SHARD}, {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'}, {"null", 0, 0, '0'}, {"shard", 1, 0, O_SHARD}, {"tags", 1, 0, O_TAGS}, {0, 0, 0, 0}};
     static const char *const rules[] = {"stem", "name", "path", "parent"};
     struct opts o = {.sr = 22050, .n_fft = 2048, .hop = 512, .n_mels = 128, .center = 1, .db = 1,
                      .threads = 1, .fmin = 0, .fmax = -1, .ref = 1.0, .amin = 1e-10, .top_db = 80,
@@ -415,6 +442,7 @@ static struct opts parse_opts(int argc, char **argv) {
         case O_POWER: o.db = 0; break;
         case O_KEEP: o.keep_going = 1; break;
         case O_SKIPPED: o.skipped = optarg, o.keep_going = 1; break;
+        case O_TAGS: o.tags = optarg; break;
         case O_PROGRESS: o.progress_every = cli_double("--progress", optarg, 1e-6, 1e6); break;
         case 'q': o.quiet = 1; break;
         case '0': o.null_list = 1; break;
@@ -508,6 +536,33 @@ static void write_track(ts_writer *w, job *j, float *rows, const char **keys) {
     }
 }
 
+/* ---- --tags: one TSV line per processed file ---- */
+
+/* a tag as a TSV cell: control characters (TAB, line ends, ...) read as
+ * spaces, spaces at either end cut */
+static void put_tag_cell(FILE *f, const char *s) {
+    if (!s) return;
+    while (*s && ((unsigned char)*s <= 0x20 || *s == 0x7f)) s++;
+    size_t n = strlen(s);
+    while (n && ((unsigned char)s[n - 1] <= 0x20 || s[n - 1] == 0x7f)) n--;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        fputc(c < 0x20 || c == 0x7f ? ' ' : c, f);
+    }
+}
+
+/* 1 when the key could not be a cell of the TSV (then it gets no line) */
+static int write_tags(FILE *f, const job *j) {
+    if (strpbrk(j->key, "\t\n\r")) return 1;
+    fputs(j->key, f);
+    fputc('\t', f);
+    put_tag_cell(f, j->title);
+    fputc('\t', f);
+    put_tag_cell(f, j->artist);
+    fputc('\n', f);
+    return 0;
+}
+
 static void job_init(job *j, const struct opts *o, const stft_plan *plan, const mel_bank *bank) {
     memset(j, 0, sizeof *j);
     j->o = o;
@@ -531,6 +586,8 @@ static void job_free(job *j) {
     pthread_mutex_destroy(&j->feed.mu);
     pthread_cond_destroy(&j->feed.cv);
     free(j->melrow);
+    free(j->title);
+    free(j->artist);
     stft_stream_free(j->stft);
 }
 
@@ -645,7 +702,11 @@ int main(int argc, char **argv) {
     build_header(&h, &o);
     size_t n_paths = read_all_paths(&o);
     shard_out *so = shard_active(&o.shard) ? shard_open(&o, &h) : NULL;
+    if (o.tags || o.skipped) outfile_hold();     /* the stream, --skipped and --tags: all or none */
     FILE *skipped = o.skipped ? outfile_open(o.skipped, 0) : NULL;
+    FILE *tags = o.tags ? outfile_open(o.tags, 0) : NULL;
+    long tags_dropped = 0;
+    if (tags) fputs("key\ttitle\tartist\n", tags);
     /* the files this run decodes (this shard's), their list positions and keys */
     size_t *todo = malloc((n_paths + 1) * sizeof *todo);
     char **keys = malloc((n_paths + 1) * sizeof *keys);
@@ -700,6 +761,11 @@ int main(int argc, char **argv) {
         } else {
             if (j->warn[0]) { cli_progress_done(&prog); cli_warn("%s", j->warn); }
             write_track(w, j, rows, rowkeys);
+            if (tags) tags_dropped += write_tags(tags, j);
+            if (tags && j->bad_tags) {
+                cli_progress_done(&prog);
+                cli_warn("%s: its title or artist tag is not UTF-8 text; left empty in %s", j->path, o.tags);
+            }
             if (so && shard_out_rows(so, (int64_t)todo[k], j->st.frames)) cli_die("cannot spool the row positions");
             done++;
             audio_s += j->seconds;
@@ -719,6 +785,10 @@ int main(int argc, char **argv) {
     shard_out_free(so);
     cli_close_write(w);
     if (skipped) outfile_close(skipped);
+    if (tags) outfile_close(tags);
+    if (o.tags || o.skipped) outfile_commit();
+    if (tags_dropped)
+        cli_warn("%s: %ld file(s) whose key holds a TAB or a line end have no line (a TSV cell cannot hold one)", o.tags, tags_dropped);
     if (failed) cli_warn("%ld of %ld files could not be processed (named above%s%s)", failed, failed + done,
                          o.skipped ? " and in " : "", o.skipped ? o.skipped : "");
     for (int t = 0; t < pl.nslots; t++) job_free(&pl.slots[t].j);

@@ -50,6 +50,8 @@ is "  a key with a line end" "$(to-csv --tsv --no-header "$L/index.ts" | grep -c
 like "  the undecodable file is named at the end" "$(cat "$T/r1.out")" "could not be decoded .*skipped.txt.*"$'\n'"  jazz/corrupt\.flac"
 is "  and listed in skipped.txt" "$(cat "$L/skipped.txt")" "jazz/corrupt.flac"
 like "  progress: files done of total, rate, time left" "$(cat "$T/r1.out")" "spectro: [0-9]+/[0-9]+ files.*files/s.*(left|done)"
+is "  tags.tsv: a header and a row per song whose path can be a TSV cell (not the one with a line end)" \
+  "$(grep -c '' "$L/tags.tsv") $(cut -f1 "$L/tags.tsv" | grep -c '^nested/new')" "6 0"
 canary() { if [ -e "$CAN" ]; then fail "$1" "canary file"; rm -f "$CAN"; else pass "$1"; fi; }
 canary "  no name ran as code"
 
@@ -67,11 +69,15 @@ is "  the run's spectro list held one file" "$(tr -cd '\0' < "$L/work/todo-0" | 
 is "  its part holds one decoded song" "$(nrows "$L/work/part-0.ts")" 1
 is "  its key" "$(to-csv --tsv --no-header "$L/work/part-0.ts" | cut -f1)" "jazz/new one.ogg"
 is "  6 songs: the new one in, the deleted one out" "$(keys | grep -cE '^(jazz/new one\.ogg|nested/a/b/-dash start\.wav)$') $(nrows "$L/index.ts")" "1 6"
+is "  tags.tsv follows: the new file in, the deleted one out" \
+  "$(cut -f1 "$L/tags.tsv" | grep -cE '^(jazz/new one\.ogg|nested/a/b/-dash start\.wav)$') $(grep -c '' "$L/tags.tsv")" "1 6"
 like "  the summary says so" "$(cat "$T/r3.out")" "1 new, 0 changed, 1 gone, 6 unchanged \(1 of them undecodable\); decoding 1"
 # a changed file (other size and time) is decoded again, under the same key
-sleep 1; gen "$MU/jazz/same.ogg" 700
+sleep 1; n=$((n + 1)); "$GEN" "$MU/jazz/same.ogg" 4 700 $n 'Now Tagged' 'Some Band'
 "${M[@]}" library > "$T/r4.out" 2>&1
 is "a changed file: decoded again, one row" "$(plan changed) $(plan decoded) $(keys | grep -c '^jazz/same\.ogg$')" "1 1 1"
+is "  its new tags replace its old (empty) ones; the other songs keep theirs" \
+  "$(grep -c '^jazz/same\.ogg	Now Tagged	Some Band$' "$L/tags.tsv") $(grep -c '' "$L/tags.tsv")" "1 6"
 
 # ---- sounds-like on the library ----
 cp "$MU/rock/live/same.ogg" "$T/copy of same.ogg"
