@@ -67,6 +67,10 @@ cJSON *ts_header_meta(ts_header *h);
  * memory", "--mem-limit", ...) and the hint ("raise it with ...") go into the
  * messages. */
 uint64_t ts_mem_limit(void);
+/* realloc for big arrays: n bytes, the first keep copied from old (then
+ * freed); from 2 MiB on 2 MiB-aligned and marked for transparent huge pages.
+ * Free with free().  NULL when out of memory (old untouched). */
+void *ts_big_realloc(void *old, size_t keep, size_t n);
 const char *ts_mem_limit_origin(void);
 void ts_set_mem_limit(uint64_t bytes, const char *origin);
 void ts_set_mem_hint(const char *hint);     /* a string literal, kept */

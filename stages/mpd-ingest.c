@@ -93,23 +93,6 @@ static struct opts parse_opts(int argc, char **argv) {
 
 typedef struct { char *p; size_t len, cap; } buf;
 
-/* n bytes, the first keep of them copied from old (then freed): large ones
- * 2 MiB-aligned and marked for transparent huge pages where the kernel does
- * so on request (madvise mode), as formats/tensor.c's tables: filling the
- * ~100 MB a slice's cJSON tree takes, the slice's text and the vocabulary
- * then costs 512 times fewer page faults (they were a fifth of the run, on
- * a virtual machine where a fault is dear).  NULL when out of memory. */
-static void *big_realloc(void *old, size_t keep, size_t n) {
-    enum { HUGE = 2u << 20 };
-    void *p;
-    if (n < (size_t)HUGE) return realloc(old, n);
-    if (posix_memalign(&p, HUGE, n)) return NULL;
-    madvise(p, n, MADV_HUGEPAGE);       /* advice only: refused is fine */
-    if (keep) memcpy(p, old, keep);
-    free(old);
-    return p;
-}
-
 /* room for extra more bytes (+ a NUL); -1 with the reason in err */
 static int buf_grow(buf *b, size_t extra, size_t max, const char *name, char *err, size_t errlen) {
     if (b->len + extra + 1 <= b->cap) return 0;
@@ -119,7 +102,7 @@ static int buf_grow(buf *b, size_t extra, size_t max, const char *name, char *er
     }
     size_t c = b->cap ? b->cap : 1 << 20;
     while (c < b->len + extra + 1) c *= 2;
-    char *p = big_realloc(b->p, b->len, c);
+    char *p = ts_big_realloc(b->p, b->len, c);
     if (!p) { snprintf(err, errlen, "%s: out of memory reading %zu bytes", name, c); return -1; }
     b->p = p;
     b->cap = c;
@@ -156,7 +139,7 @@ static void *arena_alloc(size_t n) {
     if (!c) {
         size_t cap = ((size_t)16 << 20) - sizeof *c;   /* whole huge pages */
         if (cap < n) cap = n;
-        if (!(c = big_realloc(NULL, 0, sizeof *c + cap))) { a->oom = 1; return NULL; }
+        if (!(c = ts_big_realloc(NULL, 0, sizeof *c + cap))) { a->oom = 1; return NULL; }
         *c = (chunk){NULL, 0, cap};
         if (a->cur) {                       /* after cur, before the kept ones too small */
             c->next = a->cur->next;

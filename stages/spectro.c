@@ -136,28 +136,13 @@ typedef struct {
     float max;
 } mel_store;
 
-/* n bytes, the first keep of them copied from old (then freed): 2 MiB and
- * more 2 MiB-aligned and marked for transparent huge pages, where the kernel
- * does so on request (as formats/tensor.c's tables): a track's frames (6 MB
- * for 5 minutes) were half of the run's page faults, one per 4 KiB. */
-static void *big_realloc(void *old, size_t keep, size_t n) {
-    enum { HUGE = 2u << 20 };
-    void *p;
-    if (n < (size_t)HUGE) return realloc(old, n);
-    if (posix_memalign(&p, HUGE, n)) return NULL;
-    madvise(p, n, MADV_HUGEPAGE);       /* advice only: refused is fine */
-    if (keep) memcpy(p, old, keep);
-    free(old);
-    return p;
-}
-
 static int store_append(mel_store *s, const float *row) {
     if (s->mem_frames < s->max_mem_frames) {
         if (s->mem_frames == s->mem_cap) {
             size_t cap = s->mem_cap ? s->mem_cap * 2 : 1024;
             if (cap > s->max_mem_frames) cap = s->max_mem_frames;
             size_t bytes = cap * (size_t)s->n_mels * sizeof(float);
-            float *m = big_realloc(s->mem, s->mem_frames * (size_t)s->n_mels * sizeof(float), bytes);
+            float *m = ts_big_realloc(s->mem, s->mem_frames * (size_t)s->n_mels * sizeof(float), bytes);
             if (!m) return -1;
             s->mem = m;
             s->mem_cap = cap;
