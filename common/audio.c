@@ -22,7 +22,10 @@ struct audio_reader {
     float *inter;               /* chunk * channels, interleaved decode buffer */
     float *mono;                /* chunk mono samples waiting for the resampler */
     size_t mono_pos, mono_len;
-    int eof;                    /* libsndfile has no more frames */
+    int eof;                    /* libsndfile has no more frames (the decoding side) */
+    int in_eof;                 /* the resampling side has had its last samples */
+    long (*feed)(void *, float *, long);  /* audio_set_feed: where audio_read's samples come from */
+    void *feed_ctx;
     int64_t decoded;            /* frames libsndfile has handed out */
     int flushed;                /* resampler has been told end_of_input and drained */
     char err[256];
@@ -136,6 +139,24 @@ static long decode_mono(audio_reader *a, float *out, size_t n) {
     return (long)got;
 }
 
+/* audio_read's mono samples at the file's rate: decoded here, or handed over
+ * by the caller's feed (audio_set_feed) from audio_decode on another thread */
+static long next_mono(audio_reader *a, float *out, size_t n) {
+    long got = a->feed ? a->feed(a->feed_ctx, out, (long)n) : decode_mono(a, out, n);
+    if (got == 0) a->in_eof = 1;
+    return got;
+}
+
+long audio_decode(audio_reader *a, float *out, long cap) {
+    if (cap <= 0 || a->eof) return 0;
+    return decode_mono(a, out, (size_t)cap);
+}
+
+void audio_set_feed(audio_reader *a, long (*fn)(void *ctx, float *out, long cap), void *ctx) {
+    a->feed = fn;
+    a->feed_ctx = ctx;
+}
+
 /* Pull what the resampler can give; feed it decoded samples when it needs them. */
 static long read_poly(audio_reader *a, float *out, long cap) {
     for (;;) {
@@ -143,12 +164,12 @@ static long read_poly(audio_reader *a, float *out, long cap) {
         if (got) return (long)got;
         if (a->flushed) return 0;
         if (a->mono_pos == a->mono_len) {
-            if (a->eof) {
+            if (a->in_eof) {
                 resample_finish(a->poly);
                 a->flushed = 1;
                 continue;
             }
-            long n = decode_mono(a, a->mono, a->chunk);
+            long n = next_mono(a, a->mono, a->chunk);
             if (n < 0) return -1;
             a->mono_pos = 0;
             a->mono_len = (size_t)n;
@@ -161,12 +182,12 @@ long audio_read(audio_reader *a, float *out, long cap) {
     if (cap <= 0) return 0;
     if (a->poly) return read_poly(a, out, cap);
     if (!a->src) {
-        if (a->eof) return 0;
-        return decode_mono(a, out, (size_t)cap);
+        if (a->in_eof) return 0;
+        return next_mono(a, out, (size_t)cap < a->chunk ? (size_t)cap : a->chunk);
     }
     while (!a->flushed) {
-        if (a->mono_pos == a->mono_len && !a->eof) {
-            long n = decode_mono(a, a->mono, a->chunk);
+        if (a->mono_pos == a->mono_len && !a->in_eof) {
+            long n = next_mono(a, a->mono, a->chunk);
             if (n < 0) return -1;
             a->mono_pos = 0;
             a->mono_len = (size_t)n;
@@ -176,7 +197,7 @@ long audio_read(audio_reader *a, float *out, long cap) {
             .input_frames = (long)(a->mono_len - a->mono_pos),
             .data_out = out,
             .output_frames = cap,
-            .end_of_input = a->eof,
+            .end_of_input = a->in_eof,
             .src_ratio = a->ratio,
         };
         int e = src_process(a->src, &d);
@@ -186,7 +207,7 @@ long audio_read(audio_reader *a, float *out, long cap) {
         }
         a->mono_pos += (size_t)d.input_frames_used;
         if (d.output_frames_gen > 0) return d.output_frames_gen;
-        if (a->eof && a->mono_pos == a->mono_len) a->flushed = 1;
+        if (a->in_eof && a->mono_pos == a->mono_len) a->flushed = 1;
     }
     return 0;
 }

@@ -47,6 +47,17 @@ int audio_out_rate(const audio_reader *a);
 /* the converter in use: "none", "poly", "poly-fast", "src-best", ... */
 const char *audio_resampler_name(const audio_reader *a);
 void audio_close(audio_reader *a);
+/* Decoding and resampling on two threads: one thread calls audio_decode
+ * (libsndfile and the down-mix only: mono samples at the file's rate, at most
+ * cap and one chunk a call; 0 at the end, -1 on error, audio_error says why),
+ * the other audio_read after audio_set_feed(a, fn, ctx): audio_read then
+ * takes its input from fn (which answers as audio_decode did, one decode
+ * call's samples at a time, and keeps answering 0 or -1 once it has) instead
+ * of decoding.  The same chunks in the same order give the same samples as
+ * audio_read alone.  audio_decoded_frames, audio_ends_early and audio_error
+ * belong to the decoding thread until it is joined. */
+long audio_decode(audio_reader *a, float *out, long cap);
+void audio_set_feed(audio_reader *a, long (*fn)(void *ctx, float *out, long cap), void *ctx);
 /* The file's title and artist tags, NULL when it has none: libsndfile's
  * sf_get_string (SF_STR_TITLE, SF_STR_ARTIST), which reads the Vorbis
  * comments of Ogg and FLAC files, a WAV's LIST INFO chunk and an MP3's ID3v2

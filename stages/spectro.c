@@ -68,7 +68,7 @@ static const char HELP[] =
 "                      line end cannot be a TSV cell and gets no line\n"
 "                      (written with the output and --skipped, all or none)\n"
 "  -j, --threads N     files processed in parallel (default 1).  Each file runs\n"
-"                      on two threads (decoding and resampling; STFT and mel),\n"
+"                      on two threads (decoding; resampling, STFT and mel),\n"
 "                      and one more thread writes the finished files (clamp,\n"
 "                      zstd) in input order while the next ones decode\n"
 "  --buffer-mb N       frames of one track kept in memory before spilling to an\n"
@@ -168,10 +168,11 @@ static void store_clear(mel_store *s) {
 
 /* ---- one track ---- */
 /* A track's samples come from a second thread: the decoder thread runs
- * audio_read (libsndfile, down-mix, resampling) into a ring of blocks while
- * the job's thread runs the STFT and the mel bank on the blocks before: the
- * two halves of the work overlap within a file.  The blocks are the
- * audio_read calls of a one-thread loop, in order: the same samples, the
+ * audio_decode (libsndfile and the down-mix) into a ring of blocks while the
+ * job's thread resamples them (audio_read fed from the ring), runs the STFT
+ * and the mel bank: the two halves of the work overlap within a file, and
+ * the decoders, the slower half, run alone on theirs.  The blocks are the
+ * decode calls of a one-thread audio_read, in order: the same samples, the
  * same frames, the same bytes. */
 #define SAMPLES_CAP 65536
 #define NBLOCKS 3
@@ -196,7 +197,7 @@ static void *feeder_main(void *arg) {
         int stop = f->stop;
         pthread_mutex_unlock(&f->mu);
         if (stop) break;
-        long n = audio_read(f->a, f->blk[at], SAMPLES_CAP);  /* the block is ours until count says */
+        long n = audio_decode(f->a, f->blk[at], SAMPLES_CAP);  /* the block is ours until count says */
         pthread_mutex_lock(&f->mu);
         f->n[at] = n;
         f->count++;
@@ -208,7 +209,7 @@ static void *feeder_main(void *arg) {
     return NULL;
 }
 
-/* the next block's samples (*n = audio_read's answer); release it with feeder_next */
+/* the next block's samples (*n = audio_decode's answer); release it with feeder_next */
 static float *feeder_take(feeder *f, long *n) {
     pthread_mutex_lock(&f->mu);
     while (f->count == 0) pthread_cond_wait(&f->cv, &f->mu);
@@ -225,6 +226,20 @@ static void feeder_next(feeder *f) {
     pthread_mutex_unlock(&f->mu);
 }
 
+/* audio_read's input (audio_set_feed): the next block, whole (a block is one
+ * decode call, as audio_read alone would make it); the last answer, 0 or -1,
+ * stays */
+static long feeder_feed(void *ctx, float *out, long cap) {
+    feeder *f = ctx;
+    long n;
+    float *x = feeder_take(f, &n);
+    if (n <= 0) return n;
+    if (n > cap) n = cap;       /* not reached: blocks and requests are one chunk */
+    memcpy(out, x, (size_t)n * sizeof *out);
+    feeder_next(f);
+    return n;
+}
+
 static void feeder_stop(feeder *f) {
     pthread_mutex_lock(&f->mu);
     f->stop = 1;
@@ -239,6 +254,7 @@ typedef struct {
     stft_stream *stft;
     feeder feed;
     float *melrow;
+    float *samples;             /* SAMPLES_CAP resampled samples */
     mel_store st;
     const char *path;
     char *key;
@@ -295,14 +311,12 @@ static void run_job(job *j) {
         audio_close(a);
         return;
     }
-    /* as `while ((n = audio_read(..)) > 0 && !rc)` would: after a failed
-     * push, one more block is looked at (a decode error there is the one said) */
-    for (;;) {
-        float *x = feeder_take(f, &n);
-        if (n <= 0 || rc) break;
+    audio_set_feed(a, feeder_feed, f);
+    /* after a failed push, one more block is looked at (a decode error there
+     * is the one said) */
+    while ((n = audio_read(a, j->samples, SAMPLES_CAP)) > 0 && !rc) {
         total += n;
-        rc = stft_stream_push(j->stft, x, (size_t)n, on_frame, j);
-        feeder_next(f);
+        rc = stft_stream_push(j->stft, j->samples, (size_t)n, on_frame, j);
     }
     feeder_stop(f);
     pthread_join(f->tid, NULL);
@@ -558,10 +572,11 @@ static void job_init(job *j, const struct opts *o, const stft_plan *plan, const 
         if (!(j->feed.blk[b] = malloc(SAMPLES_CAP * sizeof(float)))) cli_die("out of memory");
     if (pthread_mutex_init(&j->feed.mu, NULL) || pthread_cond_init(&j->feed.cv, NULL)) cli_die("cannot start the threads");
     j->melrow = malloc((size_t)o->n_mels * sizeof(float));
+    j->samples = malloc(SAMPLES_CAP * sizeof(float));
     j->st.n_mels = o->n_mels;
     j->st.max_mem_frames = o->buffer_bytes / ((size_t)o->n_mels * sizeof(float));
     if (!j->st.max_mem_frames) j->st.max_mem_frames = 1;
-    if (!j->stft || !j->melrow) cli_die("out of memory");
+    if (!j->stft || !j->melrow || !j->samples) cli_die("out of memory");
 }
 
 static void job_free(job *j) {
@@ -571,6 +586,7 @@ static void job_free(job *j) {
     pthread_mutex_destroy(&j->feed.mu);
     pthread_cond_destroy(&j->feed.cv);
     free(j->melrow);
+    free(j->samples);
     free(j->title);
     free(j->artist);
     stft_stream_free(j->stft);

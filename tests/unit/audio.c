@@ -209,6 +209,35 @@ static void chunk_independence(void) {
     free(x2);
 }
 
+/* audio_decode + audio_set_feed (spectro's two threads, here one): the
+ * resampler fed from audio_decode gives audio_read's own bytes */
+static long feed_from_decode(void *ctx, float *out, long cap) { return audio_decode(ctx, out, cap); }
+
+static void split_decode(void) {
+    static const struct { int rate; audio_quality q; } c[] = {
+        {22050, AUDIO_POLY}, {22050, AUDIO_SRC_MEDIUM}, {48000, AUDIO_POLY}, {16000, AUDIO_POLY_FAST}};
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/noise48.wav", dir);
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+        long n1 = 0, n2 = 0, k;
+        float *x1 = decode_all(path, c[i].rate, c[i].q, &n1, err, sizeof err);
+        audio_opts o = {.target_rate = c[i].rate, .quality = c[i].q, .chunk_frames = chunk_frames};
+        audio_reader *a = audio_open(path, &o, err, sizeof err);
+        float *x2 = malloc((size_t)(n1 + 8192) * sizeof *x2);
+        if (a && x2) {
+            audio_set_feed(a, feed_from_decode, a);
+            while (n2 + 4097 <= n1 + 8192 && (k = audio_read(a, x2 + n2, 4097)) > 0) n2 += k;
+        }
+        CHECK(x1 && a && x2 && n1 > 0 && n1 == n2 && memcmp(x1, x2, (size_t)n1 * sizeof *x1) == 0 &&
+              audio_decoded_frames(a) == 50000,
+              "48 kHz noise -> %d Hz (%s): audio_read fed by audio_decode gives audio_read's %ld samples (%ld)",
+              c[i].rate, audio_quality_name(c[i].q), n1, n2);
+        audio_close(a);
+        free(x1);
+        free(x2);
+    }
+}
+
 int main(void) {
     if (!mkdtemp(dir)) { printf("FAIL: audio.c: mkdtemp\n"); return 1; }
     resample_sine("poly_down_1k", 44100, 22050, 1000, AUDIO_POLY);
@@ -226,6 +255,7 @@ int main(void) {
     alias_rejection(AUDIO_SRC_FASTEST, -60);
     converter_names();
     chunk_independence();
+    split_decode();
     downmix_and_formats();
     errors();
     char cmd[300];
