@@ -187,6 +187,7 @@ int main(int argc, char **argv) {
     ts_header oh;
     out_header(&oh, &o, &t, k, d, cov.mean, val, total, vec);
     ts_writer *w = cli_open_write(o.out);
+    ts_writer_set_async(w);     /* blocks compressed and written while the next are projected */
     if (ts_begin_tensor(w, &oh)) cli_die("%s", ts_werror(w));
     for (int64_t i = 0; i < t.nrows; i += BLOCK) {
         int64_t m = t.nrows - i < BLOCK ? t.nrows - i : BLOCK;
