@@ -1,6 +1,7 @@
 /* contrastive.c - the pair losses of contrastive.h.  Similarities come from
  * one sgemm (C = U V^T), gradients from two more; per-row work is O(B). */
 #include "contrastive.h"
+#include "loss.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -66,17 +67,16 @@ double nn_infonce(float *dA, float *dP, const float *A, const float *P, int B, i
             gr[j] = c[j] * inv - (logq ? logq[j] : 0.0f);
             if (gr[j] > mx) mx = gr[j];
         }
-        double se = 0;
+        /* the exponentials into c (its cosines are read): expf's bits, the
+         * masked (-inf) logits 0, vectorised (loss.h) */
         const float sii = gr[i];
-        for (int j = 0; j < B; j++) {
-            float e = gr[j] == -INFINITY ? 0.0f : expf(gr[j] - mx);
-            gr[j] = e;
-            se += e;
-        }
+        nn_expf_shifted(c, gr, mx, B);
+        double se = 0;
+        for (int j = 0; j < B; j++) se += c[j];
         sum += (double)mx + log(se) - sii;
         /* dL/dc_ij = (softmax_ij - [i == j]) / tau / B */
         const float f = g * inv / (float)se;
-        for (int j = 0; j < B; j++) gr[j] *= f;
+        for (int j = 0; j < B; j++) gr[j] = c[j] * f;
         gr[i] -= g * inv;
     }
     if (dA && dP) grads(dA, dP, work, B, d, na, np);
