@@ -315,6 +315,13 @@ static const unsigned char *own_mask;
 static int owns(void *ctx, int64_t p) { (void)ctx; return own_mask[p]; }
 
 /* the item-kNN weights among the playlists p with mask[p] */
+/* row t into the candidate list once (in[] marks the rows listed; a flag,
+ * not a count, which would wrap past 255 seeds) */
+static int64_t list_add(unsigned char *in, int64_t *list, int64_t nl, int64_t t) {
+    if (!in[t]) { in[t] = 1; list[nl++] = t; }
+    return nl;
+}
+
 static void graph_build(item_graph *g, const pl_set *set, const unsigned char *mask) {
     char err[512];
     pairs p = {0};
@@ -720,12 +727,12 @@ static void run_song(FILE *f) {
         if (!acc || !p || !best || !bseed || !in || !(list = malloc(sizeof *list * (size_t)n_rows))) cli_die("out of memory");
         for (int i = 0; i < m; i++) {           /* the union of the candidates */
             for (int j = 0; j < CAND_FEATURES && w.lab[i * CAND_FEATURES + j] >= 0; j++)
-                if (!in[w.lab[i * CAND_FEATURES + j]]++) list[nl++] = w.lab[i * CAND_FEATURES + j];
+                nl = list_add(in, list, nl, w.lab[i * CAND_FEATURES + j]);
             for (int64_t j = g.off[seeds[i]]; j < g.off[seeds[i] + 1]; j++)
-                if (!in[g.col[j]]++) list[nl++] = g.col[j];
+                nl = list_add(in, list, nl, g.col[j]);
             int64_t snd_rows[HS_CAND];
             int ns = A.o.sound_share > 0 ? hs_neighbours(&S, seeds[i], snd_rows) : 0;
-            for (int j = 0; j < ns; j++) if (!in[snd_rows[j]]++) list[nl++] = snd_rows[j];
+            for (int j = 0; j < ns; j++) nl = list_add(in, list, nl, snd_rows[j]);
         }
         for (int i = 0; i < m; i++) {
             int64_t s = seeds[i];

@@ -82,3 +82,19 @@ is "continue: one version per song (Song A, B, C once each)" "$(jq -r .title <<<
 is "continue JSON: source playlists, score null" "$(jq -r '.source + " " + (.score|tostring)' <<<"$out" | sort -u)" "playlists null"
 out=$(mpd-recommend --model cooc --train "$T/pl.ts" --tracks "$T/tr.tsv" -n 5 --songs 'Song A - Band' --format tsv 2>/dev/null)
 is "continue: no version of a seed" "$(cut -f3 <<<"$out" | grep -c 'Song A')" 0
+
+# --playlist with more than 255 seeds: a song among every seed's candidates
+# (here all 300 share one playlist) is listed once; a one-byte count of the
+# seeds that listed it wrapped at 256 and listed it again, past the end of
+# the list (heap corruption): 30 results, ids unique, scores <= 1
+awk 'BEGIN { srand(7); OFS = ","
+  print "track_id,track_name,track_artist,track_popularity,track_album_id,track_album_name,track_album_release_date,playlist_name,playlist_id,playlist_genre,playlist_subgenre,danceability,energy,key,loudness,mode,speechiness,acousticness,instrumentalness,liveness,valence,tempo,duration_ms"
+  for (i = 0; i < 300; i++)
+    print sprintf("t%03d", i), "Tune " i, "Band " int(i / 3), 50, "a" i, "Album " i, "2000-01-01", "mix", "p0", "pop", "dance pop",
+      rand(), rand(), 5, -10 * rand(), 1, rand() / 5, rand(), rand() / 2, rand() / 3, rand(), 90 + 60 * rand(), 180000 + int(60000 * rand()) }' > "$T/many.csv"
+csv-clean --key track_id --cols $COLS --display track_name,track_artist,playlist_id,track_popularity \
+  --catalog "$T/many.tsv" -- "$T/many.csv" 2>/dev/null | normalize --method zscore -o "$T/many.ts"
+seeds=$(seq -f 't%03.0f' 0 259 | paste -sd';')
+out=$(hybrid --index "$T/many.ts" --catalog "$T/many.tsv" --playlists "$T/many.csv" --playlist "$seeds" -k 30 --tsv 2>&1)
+is "--playlist with 260 seeds: 30 results, each song once" "$(cut -f3 <<<"$out" | sort -u | grep -c '^t')" 30
+is "  every score at most 1 (the mean of the seeds' blends)" "$(awk -F'\t' '$4 > 1' <<<"$out" | wc -l)" 0
