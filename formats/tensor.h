@@ -68,7 +68,8 @@ cJSON *ts_header_meta(ts_header *h);
  * messages. */
 uint64_t ts_mem_limit(void);
 /* realloc for big arrays: n bytes, the first keep copied from old (then
- * freed); from 2 MiB on 2 MiB-aligned and marked for transparent huge pages.
+ * freed); from 1 MiB on 2 MiB-aligned (rounded up to 2 MiB) and marked for
+ * transparent huge pages.
  * Free with free().  NULL when out of memory (old untouched). */
 void *ts_big_realloc(void *old, size_t keep, size_t n);
 const char *ts_mem_limit_origin(void);
