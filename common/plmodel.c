@@ -116,7 +116,7 @@ void plm_free(plm_model *m) {
     free(m->pl_off); free(m->pl_tr); free(m->tr_off); free(m->tr_pl);
     free(m->pop); free(m->by_pop); free(m->title_off); free(m->title_pl);
     free(m->score); free(m->cand); free(m->keys); free(m->rank); free(m->plw); free(m->pl_touched); free(m->taken);
-    free(m->g_row); free(m->g_q); free(m->g_rowt); free(m->g_qt); free(m->g_e);
+    free(m->g_row); free(m->g_q); free(m->g_rowt); free(m->g_qt); free(m->g_e); free(m->g_dpow);
     strmap_free(&m->title_id);
     memset(m, 0, sizeof *m);
 }

@@ -38,6 +38,7 @@ typedef struct {
     int32_t *g_rowt, *g_qt; /* the tracks set in each */
     int64_t g_nq;
     void *g_e;              /* (score, track) pairs for the selections */
+    double *g_dpow, g_dpow_x;   /* per track: (playlists holding it)^g_dpow_x */
 } plm_model;
 
 /* titles: per train playlist its name (NULL or "" unknown); titles may be
@@ -178,6 +179,9 @@ typedef struct {
     float *Y;               /* ntracks x factors track factors */
     float *G;               /* Y'Y + lambda I */
     float *A, *xq, *score, *work;   /* scratch */
+    int32_t nscore;         /* the entries of score */
+    float *qx, *qs;         /* plm_als_many: a batch's factors, a chunk's scores */
+    int64_t nqx, nqs;       /* their sizes in floats */
 } plm_als_model;
 /* report (may be NULL) is called after every iteration.  0 ok; -1 with err */
 int plm_als_train(plm_als_model *a, const plm_model *m, const plm_als_opts *o,
@@ -191,6 +195,21 @@ double plm_als_loss(const plm_als_model *a, const plm_model *m);
 int plm_als_fold_in(plm_als_model *a, const int32_t *seeds, int64_t ns, float *x);
 int64_t plm_als(plm_als_model *a, plm_model *m, const char *title, const int32_t *seeds, int64_t ns,
                 int32_t *out, int64_t n);
+/* nq queries at once (titles[q], seeds[q], ns[q]): each folded in as by
+ * plm_als, then the scores of the batch's factors against every track's in
+ * one sgemm per chunk of rows (a chunk's scores at most
+ * PLM_ALS_SCORE_BYTES, or one row), then each row's list as plm_als makes
+ * it, into out + q n; k[q] its count.  Memory: nq x factors floats and the
+ * chunk.  The scores differ from plm_als's sgemv in their last bits (the
+ * summation order of the kernels), so lists may differ where two scores
+ * are within rounding of each other; the same batch and thread count give
+ * the same lists.  0 ok, -1 out of memory or a system not positive
+ * definite (k of the remaining queries undefined). */
+#ifndef PLM_ALS_SCORE_BYTES
+#define PLM_ALS_SCORE_BYTES ((int64_t)32 << 20)
+#endif
+int plm_als_many(plm_als_model *a, plm_model *m, int64_t nq, const char *const *titles, const int32_t *const *seeds,
+                 const int64_t *ns, int32_t *out, int64_t n, int64_t *k);
 /* the model file (tensor 'als.items', f32 x factors keyed by track); extra
  * (may be NULL, taken over) goes to meta.train.  0 ok, -1 with err */
 int plm_als_save(const plm_als_model *a, const char *path, cJSON *extra, char *err, size_t errlen);

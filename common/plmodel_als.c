@@ -34,6 +34,7 @@ static int alloc_items(plm_als_model *a, int32_t ntracks, int f) {
     a->A = malloc(ff * sizeof *a->A);
     a->xq = malloc((size_t)f * sizeof *a->xq);
     a->score = malloc(nt * sizeof *a->score);
+    a->nscore = (int32_t)nt;
     a->work = malloc((3 * (size_t)CG_BLOCK * (size_t)f + 2 * CG_BLOCK) * sizeof *a->work);
     return a->Y && a->G && a->A && a->xq && a->score && a->work ? 0 : -1;
 }
@@ -163,6 +164,7 @@ int plm_als_train(plm_als_model *a, const plm_model *m, const plm_als_opts *o,
 
 void plm_als_free(plm_als_model *a) {
     free(a->X); free(a->Y); free(a->G); free(a->A); free(a->xq); free(a->score); free(a->work);
+    free(a->qx); free(a->qs);
     memset(a, 0, sizeof *a);
 }
 
@@ -189,20 +191,99 @@ int plm_als_fold_in(plm_als_model *a, const int32_t *seeds, int64_t ns, float *x
     return info == 0 ? known : -1;
 }
 
+/* the score buffer covers every track of m: a loaded model may know fewer
+ * tracks than the training set and the vocabulary of the caller */
+static int reserve_score(plm_als_model *a, const plm_model *m) {
+    if (m->ntracks <= a->nscore) return 0;
+    float *sc = realloc(a->score, (size_t)m->ntracks * sizeof *sc);
+    if (!sc) return -1;
+    a->score = sc, a->nscore = m->ntracks;
+    return 0;
+}
+
+/* a query's list from its scores (score[t] = y_t . x for the tracks both
+ * know): the tracks no training playlist holds, and those the factors do
+ * not cover, come after every played one, by the tie order (popularity,
+ * then index) */
+static int64_t top_of_scores(const plm_als_model *a, plm_model *m, float *score, const int32_t *seeds, int64_t ns,
+                             int32_t *out, int64_t n) {
+    int32_t nt = a->ntracks < m->ntracks ? a->ntracks : m->ntracks;
+    for (int32_t t = 0; t < nt; t++) if (m->pop[t] == 0) score[t] = -INFINITY;
+    for (int32_t t = nt; t < m->ntracks; t++) score[t] = -INFINITY;
+    return plm_top_dense(m, score, seeds, ns, out, n);
+}
+
+/* 1 when a seed is a track both the model and the training set know */
+static int any_known(const plm_als_model *a, const plm_model *m, const int32_t *seeds, int64_t ns) {
+    for (int64_t i = 0; i < ns; i++)
+        if (seeds[i] >= 0 && seeds[i] < m->ntracks && seeds[i] < a->ntracks && m->pop[seeds[i]] > 0) return 1;
+    return 0;
+}
+
 int64_t plm_als(plm_als_model *a, plm_model *m, const char *title, const int32_t *seeds, int64_t ns,
                 int32_t *out, int64_t n) {
-    int known = 0;
-    for (int64_t i = 0; i < ns; i++)
-        known |= seeds[i] >= 0 && seeds[i] < m->ntracks && seeds[i] < a->ntracks && m->pop[seeds[i]] > 0;
-    if (!known) return plm_title(m, title, seeds, ns, out, n);
+    if (!any_known(a, m, seeds, ns)) return plm_title(m, title, seeds, ns, out, n);
+    if (reserve_score(a, m)) return -1;
     if (plm_als_fold_in(a, seeds, ns, a->xq) < 0) return -1;
     int32_t nt = a->ntracks < m->ntracks ? a->ntracks : m->ntracks;
     cblas_sgemv(CblasRowMajor, CblasNoTrans, nt, a->factors, 1.0f, a->Y, a->factors, a->xq, 1, 0.0f, a->score, 1);
-    /* tracks no training playlist holds come after every played one, by
-     * the tie order (popularity, then index) */
-    for (int32_t t = 0; t < nt; t++) if (m->pop[t] == 0) a->score[t] = -INFINITY;
-    for (int32_t t = nt; t < m->ntracks; t++) a->score[t] = -INFINITY;
-    return plm_top_dense(m, a->score, seeds, ns, out, n);
+    return top_of_scores(a, m, a->score, seeds, ns, out, n);
+}
+
+/* *p holds at least need floats (its contents are not kept) */
+static int grow(float **p, int64_t *cap, int64_t need) {
+    if (need <= *cap) return 0;
+    free(*p);
+    if (!(*p = malloc((size_t)need * sizeof **p))) { *cap = 0; return -1; }
+    *cap = need;
+    return 0;
+}
+
+int plm_als_many(plm_als_model *a, plm_model *m, int64_t nq, const char *const *titles, const int32_t *const *seeds,
+                 const int64_t *ns, int32_t *out, int64_t n, int64_t *k) {
+    const int f = a->factors;
+    const int32_t nt = a->ntracks < m->ntracks ? a->ntracks : m->ntracks, ld = m->ntracks ? m->ntracks : 1;
+    int64_t rows = PLM_ALS_SCORE_BYTES / ((int64_t)ld * (int64_t)sizeof(float));
+    if (rows < 1) rows = 1;
+    if (rows > nq) rows = nq;
+    int64_t *row_q = malloc((size_t)(nq ? nq : 1) * sizeof *row_q), nrow = 0;
+    int rc = -1;
+    /* the batch's factors and the chunk's scores: kept from batch to batch */
+    if (!row_q || grow(&a->qx, &a->nqx, (nq ? nq : 1) * f) || grow(&a->qs, &a->nqs, (rows ? rows : 1) * (int64_t)ld))
+        goto done;
+    float *xb = a->qx, *sb = a->qs;
+    /* every query with a known seed folded in (a row of xb); the others
+     * answered by the title model now */
+    for (int64_t q = 0; q < nq; q++) {
+        int32_t *o = out + q * n;
+        if (!any_known(a, m, seeds[q], ns[q])) {
+            if ((k[q] = plm_title(m, titles[q], seeds[q], ns[q], o, n)) < 0) goto done;
+            continue;
+        }
+        if (plm_als_fold_in(a, seeds[q], ns[q], xb + (size_t)nrow * f) < 0) goto done;
+        row_q[nrow++] = q;
+    }
+    /* scores of a chunk of rows against every track in one sgemm (S = Xb Y'),
+     * then each row's list; the rows split evenly over the fewest chunks
+     * that keep to the bound (each chunk's sgemm packs all of Y once) */
+    if (nrow > 0) {
+        int64_t chunks = (nrow + rows - 1) / rows;
+        rows = (nrow + chunks - 1) / chunks;
+    }
+    for (int64_t r0 = 0; r0 < nrow; r0 += rows) {
+        int nr = (int)(nrow - r0 < rows ? nrow - r0 : rows);
+        if (nt > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nt, f, 1.0f, xb + (size_t)r0 * f, f, a->Y, f,
+                        0.0f, sb, ld);
+        for (int i = 0; i < nr; i++) {
+            int64_t q = row_q[r0 + i];
+            if ((k[q] = top_of_scores(a, m, sb + (size_t)i * ld, seeds[q], ns[q], out + q * n, n)) < 0) goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(row_q);
+    return rc;
 }
 
 /* ---- the model file: tensor 'als.items', f32 rows of `factors` keyed by

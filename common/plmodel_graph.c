@@ -53,6 +53,19 @@ plm_graph_opts plm_graph_defaults(plm_graph_kind kind) {
 
 static double degree(const plm_model *m, int32_t t) { return (double)(m->tr_off[t + 1] - m->tr_off[t]); }
 
+/* m->g_dpow[t] = degree(t)^x for every track: a row's normalisation takes
+ * d_t^(1 - alpha) (itemknn) or d_t^beta (rp3beta) for each of its entries,
+ * so pow runs once per track instead of once per (seed, track) pair (the
+ * same doubles: the table holds what pow returned).  Made again only when
+ * x changes. */
+static int degree_pow_table(plm_model *m, double x) {
+    if (m->g_dpow && m->g_dpow_x == x) return 0;
+    if (!m->g_dpow && !(m->g_dpow = malloc((size_t)(m->ntracks ? m->ntracks : 1) * sizeof *m->g_dpow))) return -1;
+    for (int32_t t = 0; t < m->ntracks; t++) m->g_dpow[t] = pow(degree(m, t), x);
+    m->g_dpow_x = x;
+    return 0;
+}
+
 /* seed s's row: r[t] = sum over the playlists p holding s and t of
  * weight(p), then the model's normalisation of (s, t); the N best are
  * added to the query's scores */
@@ -73,12 +86,13 @@ static void add_row(plm_model *m, const plm_graph_opts *o, int32_t s) {
         }
     }
     entry *e = m->g_e;
+    const double *dpow = m->g_dpow, ds_a = pow(ds, o->alpha);
     for (int64_t i = 0; i < nr; i++) {
         int32_t t = m->g_rowt[i];
-        double c = m->g_row[t], dt = degree(m, t), v;
+        double c = m->g_row[t], v;
         m->g_row[t] = 0;
-        if (o->kind == PLM_RP3BETA) v = c / pow(dt, o->beta);
-        else v = c / (pow(ds, o->alpha) * pow(dt, 1.0 - o->alpha) + o->shrink);
+        if (o->kind == PLM_RP3BETA) v = c / dpow[t];                        /* d_t^beta */
+        else v = c / (ds_a * dpow[t] + o->shrink);                          /* d_s^alpha d_t^(1-alpha) */
         if (o->power != 1) v = pow(v, o->power);
         e[i] = (entry){(float)v, t};
     }
@@ -99,7 +113,7 @@ static void add_row(plm_model *m, const plm_graph_opts *o, int32_t s) {
 
 int64_t plm_graph(plm_model *m, const plm_graph_opts *o, const char *title, const int32_t *seeds, int64_t ns,
                   int32_t *out, int64_t n) {
-    if (reserve(m)) return -1;
+    if (reserve(m) || degree_pow_table(m, o->kind == PLM_RP3BETA ? o->beta : 1.0 - o->alpha)) return -1;
     int64_t known = 0;
     for (int64_t i = 0; i < ns; i++) {
         int32_t s = seeds[i];

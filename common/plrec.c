@@ -96,3 +96,11 @@ int64_t plr_recommend(plr_model *r, const char *title, const int32_t *seeds, int
     default: return -1;
     }
 }
+
+int plr_recommend_many(plr_model *r, int64_t nq, const char *const *titles, const int32_t *const *seeds,
+                       const int64_t *ns, int32_t *out, int64_t n, int64_t *k) {
+    if (r->o.kind == PLR_ALS) return plm_als_many(&r->als, &r->m, nq, titles, seeds, ns, out, n, k);
+    for (int64_t q = 0; q < nq; q++)
+        if ((k[q] = plr_recommend(r, titles[q], seeds[q], ns[q], out + q * n, n)) < 0) return (int)k[q];
+    return 0;
+}

@@ -69,4 +69,11 @@ void plr_free(plr_model *r);
  * memory, -2 co-occurrence scores past 2^32 - 1.  Uses the model's scratch
  * space: one query at a time per model. */
 int64_t plr_recommend(plr_model *r, const char *title, const int32_t *seeds, int64_t ns, int32_t *out, int64_t n);
+/* nq queries (titles[q], seeds[q], ns[q]) into out + q n, k[q] their
+ * counts: ALS answers the batch with one matrix product (plm_als_many:
+ * the same lists up to near-ties), the other models one query at a time as
+ * plr_recommend.  0, or plr_recommend's negative code (-1, -2) of the
+ * first query that failed. */
+int plr_recommend_many(plr_model *r, int64_t nq, const char *const *titles, const int32_t *const *seeds,
+                       const int64_t *ns, int32_t *out, int64_t n, int64_t *k);
 #endif

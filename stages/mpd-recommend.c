@@ -78,6 +78,11 @@ static const char HELP[] =
 "                    20 in continue mode)\n"
 "  --queries FILE    query catalogue (mpd-split --queries): qid, pid, k, name\n"
 "  --seeds FILE      seed tracks keyed by qid (mpd-split --seeds)\n"
+"  --batch N         queries answered together (default 64): als folds them\n"
+"                    in, then scores all N in one matrix product (at most\n"
+"                    32 MiB of scores at once); 1 = one at a time, as serve\n"
+"                    does (als: the lists may differ from a batch's where\n"
+"                    two scores are within float rounding of each other)\n"
 "  -o FILE           recommendation stream (default stdout): tensor 'recs',\n"
 "                    i32 track keyed by qid, rows best first\n"
 "  --tracks FILE     track vocabulary (mpd-ingest --tracks), for names\n"
@@ -97,12 +102,13 @@ static const char HELP[] =
 struct opts {
     plr_opts m;                 /* the model and its parameters (plrec.h) */
     long n;
+    long batch;                 /* queries answered together (batch mode) */
     const char *train, *names, *weights, *queries, *seeds, *out, *tracks, *playlist, *from, *songs;
     int format;                 /* continue: 0 text, 1 tsv, 2 json */
 };
 
 static struct opts parse_opts(int argc, char **argv) {
-    struct opts o = {.n = -1};
+    struct opts o = {.n = -1, .batch = 64};
     int model = -1;
     double blend = -1, alpha = -1, beta = -1, shrink = -1, lambda = -1, power = -1, pl_pow = -1;
     long neighbours = -1, ease_tracks = -1, factors = -1, iterations = -1, cg_steps = -1;
@@ -115,7 +121,7 @@ static struct opts parse_opts(int argc, char **argv) {
         {"alpha", 1, 0, 'A'}, {"beta", 1, 0, 'B'}, {"shrink", 1, 0, 'H'}, {"neighbours", 1, 0, 'K'},
         {"lambda", 1, 0, 'L'}, {"ease-tracks", 1, 0, 'E'}, {"format", 1, 0, 'F'},
         {"power", 1, 0, 'Q'}, {"pl-pow", 1, 0, 'P'}, {"row-norm", 1, 0, 'R'}, {"factors", 1, 0, 'G'},
-        {"iterations", 1, 0, 'I'}, {"cg-steps", 1, 0, 'C'}, {0, 0, 0, 0}};
+        {"iterations", 1, 0, 'I'}, {"cg-steps", 1, 0, 'C'}, {"batch", 1, 0, 'Z'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:n:", lo, NULL)) != -1) {
         switch (c) {
@@ -156,6 +162,7 @@ static struct opts parse_opts(int argc, char **argv) {
             break;
         case 'b': blend = cli_double("--blend", optarg, 0, 1); break;
         case 'n': o.n = cli_long("-n", optarg, 1, 1 << 24); break;
+        case 'Z': o.batch = cli_long("--batch", optarg, 1, 65536); break;
         case 'o': o.out = optarg; break;
         default: cli_usage("unknown option");
         }
@@ -201,11 +208,15 @@ typedef struct {
     plr_model r;
 } recommender;
 
-static int64_t recommend(recommender *R, const char *title, const int32_t *seeds, int64_t ns, int32_t *out) {
-    int64_t k = plr_recommend(&R->r, title, seeds, ns, out, R->o->n);
+/* plr_recommend's and plr_recommend_many's failures */
+static int64_t checked(int64_t k) {
     if (k == -2) cli_die("co-occurrence scores past 2^32 - 1 (the seeds are in over 4 billion training playlists)");
     if (k < 0) cli_die("out of memory");
     return k;
+}
+
+static int64_t recommend(recommender *R, const char *title, const int32_t *seeds, int64_t ns, int32_t *out) {
+    return checked(plr_recommend(&R->r, title, seeds, ns, out, R->o->n));
 }
 
 /* titles of the training playlists, from the playlist catalogue */
@@ -256,31 +267,44 @@ static void run_batch(recommender *R) {
     cJSON_AddNumberToObject(ts_header_meta(&h), "n", (double)o->n);
     ts_writer *w = cli_open_write(o->out);
     if (ts_begin_tensor(w, &h)) cli_die("%s", ts_werror(w));
-    int32_t *out = malloc((size_t)o->n * sizeof *out);
-    const char **keys = malloc((size_t)o->n * sizeof *keys);
-    if (!out || !keys) cli_die("out of memory");
+    /* --batch queries at a time: ALS scores them in one matrix product */
+    const int64_t B = o->batch, n = o->n;
+    int32_t *out = malloc((size_t)B * (size_t)n * sizeof *out);
+    const char **keys = malloc((size_t)n * sizeof *keys), **titles = malloc((size_t)B * sizeof *titles);
+    const int32_t **sp = malloc((size_t)B * sizeof *sp);
+    int64_t *nsp = malloc((size_t)B * sizeof *nsp), *k = malloc((size_t)B * sizeof *k);
+    if (!out || !keys || !titles || !sp || !nsp || !k) cli_die("out of memory");
     double t0 = cli_now();
     cli_progress prog;
     cli_progress_init(&prog, 10);
-    for (int64_t i = 0; i < q.nrows; i++) {
-        const char *qid = cat_cell(&q, i, 0);
-        int64_t p = pl_find(&seeds, qid);
-        const int32_t *s = p >= 0 ? pl_tracks(&seeds, p) : NULL;
-        int64_t ns = p >= 0 ? pl_len(&seeds, p) : 0;
-        if (ns == 0 && strcmp(cat_cell(&q, i, kc), "0"))
-            cli_die("%s: query %s shows %s tracks but %s has none for it", o->queries, qid, cat_cell(&q, i, kc), o->seeds);
-        int64_t k = recommend(R, cat_cell(&q, i, nc), s, ns, out);
-        for (int64_t j = 0; j < k; j++) keys[j] = qid;
-        if (k && ts_write_rows(w, k, keys, out)) cli_die("%s", ts_werror(w));
-        cli_progress_update(&prog, "%" PRId64 "/%" PRId64 " queries, %s", i + 1, q.nrows,
-                            cli_progress_eta(&prog, (double)(i + 1), (double)q.nrows, "queries"));
+    for (int64_t i0 = 0; i0 < q.nrows; i0 += B) {
+        int64_t nb = q.nrows - i0 < B ? q.nrows - i0 : B;
+        for (int64_t j = 0; j < nb; j++) {
+            int64_t i = i0 + j;
+            const char *qid = cat_cell(&q, i, 0);
+            int64_t p = pl_find(&seeds, qid);
+            sp[j] = p >= 0 ? pl_tracks(&seeds, p) : NULL;
+            nsp[j] = p >= 0 ? pl_len(&seeds, p) : 0;
+            titles[j] = cat_cell(&q, i, nc);
+            if (nsp[j] == 0 && strcmp(cat_cell(&q, i, kc), "0"))
+                cli_die("%s: query %s shows %s tracks but %s has none for it", o->queries, qid, cat_cell(&q, i, kc), o->seeds);
+        }
+        if (B == 1) k[0] = recommend(R, titles[0], sp[0], nsp[0], out);
+        else checked(plr_recommend_many(&R->r, nb, titles, sp, nsp, out, n, k));
+        for (int64_t j = 0; j < nb; j++) {
+            const char *qid = cat_cell(&q, i0 + j, 0);
+            for (int64_t r = 0; r < k[j]; r++) keys[r] = qid;
+            if (k[j] && ts_write_rows(w, k[j], keys, out + j * n)) cli_die("%s", ts_werror(w));
+        }
+        cli_progress_update(&prog, "%" PRId64 "/%" PRId64 " queries, %s", i0 + nb, q.nrows,
+                            cli_progress_eta(&prog, (double)(i0 + nb), (double)q.nrows, "queries"));
     }
     cli_progress_done(&prog);
     if (ts_end_tensor(w)) cli_die("%s", ts_werror(w));
     cli_close_write(w);
     double dt = cli_now() - t0;
     cli_warn("%" PRId64 " queries in %.2f s (%.0f queries/s)", q.nrows, dt, dt > 0 ? (double)q.nrows / dt : 0.0);
-    free(out); free(keys);
+    free(out); free(keys); free(titles); free(sp); free(nsp); free(k);
     ts_header_free(&h);
     cat_free(&q);
     pl_free(&seeds);

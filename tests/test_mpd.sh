@@ -205,6 +205,43 @@ b=$(mpd-recommend --model als --weights "$T/syn-als.ts" --train "$T/syn.ts" --tr
 is "als: the model file gives the lists of the in-process fit" "$b" "$a"
 fails "als: a model file of another kind" 1 "als.items|not an mpd-train --model als file" \
   mpd-recommend --model als --weights "$T/syn-model.ts" --train "$T/syn.ts" --tracks "$T/syn.tsv" --songs A03
+# ALS in batch mode: --batch N queries folded in, then one sgemm of their
+# factors against every track's (plm_als_many); --batch 1 = one query at a
+# time (sgemv).  The scores differ in their last bits (kernel summation
+# order), which can swap near-ties (tests/unit/plmodel_als.c checks that
+# rule with scores); these clusters' scores are far apart, so the lists
+# must be equal here.  Same input and thread count: same bytes.
+mpd-split --test-frac 0.25 --max-test 40 --ks 0,1,3,5 --queries "$T/syn-q.tsv" --seeds "$T/syn-s.ts" --truth "$T/syn-t.ts" \
+  -o "$T/syn-train.ts" "$T/syn.ts" 2>/dev/null
+als_batch() { mpd-recommend --model als --weights "$T/syn-als.ts" --train "$T/syn.ts" --queries "$T/syn-q.tsv" --seeds "$T/syn-s.ts" -n 15 "$@"; }
+ok "als batch: 4 queries at a time" als_batch --batch 4 -o "$T/als-b4.ts"
+ok "als batch: one query at a time" als_batch --batch 1 -o "$T/als-b1.ts"
+ok "als batch: the default batch (64), twice" als_batch -o "$T/als-b64.ts"
+als_batch -o "$T/als-b64-again.ts" 2>/dev/null
+ok "als batch: same input, same threads: same bytes" cmp "$T/als-b64.ts" "$T/als-b64-again.ts"
+is "als batch: $(($(wc -l < "$T/syn-q.tsv") - 1)) queries, the lists of 4 at a time = one at a time" \
+  "$(to-csv --no-header "$T/als-b4.ts" | md5sum)" "$(to-csv --no-header "$T/als-b1.ts" | md5sum)"
+is "als batch: the lists of 64 at a time = one at a time" "$(to-csv --no-header "$T/als-b64.ts" | md5sum)" "$(to-csv --no-header "$T/als-b1.ts" | md5sum)"
+is "als batch: the title queries (K = 0) answered too" "$(to-csv --no-header "$T/als-b64.ts" | cut -d, -f1 | sort -u | wc -l)" \
+  "$(($(wc -l < "$T/syn-q.tsv") - 1))"
+# a vocabulary that grew after the model was trained: the model knows 40
+# tracks, the stage 50; the 10 new ones (never played) come after the
+# model's, the lists as without them (under SAN=1 this caught a score
+# buffer of 40 written to 50)
+{ cat "$T/syn.tsv"; for i in $(seq 0 9); do printf 'spotify:track:new%02d\t%d\tNew %d\tNobody\t\t\t0\n' "$i" $((40 + i)) "$i"; done; } > "$T/syn-wide.tsv"
+ok "als batch, a vocabulary of 50 over a model of 40" als_batch --tracks "$T/syn-wide.tsv" -o "$T/als-wide.ts"
+is "als batch: the grown vocabulary changes no list" "$(to-csv --no-header "$T/als-wide.ts" | md5sum)" "$(to-csv --no-header "$T/als-b64.ts" | md5sum)"
+ok "als one at a time, a vocabulary of 50 over a model of 40" als_batch --batch 1 --tracks "$T/syn-wide.tsv" -o "$T/als-wide1.ts"
+is "als one at a time: the grown vocabulary changes no list" "$(to-csv --no-header "$T/als-wide1.ts" | md5sum)" "$(to-csv --no-header "$T/als-b1.ts" | md5sum)"
+a=$(mpd-recommend --model als --weights "$T/syn-als.ts" --train "$T/syn.ts" --tracks "$T/syn-wide.tsv" -n 12 --songs 'A03; B11' 2>/dev/null)
+b=$(mpd-recommend --model als --weights "$T/syn-als.ts" --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 12 --songs 'A03; B11' 2>/dev/null)
+is "als continue: the grown vocabulary changes no list" "$a" "$b"
+fails "--batch 0" 2 "--batch" als_batch --batch 0 -o "$T/x.ts"
+for m in itemknn rp3beta cooc; do
+  mpd-recommend --model $m --train "$T/syn.ts" --queries "$T/syn-q.tsv" --seeds "$T/syn-s.ts" -n 15 --batch 1 -o "$T/$m-b1.ts" 2>/dev/null
+  mpd-recommend --model $m --train "$T/syn.ts" --queries "$T/syn-q.tsv" --seeds "$T/syn-s.ts" -n 15 --batch 7 -o "$T/$m-b7.ts" 2>/dev/null
+  ok "$m: --batch 7 = --batch 1, byte for byte" cmp "$T/$m-b1.ts" "$T/$m-b7.ts"
+done
 fails "mpd-train: ALS is not sharded" 2 "ALS factors do not merge by sum" mpd-train --model als --shard 0/2 -o "$T/x.ts" "$T/syn.ts"
 fails "mpd-train: ALS options need --model als" 2 "options of --model als" mpd-train --factors 8 -o "$T/x.ts" "$T/syn.ts"
 # EASE as a model file, and its Gram counts sharded: merged = unsharded, byte for byte

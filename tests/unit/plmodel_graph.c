@@ -3,7 +3,9 @@
  * playlists: every place of the returned list holds a track whose naive
  * score equals the naive score ranked there (so ties may go either way
  * only where the scores tie within float rounding), seeds never come back,
- * no track twice, and popularity fills the rest. */
+ * no track twice, and popularity fills the rest.  The cases run one after
+ * another on one model, so the table of degree^x (made once per exponent)
+ * must follow each case's alpha and beta. */
 #include "check.h"
 #include "plmodel.h"
 #include "rng.h"
