@@ -1,8 +1,9 @@
 /* mpd-rerank.c - the second stage of playlist continuation: the union of
  * several generators' recommendation lists re-ranked by gradient-boosted
- * trees with a ranking objective (LambdaMART through XGBoost's C API), as in
- * the RecSys Challenge 2018 winners' two-stage model (Volkovs et al., "Two-
- * stage model for automatic playlist continuation at scale"). */
+ * trees with a ranking objective (XGBoost's C API; rank:pairwise, or
+ * LambdaMART's rank:ndcg), as in the RecSys Challenge 2018 winners'
+ * two-stage model (Volkovs et al., "Two-stage model for automatic playlist
+ * continuation at scale"). */
 #include "catalog.h"
 #include "cli.h"
 #include "hash.h"

@@ -1,9 +1,11 @@
-# test_mpd_rerank.sh - mpd-rerank (LambdaMART over the union of generators'
+# test_mpd_rerank.sh - mpd-rerank (ranking trees over the union of generators'
 # lists, XGBoost): on invented playlists (tests/data/mpd/synth.awk) where the
 # candidate's artist predicts the rest of a playlist better than the noisy
 # co-occurrence counts, the re-ranker fitted on validation queries beats
 # both of its generators on the test queries; two runs give the same bytes;
-# the metadata names the model and its options; bad inputs are refused.
+# the metadata names the model and its options; the new features keep the
+# properties their definitions imply; --drop, --neg-sample and --holdout do
+# what they say; bad inputs are refused.
 . "$(dirname "$0")/lib.sh"
 for s in mpd-ingest mpd-split mpd-recommend mpd-rerank rec-eval inspect; do [ -x "$BIN/$s" ] || { skip rerank "no $BIN/$s"; exit 0; }; done
 D=$T/synth
