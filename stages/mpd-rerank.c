@@ -1,19 +1,24 @@
 /* mpd-rerank.c - the second stage of playlist continuation: the union of
  * several generators' recommendation lists re-ranked by gradient-boosted
- * trees with a ranking objective (LambdaMART through XGBoost's C API), as in
- * the RecSys Challenge 2018 winners' two-stage model (Volkovs et al., "Two-
- * stage model for automatic playlist continuation at scale"). */
+ * trees with a ranking objective (XGBoost's C API; rank:pairwise, or
+ * LambdaMART's rank:ndcg), as in the RecSys Challenge 2018 winners'
+ * two-stage model (Volkovs et al., "Two-stage model for automatic playlist
+ * continuation at scale"). */
 #include "catalog.h"
 #include "cli.h"
+#include "hash.h"
 #include "outfile.h"
 #include "playlists.h"
+#include "plmembers.h"
 #include "plmodel.h"
 #include "plvocab.h"
+#include "recmetrics.h"
 #include "text.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +31,7 @@ static const char HELP[] =
 "       apply: --model MODEL.json [-o RECS.ts]\n"
 "Re-ranks the union of the generators' lists (mpd-recommend -o, one --gen per\n"
 "generator, each covering exactly the queries of Q.tsv) with gradient-boosted\n"
-"trees (XGBoost, LambdaMART).  Fit on validation queries (mpd-split of the\n"
+"trees (XGBoost's ranking objectives).  Fit on validation queries (mpd-split of the\n"
 "training playlists) with their truth; apply to other queries with the same\n"
 "generators in the same order.  Features of a (query, candidate):\n"
 "  every generator's rank (missing when outside its list), how many lists\n"
@@ -34,7 +39,14 @@ static const char HELP[] =
 "  sum, itemknn, rp3beta with mpd-recommend's defaults), raw and relative to\n"
 "  the query's best candidate; co-occurrence with the last seed; log\n"
 "  popularity; its share among the training playlists of the query's title\n"
-"  and their count; the share of the seeds by its artist and by its album; K.\n"
+"  and their count; the share of the seeds by its artist and by its album; K;\n"
+"  its cosine similarity C[s,t] / sqrt(d_s d_t) to the seeds (max, mean, mean\n"
+"  over the last 3 distinct seeds) and the share of the seeds it co-occurs\n"
+"  with; log popularity minus the seeds' mean; artist co-occurrence: the\n"
+"  playlists holding both its artist and a seed's artist, summed over the\n"
+"  seeds' distinct artists, divided by those artists' playlists (share) and\n"
+"  by sqrt(its artist's playlists x theirs) (cosine).  Seeds unknown to\n"
+"  TRAIN count in K only; without a known seed the seed features are missing.\n"
 "Memory: the training set (CSR, ~12 bytes a row); fitting holds every\n"
 "candidate's features (4 x features bytes a candidate), applying a batch\n"
 "of 256 queries.\n"
@@ -45,10 +57,29 @@ static const char HELP[] =
 "  --truth FILE      fit: the ground truth keyed by qid (mpd-split --truth)\n"
 "  --save FILE       fit: the model, XGBoost's JSON model format\n"
 "  --model FILE      apply: a model of --save\n"
+"  --als FILE        ALS factors of TRAIN (mpd-train --model als -o FILE):\n"
+"                    also the features als_score (the folded-in query's\n"
+"                    factors . the candidate's, as mpd-recommend --model als\n"
+"                    scores), als_score_rel (minus the query's best\n"
+"                    candidate's), als_sim_max and als_sim_mean (cosine of\n"
+"                    the candidate's factors with the seeds'); give the ALS\n"
+"                    model of the same TRAIN at fit and apply\n"
+"  --drop LIST       leave these features out (comma-separated names as in\n"
+"                    the model's songpipe_features; give the same at apply)\n"
+"  --holdout F       fit: hold out the queries of the playlists whose hash of\n"
+"                    (--seed, 'holdout/' pid) is below F, fit on the rest\n"
+"                    (the model saved) and print the R-precision, NDCG and\n"
+"                    clicks per K of the held-out queries (each generator's,\n"
+"                    and the trees' after 1/4, 1/2, 3/4 and all rounds, with\n"
+"                    the ratios to cooc's) to stderr (default 0: none)\n"
+"  --neg-sample R    fit: keep each non-relevant candidate of a training\n"
+"                    query with probability R, by a hash of (--seed, qid,\n"
+"                    track) (default 1: all)\n"
 "  --features FILE   fit: also write the training matrix (tensor\n"
 "                    'rerank_features', f32, the features then 'label', keyed\n"
 "                    by qid, one run per query) for the benchmark's peer\n"
-"  --objective O     rank:ndcg (default) or rank:pairwise\n"
+"  --objective O     rank:pairwise (default; chosen on validation queries,\n"
+"                    pipelines/playlists.md) or rank:ndcg (LambdaMART)\n"
 "  --trees T         boosting rounds (default 100)\n"
 "  --max-depth D     tree depth (default 6)\n"
 "  --eta E           learning rate (default 0.1)\n"
@@ -68,20 +99,21 @@ struct opts {
     int ngen;
     const char *gen_name[MAX_GEN], *gen_path[MAX_GEN];
     long depth, n, trees, max_depth, seed, threads;
-    double eta, min_child;
-    const char *objective;
+    double eta, min_child, holdout, neg_sample;
+    const char *objective, *drop, *als;
     const char *train, *names, *tracks, *queries, *seeds, *truth, *save, *model, *out, *features;
 };
 
 static struct opts parse_opts(int argc, char **argv) {
     struct opts o = {.depth = 500, .n = 500, .trees = 100, .max_depth = 6, .seed = 1, .threads = 2,
-                     .eta = 0.1, .min_child = 1, .objective = "rank:ndcg"};
+                     .eta = 0.1, .min_child = 1, .holdout = 0, .neg_sample = 1, .objective = "rank:pairwise"};
     static const struct option lo[] = {
         {"gen", 1, 0, 'g'}, {"depth", 1, 0, 'D'}, {"truth", 1, 0, 'y'}, {"save", 1, 0, 'S'},
         {"model", 1, 0, 'M'}, {"objective", 1, 0, 'O'}, {"trees", 1, 0, 'T'}, {"max-depth", 1, 0, 'd'},
         {"eta", 1, 0, 'e'}, {"min-child", 1, 0, 'c'}, {"seed", 1, 0, 's'}, {"threads", 1, 0, 'j'},
         {"train", 1, 0, 't'}, {"names", 1, 0, 'N'}, {"tracks", 1, 0, 'k'}, {"queries", 1, 0, 'q'},
-        {"seeds", 1, 0, 'Q'}, {"output", 1, 0, 'o'}, {"features", 1, 0, 'F'}, {0, 0, 0, 0}};
+        {"seeds", 1, 0, 'Q'}, {"output", 1, 0, 'o'}, {"features", 1, 0, 'F'}, {"drop", 1, 0, 'x'},
+        {"holdout", 1, 0, 'H'}, {"neg-sample", 1, 0, 'R'}, {"als", 1, 0, 'A'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:n:", lo, NULL)) != -1) {
         switch (c) {
@@ -110,7 +142,7 @@ static struct opts parse_opts(int argc, char **argv) {
         case 'c': o.min_child = cli_double("--min-child", optarg, 0, 1e9); break;
         case 'O':
             if (strcmp(optarg, "rank:ndcg") && strcmp(optarg, "rank:pairwise"))
-                cli_usage("--objective: '%s' is not rank:ndcg or rank:pairwise", optarg);
+                cli_usage("--objective: '%s' is not rank:pairwise or rank:ndcg", optarg);
             o.objective = optarg;
             break;
         case 'y': o.truth = optarg; break;
@@ -123,6 +155,10 @@ static struct opts parse_opts(int argc, char **argv) {
         case 'Q': o.seeds = optarg; break;
         case 'o': o.out = optarg; break;
         case 'F': o.features = optarg; break;
+        case 'x': o.drop = optarg; break;
+        case 'A': o.als = optarg; break;
+        case 'H': o.holdout = cli_double("--holdout", optarg, 0, 0.95); break;
+        case 'R': o.neg_sample = cli_double("--neg-sample", optarg, 1e-6, 1); break;
         default: cli_usage("unknown option");
         }
     }
@@ -135,16 +171,22 @@ static struct opts parse_opts(int argc, char **argv) {
     if (o.model && o.truth) cli_usage("--truth is for fitting (--save); apply takes --model only");
     if (o.save && o.out) cli_usage("-o is for apply; the fit writes --save");
     if (o.features && !o.save) cli_usage("--features is for fitting (--save)");
+    if (!o.save && (o.holdout > 0 || o.neg_sample < 1)) cli_usage("--holdout and --neg-sample are for fitting (--save)");
     return o;
 }
 
 /* ---- features ---- */
 
 enum { F_K, F_POP, F_COOC, F_COOC_REL, F_KNN, F_KNN_REL, F_RP3, F_RP3_REL, F_LAST, F_TITLE, F_TITLE_N,
-       F_ARTIST, F_ALBUM, F_NGEN, F_BASE };
+       F_ARTIST, F_ALBUM, F_NGEN, F_SIM_MAX, F_SIM_MEAN, F_SIM_LAST3, F_COVER, F_POP_REL, F_ART_COOC,
+       F_ART_COS, F_BASE };
+/* with --als: after the base features */
+enum { F_ALS_SCORE, F_ALS_REL, F_ALS_SIM_MAX, F_ALS_SIM_MEAN, F_ALS_N };
+static const char *const als_names[F_ALS_N] = {"als_score", "als_score_rel", "als_sim_max", "als_sim_mean"};
 static const char *const base_names[F_BASE] = {
     "k", "log_pop", "cooc", "cooc_rel", "itemknn", "itemknn_rel", "rp3beta", "rp3beta_rel",
-    "last_seed_cooc", "title_share", "title_playlists", "artist_share", "album_share", "n_lists"};
+    "last_seed_cooc", "title_share", "title_playlists", "artist_share", "album_share", "n_lists",
+    "sim_max", "sim_mean", "sim_last3", "seed_cover", "pop_rel", "artist_cooc", "artist_cos"};
 
 typedef struct {
     struct opts *o;
@@ -156,9 +198,15 @@ typedef struct {
     int64_t nartist, nalbum;
     /* per-query scratch over the tracks, reset after each query */
     float *cooc, *knn, *rp3, *last, *title, *row, *rprow;
+    float *sim_max, *sim_sum, *sim_last3, *cover;
     int32_t *touched, *rowt, *cand_of;
     int64_t ntouched;
     int32_t *art_cnt, *alb_cnt;
+    /* artist -> the training playlists holding it, playlist -> its artists
+     * (both distinct, CSR); per-query artist co-occurrence counts */
+    int64_t *art_off, *plart_off;
+    int32_t *art_pl, *plart, *art_co, *art_touched;
+    int64_t nart_touched;
     unsigned char *is_truth, *is_seed;
     /* the candidates of a batch */
     int32_t *cand;
@@ -166,8 +214,16 @@ typedef struct {
     unsigned *group;
     int64_t *group_q;               /* the query of each group */
     int64_t nrows, cap, ngroups, gcap;
-    int nfeat;
-    int kc, nc;
+    int nfeat, nfull;               /* kept features; all of them (X's width while a query is built) */
+    int keep[F_BASE + F_ALS_N + MAX_GEN];   /* kept column -> feature */
+    int frank;                      /* the first rank column (after the ALS features) */
+    plm_als_model als;              /* --als */
+    float *als_norm;                /* per track: |y_t| */
+    int kc, nc, pc;
+    /* --holdout: the held-out queries' candidates and features */
+    float *Xh;
+    int32_t *candh;
+    int64_t nh, hcap, *hq, *hstart, nhq, hqcap;
     BoosterHandle booster;
     DMatrixHandle dm;
     int32_t *out;
@@ -225,6 +281,46 @@ static void load_track_ids(job *j) {
     j->alb_cnt = xalloc((size_t)j->nalbum, sizeof *j->alb_cnt);
 }
 
+/* artist -> distinct training playlists and playlist -> distinct artists
+ * (two CSR pairs, 4 bytes a (playlist, artist) pair each way) */
+static void build_artist_index(job *j) {
+    plm_model *m = &j->m;
+    int64_t na = j->nartist, np = m->npl;
+    int64_t *stamp = xalloc((size_t)(na ? na : 1), sizeof *stamp);
+    for (int64_t a = 0; a < na; a++) stamp[a] = -1;
+    j->art_off = xalloc((size_t)na + 1, sizeof *j->art_off);
+    j->plart_off = xalloc((size_t)np + 1, sizeof *j->plart_off);
+    int64_t pairs = 0;
+    for (int64_t p = 0; p < np; p++) {
+        for (int64_t r = m->pl_off[p]; r < m->pl_off[p + 1]; r++) {
+            int32_t a = j->artist[m->pl_tr[r]];
+            if (a < 0 || stamp[a] == p) continue;
+            stamp[a] = p;
+            j->art_off[a + 1]++;
+            pairs++;
+        }
+        j->plart_off[p + 1] = pairs;
+    }
+    for (int64_t a = 0; a < na; a++) j->art_off[a + 1] += j->art_off[a];
+    j->art_pl = xalloc((size_t)pairs, sizeof *j->art_pl);
+    j->plart = xalloc((size_t)pairs, sizeof *j->plart);
+    int64_t *fill = xalloc((size_t)(na ? na : 1), sizeof *fill);
+    for (int64_t a = 0; a < na; a++) { fill[a] = j->art_off[a]; stamp[a] = -1; }
+    int64_t k = 0;
+    for (int64_t p = 0; p < np; p++)
+        for (int64_t r = m->pl_off[p]; r < m->pl_off[p + 1]; r++) {
+            int32_t a = j->artist[m->pl_tr[r]];
+            if (a < 0 || stamp[a] == p) continue;
+            stamp[a] = p;
+            j->plart[k++] = a;
+            j->art_pl[fill[a]++] = (int32_t)p;
+        }
+    free(stamp);
+    free(fill);
+    j->art_co = xalloc((size_t)(na ? na : 1), sizeof *j->art_co);
+    j->art_touched = xalloc((size_t)(na ? na : 1), sizeof *j->art_touched);
+}
+
 static double degree(const plm_model *m, int32_t t) { return (double)(m->tr_off[t + 1] - m->tr_off[t]); }
 
 static void touch(job *j, int32_t t) {
@@ -233,18 +329,28 @@ static void touch(job *j, int32_t t) {
 
 /* the count models' scores of every track the seeds reach: one pass over
  * each distinct seed's playlists (the cost of mpd-recommend's itemknn) */
-static void score_seeds(job *j, const int32_t *seeds, int64_t ns) {
+static int64_t score_seeds(job *j, const int32_t *seeds, int64_t ns) {
     plm_model *m = &j->m;
     plm_graph_opts gk = plm_graph_defaults(PLM_ITEMKNN), gr = plm_graph_defaults(PLM_RP3BETA);
-    int32_t last = -1;
+    int32_t last = -1, last3[3] = {-1, -1, -1};
     for (int64_t i = 0; i < ns; i++)
         if (seeds[i] >= 0 && seeds[i] < m->ntracks && degree(m, seeds[i]) > 0) last = seeds[i];
+    /* the last 3 distinct known seeds */
+    int n3 = 0;
+    for (int64_t i = ns - 1; i >= 0 && n3 < 3; i--) {
+        int32_t s = seeds[i];
+        if (s < 0 || s >= m->ntracks || degree(m, s) == 0) continue;
+        if ((n3 > 0 && last3[0] == s) || (n3 > 1 && last3[1] == s)) continue;
+        last3[n3++] = s;
+    }
+    int64_t nknown = 0;
     for (int64_t i = 0; i < ns; i++) {
         int32_t s = seeds[i];
         if (s < 0 || s >= m->ntracks || j->is_seed[s]) continue;
         j->is_seed[s] = 1;
         double ds = degree(m, s);
         if (ds == 0) continue;
+        nknown++;
         int64_t nr = 0;
         for (int64_t q = m->tr_off[s]; q < m->tr_off[s + 1]; q++) {
             int32_t p = m->tr_pl[q];
@@ -258,10 +364,16 @@ static void score_seeds(job *j, const int32_t *seeds, int64_t ns) {
                 j->rprow[t] += w;   /* the walk's weight, divided by d_t^beta below */
             }
         }
+        int in_last3 = s == last3[0] || s == last3[1] || s == last3[2];
         for (int64_t r = 0; r < nr; r++) {
             int32_t t = j->rowt[r];
             double c = j->row[t], dt = degree(m, t);
+            float cs = (float)(c / sqrt(ds * dt));     /* cosine of the binary playlist columns */
             touch(j, t);
+            if (cs > j->sim_max[t]) j->sim_max[t] = cs;
+            j->sim_sum[t] += cs;
+            j->cover[t] += 1;
+            if (in_last3) j->sim_last3[t] += cs / (float)n3;
             j->cooc[t] += (float)c;
             j->knn[t] += (float)(c / (pow(ds, gk.alpha) * pow(dt, 1.0 - gk.alpha) + gk.shrink));
             if (s == last) j->last[t] = (float)(c / ds);
@@ -273,6 +385,35 @@ static void score_seeds(job *j, const int32_t *seeds, int64_t ns) {
         for (int64_t i = 0; i < j->ntouched; i++) j->rp3[j->touched[i]] /= (float)pow(degree(m, j->touched[i]), gr.beta);
     for (int64_t i = 0; i < ns; i++)
         if (seeds[i] >= 0 && seeds[i] < m->ntracks) j->is_seed[seeds[i]] = 0;
+    return nknown;
+}
+
+/* artist co-occurrence: art_co[b] = sum over the seeds' distinct artists a
+ * of the training playlists holding both a and b; returns sum_a |P(a)| */
+static int64_t score_artists(job *j, const int32_t *seeds, int64_t ns) {
+    int64_t total = 0;
+    for (int64_t i = 0; i < ns; i++) {
+        int32_t t = seeds[i];
+        if (t < 0 || t >= j->m.ntracks || j->artist[t] < 0) continue;
+        int32_t a = j->artist[t];
+        if (j->art_cnt[a] <= 0) continue;   /* art_cnt counted the seeds (> 0); negated once done */
+        j->art_cnt[a] = -j->art_cnt[a];     /* done; restored below */
+        total += j->art_off[a + 1] - j->art_off[a];
+        for (int64_t q = j->art_off[a]; q < j->art_off[a + 1]; q++) {
+            int32_t p = j->art_pl[q];
+            for (int64_t r = j->plart_off[p]; r < j->plart_off[p + 1]; r++) {
+                int32_t b = j->plart[r];
+                if (j->art_co[b] == 0) j->art_touched[j->nart_touched++] = b;
+                j->art_co[b]++;
+            }
+        }
+    }
+    for (int64_t i = 0; i < ns; i++) {
+        int32_t t = seeds[i];
+        if (t >= 0 && t < j->m.ntracks && j->artist[t] >= 0 && j->art_cnt[j->artist[t]] < 0)
+            j->art_cnt[j->artist[t]] = -j->art_cnt[j->artist[t]];
+    }
+    return total;
 }
 
 /* the share of the training playlists of the query's title holding each track */
@@ -298,6 +439,7 @@ static void reset_scores(job *j) {
     for (int64_t i = 0; i < j->ntouched; i++) {
         int32_t t = j->touched[i];
         j->cooc[t] = j->knn[t] = j->rp3[t] = j->last[t] = j->title[t] = 0;
+        j->sim_max[t] = j->sim_sum[t] = j->sim_last3[t] = j->cover[t] = 0;
     }
     j->ntouched = 0;
 }
@@ -306,8 +448,8 @@ static void grow_rows(job *j, int64_t need) {
     if (j->nrows + need <= j->cap) return;
     int64_t cap = j->cap ? j->cap : 4096;
     while (cap < j->nrows + need) cap *= 2;
-    cli_mem_need("the candidates", "their features", (uint64_t)cap * (uint64_t)j->nfeat * 4);
-    float *X = realloc(j->X, (size_t)cap * (size_t)j->nfeat * sizeof *X);
+    cli_mem_need("the candidates", "their features", (uint64_t)cap * (uint64_t)j->nfull * 4);
+    float *X = realloc(j->X, (size_t)cap * (size_t)j->nfull * sizeof *X);
     if (X) j->X = X;
     float *l = realloc(j->label, (size_t)cap * sizeof *l);
     if (l) j->label = l;
@@ -315,6 +457,46 @@ static void grow_rows(job *j, int64_t need) {
     if (c) j->cand = c;
     if (!X || !l || !c) cli_die("out of memory (%" PRId64 " candidates)", cap);
     j->cap = cap;
+}
+
+/* --als: the folded-in query's scores and the factors' cosines to the
+ * seeds, into the rows from start (missing for a track ALS does not know
+ * or a query without a known seed) */
+static void als_features(job *j, const int32_t *s, int64_t ns, int64_t start) {
+    plm_als_model *a = &j->als;
+    int f = a->factors, nf = j->nfull;
+    int64_t known = 0;
+    for (int64_t k = 0; k < ns; k++) known += s[k] >= 0 && s[k] < a->ntracks && j->m.pop[s[k]] > 0;
+    if (!known) return;
+    int rc = plm_als_fold_in(a, s, ns, a->xq);
+    if (rc < 0) cli_die("--als %s: the fold-in system of a query is not positive definite; refit the ALS model", j->o->als);
+    float best = -INFINITY;
+    for (int64_t row = start; row < j->nrows; row++) {
+        int32_t t = j->cand[row];
+        if (t >= a->ntracks || j->m.pop[t] == 0) continue;
+        const float *y = a->Y + (size_t)t * f;
+        float sc = cblas_sdot(f, y, 1, a->xq, 1), mx = -INFINITY;
+        double sum = 0;
+        int64_t n = 0;
+        for (int64_t k = 0; k < ns; k++) {
+            int32_t u = s[k];
+            if (u < 0 || u >= a->ntracks || j->m.pop[u] == 0) continue;
+            float d = j->als_norm[t] * j->als_norm[u];
+            float c = d > 0 ? cblas_sdot(f, y, 1, a->Y + (size_t)u * f, 1) / d : 0;
+            if (c > mx) mx = c;
+            sum += c;
+            n++;
+        }
+        float *x = j->X + row * nf;
+        x[F_BASE + F_ALS_SCORE] = sc;
+        x[F_BASE + F_ALS_SIM_MAX] = mx;
+        x[F_BASE + F_ALS_SIM_MEAN] = (float)(sum / (double)n);
+        if (sc > best) best = sc;
+    }
+    for (int64_t row = start; row < j->nrows; row++) {
+        float *x = j->X + row * nf;
+        if (!isnan(x[F_BASE + F_ALS_SCORE])) x[F_BASE + F_ALS_REL] = x[F_BASE + F_ALS_SCORE] - best;
+    }
 }
 
 /* appends query i's candidates (the union of the lists' first --depth
@@ -327,7 +509,7 @@ static int64_t add_query(job *j, int64_t i, int64_t *hits) {
     int64_t ns = sp >= 0 ? pl_len(&j->seeds, sp) : 0;
     if (ns == 0 && strcmp(cat_cell(&j->queries, i, j->kc), "0"))
         cli_die("%s: query %s shows %s tracks but %s has none for it", j->o->queries, qid, cat_cell(&j->queries, i, j->kc), j->o->seeds);
-    int ng = j->o->ngen, nf = j->nfeat;
+    int ng = j->o->ngen, nf = j->nfull;
     int64_t start = j->nrows, nc = 0;
     for (int g = 0; g < ng; g++) {
         int64_t p = pl_find(&j->gen[g], qid);
@@ -348,19 +530,24 @@ static int64_t add_query(job *j, int64_t i, int64_t *hits) {
                 nc++;
             } else row += start;
             float *x = j->X + row * nf;
-            if (isnan(x[F_BASE + g])) { x[F_BASE + g] = (float)(k + 1); x[F_NGEN] += 1; }
+            if (isnan(x[j->frank + g])) { x[j->frank + g] = (float)(k + 1); x[F_NGEN] += 1; }
         }
     }
-    score_seeds(j, s, ns);
+    int64_t ndistinct = score_seeds(j, s, ns);
     int64_t ntp = score_title(j, cat_cell(&j->queries, i, j->nc));
     int64_t nknown = 0;
+    double seed_pop = 0;
     for (int64_t k = 0; k < ns; k++) {
         int32_t t = s[k];
         if (t < 0 || t >= j->m.ntracks) continue;
         nknown++;
+        seed_pop += log1p((double)j->m.pop[t]);
         if (j->artist[t] >= 0) j->art_cnt[j->artist[t]]++;
         if (j->album[t] >= 0) j->alb_cnt[j->album[t]]++;
     }
+    float seed_pop_mean = nknown ? (float)(seed_pop / (double)nknown) : NAN;
+    int64_t art_total = score_artists(j, s, ns);
+    if (j->o->als) als_features(j, s, ns, start);
     float mc = 0, mk = 0, mr = 0;
     for (int64_t row = start; row < j->nrows; row++) {
         int32_t t = j->cand[row];
@@ -384,8 +571,29 @@ static int64_t add_query(job *j, int64_t i, int64_t *hits) {
         x[F_TITLE_N] = (float)log1p((double)ntp);
         x[F_ARTIST] = nknown && j->artist[t] >= 0 ? (float)j->art_cnt[j->artist[t]] / (float)nknown : 0;
         x[F_ALBUM] = nknown && j->album[t] >= 0 ? (float)j->alb_cnt[j->album[t]] / (float)nknown : 0;
+        if (ndistinct) {
+            x[F_SIM_MAX] = j->sim_max[t];
+            x[F_SIM_MEAN] = j->sim_sum[t] / (float)ndistinct;
+            x[F_SIM_LAST3] = j->sim_last3[t];
+            x[F_COVER] = j->cover[t] / (float)ndistinct;
+        }
+        x[F_POP_REL] = x[F_POP] - seed_pop_mean;
+        if (art_total > 0) {
+            int32_t b = j->artist[t];
+            double co = b >= 0 ? (double)j->art_co[b] : 0, db = b >= 0 ? (double)(j->art_off[b + 1] - j->art_off[b]) : 0;
+            x[F_ART_COOC] = (float)(co / (double)art_total);
+            x[F_ART_COS] = db > 0 ? (float)(co / sqrt(db * (double)art_total)) : 0;
+        }
         j->cand_of[t] = -1;
     }
+    for (int64_t k = 0; k < j->nart_touched; k++) j->art_co[j->art_touched[k]] = 0;
+    j->nart_touched = 0;
+    /* the kept columns, in place (a row never moves past its own start) */
+    if (j->nfeat < nf)
+        for (int64_t row = start; row < j->nrows; row++) {
+            float *src = j->X + row * nf, *dst = j->X + row * j->nfeat;
+            for (int f = 0; f < j->nfeat; f++) dst[f] = src[j->keep[f]];
+        }
     for (int64_t k = 0; k < ns; k++) {
         int32_t t = s[k];
         if (t < 0 || t >= j->m.ntracks) continue;
@@ -411,6 +619,39 @@ static int64_t add_query(job *j, int64_t i, int64_t *hits) {
 }
 
 /* ---- inputs ---- */
+
+/* feature f's name: base_names, then rank_GEN */
+static void feature_name(const job *j, int f, char *out, size_t cap) {
+    if (f < F_BASE) snprintf(out, cap, "%s", base_names[f]);
+    else if (f < j->frank) snprintf(out, cap, "%s", als_names[f - F_BASE]);
+    else snprintf(out, cap, "rank_%s", j->o->gen_name[f - j->frank]);
+}
+
+/* is name an element of the comma-separated list (NULL: empty)? */
+static int in_list(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n)) return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+/* every feature's name, for the message of a bad --drop (a static buffer) */
+static const char *feature_list_all(const job *j) {
+    static char all[4096];
+    all[0] = 0;
+    for (int f = 0; f < j->nfull; f++) {
+        char name[80];
+        feature_name(j, f, name, sizeof name);
+        if (strlen(all) + strlen(name) + 2 >= sizeof all) break;
+        if (f) strcat(all, ",");
+        strcat(all, name);
+    }
+    return all;
+}
 
 static void load_inputs(job *j) {
     struct opts *o = j->o;
@@ -459,21 +700,278 @@ static void load_inputs(job *j) {
     j->touched = xalloc(nt, sizeof(int32_t)); j->rowt = xalloc(nt, sizeof(int32_t)); j->cand_of = xalloc(nt, sizeof(int32_t));
     for (size_t t = 0; t < nt; t++) j->cand_of[t] = -1;
     j->is_truth = xalloc(nt, 1); j->is_seed = xalloc(nt, 1);
-    j->nfeat = F_BASE + o->ngen;
+    j->sim_max = xalloc(nt, sizeof(float)); j->sim_sum = xalloc(nt, sizeof(float));
+    j->sim_last3 = xalloc(nt, sizeof(float)); j->cover = xalloc(nt, sizeof(float));
+    build_artist_index(j);
+    j->pc = cat_column(&j->queries, "pid");
+    if (o->holdout > 0 && j->pc < 0) cli_die("%s: --holdout needs the column pid (mpd-split --queries)", o->queries);
+    /* the kept features: all but --drop */
+    if (o->als) {
+        if (plm_als_load(&j->als, o->als, err, sizeof err)) cli_die("%s", err);
+        if (j->als.ntracks > j->m.ntracks)
+            cli_die("%s: %d tracks, more than the %d of %s; give the ALS model of TRAIN (mpd-train --model als)", o->als, j->als.ntracks, j->m.ntracks, o->tracks);
+        int f = j->als.factors;
+        j->als_norm = xalloc((size_t)j->als.ntracks, sizeof *j->als_norm);
+        for (int32_t t = 0; t < j->als.ntracks; t++) j->als_norm[t] = cblas_snrm2(f, j->als.Y + (size_t)t * f, 1);
+    }
+    j->frank = F_BASE + (o->als ? F_ALS_N : 0);
+    j->nfull = j->frank + o->ngen;
+    j->nfeat = 0;
+    int dropped = 0;
+    for (int f = 0; f < j->nfull; f++) {
+        char name[80];
+        feature_name(j, f, name, sizeof name);
+        if (!in_list(o->drop, name)) j->keep[j->nfeat++] = f;
+        else dropped++;
+    }
+    if (o->drop) {
+        /* every name of --drop must be a feature */
+        char *d = strdup(o->drop), *save = NULL;
+        if (!d) cli_die("out of memory");
+        for (char *t = strtok_r(d, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            int found = 0;
+            for (int f = 0; f < j->nfull && !found; f++) {
+                char name[80];
+                feature_name(j, f, name, sizeof name);
+                found = !strcmp(name, t);
+            }
+            if (!found) {
+                char bad[128];
+                snprintf(bad, sizeof bad, "%s", t);
+                free(d);
+                cli_warn("the features: %s", feature_list_all(j));
+                cli_usage("--drop: '%s' is no feature; give names of the list above", bad);
+            }
+        }
+        free(d);
+    }
+    if (!j->nfeat) cli_die("--drop leaves no feature");
 }
 
-/* "a,b,c": the feature names (base, then rank_GEN) */
+/* "a,b,c": the kept features' names (base, then rank_GEN) */
 static char *feature_list(const job *j) {
     size_t len = 1;
     for (int f = 0; f < F_BASE; f++) len += strlen(base_names[f]) + 1;
+    for (int f = 0; f < F_ALS_N; f++) len += strlen(als_names[f]) + 1;
     for (int g = 0; g < j->o->ngen; g++) len += strlen(j->o->gen_name[g]) + 6;
     char *s = xalloc(len, 1);
-    for (int f = 0; f < F_BASE; f++) { strcat(s, base_names[f]); strcat(s, ","); }
-    for (int g = 0; g < j->o->ngen; g++) { strcat(s, "rank_"); strcat(s, j->o->gen_name[g]); strcat(s, g + 1 < j->o->ngen ? "," : ""); }
+    for (int c = 0; c < j->nfeat; c++) {
+        char name[80];
+        feature_name(j, j->keep[c], name, sizeof name);
+        if (c) strcat(s, ",");
+        strcat(s, name);
+    }
     return s;
 }
 
 static void set_param(BoosterHandle b, const char *k, const char *v) { xgb_check(XGBoosterSetParam(b, k, v), k); }
+
+/* ---- ranking (apply and --holdout) ---- */
+
+typedef struct { float p; int32_t t; } scored;
+static const plm_model *sort_m;
+static int cmp_scored(const void *a, const void *b) {
+    const scored *x = a, *y = b;
+    if (plm_ahead(sort_m, x->p, x->t, y->p, y->t)) return -1;
+    if (plm_ahead(sort_m, y->p, y->t, x->p, x->t)) return 1;
+    return 0;
+}
+
+/* query i's list into out (at most n): its nr candidates by the trees'
+ * score pred, ties as every model; popularity fills the rest, no seed, no
+ * repeat.  sc: scratch of nr entries.  Returns its length. */
+static int64_t rank_query(job *j, int64_t i, const float *pred, const int32_t *cand, int64_t nr, scored *sc,
+                          int32_t *out, int64_t n) {
+    int64_t k = 0;
+    sort_m = &j->m;
+    for (int64_t r = 0; r < nr; r++) sc[r] = (scored){pred[r], cand[r]};
+    qsort(sc, (size_t)nr, sizeof *sc, cmp_scored);
+    for (int64_t r = 0; r < nr && k < n; r++) out[k++] = sc[r].t;
+    if (k < n) {
+        const char *qid = cat_cell(&j->queries, i, 0);
+        int64_t sp = pl_find(&j->seeds, qid);
+        for (int64_t r = 0; r < k; r++) j->is_truth[out[r]] = 1;
+        if (sp >= 0)
+            for (int64_t r = 0; r < pl_len(&j->seeds, sp); r++) {
+                int32_t t = pl_tracks(&j->seeds, sp)[r];
+                if (t >= 0 && t < j->m.ntracks) j->is_truth[t] = 1;
+            }
+        for (int64_t r = 0; r < j->m.ntracks && k < n; r++)
+            if (!j->is_truth[j->m.by_pop[r]]) out[k++] = j->m.by_pop[r];
+        memset(j->is_truth, 0, (size_t)j->m.ntracks);
+    }
+    return k;
+}
+
+/* ---- --holdout: the challenge's metrics per K on the held-out queries ---- */
+
+#define MAX_KV 32
+typedef struct { int nk; long kv[MAX_KV]; double n[MAX_KV + 1], rp[MAX_KV + 1], nd[MAX_KV + 1], cl[MAX_KV + 1]; } kmeans;
+
+static void km_add(kmeans *a, long k, const int32_t *G, int64_t ng, const int32_t *R, int64_t nr) {
+    int slot = 0;
+    while (slot < a->nk && a->kv[slot] != k) slot++;
+    if (slot == a->nk) {
+        if (a->nk == MAX_KV) slot = -1;
+        else a->kv[a->nk++] = k;
+    }
+    double rp = rm_r_precision(G, ng, R, nr, RM_MAX_N), nd = rm_ndcg(G, ng, R, nr, RM_MAX_N), cl = rm_clicks(G, ng, R, nr, RM_MAX_N);
+    if (isnan(rp) || isnan(nd) || isnan(cl)) return;    /* an empty truth (never from mpd-split) */
+    int slots[2] = {slot, MAX_KV};
+    for (int u = 0; u < 2; u++) {
+        if (slots[u] < 0) continue;
+        a->n[slots[u]] += 1; a->rp[slots[u]] += rp; a->nd[slots[u]] += nd; a->cl[slots[u]] += cl;
+    }
+}
+
+static int cmp_long(const void *a, const void *b) { long x = *(const long *)a, y = *(const long *)b; return (x > y) - (x < y); }
+
+/* one line per model: K=k R-prec/NDCG/clicks ... all; with ref, the ratios */
+static void km_print(const char *name, const kmeans *a, const kmeans *ref) {
+    long ks[MAX_KV];
+    memcpy(ks, a->kv, sizeof ks);
+    qsort(ks, (size_t)a->nk, sizeof *ks, cmp_long);
+    char line[4096];
+    int len = snprintf(line, sizeof line, "holdout %-14s", name);
+    for (int u = 0; u <= a->nk; u++) {
+        int s = MAX_KV;
+        if (u < a->nk) for (s = 0; a->kv[s] != ks[u]; s++) {}
+        double n = a->n[s] ? a->n[s] : 1;
+        if (u < a->nk) len += snprintf(line + len, sizeof line - (size_t)len, " K=%ld", ks[u]);
+        else len += snprintf(line + len, sizeof line - (size_t)len, " all");
+        if (len >= (int)sizeof line - 64) break;
+        len += snprintf(line + len, sizeof line - (size_t)len, " %.4f/%.4f/%.2f", a->rp[s] / n, a->nd[s] / n, a->cl[s] / n);
+        if (ref) {
+            int t = MAX_KV;
+            if (u < a->nk) for (t = 0; t < ref->nk && ref->kv[t] != ks[u]; t++) {}
+            if (t < MAX_KV && t == ref->nk) continue;
+            double rn = ref->n[t] ? ref->n[t] : 1;
+            len += snprintf(line + len, sizeof line - (size_t)len, " (%.3f/%.3f/%.3f)", (a->rp[s] / n) / (ref->rp[t] / rn),
+                            (a->nd[s] / n) / (ref->nd[t] / rn), (a->cl[s] / n) / (ref->cl[t] / rn));
+        }
+    }
+    cli_warn("%s", line);
+}
+
+static const int32_t *query_truth(job *j, int64_t i, int64_t *ng) {
+    int64_t tp = pl_find(&j->truth, cat_cell(&j->queries, i, 0));
+    *ng = tp >= 0 ? pl_len(&j->truth, tp) : 0;
+    return tp >= 0 ? pl_tracks(&j->truth, tp) : NULL;
+}
+
+/* the generators' and the trees' (after 1/4, 1/2, 3/4, all rounds) metrics
+ * on the held-out queries; ratios to the generator named cooc (else the first) */
+static void eval_holdout(job *j) {
+    struct opts *o = j->o;
+    int ng = o->ngen, ref = 0;
+    for (int g = 0; g < ng; g++) if (!strcmp(o->gen_name[g], "cooc")) ref = g;
+    kmeans *gm = xalloc((size_t)ng, sizeof *gm);
+    for (int64_t h = 0; h < j->nhq; h++) {
+        int64_t i = j->hq[h], nt;
+        const int32_t *G = query_truth(j, i, &nt);
+        long k = strtol(cat_cell(&j->queries, i, j->kc), NULL, 10);
+        for (int g = 0; g < ng; g++) {
+            int64_t p = pl_find(&j->gen[g], cat_cell(&j->queries, i, 0));
+            km_add(&gm[g], k, G, nt, pl_tracks(&j->gen[g], p), pl_len(&j->gen[g], p));
+        }
+    }
+    cli_warn("holdout: %" PRId64 " queries (--holdout %g of the playlists), R-prec/NDCG/clicks per K, (ratio to %s)",
+             j->nhq, o->holdout, o->gen_name[ref]);
+    for (int g = 0; g < ng; g++) km_print(o->gen_name[g], &gm[g], g == ref ? NULL : &gm[ref]);
+    DMatrixHandle dh;
+    xgb_check(XGDMatrixCreateFromMat(j->Xh, (bst_ulong)j->nh, (bst_ulong)j->nfeat, NAN, &dh), "the held-out matrix");
+    scored *sc = NULL;
+    int64_t maxq = 0;
+    for (int64_t h = 0; h < j->nhq; h++) if (j->hstart[h + 1] - j->hstart[h] > maxq) maxq = j->hstart[h + 1] - j->hstart[h];
+    sc = xalloc((size_t)maxq, sizeof *sc);
+    int32_t *out = xalloc(RM_MAX_N, sizeof *out);
+    long last = 0;
+    for (int c = 1; c <= 4; c++) {
+        long it = o->trees * c / 4;
+        if (it < 1 || it == last) continue;
+        last = it;
+        char cfg[160];
+        snprintf(cfg, sizeof cfg, "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": %ld, \"strict_shape\": false}", it);
+        bst_ulong const *shape;
+        bst_ulong dim;
+        const float *pred;
+        xgb_check(XGBoosterPredictFromDMatrix(j->booster, dh, cfg, &shape, &dim, &pred), "prediction");
+        kmeans km = {0};
+        for (int64_t h = 0; h < j->nhq; h++) {
+            int64_t i = j->hq[h], nt, a = j->hstart[h], b = j->hstart[h + 1];
+            const int32_t *G = query_truth(j, i, &nt);
+            int64_t k = rank_query(j, i, pred + a, j->candh + a, b - a, sc, out, RM_MAX_N);
+            km_add(&km, strtol(cat_cell(&j->queries, i, j->kc), NULL, 10), G, nt, out, k);
+        }
+        char name[32];
+        snprintf(name, sizeof name, "rerank@%ld", it);
+        km_print(name, &km, &gm[ref]);
+    }
+    XGDMatrixFree(dh);
+    free(sc); free(out); free(gm);
+}
+
+/* --holdout: a hash of (--seed, "holdout/PID") below F.  The prefix keeps
+ * it independent of mpd-split's hash of (seed, pid), which made the
+ * validation split itself (every validation playlist has a low hash for
+ * the split's seed, and a high one for the test split's) */
+static int held_out(job *j, int64_t i) {
+    char key[TS_MAX_KEY + 16];
+    snprintf(key, sizeof key, "holdout/%s", cat_cell(&j->queries, i, j->pc));
+    return plmem_split_u((uint64_t)j->o->seed, key) < j->o->holdout;
+}
+
+/* moves query i's rows (from start) to the held-out store */
+static void hold_out(job *j, int64_t i, int64_t start) {
+    int64_t n = j->nrows - start;
+    if (j->nh + n > j->hcap) {
+        int64_t cap = j->hcap ? j->hcap : 4096;
+        while (cap < j->nh + n) cap *= 2;
+        cli_mem_need("the held-out candidates", "their features", (uint64_t)cap * (uint64_t)j->nfeat * 4);
+        float *X = realloc(j->Xh, (size_t)cap * (size_t)j->nfeat * sizeof *X);
+        if (X) j->Xh = X;
+        int32_t *c = realloc(j->candh, (size_t)cap * sizeof *c);
+        if (c) j->candh = c;
+        if (!X || !c) cli_die("out of memory (%" PRId64 " held-out candidates)", cap);
+        j->hcap = cap;
+    }
+    if (j->nhq + 1 >= j->hqcap) {
+        j->hqcap = j->hqcap ? 2 * j->hqcap : 1024;
+        int64_t *q = realloc(j->hq, (size_t)j->hqcap * sizeof *q), *st = realloc(j->hstart, (size_t)(j->hqcap + 1) * sizeof *st);
+        if (q) j->hq = q;
+        if (st) j->hstart = st;
+        if (!q || !st) cli_die("out of memory");
+    }
+    if (j->nhq == 0) j->hstart[0] = 0;
+    memcpy(j->Xh + j->nh * j->nfeat, j->X + start * j->nfeat, (size_t)n * (size_t)j->nfeat * sizeof(float));
+    memcpy(j->candh + j->nh, j->cand + start, (size_t)n * sizeof(int32_t));
+    j->nh += n;
+    j->hq[j->nhq++] = i;
+    j->hstart[j->nhq] = j->nh;
+    j->nrows = start;
+}
+
+/* --neg-sample: keeps the relevant rows of a query and each other row with
+ * probability R (a hash of seed, qid and track); returns the rows kept */
+static int64_t sample_negatives(job *j, int64_t i, int64_t start) {
+    uint64_t hq = fnv1a64_str(cat_cell(&j->queries, i, 0)) ^ ((uint64_t)j->o->seed * 0x9E3779B97F4A7C15ull);
+    int64_t w = start;
+    for (int64_t r = start; r < j->nrows; r++) {
+        uint64_t z = hq ^ ((uint64_t)(uint32_t)j->cand[r] * 0xD6E8FEB86659FD93ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        if (j->label[r] == 0 && (double)(z >> 11) * 0x1.0p-53 >= j->o->neg_sample) continue;
+        if (w != r) {
+            memmove(j->X + w * j->nfeat, j->X + r * j->nfeat, (size_t)j->nfeat * sizeof(float));
+            j->cand[w] = j->cand[r];
+            j->label[w] = j->label[r];
+        }
+        w++;
+    }
+    j->nrows = w;
+    return w - start;
+}
 
 /* ---- fit ---- */
 
@@ -517,8 +1015,10 @@ static void fit(job *j) {
     for (int64_t i = 0; i < j->queries.nrows; i++) {
         int64_t start = j->nrows, hits;
         int64_t nc = add_query(j, i, &hits);
-        if (hits == 0) { j->nrows = start; skipped++; }     /* no gradient from a list without a relevant track */
+        if (o->holdout > 0 && held_out(j, i)) hold_out(j, i, start);
+        else if (hits == 0) { j->nrows = start; skipped++; }     /* no gradient from a list without a relevant track */
         else {
+            if (o->neg_sample < 1) nc = sample_negatives(j, i, start);
             if (j->ngroups == j->gcap) {
                 j->gcap = j->gcap ? 2 * j->gcap : 1024;
                 unsigned *g = realloc(j->group, (size_t)j->gcap * sizeof *g);
@@ -539,6 +1039,7 @@ static void fit(job *j) {
     if (!j->ngroups) cli_die("%s: no query has a ground-truth track among the candidates; nothing to learn from", o->truth);
     cli_warn("features of %" PRId64 " candidates (%" PRId64 " relevant) of %" PRId64 " queries in %.1f s; %" PRId64
              " queries without a relevant candidate left out", j->nrows, pos, j->ngroups, cli_now() - t0, skipped);
+    if (o->holdout > 0) cli_warn("%" PRId64 " queries (%" PRId64 " candidates) held out", j->nhq, j->nh);
     if (o->features) write_features(j);
     double tm = cli_now();
     xgb_check(XGDMatrixCreateFromMat(j->X, (bst_ulong)j->nrows, (bst_ulong)j->nfeat, NAN, &j->dm), "the training matrix");
@@ -574,9 +1075,10 @@ static void fit(job *j) {
     free(feat);
     char params[512];
     snprintf(params, sizeof params, "{\"objective\":\"%s\",\"trees\":%ld,\"max_depth\":%ld,\"eta\":%.17g,\"min_child_weight\":%.17g,"
-             "\"seed\":%ld,\"threads\":%ld,\"depth\":%ld,\"tree_method\":\"hist\"}",
-             o->objective, o->trees, o->max_depth, o->eta, o->min_child, o->seed, o->threads, o->depth);
+             "\"seed\":%ld,\"threads\":%ld,\"depth\":%ld,\"tree_method\":\"hist\",\"neg_sample\":%.17g,\"holdout\":%.17g}",
+             o->objective, o->trees, o->max_depth, o->eta, o->min_child, o->seed, o->threads, o->depth, o->neg_sample, o->holdout);
     xgb_check(XGBoosterSetAttr(j->booster, "songpipe_params", params), "attributes");
+    if (j->nhq) eval_holdout(j);
     bst_ulong len;
     const char *bytes;
     xgb_check(XGBoosterSaveModelToBuffer(j->booster, "{\"format\": \"json\"}", &len, &bytes), "saving the model");
@@ -634,15 +1136,6 @@ static void load_model(job *j) {
     set_param(j->booster, "nthread", buf2);
 }
 
-typedef struct { float p; int32_t t; } scored;
-static const plm_model *sort_m;
-static int cmp_scored(const void *a, const void *b) {
-    const scored *x = a, *y = b;
-    if (plm_ahead(sort_m, x->p, x->t, y->p, y->t)) return -1;
-    if (plm_ahead(sort_m, y->p, y->t, x->p, x->t)) return 1;
-    return 0;
-}
-
 static void apply_batch(job *j, int64_t q0, int64_t q1, const int64_t *qstart, ts_writer *w) {
     bst_ulong const *shape;
     bst_ulong dim;
@@ -651,27 +1144,10 @@ static void apply_batch(job *j, int64_t q0, int64_t q1, const int64_t *qstart, t
     xgb_check(XGBoosterPredictFromDMatrix(j->booster, j->dm,
                                           "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, \"strict_shape\": false}",
                                           &shape, &dim, &pred), "prediction");
-    sort_m = &j->m;
     scored *sc = xalloc((size_t)j->nrows, sizeof *sc);
     for (int64_t i = q0; i < q1; i++) {
-        int64_t a = qstart[i - q0], b = qstart[i - q0 + 1], k = 0;
-        for (int64_t r = a; r < b; r++) sc[r - a] = (scored){pred[r], j->cand[r]};
-        qsort(sc, (size_t)(b - a), sizeof *sc, cmp_scored);
-        for (int64_t r = 0; r < b - a && k < j->o->n; r++) j->out[k++] = sc[r].t;
-        if (k < j->o->n) {
-            /* fewer candidates than places: popularity fills, no seed, no repeat */
-            const char *qid = cat_cell(&j->queries, i, 0);
-            int64_t sp = pl_find(&j->seeds, qid);
-            for (int64_t r = 0; r < k; r++) j->is_truth[j->out[r]] = 1;
-            if (sp >= 0)
-                for (int64_t r = 0; r < pl_len(&j->seeds, sp); r++) {
-                    int32_t t = pl_tracks(&j->seeds, sp)[r];
-                    if (t >= 0 && t < j->m.ntracks) j->is_truth[t] = 1;
-                }
-            for (int64_t r = 0; r < j->m.ntracks && k < j->o->n; r++)
-                if (!j->is_truth[j->m.by_pop[r]]) j->out[k++] = j->m.by_pop[r];
-            memset(j->is_truth, 0, (size_t)j->m.ntracks);
-        }
+        int64_t a = qstart[i - q0], b = qstart[i - q0 + 1];
+        int64_t k = rank_query(j, i, pred + a, j->cand + a, b - a, sc, j->out, j->o->n);
         const char *qid = cat_cell(&j->queries, i, 0);
         for (int64_t r = 0; r < k; r++) j->keys[r] = qid;
         if (k && ts_write_rows(w, k, j->keys, j->out)) cli_die("%s", ts_werror(w));
@@ -751,6 +1227,10 @@ int main(int argc, char **argv) {
     free(J.cooc); free(J.knn); free(J.rp3); free(J.last); free(J.title); free(J.row); free(J.rprow);
     free(J.touched); free(J.rowt); free(J.cand_of); free(J.is_truth); free(J.is_seed);
     free(J.artist); free(J.album); free(J.art_cnt); free(J.alb_cnt);
+    free(J.sim_max); free(J.sim_sum); free(J.sim_last3); free(J.cover);
+    free(J.art_off); free(J.plart_off); free(J.art_pl); free(J.plart); free(J.art_co); free(J.art_touched);
+    free(J.Xh); free(J.candh); free(J.hq); free(J.hstart); free(J.als_norm);
+    if (o.als) plm_als_free(&J.als);
     for (int g = 0; g < o.ngen; g++) { pl_free(&J.gen[g]); free((char *)o.gen_name[g]); }
     if (o.truth) pl_free(&J.truth);
     pl_free(&J.seeds);

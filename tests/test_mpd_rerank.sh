@@ -1,9 +1,11 @@
-# test_mpd_rerank.sh - mpd-rerank (LambdaMART over the union of generators'
+# test_mpd_rerank.sh - mpd-rerank (ranking trees over the union of generators'
 # lists, XGBoost): on invented playlists (tests/data/mpd/synth.awk) where the
 # candidate's artist predicts the rest of a playlist better than the noisy
 # co-occurrence counts, the re-ranker fitted on validation queries beats
 # both of its generators on the test queries; two runs give the same bytes;
-# the metadata names the model and its options; bad inputs are refused.
+# the metadata names the model and its options; the new features keep the
+# properties their definitions imply; --drop, --neg-sample and --holdout do
+# what they say; bad inputs are refused.
 . "$(dirname "$0")/lib.sh"
 for s in mpd-ingest mpd-split mpd-recommend mpd-rerank rec-eval inspect; do [ -x "$BIN/$s" ] || { skip rerank "no $BIN/$s"; exit 0; }; done
 D=$T/synth
@@ -28,7 +30,7 @@ tin=(--train "$T/train.ts" --names "$T/nm.tsv" --tracks "$T/tr.tsv" --queries "$
 fit=(--trees 20 --threads 1 --seed 3)
 ok "fit on validation queries" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" "${fit[@]}" --save "$T/m.json"
 like "fit: features reported" "$(cat "$T/.err")" "features of [0-9]+ candidates \\([0-9]+ relevant\\) of [0-9]+ queries"
-like "fit: trees reported" "$(cat "$T/.err")" "20 trees in .* \\(rank:ndcg, 1 threads\\)"
+like "fit: trees reported" "$(cat "$T/.err")" "20 trees in .* \\(rank:pairwise, 1 threads\\)"
 ok "apply to test queries" mpd-rerank "${tin[@]}" --model "$T/m.json" -o "$T/r-rerank.ts"
 ok "rec-eval scores it" rec-eval --truth "$T/t.ts" --queries "$T/q.tsv" --tsv -o "$T/eval.tsv" "$T/r-pop.ts" "$T/r-cooc.ts" "$T/r-rerank.ts"
 col() { awk -F'\t' -v m="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i } $1 == m && $2 == "all" { print $k }' "$T/eval.tsv"; }
@@ -54,9 +56,75 @@ is "the same lists" "$(cmp "$T/r-rerank.ts" "$T/r-rerank2.ts" && echo same)" sam
 # metadata: the model's path and options, the generators
 meta=$(inspect "$T/r-rerank.ts" 2>&1)
 like "metadata: model path" "$meta" "\"rerank_model\": \".*/m2?\\.json\""
-like "metadata: objective and trees" "$(tr -d ' \n' <<<"$meta")" '"objective":"rank:ndcg","trees":20,"max_depth":6,"eta":0.1,"min_child_weight":1,"seed":3,"threads":1'
+like "metadata: objective and trees" "$(tr -d ' \n' <<<"$meta")" '"objective":"rank:pairwise","trees":20,"max_depth":6,"eta":0.1,"min_child_weight":1,"seed":3,"threads":1'
 like "metadata: generators in order" "$meta" '"generators": \["pop", "cooc"\]'
 like "the model is XGBoost's JSON format" "$(head -c 200 "$T/m.json")" '^\{"learner":'
+
+# the seed-similarity, popularity and artist co-occurrence features (the
+# training matrix): ranges, and identities that hold by their definitions
+ok "ALS factors of the validation training playlists" mpd-train --model als --seed 1 -o "$T/vals.ts" "$T/vtrain.ts"
+ok "als on validation queries" mpd-recommend --model als --weights "$T/vals.ts" --train "$T/vtrain.ts" --names "$T/nm.tsv" \
+   --tracks "$T/tr.tsv" --queries "$T/vq.tsv" --seeds "$T/vs.ts" -o "$T/v-als.ts"
+ok "fit with --als, writing the training matrix" mpd-rerank "${vin[@]}" --gen als="$T/v-als.ts" --als "$T/vals.ts" --truth "$T/vt.ts" \
+   "${fit[@]}" --features "$T/feat.ts" --save "$T/ma.json"
+to-csv "$T/feat.ts" > "$T/feat.csv"
+fcheck() {   # prints the rows (qid) breaking each property, 'ok' when none
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    function v(n) { return $(c[n]) } function nan(n) { return v(n) == "nan" }
+    { rows++
+      if (!nan("sim_max") && (v("sim_max") > 1.0001 || v("sim_mean") > v("sim_max") + 1e-6 || v("sim_last3") > v("sim_max") + 1e-6)) bad["sim_max >= mean, last3; <= 1"]++
+      if (!nan("seed_cover") && (v("seed_cover") < 0 || v("seed_cover") > 1 || (v("seed_cover") > 0) != (v("sim_max") > 0))) bad["seed_cover in [0,1], > 0 iff a similarity"]++
+      if (!nan("artist_cooc") && (v("artist_cooc") < 0 || v("artist_cooc") > 1.0001 || v("artist_cos") > 1.0001)) bad["artist features in [0,1]"]++
+      if (v("k") == 1 && !nan("sim_max") && (v("sim_max") != v("sim_mean") || v("sim_max") != v("sim_last3"))) bad["K=1: max = mean = last3"]++
+      if (v("k") == 1 && v("artist_share") == 1 && v("artist_cooc") != 1) bad["K=1, the seed'"'"'s artist: artist_cooc 1"]++
+      if (v("k") > 0 && !nan("pop_rel")) { d = v("log_pop") - v("pop_rel"); if ($1 in off && (d - off[$1] > 1e-5 || off[$1] - d > 1e-5)) bad["log_pop - pop_rel constant per query"]++; off[$1] = d }
+      if (v("k") == 0 && !(nan("sim_max") && nan("pop_rel") && nan("als_score"))) bad["K=0: seed features missing"]++
+      if (!nan("als_sim_max") && (v("als_sim_max") > 1.0001 || v("als_sim_mean") > v("als_sim_max") + 1e-5 || v("als_score_rel") > 0)) bad["als_sim_max >= mean, <= 1; score_rel <= 0"]++
+      # als_score orders the candidates as mpd-recommend --model als ranked them
+      if (v("rank_als") != "nan") { q = $1; n[q]++; r[q, n[q]] = v("rank_als"); s[q, n[q]] = v("als_score") } }
+    END { for (q in n) for (a = 1; a <= n[q]; a++) for (b = 1; b <= n[q]; b++)
+            if (r[q, a] < r[q, b] && s[q, a] < s[q, b] - 1e-4) { bad["als_score decreasing along the als list"]++; a = b = n[q] + 1 }
+          if (rows < 1000) bad["rows " rows]++
+          for (m in bad) print m ": " bad[m]; if (!length(bad)) print "ok" }' "$T/feat.csv"; }
+is "feature properties hold on every training row" "$(fcheck)" ok
+ok "apply with --als" mpd-rerank "${tin[@]:0:10}" --gen pop="$T/r-pop.ts" --gen cooc="$T/r-cooc.ts" --gen als="$T/r-cooc.ts" \
+   --als "$T/vals.ts" --model "$T/ma.json" -o "$T/r-als.ts"
+fails "a model fitted with --als, applied without" 1 "ma.json: the model's features differ" \
+  mpd-rerank "${tin[@]}" --gen als="$T/r-cooc.ts" --model "$T/ma.json" -o "$T/x.ts"
+
+# --drop: the listed features leave the model; apply must drop the same
+ok "fit with --drop" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" "${fit[@]}" --drop sim_max,artist_cos --save "$T/md.json"
+like "  the model's features lack them" "$(grep -o 'songpipe_features":"[^"]*' "$T/md.json")" 'n_lists,sim_mean,sim_last3,seed_cover,pop_rel,artist_cooc,rank_pop'
+fails "  apply without --drop" 1 "md.json: the model's features differ" mpd-rerank "${tin[@]}" --model "$T/md.json" -o "$T/x.ts"
+ok "  apply with --drop" mpd-rerank "${tin[@]}" --drop sim_max,artist_cos --model "$T/md.json" -o "$T/r-drop.ts"
+fails "  an unknown name" 2 "--drop: 'sim_maxx' is no feature" mpd-rerank "${tin[@]}" --drop sim_maxx --model "$T/md.json" -o "$T/x.ts"
+
+# --neg-sample: fewer candidates, every relevant one kept
+ok "fit with --neg-sample 0.3" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" "${fit[@]}" --neg-sample 0.3 --save "$T/mn.json"
+fc() { sed -n 's/.*features of \([0-9]*\) candidates (\([0-9]*\) relevant).*/\1 \2/p' "$1"; }
+cp "$T/.err" "$T/neg.err"
+ok "  (the full fit again)" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" "${fit[@]}" --save "$T/m3.json"
+read -r nall rall <<<"$(fc "$T/.err")"; read -r nneg rneg <<<"$(fc "$T/neg.err")"
+is "  the same relevant candidates, 20-40% of the others" \
+   "$(awk -v a="$nall" -v r="$rall" -v n="$nneg" -v s="$rneg" 'BEGIN { f = (n - s) / (a - r); print (r == s && f > 0.2 && f < 0.4) ? "yes" : "no " r " " s " " f }')" yes
+
+# --holdout: per-K metrics of the held-out validation queries on stderr
+ok "fit with --holdout 0.3" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" "${fit[@]}" --holdout 0.3 --save "$T/mh.json"
+herr=$(cat "$T/.err")
+like "  held-out queries reported" "$herr" "holdout: [0-9]+ queries \\(--holdout 0.3 of the playlists\\)"
+nh=$(sed -n 's/.*holdout: \([0-9]*\) queries.*/\1/p' <<<"$herr")
+is "  between 10% and 50% of the $(($(wc -l < "$T/vq.tsv") - 1)) queries" "$(awk -v n="$nh" -v t="$(($(wc -l < "$T/vq.tsv") - 1))" 'BEGIN { print (n > 0.1 * t && n < 0.5 * t) ? "yes" : "no " n }')" yes
+like "  every generator, and the trees after 5, 10, 15, 20 rounds" "$(grep -o 'holdout [a-z@0-9]*' <<<"$herr" | tr '\n' ' ')" \
+  "holdout pop holdout cooc holdout rerank@5 holdout rerank@10 holdout rerank@15 holdout rerank@20"
+# the ratio printed for pop is its R-precision over cooc's (per K and all)
+is "  ratios to cooc as printed" "$(awk '/holdout cooc / { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+\/[0-9.]+\/[0-9.]+$/) { split($i, v, "/"); c[++n] = v[1] } }
+     /holdout pop / { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+\/[0-9.]+\/[0-9.]+$/) { split($i, v, "/"); split($(i + 1), w, "[(/]"); m++
+       if (c[m] > 0 && (v[1] / c[m] - w[2] > 0.01 || w[2] - v[1] / c[m] > 0.01)) bad++ } }
+     END { print (m == n && m >= 3 && !bad) ? "ok" : "bad " m " " n " " bad }' <<<"$herr")" ok
+ok "  again" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" "${fit[@]}" --holdout 0.3 --save "$T/mh2.json"
+is "  the same numbers and model" "$(grep holdout "$T/.err" | cmp - <(grep holdout <<<"$herr") && cmp "$T/mh.json" "$T/mh2.json" && echo same)" same
+is "  the model learnt from the other queries only" "$(cmp -s "$T/mh.json" "$T/m.json" || echo differs)" differs
+fails "  --holdout is for fitting" 2 "--holdout and --neg-sample are for fitting" mpd-rerank "${tin[@]}" --holdout 0.3 --model "$T/m.json" -o "$T/x.ts"
 
 # refusals
 fails "a generator over other queries" 1 "r-pop.ts: query .* is not in .*vq.tsv; every --gen must hold" \
@@ -77,9 +145,9 @@ fails "a missing model" 1 "nope.json: No such file" mpd-rerank "${tin[@]}" --mod
 is "nothing written by the refusals" "$(cd "$T" && compgen -G 'x.*')" ""
 fails "fit without truth" 2 "--save needs --truth" mpd-rerank "${vin[@]}" --save "$T/x.json"
 fails "bad --gen" 2 "give NAME=FILE" mpd-rerank "${vin[@]}" --gen cooc --model "$T/m.json"
-fails "bad objective" 2 "not rank:ndcg or rank:pairwise" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --objective reg:squarederror --save "$T/x.json"
+fails "bad objective" 2 "not rank:pairwise or rank:ndcg" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --objective reg:squarederror --save "$T/x.json"
 ok "--help" mpd-rerank --help
-like "--help names the objective and defaults" "$(cat "$T/.out")" "rank:ndcg \\(default\\)"
+like "--help names the objective and defaults" "$(cat "$T/.out")" "rank:pairwise \\(default"
 
 # ---- mpd-from-csv: a songs table's playlists as an MPD slice ----
 printf '%s\n' 'track_id,track_name,track_artist,track_album_id,track_album_name,playlist_name,playlist_id' \

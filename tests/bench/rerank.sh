@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/rerank.sh - the re-ranker's training time (mpd-rerank: XGBoost's C
-# API, LambdaMART) against python3-xgboost training the same model on the
+# API, rank:pairwise) against python3-xgboost training the same model on the
 # same matrix: mpd-rerank --features writes the candidates' features and
 # labels, Python builds the DMatrix with the same query groups and trains
-# with the same parameters (hist, rank:ndcg, depth 6, eta 0.1, seed, threads).
+# with the same parameters (hist, rank:pairwise (the default), depth 6, eta 0.1, seed, threads).
 # Both times cover the matrix, the groups and the boosting rounds.  The data
 # are the invented playlists of tests/data/mpd/synth.awk, bigger (N
 # playlists, N/10 artists), with pop and cooc as generators.
@@ -41,7 +41,7 @@ X, y = data[:, :-1], data[:, -1]
 # one group per run of equal keys (a query's candidates are contiguous)
 starts = [0] + [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]]
 groups = np.diff(starts + [len(keys)])
-params = {"objective": "rank:ndcg", "tree_method": "hist", "max_depth": 6, "eta": 0.1, "min_child_weight": 1,
+params = {"objective": "rank:pairwise", "tree_method": "hist", "max_depth": 6, "eta": 0.1, "min_child_weight": 1,
           "seed": 1, "nthread": int(sys.argv[3]), "eval_metric": "ndcg@500"}
 t0 = time.perf_counter()
 d = xgb.DMatrix(X, label=y, missing=np.nan)
