@@ -68,8 +68,8 @@ cJSON *ts_header_meta(ts_header *h);
  * messages. */
 uint64_t ts_mem_limit(void);
 /* realloc for big arrays: n bytes, the first keep copied from old (then
- * freed); from 1 MiB on 2 MiB-aligned (rounded up to 2 MiB) and marked for
- * transparent huge pages.
+ * freed); from 1 MiB on 2 MiB-aligned (rounded up to a multiple of 2 MiB)
+ * and marked for transparent huge pages.
  * Free with free().  NULL when out of memory (old untouched). */
 void *ts_big_realloc(void *old, size_t keep, size_t n);
 const char *ts_mem_limit_origin(void);
@@ -116,8 +116,15 @@ typedef struct {
     char *keybuf;
 } ts_table;
 
-/* Reads the rest of the current tensor (after ts_next_tensor returned 1). */
+/* Reads the rest of the current tensor (after ts_next_tensor returned 1).
+ * From a file of 4 blocks or more, its blocks are checked and decompressed
+ * on up to 4 threads (as many as the process's cores), straight into their
+ * place in the table; same table, same errors as one block at a time. */
 int ts_read_table(ts_reader *r, ts_table *t);
+/* ts_read_table's threads: 0 (default) as the cores allow; 1 one block at a
+ * time in the caller; 2-4 that many, whatever the cores and block count
+ * (the tests compare the two ways). */
+void ts_set_read_workers(int n);
 /* Open path, read its first tensor (or the one named `name` when not NULL). */
 int ts_load_table(const char *path, const char *name, ts_table *t,
                   char *err, size_t errlen);

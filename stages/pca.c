@@ -183,6 +183,7 @@ int main(int argc, char **argv) {
     double total = 0;
     for (int j = 0; j < d; j++) total += a[(size_t)j * (size_t)d + j];
     top_eigen(a, d, k, val, vec);
+    cli_blas_idle();    /* the projection's small gemms run beside the async writer */
 
     ts_header oh;
     out_header(&oh, &o, &t, k, d, cov.mean, val, total, vec);

@@ -17,13 +17,30 @@
  * has AVX-512 (SkylakeX kernels) or AVX2+FMA (Haswell), set it and exec
  * this program again, once.  A user's own OPENBLAS_CORETYPE is left alone. */
 extern char *openblas_get_corename(void);
+/* OpenBLAS's own (exported, used by its fork handler): stops its thread
+ * pool; the next call that wants threads starts it again.  Weak: a BLAS
+ * without it is left as it is. */
+extern void blas_thread_shutdown_(void) __attribute__((weak));
+
+/* OpenBLAS starts its worker threads when it loads, and an idle worker spins
+ * (sched_yield) for about 2^28 cycles, some 0.1 s, before it sleeps: a
+ * stage that runs for less than that lost one of this machine's two cores
+ * to it for its whole life (pca on 328,330 rows: 46% of the samples in the
+ * worker's sched_yield, beside the table's decompressing threads and the
+ * async writer).  Stopped here; the pool comes back, with the same number of
+ * threads (so the same results), at the first call large enough to use it. */
+void cli_blas_idle(void) {
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+}
 
 void cli_blas_tune(char **argv) {
-    if (getenv("OPENBLAS_CORETYPE") || getenv("SONGPIPE_BLAS_TUNED")) return;
+    if (getenv("OPENBLAS_CORETYPE") || getenv("SONGPIPE_BLAS_TUNED")) { cli_blas_idle(); return; }
     const char *core = openblas_get_corename();
     if (!core || (strcasecmp(core, "prescott") != 0 && strcasecmp(core, "core2") != 0 &&
-                  strcasecmp(core, "nehalem") != 0 && strcasecmp(core, "sandybridge") != 0))
+                  strcasecmp(core, "nehalem") != 0 && strcasecmp(core, "sandybridge") != 0)) {
+        cli_blas_idle();
         return;
+    }
     __builtin_cpu_init();
     const char *want = NULL;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -31,9 +48,10 @@ void cli_blas_tune(char **argv) {
         want = "SkylakeX";
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         want = "Haswell";
-    if (!want || strcasecmp(core, want) == 0) return;
+    if (!want || strcasecmp(core, want) == 0) { cli_blas_idle(); return; }
     setenv("SONGPIPE_BLAS_TUNED", core, 1);
     setenv("OPENBLAS_CORETYPE", want, 1);
     execv("/proc/self/exe", argv);
     unsetenv("OPENBLAS_CORETYPE");   /* no /proc: go on with what OpenBLAS chose */
+    cli_blas_idle();
 }

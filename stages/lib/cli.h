@@ -24,6 +24,11 @@ void cli_init(const char *stage, int argc, char **argv, const char *help_text);
  * kernels on a CPU it does not recognise, re-exec with OPENBLAS_CORETYPE set
  * to what the CPU supports (see cli.c). */
 void cli_blas_tune(char **argv);
+/* Stops OpenBLAS's thread pool, whose idle workers spin for ~0.1 s after
+ * each threaded call (cli_blas_tune does it at start): for a stage that
+ * goes on to work without BLAS, or with its own threads.  The pool comes
+ * back, as many threads as before, at the next call that uses it. */
+void cli_blas_idle(void);
 /* Long training loops: after this, SIGINT and SIGTERM set cli_stop (the
  * loop finishes its batch and keeps what it saved) instead of ending the
  * stage; a second one ends it at once, temporary outputs removed. */

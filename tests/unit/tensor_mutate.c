@@ -7,7 +7,10 @@
  *          JSON, size and zstd checks behind the CRCs are exercised: each
  *          stream must read fine or fail with a message;
  *   block: random block contents (row counts, keys, NULs) recompressed with
- *          valid sizes and CRCs, for the key parser.
+ *          valid sizes and CRCs, for the key parser;
+ *   table: tables of many blocks, mutated (raw and CRC-fixed), read whole by
+ *          ts_read_table one block at a time and on 2 and 4 threads: the
+ *          same table or the same error message every time.
  * Never a crash or a sanitizer report (make test SAN=1).  The libFuzzer
  * harness tests/fuzz/tensor_fuzz.c explores further. */
 #include "check.h"
@@ -160,6 +163,100 @@ static void level_block(int iters) {
     CHECK(bad_msg == 0 && acc_n > 0 && acc_n < iters, "block: %d random block contents each read fine (%d) or fail with a message", iters, acc_n);
 }
 
+/* tables of 5-12 blocks (rows of 0, 4 or 12 bytes, keys of 0-20 bytes) */
+static void make_table(cbuf *b) {
+    static const size_t rbs[3] = {0, 4, 12};
+    size_t rb = rbs[below(3)];
+    char hdr[128];
+    snprintf(hdr, sizeof hdr, "{\"name\":\"t\",\"dtype\":\"u8\",\"shape\":[%zu]}", rb);
+    craft_magic(b, 1);
+    craft_header(b, hdr);
+    int64_t rows = 0;
+    int nb = 5 + (int)below(8);
+    for (int blk = 0; blk < nb; blk++) {
+        cbuf raw = {0};
+        int n = (int)below(40);
+        for (int i = 0; i < n; i++)
+            for (size_t j = 0; j < rb; j++) cb_u8(&raw, (unsigned)next() & 0xff);
+        for (int i = 0; i < n; i++) {
+            size_t kl = below(21);
+            for (size_t j = 0; j < kl; j++) cb_u8(&raw, 'a' + (unsigned)below(26));
+            cb_u8(&raw, 0);
+        }
+        craft_block(b, (uint32_t)n, raw.p, raw.n);
+        rows += n;
+        cb_free(&raw);
+    }
+    craft_end(b, (uint64_t)rows);
+    craft_zend(b, 1);
+}
+
+/* the first tensor of m read whole with `workers` threads: 0, or -1 with
+ * the message in err; *digest over the rows and keys */
+static int read_table_with(const cbuf *m, int workers, char *err, size_t errlen, uint64_t *digest, int64_t *rows) {
+    FILE *f = m->n ? fmemopen(m->p, m->n, "rb") : fopen("/dev/null", "rb");
+    int rc = -1;
+    *digest = 1469598103934665603ull;
+    *rows = -1;
+    snprintf(err, errlen, "?");
+    if (!f) return -1;
+    ts_set_read_workers(workers);
+    ts_reader *r = ts_open_read_fp(f, "mem", err, errlen);
+    if (r) {
+        const ts_header *h;
+        int t = ts_next_tensor(r, &h);
+        ts_table tb;
+        if (t == 1 && ts_read_table(r, &tb) == 0) {
+            uint64_t d = *digest;
+            const unsigned char *p = tb.data;
+            for (size_t i = 0; i < (size_t)tb.nrows * tb.h.row_bytes; i++) d = (d ^ p[i]) * 1099511628211ull;
+            for (int64_t i = 0; i < tb.nrows; i++) {
+                for (const char *k = tb.keys[i]; *k; k++) d = (d ^ (unsigned char)*k) * 1099511628211ull;
+                d = (d ^ 0xff) * 1099511628211ull;
+            }
+            *digest = d;
+            *rows = tb.nrows;
+            ts_table_free(&tb);
+            rc = 0;
+        } else {
+            snprintf(err, errlen, "%s", t == 0 ? "no tensor" : ts_error(r));
+        }
+        ts_close_read(r);
+    }
+    ts_set_read_workers(0);
+    fclose(f);
+    return rc;
+}
+
+static void level_table(int iters) {
+    int differ = 0, acc_n = 0, whole = 0;
+    char first[3200] = "";
+    for (int i = 0; i < iters; i++) {
+        cbuf m = {0};
+        make_table(&m);
+        if (i % 8) {            /* every 8th stays valid */
+            mutate(&m);
+            if (i % 2) craft_fix_crcs(m.p, m.n);
+        }
+        char e1[1024], e2[1024], e4[1024];
+        uint64_t d1, d2, d4;
+        int64_t n1, n2, n4;
+        int r1 = read_table_with(&m, 1, e1, sizeof e1, &d1, &n1);
+        int r2 = read_table_with(&m, 2, e2, sizeof e2, &d2, &n2);
+        int r4 = read_table_with(&m, 4, e4, sizeof e4, &d4, &n4);
+        if (r1 != r2 || r1 != r4 || d1 != d2 || d1 != d4 || n1 != n2 || n1 != n4 ||
+            (r1 && (strcmp(e1, e2) != 0 || strcmp(e1, e4) != 0))) {
+            if (!differ++) snprintf(first, sizeof first, "%d/%d/%d: '%s' / '%s' / '%s'", r1, r2, r4, e1, e2, e4);
+        }
+        acc_n += r1 == 0;
+        whole += i % 8 == 0 && r1 == 0;
+        cb_free(&m);
+    }
+    CHECK(differ == 0 && whole == (iters + 7) / 8 && acc_n < iters,
+          "table: %d tables of many blocks (%d read fine) read alike one block at a time and on 2 and 4 threads %s",
+          iters, acc_n, first);
+}
+
 int main(void) {
     make_seeds();
     for (int s = 0; s < 4; s++) {
@@ -170,6 +267,7 @@ int main(void) {
     level_raw(4000);
     level_fixed(4000);
     level_block(2000);
+    level_table(3000);
     for (int s = 0; s < 4; s++) cb_free(&seeds[s]);
     return CHECK_DONE();
 }
