@@ -909,7 +909,7 @@ int ts_read_table(ts_reader *r, ts_table *t) {
         if (grow(&koff, &rows_cap, need, sizeof *koff)) goto oom;
         if (t->h.row_bytes && (size_t)need > SIZE_MAX / t->h.row_bytes) goto oom;
         if (grow(&t->data, &data_cap, need * t->h.row_bytes, 1)) goto oom;
-        if (t->h.row_bytes)
+        if (t->h.row_bytes && b.nrows)     /* an empty block may come before any data */
             memcpy((char *)t->data + (size_t)t->nrows * t->h.row_bytes, b.data, (size_t)b.nrows * t->h.row_bytes);
         for (int64_t i = 0; i < b.nrows; i++) {
             size_t l = strlen(b.keys[i]) + 1;
