@@ -143,7 +143,9 @@ static int store_append(mel_store *s, const float *row) {
             size_t cap = s->mem_cap ? s->mem_cap * 2 : 1024;
             if (cap > s->max_mem_frames) cap = s->max_mem_frames;
             size_t bytes = cap * (size_t)s->n_mels * sizeof(float);
-            float *m = ts_big_realloc(s->mem, s->mem_frames * (size_t)s->n_mels * sizeof(float), bytes);
+            /* plain realloc, not ts_big_realloc: a 30 s track's frames (0.65
+             * MB) would take a whole 2 MB huge page, zeroed by the kernel */
+            float *m = realloc(s->mem, bytes);
             if (!m) return -1;
             s->mem = m;
             s->mem_cap = cap;
