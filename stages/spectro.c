@@ -192,6 +192,7 @@ typedef struct {
     long n[NBLOCKS];            /* audio_read's answer for each block */
     int head, count;            /* next block to take, blocks filled */
     int stop;                   /* the consumer quit early */
+    int ended;                  /* the last block (end of file or error) is in */
     pthread_t tid;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -210,7 +211,8 @@ static void *feeder_main(void *arg) {
         pthread_mutex_lock(&f->mu);
         f->n[at] = n;
         f->count++;
-        pthread_cond_broadcast(&f->cv);
+        if (n <= 0) f->ended = 1;
+        if (f->count >= 2 || f->ended) pthread_cond_broadcast(&f->cv);   /* what feeder_take waits for */
         pthread_mutex_unlock(&f->mu);
         at = (at + 1) % NBLOCKS;
         if (n <= 0) break;      /* end of file or a decode error: the last block */
@@ -221,7 +223,10 @@ static void *feeder_main(void *arg) {
 /* the next block's samples (*n = audio_decode's answer); release it with feeder_next */
 static float *feeder_take(feeder *f, long *n) {
     pthread_mutex_lock(&f->mu);
-    while (f->count == 0) pthread_cond_wait(&f->cv, &f->mu);
+    /* out of blocks: sleep until two are in (or the last), not one, so that
+     * the decoder wakes this thread half as often */
+    if (f->count == 0)
+        while (f->count < 2 && !f->ended) pthread_cond_wait(&f->cv, &f->mu);
     *n = f->n[f->head];
     pthread_mutex_unlock(&f->mu);
     return f->blk[f->head];
@@ -313,7 +318,7 @@ static void run_job(job *j) {
     int rc = 0;
     feeder *f = &j->feed;
     f->a = a;
-    f->head = f->count = f->stop = 0;
+    f->head = f->count = f->stop = f->ended = 0;
     if (pthread_create(&f->tid, NULL, feeder_main, f)) {
         snprintf(j->err, sizeof j->err, "%s: cannot start a decoder thread", j->path);
         j->failed = 1;
