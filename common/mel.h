@@ -39,6 +39,9 @@ void mel_apply(const mel_bank *b, const float *power, float *mel);
 
 /* x = 10 log10(max(amin, x)) - 10 log10(max(amin, ref)), in place; returns the max. */
 float mel_power_to_db(float *x, size_t n, double ref, double amin);
+/* 1 when mel_power_to_db's 16-lane log10f is in use: built with AVX-512
+ * and checked equal to this libm's log10f (else libm's log10f is called) */
+int mel_vec_log10_used(void);
 /* x = max(x, floor), in place (top_db: floor = max over the track - top_db). */
 void mel_db_floor(float *x, size_t n, float floor);
 

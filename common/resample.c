@@ -227,8 +227,10 @@ typedef float v8sf __attribute__((vector_size(32)));
 
 /* a + b * c, fused where the CPU has FMA (one rounding, and half the
  * instructions); either way the same for every call in a build */
-#if defined(__FMA__)
+#if defined(__FMA__) || defined(__AVX512F__)
 #include <immintrin.h>
+#endif
+#if defined(__FMA__)
 #define MADD(a, b, c) ((v8sf)_mm256_fmadd_ps((__m256)(b), (__m256)(c), (__m256)(a)))
 #else
 #define MADD(a, b, c) ((a) + (b) * (c))
@@ -252,11 +254,62 @@ static inline float dot(const float *c, const float *x, int taps) {
     return HSUM(a0);
 }
 
-/* Four dot products with one coefficient row, inputs x + k*xs, outputs
- * y[k*ys]: outputs j, j+L, j+2L, j+3L share a phase and their inputs are M
- * apart, so the row is loaded once for four outputs.  Each output gets
+/* NB dot products with one coefficient row, inputs x + k*xs, outputs
+ * y[k*ys], k < NB: outputs j, j+L, j+2L, ... share a phase and their inputs
+ * are M apart, so the row is loaded once for NB outputs.  Each output gets
  * exactly dot()'s operations in dot()'s order. */
-static inline void dot4(const float *c, const float *x, size_t xs, int taps, float *y, size_t ys) {
+#if defined(__AVX512F__)
+/* With AVX-512, one 16-lane accumulator per output holds dot()'s two 8-lane
+ * ones side by side (lanes 0-7: a0, 8-15: a1): lane for lane the same fused
+ * multiply-adds in the same order, in half the instructions, and room in the
+ * 32 registers for 12 outputs per row; the two halves are then added and
+ * summed as dot() does.  The same bytes as without AVX-512. */
+#define DOT_WIDE 12             /* outputs per row in pull_block when the input is there */
+static inline void dotn(const float *c, const float *x, size_t xs, int taps, float *y, size_t ys, const int nb) {
+    __m512 a[DOT_WIDE];
+    for (int k = 0; k < nb; k++) a[k] = _mm512_setzero_ps();
+    for (int t = 0; t < taps; t += 16) {
+        __m512 cv = _mm512_loadu_ps(c + t);
+        for (int k = 0; k < nb; k++) a[k] = _mm512_fmadd_ps(cv, _mm512_loadu_ps(x + k * xs + t), a[k]);
+    }
+    for (int k = 0; k < nb; k++) {
+        v8sf lo = (v8sf)_mm512_castps512_ps256(a[k]), hi = (v8sf)_mm512_extractf32x8_ps(a[k], 1);
+        lo += hi;
+        y[k * ys] = HSUM(lo);
+    }
+}
+
+/* 16 outputs of a 2:1 decimation (L = 1, M = 2: 44.1 -> 22.05 kHz), which
+ * share one coefficient row: output k reads x + 2k, so the 16 inputs of
+ * output k+8 at taps t .. t+15 are those of output k at taps t+16 .. t+31.
+ * One load serves both: in step b, Y_j = x[16b + 2j ..] (j < 8) is tap
+ * block b of output j and tap block b-1 of output j+8, and each output
+ * still takes its tap blocks in order, as dotn: the same bytes, with 0.6
+ * loads per multiply-add instead of 1.1 (44.1 -> 22.05 kHz: 6.4 -> 4.0 ms
+ * for 30 s). */
+static inline void dot16_half(const float *c, const float *x, int taps, float *y) {
+    __m512 a[16], cq[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};  /* rows of blocks b, b-1 */
+    for (int k = 0; k < 16; k++) a[k] = _mm512_setzero_ps();
+    const int nb = taps / 16;
+    for (int b = 0; b < nb + 1; b++) {
+        cq[1] = cq[0];
+        cq[0] = b < nb ? _mm512_loadu_ps(c + 16 * b) : _mm512_setzero_ps();
+        for (int j = 0; j < 8; j++) {
+            const __m512 yv = _mm512_loadu_ps(x + 16 * b + 2 * j);
+            for (int g = 0; g < 2; g++)
+                if (b - g >= 0 && b - g < nb) a[j + 8 * g] = _mm512_fmadd_ps(cq[g], yv, a[j + 8 * g]);
+        }
+    }
+    for (int k = 0; k < 16; k++) {
+        v8sf lo = (v8sf)_mm512_castps512_ps256(a[k]), hi = (v8sf)_mm512_extractf32x8_ps(a[k], 1);
+        lo += hi;
+        y[k] = HSUM(lo);
+    }
+}
+#define HAVE_DOT16_HALF 1
+#else
+#define DOT_WIDE 4
+static inline void dotn(const float *c, const float *x, size_t xs, int taps, float *y, size_t ys, const int nb) {
     v8sf a[4] = {{0}}, b[4] = {{0}};
     for (int t = 0; t < taps; t += 16) {
         v8sf c0, c1, x0, x1;
@@ -274,6 +327,7 @@ static inline void dot4(const float *c, const float *x, size_t xs, int taps, flo
         y[k * ys] = HSUM(a[k]);
     }
 }
+#endif
 
 static size_t pull_same_rate(resampler *r, float *out, size_t cap) {
     size_t avail = (size_t)(r->base + (int64_t)r->len - r->j);
@@ -283,24 +337,33 @@ static size_t pull_same_rate(resampler *r, float *out, size_t cap) {
     return k;
 }
 
-/* Outputs j .. j+4L-1, whose inputs are all in the buffer: for each of the L
- * phases, the four outputs k, k+L, k+2L, k+3L in one dot4. */
-static size_t pull_block(resampler *r, float *out) {
+/* Outputs j .. j+nb*L-1, whose inputs are all in the buffer: for each of
+ * the L phases, the nb outputs k, k+L, k+2L, ... in one dotn (nb = 4, or
+ * DOT_WIDE; a constant in each inlined copy). */
+static inline size_t pull_block(resampler *r, float *out, const int nb) {
     const int L = r->L, frac = r->M % L;
     const int64_t step = r->M / L;
     int64_t i0 = r->i0;
     int phase = r->phase;
     for (int k = 0; k < L; k++) {
-        dot4(r->coef + (size_t)phase * r->taps, r->buf + (i0 - r->hw + 1 - r->base), (size_t)r->M,
-             r->taps, out + k, (size_t)L);
+        dotn(r->coef + (size_t)phase * r->taps, r->buf + (i0 - r->hw + 1 - r->base), (size_t)r->M,
+             r->taps, out + k, (size_t)L, nb);
         i0 += step;
         phase += frac;
         if (phase >= L) { phase -= L; i0++; }
     }
-    /* (j + 4L) M = j M + 4 L M: same phase, i0 + 4M */
-    r->j += 4 * L;
-    r->i0 += 4 * (int64_t)r->M;
-    return (size_t)4 * L;
+    /* (j + nb L) M = j M + nb L M: same phase, i0 + nb M */
+    r->j += (int64_t)nb * L;
+    r->i0 += (int64_t)nb * r->M;
+    return (size_t)nb * L;
+}
+
+/* a block of nb L outputs fits in out's room, before the end, and its
+ * inputs are in the buffer */
+static inline int block_fits(const resampler *r, size_t room, int nb) {
+    const int64_t n = (int64_t)nb * r->L;
+    return (size_t)n <= room && (r->out_total < 0 || r->j + n <= r->out_total) &&
+           r->i0 + (int64_t)nb * r->M + r->hw < r->base + (int64_t)r->len;
 }
 
 size_t resample_pull(resampler *r, float *out, size_t cap) {
@@ -320,9 +383,21 @@ size_t resample_pull(resampler *r, float *out, size_t cap) {
             r->padded = 1;
             continue;
         }
-        if ((size_t)4 * L <= cap - n && (r->out_total < 0 || r->j + 4 * L <= r->out_total) &&
-            r->i0 + 4 * (int64_t)r->M + hw < r->base + (int64_t)r->len) {
-            n += pull_block(r, out + n);
+#ifdef HAVE_DOT16_HALF
+        if (L == 1 && r->M == 2 && block_fits(r, cap - n, 16)) {
+            dot16_half(r->coef, r->buf + (r->i0 - hw + 1 - r->base), taps, out + n);
+            n += 16;
+            r->j += 16;
+            r->i0 += 32;
+            continue;
+        }
+#endif
+        if (DOT_WIDE > 4 && block_fits(r, cap - n, DOT_WIDE)) {
+            n += pull_block(r, out + n, DOT_WIDE);
+            continue;
+        }
+        if (block_fits(r, cap - n, 4)) {
+            n += pull_block(r, out + n, 4);
             continue;
         }
         const float *x = r->buf + (r->i0 - hw + 1 - r->base);
