@@ -107,8 +107,13 @@ static void add_row(plm_model *m, const plm_graph_opts *o, int32_t s, float weig
     scale *= weight;                    /* the seed's place (plm_seed_weight): 1 without recency */
     for (int64_t i = 0; i < keep; i++) {
         int32_t t = e[i].t;
+        float v = e[i].s * scale;
+        /* nothing to add (a far seed's weight underflowed): a track with
+         * g_q 0 is listed once per adding row, so adding 0 would list it
+         * again and again past the ntracks g_qt holds */
+        if (!(v > 0)) continue;
         if (m->g_q[t] == 0) m->g_qt[m->g_nq++] = t;
-        m->g_q[t] += e[i].s * scale;
+        m->g_q[t] += v;
     }
 }
 

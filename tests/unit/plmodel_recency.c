@@ -153,6 +153,21 @@ int main(void) {
                   o.kind == PLM_ITEMKNN ? "itemknn" : "rp3beta", o.alpha, o.row_norm, o.recency, 40 - bad, unlike_plain);
         }
 
+    /* a large R over many seeds: every weight but the last ones underflows
+     * to 0 (under SAN=1 this caught g_qt written past its ntracks tracks,
+     * a track listed again by every row adding 0 to it) */
+    for (size_t c = 0; c < 2; c++) {
+        plm_graph_opts o = cases[c];
+        o.recency = 100;
+        int32_t many[NT / 2], out[NT];
+        for (int i = 0; i < NT / 2; i++) many[i] = (int32_t)i;
+        double score[NT];
+        naive(&o, o.recency, many, NT / 2, score);
+        int64_t k = plm_graph(&m, &o, "", many, NT / 2, out, 20);
+        CHECK(ranked_like(score, out, k), "%s recency 100 over %d seeds: the weights of all but the last underflow; ranked as the formula",
+              o.kind == PLM_ITEMKNN ? "itemknn" : "rp3beta", NT / 2);
+    }
+
     /* ALS: the weighted fold-in = the direct solve with per-seed confidences */
     plm_als_opts ao = {.factors = F, .iterations = 6, .cg_steps = 3, .lambda = 0.5, .alpha = 8, .seed = 3};
     plm_als_model a;
