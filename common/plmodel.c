@@ -3,6 +3,7 @@
 #include "plmodel.h"
 #include "text.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -378,4 +379,12 @@ oom:
 done:
     free(off); free(tr); free(toff); free(tpl); free(acc); free(cand); free(bits);
     return rc;
+}
+
+double plm_seed_weight(double recency, const int32_t *seeds, int64_t ns, int64_t i) {
+    if (recency == 0) return 1;
+    int64_t last = i;                   /* a repeated seed: its last place */
+    for (int64_t j = i + 1; j < ns; j++)
+        if (seeds[j] == seeds[i]) last = j;
+    return exp(-recency * (double)(ns - 1 - last));
 }

@@ -85,7 +85,8 @@ int64_t plm_cooc(plm_model *m, const char *title, const int32_t *seeds, int64_t 
  * row_norm each row is scaled to a largest entry of 1, so every seed
  * weighs the same.
  * Only each row's `neighbours` best entries count (0: all); the rows of the
- * seeds are added up (a repeated seed counts once), seeds excluded, ties
+ * seeds are added up (a repeated seed counts once), each times its
+ * plm_seed_weight under `recency` (1 for every seed when 0), seeds excluded, ties
  * as above, then popularity fills the list.  No known seed: the title
  * model.  Cost per query: the rows of the seeds' playlists. */
 /* the ranking rule of every model: score a before score b when higher,
@@ -96,6 +97,15 @@ static inline int plm_ahead(const plm_model *m, float sa, int32_t a, float sb, i
     return m->rank[a] < m->rank[b];
 }
 
+/* Seed position weighting: a query is the start of a playlist and its
+ * truth the rest, so the last seeds say more about what follows than the
+ * first.  Seed i of seeds[0..ns) (0-based, playlist order) weighs
+ * exp(-recency (ns - 1 - i)): the last seed 1, each place further back
+ * exp(-recency) as much (recency 0.1: half the weight 7 places back).  A
+ * repeated seed counts once, with the weight of its last place.  recency 0
+ * gives exactly 1 to every seed (today's models). */
+double plm_seed_weight(double recency, const int32_t *seeds, int64_t ns, int64_t i);
+
 typedef enum { PLM_ITEMKNN, PLM_RP3BETA } plm_graph_kind;
 typedef struct {
     plm_graph_kind kind;
@@ -104,6 +114,7 @@ typedef struct {
     double power;           /* every entry of a row raised to it (Aiolli 2013's locality q; 1 = plain) */
     double pl_pow;          /* itemknn: a playlist p adds |p|^-pl_pow to C[s,t] (0 = counts) */
     int row_norm;           /* 1: each seed's row divided by its largest entry before the sum */
+    double recency;         /* seed i of ns (playlist order) weighs exp(-recency (ns-1-i)): plm_seed_weight (0 = alike) */
 } plm_graph_opts;
 /* the parameters chosen on the validation split (pipelines/playlists.md):
  * itemknn alpha 0.7, shrink 10; rp3beta alpha 0.5, beta 0; every
@@ -175,6 +186,7 @@ typedef struct {
     int factors, iterations;
     int32_t ntracks;
     double lambda, alpha;
+    double recency;         /* fold-in: seed i of ns has confidence 1 + alpha plm_seed_weight (0 after train and load: alike) */
     float *X;               /* playlist factors (training only; NULL when loaded) */
     float *Y;               /* ntracks x factors track factors */
     float *G;               /* Y'Y + lambda I */
@@ -189,8 +201,9 @@ int plm_als_train(plm_als_model *a, const plm_model *m, const plm_als_opts *o,
                   char *err, size_t errlen);
 /* the loss above for the current factors (needs X: after plm_als_train) */
 double plm_als_loss(const plm_als_model *a, const plm_model *m);
-/* x = the exact factors of a playlist holding the seeds (distinct, known);
- * returns how many seeds counted (0: x = 0), -1 when the system is not
+/* x = the exact factors of a playlist holding the seeds (distinct, known;
+ * with a->recency, seed i's confidence is 1 + alpha plm_seed_weight, its
+ * preference still 1); returns how many seeds counted (0: x = 0), -1 when the system is not
  * positive definite */
 int plm_als_fold_in(plm_als_model *a, const int32_t *seeds, int64_t ns, float *x);
 int64_t plm_als(plm_als_model *a, plm_model *m, const char *title, const int32_t *seeds, int64_t ns,

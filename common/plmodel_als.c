@@ -180,8 +180,10 @@ int plm_als_fold_in(plm_als_model *a, const int32_t *seeds, int64_t ns, float *x
         for (int64_t j = 0; j < i; j++) dup |= seeds[j] == s;
         if (dup) continue;
         const float *y = a->Y + (size_t)s * f;
-        cblas_ssyr(CblasColMajor, CblasLower, f, (float)a->alpha, y, 1, a->A, f);
-        cblas_saxpy(f, (float)(1 + a->alpha), y, 1, x, 1);
+        /* confidence 1 + alpha w: w the seed's place (1 without recency) */
+        double aw = a->alpha * plm_seed_weight(a->recency, seeds, ns, i);
+        cblas_ssyr(CblasColMajor, CblasLower, f, (float)aw, y, 1, a->A, f);
+        cblas_saxpy(f, (float)(1 + aw), y, 1, x, 1);
         known++;
     }
     if (!known) return 0;

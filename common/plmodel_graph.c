@@ -2,7 +2,7 @@
  * playlists' graph (plmodel.h: plm_graph): item kNN with asymmetric cosine
  * and shrinkage, and RP3beta.  Both build, at query time, each seed's row
  * of an item-item matrix from the playlists that hold the seed, keep its N
- * best entries and add the rows up. */
+ * best entries and add the rows up, each weighted by its seed's place. */
 #include "plmodel.h"
 
 #include <math.h>
@@ -47,8 +47,8 @@ static int reserve(plm_model *m) {
 }
 
 plm_graph_opts plm_graph_defaults(plm_graph_kind kind) {
-    if (kind == PLM_RP3BETA) return (plm_graph_opts){PLM_RP3BETA, 0.5, 0, 0, 0, 1, 0, 0};
-    return (plm_graph_opts){PLM_ITEMKNN, 0.7, 0, 10, 0, 1, 0, 0};
+    if (kind == PLM_RP3BETA) return (plm_graph_opts){PLM_RP3BETA, 0.5, 0, 0, 0, 1, 0, 0, 0};
+    return (plm_graph_opts){PLM_ITEMKNN, 0.7, 0, 10, 0, 1, 0, 0, 0};
 }
 
 static double degree(const plm_model *m, int32_t t) { return (double)(m->tr_off[t + 1] - m->tr_off[t]); }
@@ -69,7 +69,7 @@ static int degree_pow_table(plm_model *m, double x) {
 /* seed s's row: r[t] = sum over the playlists p holding s and t of
  * weight(p), then the model's normalisation of (s, t); the N best are
  * added to the query's scores */
-static void add_row(plm_model *m, const plm_graph_opts *o, int32_t s) {
+static void add_row(plm_model *m, const plm_graph_opts *o, int32_t s, float weight) {
     int64_t nr = 0;
     double ds = degree(m, s);
     for (int64_t j = m->tr_off[s]; j < m->tr_off[s + 1]; j++) {
@@ -104,10 +104,16 @@ static void add_row(plm_model *m, const plm_graph_opts *o, int32_t s) {
         for (int64_t i = 0; i < keep; i++) if (e[i].s > top) top = e[i].s;
         if (top > 0) scale = 1 / top;
     }
+    scale *= weight;                    /* the seed's place (plm_seed_weight): 1 without recency */
     for (int64_t i = 0; i < keep; i++) {
         int32_t t = e[i].t;
+        float v = e[i].s * scale;
+        /* nothing to add (a far seed's weight underflowed): a track with
+         * g_q 0 is listed once per adding row, so adding 0 would list it
+         * again and again past the ntracks g_qt holds */
+        if (!(v > 0)) continue;
         if (m->g_q[t] == 0) m->g_qt[m->g_nq++] = t;
-        m->g_q[t] += e[i].s * scale;
+        m->g_q[t] += v;
     }
 }
 
@@ -120,7 +126,7 @@ int64_t plm_graph(plm_model *m, const plm_graph_opts *o, const char *title, cons
         if (s < 0 || s >= m->ntracks || m->taken[s]) continue;   /* unknown, or a repeated seed */
         m->taken[s] = 1;
         known += m->tr_off[s + 1] > m->tr_off[s];
-        add_row(m, o, s);
+        add_row(m, o, s, (float)plm_seed_weight(o->recency, seeds, ns, i));
     }
     for (int64_t i = 0; i < ns; i++)
         if (seeds[i] >= 0 && seeds[i] < m->ntracks) m->taken[seeds[i]] = 0;

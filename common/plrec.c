@@ -38,6 +38,7 @@ int plr_build(plr_model *r, const plr_opts *o, const pl_set *train, const char *
               const char *weights, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     r->o = *o;
+    r->o.graph.recency = o->recency;
     if (plr_needs_weights(o->kind)) {
         if (!weights) return snprintf(err, errlen, "model %s needs the neural model's weights (mpd-train -o)",
                                       plr_names[o->kind]), -1;
@@ -65,6 +66,7 @@ int plr_build(plr_model *r, const plr_opts *o, const pl_set *train, const char *
         free(r->als.X);         /* the playlists' factors: training only */
         r->als.X = NULL;
     }
+    r->als.recency = o->recency;
     return 0;
 fail:
     plr_free(r);

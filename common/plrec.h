@@ -34,6 +34,7 @@ typedef struct {
     double lambda;              /* ease: the L2 weight (2000) */
     int32_t ease_tracks;        /* ease: the vocabulary, most played first (8192) */
     plm_als_opts als;           /* als: plm_als_defaults */
+    double recency;             /* itemknn, rp3beta, als: seed weights by place, plm_seed_weight (0: alike) */
     /* als fitted at build: called after every iteration (may be NULL) */
     void (*als_report)(void *ctx, int iter, const plm_als_model *a);
     void *als_ctx;

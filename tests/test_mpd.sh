@@ -242,6 +242,24 @@ for m in itemknn rp3beta cooc; do
   mpd-recommend --model $m --train "$T/syn.ts" --queries "$T/syn-q.tsv" --seeds "$T/syn-s.ts" -n 15 --batch 7 -o "$T/$m-b7.ts" 2>/dev/null
   ok "$m: --batch 7 = --batch 1, byte for byte" cmp "$T/$m-b1.ts" "$T/$m-b7.ts"
 done
+# --recency R: seed j of K weighs exp(-R (K - j)).  Two seeds of cluster A
+# then one of B: alike, A wins every place; at R = 2 the A seeds weigh
+# e^-4 and e^-2 of the last one, and B takes every place.  R = 0 is the
+# model without the option, byte for byte, in batch mode.
+for m in itemknn rp3beta als; do
+  w=(); [ $m = als ] && w=(--weights "$T/syn-als.ts")
+  rec() { mpd-recommend --model $m "${w[@]}" --train "$T/syn.ts" --tracks "$T/syn.tsv" -n 10 --songs 'A03; A05; B11' "$@" 2>/dev/null | tail -10; }
+  is "$m: seeds A03 A05 B11 alike: 10 tracks of A" "$(rec | grep -c ' - Synth A$')" 10
+  is "$m --recency 2: the last seed weighs most: 10 tracks of B" "$(rec --recency 2 | grep -c ' - Synth B$')" 10
+  mpd-recommend --model $m "${w[@]}" --train "$T/syn.ts" --queries "$T/syn-q.tsv" --seeds "$T/syn-s.ts" -n 15 -o "$T/$m-r.ts" 2>/dev/null
+  ok "$m --recency 0" mpd-recommend --model $m "${w[@]}" --recency 0 --train "$T/syn.ts" --queries "$T/syn-q.tsv" --seeds "$T/syn-s.ts" -n 15 -o "$T/$m-r0.ts"
+  ok "$m --recency 0 = no --recency, byte for byte" cmp "$T/$m-r.ts" "$T/$m-r0.ts"
+  mpd-recommend --model $m "${w[@]}" --recency 0.5 --train "$T/syn.ts" --queries "$T/syn-q.tsv" --seeds "$T/syn-s.ts" -n 15 -o "$T/$m-r5.ts" 2>/dev/null
+  like "$m --recency 0.5: in the metadata" "$(inspect "$T/$m-r5.ts" 2>&1)" '"recency": ?0.5'
+done
+fails "--recency for cooc" 2 "--recency weighs the seeds of itemknn, rp3beta and als, not of cooc" \
+  mpd-recommend --model cooc --recency 0.1 --train "$T/syn.ts" --tracks "$T/syn.tsv" --songs A03
+fails "--recency below 0" 2 "--recency" mpd-recommend --model itemknn --recency -0.1 --train "$T/syn.ts" --tracks "$T/syn.tsv" --songs A03
 fails "mpd-train: ALS is not sharded" 2 "ALS factors do not merge by sum" mpd-train --model als --shard 0/2 -o "$T/x.ts" "$T/syn.ts"
 fails "mpd-train: ALS options need --model als" 2 "options of --model als" mpd-train --factors 8 -o "$T/x.ts" "$T/syn.ts"
 # EASE as a model file, and its Gram counts sharded: merged = unsharded, byte for byte
