@@ -79,6 +79,8 @@ static const char HELP[] =
 "                    generator's, and the trees' after 1/4, 1/2, 3/4 and all\n"
 "                    rounds, with the ratios to cooc's; per split, then all\n"
 "                    splits together) to stderr (default 0: none)\n"
+"  --ks LIST         fit: learn from (and hold out) only the queries whose K\n"
+"                    (seeds shown) is in LIST, e.g. 1 or 5,10 (default: all)\n"
 "  --neg-sample R    fit: keep each non-relevant candidate of a training\n"
 "                    query with probability R, by a hash of (--seed, qid,\n"
 "                    track) (default 1: all)\n"
@@ -118,6 +120,7 @@ struct opts {
     long depth, n, trees, max_depth, seed, threads;
     double eta, min_child, holdout, neg_sample;
     const char *objective, *drop, *als;     /* als: the first split's (every split gives one or none) */
+    const char *ks;                 /* fit: only the queries of these K (NULL: all) */
     const char *names, *tracks, *truth, *save, *model, *out, *features;
 };
 
@@ -174,7 +177,7 @@ static struct opts parse_opts(int argc, char **argv) {
         {"eta", 1, 0, 'e'}, {"min-child", 1, 0, 'c'}, {"seed", 1, 0, 's'}, {"threads", 1, 0, 'j'},
         {"train", 1, 0, 't'}, {"names", 1, 0, 'N'}, {"tracks", 1, 0, 'k'}, {"queries", 1, 0, 'q'},
         {"seeds", 1, 0, 'Q'}, {"output", 1, 0, 'o'}, {"features", 1, 0, 'F'}, {"drop", 1, 0, 'x'},
-        {"holdout", 1, 0, 'H'}, {"neg-sample", 1, 0, 'R'}, {"als", 1, 0, 'A'}, {"split", 0, 0, 'P'}, {0, 0, 0, 0}};
+        {"holdout", 1, 0, 'H'}, {"neg-sample", 1, 0, 'R'}, {"als", 1, 0, 'A'}, {"split", 0, 0, 'P'}, {"ks", 1, 0, 'K'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:n:", lo, NULL)) != -1) {
         struct split_opts *sp = &o.sp[o.nsplit - 1];
@@ -208,6 +211,13 @@ static struct opts parse_opts(int argc, char **argv) {
         case 'o': o.out = optarg; break;
         case 'F': o.features = optarg; break;
         case 'x': o.drop = optarg; break;
+        case 'K':
+            for (const char *p = optarg; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p == ',' && p > optarg && p[1] && p[1] != ',')))
+                    cli_usage("--ks '%s': give numbers of seeds separated by commas (e.g. 1 or 5,10)", optarg);
+            if (!*optarg) cli_usage("--ks: empty");
+            o.ks = optarg;
+            break;
         case 'A': set_once(&sp->als, "--als", optarg, o.nsplit - 1); break;
         case 'H': o.holdout = cli_double("--holdout", optarg, 0, 0.95); break;
         case 'R': o.neg_sample = cli_double("--neg-sample", optarg, 1e-6, 1); break;
@@ -224,6 +234,7 @@ static struct opts parse_opts(int argc, char **argv) {
     if (o.save && o.out) cli_usage("-o is for apply; the fit writes --save");
     if (o.features && !o.save) cli_usage("--features is for fitting (--save)");
     if (!o.save && (o.holdout > 0 || o.neg_sample < 1)) cli_usage("--holdout and --neg-sample are for fitting (--save)");
+    if (!o.save && o.ks) cli_usage("--ks is for fitting (--save)");
     return o;
 }
 
@@ -1138,6 +1149,7 @@ static void fit(job *j) {
         j->cur = &j->sp[k];
         for (int64_t i = 0; i < j->cur->queries.nrows; i++) {
             int64_t start = j->nrows, hits;
+            if (o->ks && !in_list(o->ks, cat_cell(&j->cur->queries, i, j->cur->kc))) { done++; continue; }
             int64_t nc = add_query(j, i, &hits);
             if (o->holdout > 0 && held_out(j, i)) hold_out(j, i, start);
             else if (hits == 0) { j->nrows = start; skipped++; }     /* no gradient from a list without a relevant track */
@@ -1211,6 +1223,11 @@ static void fit(job *j) {
         /* the splits fitted on (a single split's model keeps the earlier bytes) */
         size_t len = strlen(params);
         snprintf(params + len - 1, sizeof params - (len - 1), ",\"splits\":%d}", j->nsplit);
+    }
+    if (o->ks) {
+        /* the K it learnt from (digits and commas: no escaping needed) */
+        size_t len = strlen(params);
+        snprintf(params + len - 1, sizeof params - (len - 1), ",\"ks\":\"%.64s\"}", o->ks);
     }
     xgb_check(XGBoosterSetAttr(j->booster, "songpipe_params", params), "attributes");
     if (j->nhq) eval_holdout(j);

@@ -179,6 +179,18 @@ is "  its training rows: the first split's, then the second's, as each alone hel
 is "  the splits share playlists (the property is not empty)" \
    "$(comm -12 <(cut -f2 "$T/vq.tsv" | tail -n +2 | sort -u) <(cut -f2 "$T/wq.tsv" | tail -n +2 | sort -u) | awk 'END { print (NR >= 3) ? "yes" : "no " NR }')" yes
 
+# --ks: a model of the queries of some K only (learnt from and held out)
+ok "fit on the K=1 queries of both splits" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --split "${win[@]}" "${fit[@]}" --ks 1 --holdout 0.3 \
+   --features "$T/fk1.ts" --save "$T/mk1.json"
+hk=$(cat "$T/.err")
+is "  every training row has K=1; as many queries as K=1 ones trained on in the full fit" \
+   "$(to-csv "$T/fk1.ts" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "k") c = i; next } { q[$1]; if ($c != 1) bad++ } END { print bad + 0, length(q) }')" \
+   "0 $(to-csv "$T/fh2.ts" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "k") c = i; next } $c == 1 { q[$1] } END { print length(q) }')"
+is "  held-out metrics of K=1 only" "$(grep -oE 'holdout rerank@20 .*' <<<"$hk" | grep -oE 'K=[0-9]+' | sort -u | tr '\n' ' ')" "K=1 "
+like "  the model records its K" "$(grep -o 'songpipe_params":"[^}]*}' "$T/mk1.json")" '\\"ks\\":\\"1\\"'
+fails "  a bad list" 2 "--ks '1,,5': give numbers" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --ks 1,,5 --save "$T/x.json"
+fails "  --ks is for fitting" 2 "--ks is for fitting" mpd-rerank "${tin[@]}" --ks 1 --model "$T/m.json" -o "$T/x.ts"
+
 # refusals
 fails "a generator over other queries" 1 "r-pop.ts: query .* is not in .*vq.tsv; every --gen must hold" \
   mpd-rerank "${vin[@]/#pop=*/pop=$T/r-pop.ts}" --truth "$T/vt.ts" --save "$T/x.json"
