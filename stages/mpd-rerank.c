@@ -135,7 +135,7 @@ static void add_gen(struct split_opts *sp, const char *arg) {
     char *name = strndup(arg, (size_t)(eq - arg));
     if (!name) cli_die("out of memory");
     for (int i = 0; i < sp->ngen; i++)
-        if (!strcmp(sp->gen_name[i], name)) { free(name); cli_usage("--gen: generator '%s' given twice", arg); }
+        if (!strcmp(sp->gen_name[i], name)) cli_usage("--gen: generator '%s' given twice", sp->gen_name[i]);
     sp->gen_name[sp->ngen] = name;
     sp->gen_path[sp->ngen++] = eq + 1;
 }
@@ -170,7 +170,7 @@ static void check_splits(struct opts *o) {
 
 static struct opts parse_opts(int argc, char **argv) {
     struct opts o = {.nsplit = 1, .depth = 500, .n = 500, .trees = 100, .max_depth = 6, .seed = 1, .threads = 2,
-                            .eta = 0.1, .min_child = 1, .holdout = 0, .neg_sample = 1, .objective = "rank:pairwise"};
+                     .eta = 0.1, .min_child = 1, .holdout = 0, .neg_sample = 1, .objective = "rank:pairwise"};
     static const struct option lo[] = {
         {"gen", 1, 0, 'g'}, {"depth", 1, 0, 'D'}, {"truth", 1, 0, 'y'}, {"save", 1, 0, 'S'},
         {"model", 1, 0, 'M'}, {"objective", 1, 0, 'O'}, {"trees", 1, 0, 'T'}, {"max-depth", 1, 0, 'd'},
