@@ -25,10 +25,10 @@
 #include <xgboost/c_api.h>
 
 static const char HELP[] =
-"Usage: mpd-rerank --train TRAIN.ts --names NAMES.tsv --tracks TRACKS.tsv\n"
-"                  --queries Q.tsv --seeds SEEDS.ts --gen NAME=RECS.ts ...\n"
-"       fit:   --truth TRUTH.ts --save MODEL.json [tree options]\n"
-"       apply: --model MODEL.json [-o RECS.ts]\n"
+"Usage: mpd-rerank --names NAMES.tsv --tracks TRACKS.tsv SPLIT [--split SPLIT ...]\n"
+"       SPLIT: --train TRAIN.ts --queries Q.tsv --seeds SEEDS.ts --gen NAME=RECS.ts ...\n"
+"       fit:   each SPLIT with --truth TRUTH.ts; --save MODEL.json [tree options]\n"
+"       apply: one SPLIT; --model MODEL.json [-o RECS.ts]\n"
 "Re-ranks the union of the generators' lists (mpd-recommend -o, one --gen per\n"
 "generator, each covering exactly the queries of Q.tsv) with gradient-boosted\n"
 "trees (XGBoost's ranking objectives).  Fit on validation queries (mpd-split of the\n"
@@ -47,11 +47,17 @@ static const char HELP[] =
 "  seeds' distinct artists, divided by those artists' playlists (share) and\n"
 "  by sqrt(its artist's playlists x theirs) (cosine).  Seeds unknown to\n"
 "  TRAIN count in K only; without a known seed the seed features are missing.\n"
-"Memory: the training set (CSR, ~12 bytes a row); fitting holds every\n"
+"Memory: each split's training set (CSR, ~12 bytes a row); fitting holds every\n"
 "candidate's features (4 x features bytes a candidate), applying a batch\n"
 "of 256 queries.\n"
 "\n"
 "  --gen NAME=FILE   a generator's recommendations (repeat; order matters)\n"
+"  --split           fit: begins the next split, with its own --train,\n"
+"                    --queries, --seeds, --truth, --gen (the same names in the\n"
+"                    same order) and --als: several validation splits, each\n"
+"                    with generators fitted on its own training part; the\n"
+"                    trees learn from the queries of all, each with features\n"
+"                    from its own TRAIN (at most 16 splits)\n"
 "  --depth D         candidates: the first D of each list (default 500)\n"
 "  -n N              tracks per query written (default 500)\n"
 "  --truth FILE      fit: the ground truth keyed by qid (mpd-split --truth)\n"
@@ -67,11 +73,14 @@ static const char HELP[] =
 "  --drop LIST       leave these features out (comma-separated names as in\n"
 "                    the model's songpipe_features; give the same at apply)\n"
 "  --holdout F       fit: hold out the queries of the playlists whose hash of\n"
-"                    (--seed, 'holdout/' pid) is below F, fit on the rest\n"
-"                    (the model saved) and print the R-precision, NDCG and\n"
-"                    clicks per K of the held-out queries (each generator's,\n"
-"                    and the trees' after 1/4, 1/2, 3/4 and all rounds, with\n"
-"                    the ratios to cooc's) to stderr (default 0: none)\n"
+"                    (--seed, 'holdout/' pid) is below F, in every split, fit\n"
+"                    on the rest (the model saved) and print the R-precision,\n"
+"                    NDCG and clicks per K of the held-out queries (each\n"
+"                    generator's, and the trees' after 1/4, 1/2, 3/4 and all\n"
+"                    rounds, with the ratios to cooc's; per split, then all\n"
+"                    splits together) to stderr (default 0: none)\n"
+"  --ks LIST         fit: learn from (and hold out) only the queries whose K\n"
+"                    (seeds shown) is in LIST, e.g. 1 or 5,10 (default: all)\n"
 "  --neg-sample R    fit: keep each non-relevant candidate of a training\n"
 "                    query with probability R, by a hash of (--seed, qid,\n"
 "                    track) (default 1: all)\n"
@@ -93,19 +102,74 @@ static const char HELP[] =
 "  -h, --help        this help;  -V, --version\n";
 
 #define MAX_GEN 16
+#define MAX_SPLIT 16
 #define BATCH 256
 
-struct opts {
+/* one split's inputs: a TRAIN, its queries, seeds and truth, the
+ * generators' lists of those queries (fit: --split begins the next one) */
+struct split_opts {
+    const char *train, *queries, *seeds, *truth, *als;
     int ngen;
     const char *gen_name[MAX_GEN], *gen_path[MAX_GEN];
-    long depth, n, trees, max_depth, seed, threads;
-    double eta, min_child, holdout, neg_sample;
-    const char *objective, *drop, *als;
-    const char *train, *names, *tracks, *queries, *seeds, *truth, *save, *model, *out, *features;
 };
 
+struct opts {
+    int nsplit;
+    struct split_opts sp[MAX_SPLIT];
+    int ngen;                       /* generators (every split's the same, in order: sp[0].gen_name) */
+    long depth, n, trees, max_depth, seed, threads;
+    double eta, min_child, holdout, neg_sample;
+    const char *objective, *drop, *als;     /* als: the first split's (every split gives one or none) */
+    const char *ks;                 /* fit: only the queries of these K (NULL: all) */
+    const char *names, *tracks, *truth, *save, *model, *out, *features;
+};
+
+/* --gen NAME=FILE into split sp */
+static void add_gen(struct split_opts *sp, const char *arg) {
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1]) cli_usage("--gen '%s': give NAME=FILE (e.g. cooc=recs-cooc.ts)", arg);
+    if (sp->ngen == MAX_GEN) cli_usage("--gen: at most %d generators", MAX_GEN);
+    for (const char *p = arg; p < eq; p++)
+        if (!(*p == '_' || *p == '-' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            cli_usage("--gen '%s': a name holds letters, digits, - and _ only", arg);
+    char *name = strndup(arg, (size_t)(eq - arg));
+    if (!name) cli_die("out of memory");
+    for (int i = 0; i < sp->ngen; i++)
+        if (!strcmp(sp->gen_name[i], name)) cli_usage("--gen: generator '%s' given twice", sp->gen_name[i]);
+    sp->gen_name[sp->ngen] = name;
+    sp->gen_path[sp->ngen++] = eq + 1;
+}
+
+/* a split's option given twice would silently replace the first */
+static void set_once(const char **field, const char *opt, const char *arg, int split) {
+    if (*field) cli_usage("%s given twice for split %d; begin the next split with --split", opt, split + 1);
+    *field = arg;
+}
+
+/* every split complete, with the first split's generators in its order */
+static void check_splits(struct opts *o) {
+    for (int k = 0; k < o->nsplit; k++) {
+        struct split_opts *sp = &o->sp[k];
+        if ((!sp->train || !sp->queries || !sp->seeds) && o->nsplit == 1)
+            cli_usage("--train, --names, --tracks, --queries and --seeds are required");
+        if (!sp->train || !sp->queries || !sp->seeds) cli_usage("split %d: --train, --queries and --seeds are required for each split", k + 1);
+        if (!sp->ngen && o->nsplit == 1) cli_usage("give at least one --gen NAME=RECS.ts");
+        if (!sp->ngen) cli_usage("split %d: give at least one --gen NAME=RECS.ts", k + 1);
+        if (!!sp->truth != !!o->sp[0].truth) cli_usage("split %d: give --truth for every split or for none", k + 1);
+        if (!!sp->als != !!o->sp[0].als) cli_usage("split %d: give --als for every split or for none (the features must be the same)", k + 1);
+        if (sp->ngen != o->sp[0].ngen) cli_usage("split %d: %d generators, split 1 has %d; give the same --gen names in the same order", k + 1, sp->ngen, o->sp[0].ngen);
+        for (int g = 0; g < sp->ngen; g++)
+            if (strcmp(sp->gen_name[g], o->sp[0].gen_name[g]))
+                cli_usage("split %d: generator %d is '%s', split 1's is '%s'; give the same --gen names in the same order",
+                          k + 1, g + 1, sp->gen_name[g], o->sp[0].gen_name[g]);
+    }
+    o->ngen = o->sp[0].ngen;
+    o->truth = o->sp[0].truth;
+    o->als = o->sp[0].als;
+}
+
 static struct opts parse_opts(int argc, char **argv) {
-    struct opts o = {.depth = 500, .n = 500, .trees = 100, .max_depth = 6, .seed = 1, .threads = 2,
+    struct opts o = {.nsplit = 1, .depth = 500, .n = 500, .trees = 100, .max_depth = 6, .seed = 1, .threads = 2,
                      .eta = 0.1, .min_child = 1, .holdout = 0, .neg_sample = 1, .objective = "rank:pairwise"};
     static const struct option lo[] = {
         {"gen", 1, 0, 'g'}, {"depth", 1, 0, 'D'}, {"truth", 1, 0, 'y'}, {"save", 1, 0, 'S'},
@@ -113,25 +177,16 @@ static struct opts parse_opts(int argc, char **argv) {
         {"eta", 1, 0, 'e'}, {"min-child", 1, 0, 'c'}, {"seed", 1, 0, 's'}, {"threads", 1, 0, 'j'},
         {"train", 1, 0, 't'}, {"names", 1, 0, 'N'}, {"tracks", 1, 0, 'k'}, {"queries", 1, 0, 'q'},
         {"seeds", 1, 0, 'Q'}, {"output", 1, 0, 'o'}, {"features", 1, 0, 'F'}, {"drop", 1, 0, 'x'},
-        {"holdout", 1, 0, 'H'}, {"neg-sample", 1, 0, 'R'}, {"als", 1, 0, 'A'}, {0, 0, 0, 0}};
+        {"holdout", 1, 0, 'H'}, {"neg-sample", 1, 0, 'R'}, {"als", 1, 0, 'A'}, {"split", 0, 0, 'P'}, {"ks", 1, 0, 'K'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:n:", lo, NULL)) != -1) {
+        struct split_opts *sp = &o.sp[o.nsplit - 1];
         switch (c) {
-        case 'g': {
-            const char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg || !eq[1]) cli_usage("--gen '%s': give NAME=FILE (e.g. cooc=recs-cooc.ts)", optarg);
-            if (o.ngen == MAX_GEN) cli_usage("--gen: at most %d generators", MAX_GEN);
-            for (const char *p = optarg; p < eq; p++)
-                if (!(*p == '_' || *p == '-' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
-                    cli_usage("--gen '%s': a name holds letters, digits, - and _ only", optarg);
-            char *name = strndup(optarg, (size_t)(eq - optarg));
-            if (!name) cli_die("out of memory");
-            for (int i = 0; i < o.ngen; i++)
-                if (!strcmp(o.gen_name[i], name)) cli_usage("--gen: generator '%s' given twice", name);
-            o.gen_name[o.ngen] = name;
-            o.gen_path[o.ngen++] = eq + 1;
+        case 'g': add_gen(sp, optarg); break;
+        case 'P':
+            if (o.nsplit == MAX_SPLIT) cli_usage("--split: at most %d splits", MAX_SPLIT);
+            o.nsplit++;
             break;
-        }
         case 'D': o.depth = cli_long("--depth", optarg, 1, 1 << 20); break;
         case 'n': o.n = cli_long("-n", optarg, 1, 1 << 20); break;
         case 'T': o.trees = cli_long("--trees", optarg, 1, 100000); break;
@@ -145,33 +200,41 @@ static struct opts parse_opts(int argc, char **argv) {
                 cli_usage("--objective: '%s' is not rank:pairwise or rank:ndcg", optarg);
             o.objective = optarg;
             break;
-        case 'y': o.truth = optarg; break;
+        case 'y': set_once(&sp->truth, "--truth", optarg, o.nsplit - 1); break;
         case 'S': o.save = optarg; break;
         case 'M': o.model = optarg; break;
-        case 't': o.train = optarg; break;
+        case 't': set_once(&sp->train, "--train", optarg, o.nsplit - 1); break;
         case 'N': o.names = optarg; break;
         case 'k': o.tracks = optarg; break;
-        case 'q': o.queries = optarg; break;
-        case 'Q': o.seeds = optarg; break;
+        case 'q': set_once(&sp->queries, "--queries", optarg, o.nsplit - 1); break;
+        case 'Q': set_once(&sp->seeds, "--seeds", optarg, o.nsplit - 1); break;
         case 'o': o.out = optarg; break;
         case 'F': o.features = optarg; break;
         case 'x': o.drop = optarg; break;
-        case 'A': o.als = optarg; break;
+        case 'K':
+            for (const char *p = optarg; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p == ',' && p > optarg && p[1] && p[1] != ',')))
+                    cli_usage("--ks '%s': give numbers of seeds separated by commas (e.g. 1 or 5,10)", optarg);
+            if (!*optarg) cli_usage("--ks: empty");
+            o.ks = optarg;
+            break;
+        case 'A': set_once(&sp->als, "--als", optarg, o.nsplit - 1); break;
         case 'H': o.holdout = cli_double("--holdout", optarg, 0, 0.95); break;
         case 'R': o.neg_sample = cli_double("--neg-sample", optarg, 1e-6, 1); break;
         default: cli_usage("unknown option");
         }
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
-    if (!o.train || !o.names || !o.tracks || !o.queries || !o.seeds)
-        cli_usage("--train, --names, --tracks, --queries and --seeds are required");
-    if (!o.ngen) cli_usage("give at least one --gen NAME=RECS.ts");
+    if (!o.names || !o.tracks) cli_usage("--train, --names, --tracks, --queries and --seeds are required");
+    check_splits(&o);
     if (!!o.save == !!o.model) cli_usage("give either --truth and --save (fit) or --model (apply)");
     if (o.save && !o.truth) cli_usage("--save needs --truth (the fit learns from the ground truth)");
     if (o.model && o.truth) cli_usage("--truth is for fitting (--save); apply takes --model only");
+    if (o.model && o.nsplit > 1) cli_usage("--split is for fitting (--save); apply re-ranks the queries of one split");
     if (o.save && o.out) cli_usage("-o is for apply; the fit writes --save");
     if (o.features && !o.save) cli_usage("--features is for fitting (--save)");
     if (!o.save && (o.holdout > 0 || o.neg_sample < 1)) cli_usage("--holdout and --neg-sample are for fitting (--save)");
+    if (!o.save && o.ks) cli_usage("--ks is for fitting (--save)");
     return o;
 }
 
@@ -188,12 +251,29 @@ static const char *const base_names[F_BASE] = {
     "last_seed_cooc", "title_share", "title_playlists", "artist_share", "album_share", "n_lists",
     "sim_max", "sim_mean", "sim_last3", "seed_cover", "pop_rel", "artist_cooc", "artist_cos"};
 
+/* one split's data: the training playlists' model (and artist index, ALS
+ * factors), the queries with their seeds, truth and generators' lists */
 typedef struct {
-    struct opts *o;
+    const struct split_opts *o;
     pl_set train, seeds, truth, gen[MAX_GEN];
-    catalog names, queries, tracks;
+    catalog names, queries;
     const char **titles;
     plm_model m;
+    /* artist -> the training playlists holding it, playlist -> its artists
+     * (both distinct, CSR) */
+    int64_t *art_off, *plart_off;
+    int32_t *art_pl, *plart;
+    plm_als_model als;              /* --als */
+    float *als_norm;                /* per track: |y_t| */
+    int kc, nc, pc;
+} split;
+
+typedef struct {
+    struct opts *o;
+    split sp[MAX_SPLIT], *cur;      /* cur: the split whose query is being built */
+    int nsplit;
+    int32_t ntracks;                /* every split's models and the scratch arrays */
+    catalog tracks;
     int32_t *artist, *album;        /* track -> id, -1 unknown */
     int64_t nartist, nalbum;
     /* per-query scratch over the tracks, reset after each query */
@@ -202,10 +282,7 @@ typedef struct {
     int32_t *touched, *rowt, *cand_of;
     int64_t ntouched;
     int32_t *art_cnt, *alb_cnt;
-    /* artist -> the training playlists holding it, playlist -> its artists
-     * (both distinct, CSR); per-query artist co-occurrence counts */
-    int64_t *art_off, *plart_off;
-    int32_t *art_pl, *plart, *art_co, *art_touched;
+    int32_t *art_co, *art_touched;  /* per-query artist co-occurrence counts */
     int64_t nart_touched;
     unsigned char *is_truth, *is_seed;
     /* the candidates of a batch */
@@ -213,17 +290,16 @@ typedef struct {
     float *X, *label;
     unsigned *group;
     int64_t *group_q;               /* the query of each group */
+    int *group_split;               /* and its split */
     int64_t nrows, cap, ngroups, gcap;
     int nfeat, nfull;               /* kept features; all of them (X's width while a query is built) */
     int keep[F_BASE + F_ALS_N + MAX_GEN];   /* kept column -> feature */
     int frank;                      /* the first rank column (after the ALS features) */
-    plm_als_model als;              /* --als */
-    float *als_norm;                /* per track: |y_t| */
-    int kc, nc, pc;
     /* --holdout: the held-out queries' candidates and features */
     float *Xh;
     int32_t *candh;
     int64_t nh, hcap, *hq, *hstart, nhq, hqcap;
+    int *hq_split;
     BoosterHandle booster;
     DMatrixHandle dm;
     int32_t *out;
@@ -248,7 +324,7 @@ static void load_track_ids(job *j) {
     int tc = cat_column(c, "track"), uc = cat_column(c, "artist_uri"), nc = cat_column(c, "artist_name"),
         ac = cat_column(c, "album_name");
     if (tc < 0 || (uc < 0 && nc < 0)) cli_die("%s: needs columns track and artist_uri or artist_name (mpd-ingest --tracks)", j->o->tracks);
-    int64_t nt = j->m.ntracks;
+    int64_t nt = j->ntracks;
     j->artist = xalloc((size_t)nt, sizeof *j->artist);
     j->album = xalloc((size_t)nt, sizeof *j->album);
     for (int64_t t = 0; t < nt; t++) j->artist[t] = j->album[t] = -1;
@@ -283,42 +359,40 @@ static void load_track_ids(job *j) {
 
 /* artist -> distinct training playlists and playlist -> distinct artists
  * (two CSR pairs, 4 bytes a (playlist, artist) pair each way) */
-static void build_artist_index(job *j) {
-    plm_model *m = &j->m;
+static void build_artist_index(job *j, split *sp) {
+    plm_model *m = &sp->m;
     int64_t na = j->nartist, np = m->npl;
     int64_t *stamp = xalloc((size_t)(na ? na : 1), sizeof *stamp);
     for (int64_t a = 0; a < na; a++) stamp[a] = -1;
-    j->art_off = xalloc((size_t)na + 1, sizeof *j->art_off);
-    j->plart_off = xalloc((size_t)np + 1, sizeof *j->plart_off);
+    sp->art_off = xalloc((size_t)na + 1, sizeof *sp->art_off);
+    sp->plart_off = xalloc((size_t)np + 1, sizeof *sp->plart_off);
     int64_t pairs = 0;
     for (int64_t p = 0; p < np; p++) {
         for (int64_t r = m->pl_off[p]; r < m->pl_off[p + 1]; r++) {
             int32_t a = j->artist[m->pl_tr[r]];
             if (a < 0 || stamp[a] == p) continue;
             stamp[a] = p;
-            j->art_off[a + 1]++;
+            sp->art_off[a + 1]++;
             pairs++;
         }
-        j->plart_off[p + 1] = pairs;
+        sp->plart_off[p + 1] = pairs;
     }
-    for (int64_t a = 0; a < na; a++) j->art_off[a + 1] += j->art_off[a];
-    j->art_pl = xalloc((size_t)pairs, sizeof *j->art_pl);
-    j->plart = xalloc((size_t)pairs, sizeof *j->plart);
+    for (int64_t a = 0; a < na; a++) sp->art_off[a + 1] += sp->art_off[a];
+    sp->art_pl = xalloc((size_t)pairs, sizeof *sp->art_pl);
+    sp->plart = xalloc((size_t)pairs, sizeof *sp->plart);
     int64_t *fill = xalloc((size_t)(na ? na : 1), sizeof *fill);
-    for (int64_t a = 0; a < na; a++) { fill[a] = j->art_off[a]; stamp[a] = -1; }
+    for (int64_t a = 0; a < na; a++) { fill[a] = sp->art_off[a]; stamp[a] = -1; }
     int64_t k = 0;
     for (int64_t p = 0; p < np; p++)
         for (int64_t r = m->pl_off[p]; r < m->pl_off[p + 1]; r++) {
             int32_t a = j->artist[m->pl_tr[r]];
             if (a < 0 || stamp[a] == p) continue;
             stamp[a] = p;
-            j->plart[k++] = a;
-            j->art_pl[fill[a]++] = (int32_t)p;
+            sp->plart[k++] = a;
+            sp->art_pl[fill[a]++] = (int32_t)p;
         }
     free(stamp);
     free(fill);
-    j->art_co = xalloc((size_t)(na ? na : 1), sizeof *j->art_co);
-    j->art_touched = xalloc((size_t)(na ? na : 1), sizeof *j->art_touched);
 }
 
 static double degree(const plm_model *m, int32_t t) { return (double)(m->tr_off[t + 1] - m->tr_off[t]); }
@@ -330,7 +404,7 @@ static void touch(job *j, int32_t t) {
 /* the count models' scores of every track the seeds reach: one pass over
  * each distinct seed's playlists (the cost of mpd-recommend's itemknn) */
 static int64_t score_seeds(job *j, const int32_t *seeds, int64_t ns) {
-    plm_model *m = &j->m;
+    plm_model *m = &j->cur->m;
     plm_graph_opts gk = plm_graph_defaults(PLM_ITEMKNN), gr = plm_graph_defaults(PLM_RP3BETA);
     int32_t last = -1, last3[3] = {-1, -1, -1};
     for (int64_t i = 0; i < ns; i++)
@@ -394,15 +468,15 @@ static int64_t score_artists(job *j, const int32_t *seeds, int64_t ns) {
     int64_t total = 0;
     for (int64_t i = 0; i < ns; i++) {
         int32_t t = seeds[i];
-        if (t < 0 || t >= j->m.ntracks || j->artist[t] < 0) continue;
+        if (t < 0 || t >= j->cur->m.ntracks || j->artist[t] < 0) continue;
         int32_t a = j->artist[t];
         if (j->art_cnt[a] <= 0) continue;   /* art_cnt counted the seeds (> 0); negated once done */
         j->art_cnt[a] = -j->art_cnt[a];     /* done; restored below */
-        total += j->art_off[a + 1] - j->art_off[a];
-        for (int64_t q = j->art_off[a]; q < j->art_off[a + 1]; q++) {
-            int32_t p = j->art_pl[q];
-            for (int64_t r = j->plart_off[p]; r < j->plart_off[p + 1]; r++) {
-                int32_t b = j->plart[r];
+        total += j->cur->art_off[a + 1] - j->cur->art_off[a];
+        for (int64_t q = j->cur->art_off[a]; q < j->cur->art_off[a + 1]; q++) {
+            int32_t p = j->cur->art_pl[q];
+            for (int64_t r = j->cur->plart_off[p]; r < j->cur->plart_off[p + 1]; r++) {
+                int32_t b = j->cur->plart[r];
                 if (j->art_co[b] == 0) j->art_touched[j->nart_touched++] = b;
                 j->art_co[b]++;
             }
@@ -410,7 +484,7 @@ static int64_t score_artists(job *j, const int32_t *seeds, int64_t ns) {
     }
     for (int64_t i = 0; i < ns; i++) {
         int32_t t = seeds[i];
-        if (t >= 0 && t < j->m.ntracks && j->artist[t] >= 0 && j->art_cnt[j->artist[t]] < 0)
+        if (t >= 0 && t < j->cur->m.ntracks && j->artist[t] >= 0 && j->art_cnt[j->artist[t]] < 0)
             j->art_cnt[j->artist[t]] = -j->art_cnt[j->artist[t]];
     }
     return total;
@@ -418,7 +492,7 @@ static int64_t score_artists(job *j, const int32_t *seeds, int64_t ns) {
 
 /* the share of the training playlists of the query's title holding each track */
 static int64_t score_title(job *j, const char *title) {
-    plm_model *m = &j->m;
+    plm_model *m = &j->cur->m;
     char norm[1024];
     plm_norm_title(title, norm, sizeof norm);
     int64_t id = *norm ? strmap_get(&m->title_id, norm) : -1;
@@ -463,25 +537,25 @@ static void grow_rows(job *j, int64_t need) {
  * seeds, into the rows from start (missing for a track ALS does not know
  * or a query without a known seed) */
 static void als_features(job *j, const int32_t *s, int64_t ns, int64_t start) {
-    plm_als_model *a = &j->als;
+    plm_als_model *a = &j->cur->als;
     int f = a->factors, nf = j->nfull;
     int64_t known = 0;
-    for (int64_t k = 0; k < ns; k++) known += s[k] >= 0 && s[k] < a->ntracks && j->m.pop[s[k]] > 0;
+    for (int64_t k = 0; k < ns; k++) known += s[k] >= 0 && s[k] < a->ntracks && j->cur->m.pop[s[k]] > 0;
     if (!known) return;
     int rc = plm_als_fold_in(a, s, ns, a->xq);
-    if (rc < 0) cli_die("--als %s: the fold-in system of a query is not positive definite; refit the ALS model", j->o->als);
+    if (rc < 0) cli_die("--als %s: the fold-in system of a query is not positive definite; refit the ALS model", j->cur->o->als);
     float best = -INFINITY;
     for (int64_t row = start; row < j->nrows; row++) {
         int32_t t = j->cand[row];
-        if (t >= a->ntracks || j->m.pop[t] == 0) continue;
+        if (t >= a->ntracks || j->cur->m.pop[t] == 0) continue;
         const float *y = a->Y + (size_t)t * f;
         float sc = cblas_sdot(f, y, 1, a->xq, 1), mx = -INFINITY;
         double sum = 0;
         int64_t n = 0;
         for (int64_t k = 0; k < ns; k++) {
             int32_t u = s[k];
-            if (u < 0 || u >= a->ntracks || j->m.pop[u] == 0) continue;
-            float d = j->als_norm[t] * j->als_norm[u];
+            if (u < 0 || u >= a->ntracks || j->cur->m.pop[u] == 0) continue;
+            float d = j->cur->als_norm[t] * j->cur->als_norm[u];
             float c = d > 0 ? cblas_sdot(f, y, 1, a->Y + (size_t)u * f, 1) / d : 0;
             if (c > mx) mx = c;
             sum += c;
@@ -503,22 +577,22 @@ static void als_features(job *j, const int32_t *s, int64_t ns, int64_t start) {
  * tracks, first-seen order) and their features; returns how many, and
  * with truth, how many are in the ground truth (*hits) */
 static int64_t add_query(job *j, int64_t i, int64_t *hits) {
-    const char *qid = cat_cell(&j->queries, i, 0);
-    int64_t sp = pl_find(&j->seeds, qid);
-    const int32_t *s = sp >= 0 ? pl_tracks(&j->seeds, sp) : NULL;
-    int64_t ns = sp >= 0 ? pl_len(&j->seeds, sp) : 0;
-    if (ns == 0 && strcmp(cat_cell(&j->queries, i, j->kc), "0"))
-        cli_die("%s: query %s shows %s tracks but %s has none for it", j->o->queries, qid, cat_cell(&j->queries, i, j->kc), j->o->seeds);
+    const char *qid = cat_cell(&j->cur->queries, i, 0);
+    int64_t sp = pl_find(&j->cur->seeds, qid);
+    const int32_t *s = sp >= 0 ? pl_tracks(&j->cur->seeds, sp) : NULL;
+    int64_t ns = sp >= 0 ? pl_len(&j->cur->seeds, sp) : 0;
+    if (ns == 0 && strcmp(cat_cell(&j->cur->queries, i, j->cur->kc), "0"))
+        cli_die("%s: query %s shows %s tracks but %s has none for it", j->cur->o->queries, qid, cat_cell(&j->cur->queries, i, j->cur->kc), j->cur->o->seeds);
     int ng = j->o->ngen, nf = j->nfull;
     int64_t start = j->nrows, nc = 0;
     for (int g = 0; g < ng; g++) {
-        int64_t p = pl_find(&j->gen[g], qid);
-        int64_t len = pl_len(&j->gen[g], p), d = len < j->o->depth ? len : j->o->depth;
+        int64_t p = pl_find(&j->cur->gen[g], qid);
+        int64_t len = pl_len(&j->cur->gen[g], p), d = len < j->o->depth ? len : j->o->depth;
         grow_rows(j, d);
-        const int32_t *r = pl_tracks(&j->gen[g], p);
+        const int32_t *r = pl_tracks(&j->cur->gen[g], p);
         for (int64_t k = 0; k < d; k++) {
             int32_t t = r[k];
-            if (t >= j->m.ntracks) continue;    /* checked at load */
+            if (t >= j->cur->m.ntracks) continue;    /* checked at load */
             int64_t row = j->cand_of[t];
             if (row < 0) {
                 row = j->nrows++;
@@ -534,20 +608,20 @@ static int64_t add_query(job *j, int64_t i, int64_t *hits) {
         }
     }
     int64_t ndistinct = score_seeds(j, s, ns);
-    int64_t ntp = score_title(j, cat_cell(&j->queries, i, j->nc));
+    int64_t ntp = score_title(j, cat_cell(&j->cur->queries, i, j->cur->nc));
     int64_t nknown = 0;
     double seed_pop = 0;
     for (int64_t k = 0; k < ns; k++) {
         int32_t t = s[k];
-        if (t < 0 || t >= j->m.ntracks) continue;
+        if (t < 0 || t >= j->cur->m.ntracks) continue;
         nknown++;
-        seed_pop += log1p((double)j->m.pop[t]);
+        seed_pop += log1p((double)j->cur->m.pop[t]);
         if (j->artist[t] >= 0) j->art_cnt[j->artist[t]]++;
         if (j->album[t] >= 0) j->alb_cnt[j->album[t]]++;
     }
     float seed_pop_mean = nknown ? (float)(seed_pop / (double)nknown) : NAN;
     int64_t art_total = score_artists(j, s, ns);
-    if (j->o->als) als_features(j, s, ns, start);
+    if (j->cur->o->als) als_features(j, s, ns, start);
     float mc = 0, mk = 0, mr = 0;
     for (int64_t row = start; row < j->nrows; row++) {
         int32_t t = j->cand[row];
@@ -559,7 +633,7 @@ static int64_t add_query(job *j, int64_t i, int64_t *hits) {
         int32_t t = j->cand[row];
         float *x = j->X + row * nf;
         x[F_K] = (float)ns;
-        x[F_POP] = (float)log1p((double)j->m.pop[t]);
+        x[F_POP] = (float)log1p((double)j->cur->m.pop[t]);
         x[F_COOC] = j->cooc[t];
         x[F_COOC_REL] = mc > 0 ? j->cooc[t] / mc : 0;
         x[F_KNN] = j->knn[t];
@@ -580,7 +654,7 @@ static int64_t add_query(job *j, int64_t i, int64_t *hits) {
         x[F_POP_REL] = x[F_POP] - seed_pop_mean;
         if (art_total > 0) {
             int32_t b = j->artist[t];
-            double co = b >= 0 ? (double)j->art_co[b] : 0, db = b >= 0 ? (double)(j->art_off[b + 1] - j->art_off[b]) : 0;
+            double co = b >= 0 ? (double)j->art_co[b] : 0, db = b >= 0 ? (double)(j->cur->art_off[b + 1] - j->cur->art_off[b]) : 0;
             x[F_ART_COOC] = (float)(co / (double)art_total);
             x[F_ART_COS] = db > 0 ? (float)(co / sqrt(db * (double)art_total)) : 0;
         }
@@ -596,23 +670,23 @@ static int64_t add_query(job *j, int64_t i, int64_t *hits) {
         }
     for (int64_t k = 0; k < ns; k++) {
         int32_t t = s[k];
-        if (t < 0 || t >= j->m.ntracks) continue;
+        if (t < 0 || t >= j->cur->m.ntracks) continue;
         if (j->artist[t] >= 0) j->art_cnt[j->artist[t]] = 0;
         if (j->album[t] >= 0) j->alb_cnt[j->album[t]] = 0;
     }
     reset_scores(j);
     if (hits) {
-        int64_t tp = pl_find(&j->truth, qid), h = 0;
-        if (tp < 0) cli_die("%s: query %s of %s has no ground truth; give the truth of the same split", j->o->truth, qid, j->o->queries);
-        const int32_t *g = pl_tracks(&j->truth, tp);
-        for (int64_t k = 0; k < pl_len(&j->truth, tp); k++)
-            if (g[k] >= 0 && g[k] < j->m.ntracks) j->is_truth[g[k]] = 1;
+        int64_t tp = pl_find(&j->cur->truth, qid), h = 0;
+        if (tp < 0) cli_die("%s: query %s of %s has no ground truth; give the truth of the same split", j->cur->o->truth, qid, j->cur->o->queries);
+        const int32_t *g = pl_tracks(&j->cur->truth, tp);
+        for (int64_t k = 0; k < pl_len(&j->cur->truth, tp); k++)
+            if (g[k] >= 0 && g[k] < j->cur->m.ntracks) j->is_truth[g[k]] = 1;
         for (int64_t row = start; row < j->nrows; row++) {
             j->label[row] = j->is_truth[j->cand[row]];
             h += j->is_truth[j->cand[row]];
         }
-        for (int64_t k = 0; k < pl_len(&j->truth, tp); k++)
-            if (g[k] >= 0 && g[k] < j->m.ntracks) j->is_truth[g[k]] = 0;
+        for (int64_t k = 0; k < pl_len(&j->cur->truth, tp); k++)
+            if (g[k] >= 0 && g[k] < j->cur->m.ntracks) j->is_truth[g[k]] = 0;
         *hits = h;
     }
     return nc;
@@ -624,7 +698,7 @@ static int64_t add_query(job *j, int64_t i, int64_t *hits) {
 static void feature_name(const job *j, int f, char *out, size_t cap) {
     if (f < F_BASE) snprintf(out, cap, "%s", base_names[f]);
     else if (f < j->frank) snprintf(out, cap, "%s", als_names[f - F_BASE]);
-    else snprintf(out, cap, "rank_%s", j->o->gen_name[f - j->frank]);
+    else snprintf(out, cap, "rank_%s", j->o->sp[0].gen_name[f - j->frank]);
 }
 
 /* is name an element of the comma-separated list (NULL: empty)? */
@@ -653,47 +727,78 @@ static const char *feature_list_all(const job *j) {
     return all;
 }
 
+/* split sp's queries, seeds, generators' lists and truth, checked against each other */
+static void load_queries(job *j, split *sp) {
+    const struct split_opts *o = sp->o;
+    char err[1024];
+    if (cat_load(&sp->queries, o->queries, err, sizeof err)) cli_die("%s", err);
+    sp->kc = cat_column(&sp->queries, "k");
+    sp->nc = cat_column(&sp->queries, "name");
+    if (sp->kc < 0 || sp->nc < 0) cli_die("%s: needs columns k and name (mpd-split --queries)", o->queries);
+    if (pl_load(&sp->seeds, o->seeds, NULL, err, sizeof err)) cli_die("%s", err);
+    for (int64_t p = 0; p < sp->seeds.n; p++)
+        if (cat_find(&sp->queries, pl_key(&sp->seeds, p)) < 0)
+            cli_die("%s: query %s is not in %s; give the seeds of the same split", o->seeds, pl_key(&sp->seeds, p), o->queries);
+    /* every generator covers exactly the queries */
+    for (int g = 0; g < o->ngen; g++) {
+        pl_set *s = &sp->gen[g];
+        if (pl_load(s, o->gen_path[g], "recs", err, sizeof err)) cli_die("--gen %s: %s", o->gen_name[g], err);
+        for (int64_t p = 0; p < s->n; p++)
+            if (cat_find(&sp->queries, pl_key(s, p)) < 0)
+                cli_die("%s: query %s is not in %s; every --gen must hold the recommendations of these queries (mpd-recommend --queries %s)",
+                        o->gen_path[g], pl_key(s, p), o->queries, o->queries);
+        for (int64_t i = 0; i < sp->queries.nrows; i++)
+            if (pl_find(s, cat_cell(&sp->queries, i, 0)) < 0)
+                cli_die("%s: no recommendations for query %s of %s; every --gen must cover the same queries (mpd-recommend --queries %s)",
+                        o->gen_path[g], cat_cell(&sp->queries, i, 0), o->queries, o->queries);
+        if (s->ntracks > sp->m.ntracks)
+            cli_die("%s: track %d is outside the vocabulary of %s (%d tracks); give lists made over the same ingest",
+                    o->gen_path[g], s->ntracks - 1, j->o->tracks, sp->m.ntracks);
+    }
+    if (o->truth) {
+        if (pl_load(&sp->truth, o->truth, NULL, err, sizeof err)) cli_die("%s", err);
+        for (int64_t p = 0; p < sp->truth.n; p++)
+            if (cat_find(&sp->queries, pl_key(&sp->truth, p)) < 0)
+                cli_die("%s: query %s is not in %s; give the truth of the same split", o->truth, pl_key(&sp->truth, p), o->queries);
+    }
+    sp->pc = cat_column(&sp->queries, "pid");
+    if (j->o->holdout > 0 && sp->pc < 0) cli_die("%s: --holdout needs the column pid (mpd-split --queries)", o->queries);
+}
+
+static void load_als(job *j, split *sp) {
+    const struct split_opts *o = sp->o;
+    char err[1024];
+    if (plm_als_load(&sp->als, o->als, err, sizeof err)) cli_die("%s", err);
+    if (sp->als.ntracks > sp->m.ntracks)
+        cli_die("%s: %d tracks, more than the %d of %s; give the ALS model of TRAIN (mpd-train --model als)", o->als, sp->als.ntracks, sp->m.ntracks, j->o->tracks);
+    int f = sp->als.factors;
+    sp->als_norm = xalloc((size_t)sp->als.ntracks, sizeof *sp->als_norm);
+    for (int32_t t = 0; t < sp->als.ntracks; t++) sp->als_norm[t] = cblas_snrm2(f, sp->als.Y + (size_t)t * f, 1);
+}
+
 static void load_inputs(job *j) {
     struct opts *o = j->o;
     char err[1024];
-    if (pl_load(&j->train, o->train, NULL, err, sizeof err)) cli_die("%s", err);
-    if (!(j->titles = plv_train_titles(&j->train, o->names, &j->names, err, sizeof err))) cli_die("%s", err);
+    j->nsplit = o->nsplit;
+    for (int k = 0; k < j->nsplit; k++) {
+        split *sp = &j->sp[k];
+        sp->o = &o->sp[k];
+        if (pl_load(&sp->train, sp->o->train, NULL, err, sizeof err)) cli_die("%s", err);
+        if (!(sp->titles = plv_train_titles(&sp->train, o->names, &sp->names, err, sizeof err))) cli_die("%s", err);
+    }
     if (cat_load(&j->tracks, o->tracks, err, sizeof err)) cli_die("%s", err);
-    int32_t ntracks = j->train.ntracks;
-    if (j->tracks.nrows > ntracks) ntracks = (int32_t)j->tracks.nrows;
-    if (plm_build(&j->m, &j->train, j->titles, ntracks, err, sizeof err)) cli_die("%s", err);
-    if (cat_load(&j->queries, o->queries, err, sizeof err)) cli_die("%s", err);
-    j->kc = cat_column(&j->queries, "k");
-    j->nc = cat_column(&j->queries, "name");
-    if (j->kc < 0 || j->nc < 0) cli_die("%s: needs columns k and name (mpd-split --queries)", o->queries);
-    if (pl_load(&j->seeds, o->seeds, NULL, err, sizeof err)) cli_die("%s", err);
-    for (int64_t p = 0; p < j->seeds.n; p++)
-        if (cat_find(&j->queries, pl_key(&j->seeds, p)) < 0)
-            cli_die("%s: query %s is not in %s; give the seeds of the same split", o->seeds, pl_key(&j->seeds, p), o->queries);
-    /* every generator covers exactly the queries */
-    for (int g = 0; g < o->ngen; g++) {
-        pl_set *s = &j->gen[g];
-        if (pl_load(s, o->gen_path[g], "recs", err, sizeof err)) cli_die("--gen %s: %s", o->gen_name[g], err);
-        for (int64_t p = 0; p < s->n; p++)
-            if (cat_find(&j->queries, pl_key(s, p)) < 0)
-                cli_die("%s: query %s is not in %s; every --gen must hold the recommendations of these queries (mpd-recommend --queries %s)",
-                        o->gen_path[g], pl_key(s, p), o->queries, o->queries);
-        for (int64_t i = 0; i < j->queries.nrows; i++)
-            if (pl_find(s, cat_cell(&j->queries, i, 0)) < 0)
-                cli_die("%s: no recommendations for query %s of %s; every --gen must cover the same queries (mpd-recommend --queries %s)",
-                        o->gen_path[g], cat_cell(&j->queries, i, 0), o->queries, o->queries);
-        if (s->ntracks > j->m.ntracks)
-            cli_die("%s: track %d is outside the vocabulary of %s (%d tracks); give lists made over the same ingest",
-                    o->gen_path[g], s->ntracks - 1, o->tracks, j->m.ntracks);
+    /* one vocabulary for every split (the same ingest) */
+    j->ntracks = j->tracks.nrows > INT32_MAX ? INT32_MAX : (int32_t)j->tracks.nrows;
+    for (int k = 0; k < j->nsplit; k++)
+        if (j->sp[k].train.ntracks > j->ntracks) j->ntracks = j->sp[k].train.ntracks;
+    for (int k = 0; k < j->nsplit; k++) {
+        split *sp = &j->sp[k];
+        if (plm_build(&sp->m, &sp->train, sp->titles, j->ntracks, err, sizeof err)) cli_die("%s", err);
+        load_queries(j, sp);
     }
-    if (o->truth) {
-        if (pl_load(&j->truth, o->truth, NULL, err, sizeof err)) cli_die("%s", err);
-        for (int64_t p = 0; p < j->truth.n; p++)
-            if (cat_find(&j->queries, pl_key(&j->truth, p)) < 0)
-                cli_die("%s: query %s is not in %s; give the truth of the same split", o->truth, pl_key(&j->truth, p), o->queries);
-    }
+    j->cur = &j->sp[0];
     load_track_ids(j);
-    size_t nt = (size_t)j->m.ntracks;
+    size_t nt = (size_t)j->ntracks;
     j->cooc = xalloc(nt, sizeof(float)); j->knn = xalloc(nt, sizeof(float)); j->rp3 = xalloc(nt, sizeof(float));
     j->last = xalloc(nt, sizeof(float)); j->title = xalloc(nt, sizeof(float)); j->row = xalloc(nt, sizeof(float));
     j->rprow = xalloc(nt, sizeof(float));
@@ -702,18 +807,14 @@ static void load_inputs(job *j) {
     j->is_truth = xalloc(nt, 1); j->is_seed = xalloc(nt, 1);
     j->sim_max = xalloc(nt, sizeof(float)); j->sim_sum = xalloc(nt, sizeof(float));
     j->sim_last3 = xalloc(nt, sizeof(float)); j->cover = xalloc(nt, sizeof(float));
-    build_artist_index(j);
-    j->pc = cat_column(&j->queries, "pid");
-    if (o->holdout > 0 && j->pc < 0) cli_die("%s: --holdout needs the column pid (mpd-split --queries)", o->queries);
-    /* the kept features: all but --drop */
-    if (o->als) {
-        if (plm_als_load(&j->als, o->als, err, sizeof err)) cli_die("%s", err);
-        if (j->als.ntracks > j->m.ntracks)
-            cli_die("%s: %d tracks, more than the %d of %s; give the ALS model of TRAIN (mpd-train --model als)", o->als, j->als.ntracks, j->m.ntracks, o->tracks);
-        int f = j->als.factors;
-        j->als_norm = xalloc((size_t)j->als.ntracks, sizeof *j->als_norm);
-        for (int32_t t = 0; t < j->als.ntracks; t++) j->als_norm[t] = cblas_snrm2(f, j->als.Y + (size_t)t * f, 1);
+    int64_t na = j->nartist ? j->nartist : 1;
+    j->art_co = xalloc((size_t)na, sizeof *j->art_co);
+    j->art_touched = xalloc((size_t)na, sizeof *j->art_touched);
+    for (int k = 0; k < j->nsplit; k++) {
+        build_artist_index(j, &j->sp[k]);
+        if (o->als) load_als(j, &j->sp[k]);
     }
+    /* the kept features: all but --drop */
     j->frank = F_BASE + (o->als ? F_ALS_N : 0);
     j->nfull = j->frank + o->ngen;
     j->nfeat = 0;
@@ -753,7 +854,7 @@ static char *feature_list(const job *j) {
     size_t len = 1;
     for (int f = 0; f < F_BASE; f++) len += strlen(base_names[f]) + 1;
     for (int f = 0; f < F_ALS_N; f++) len += strlen(als_names[f]) + 1;
-    for (int g = 0; g < j->o->ngen; g++) len += strlen(j->o->gen_name[g]) + 6;
+    for (int g = 0; g < j->o->ngen; g++) len += strlen(j->o->sp[0].gen_name[g]) + 6;
     char *s = xalloc(len, 1);
     for (int c = 0; c < j->nfeat; c++) {
         char name[80];
@@ -783,22 +884,22 @@ static int cmp_scored(const void *a, const void *b) {
 static int64_t rank_query(job *j, int64_t i, const float *pred, const int32_t *cand, int64_t nr, scored *sc,
                           int32_t *out, int64_t n) {
     int64_t k = 0;
-    sort_m = &j->m;
+    sort_m = &j->cur->m;
     for (int64_t r = 0; r < nr; r++) sc[r] = (scored){pred[r], cand[r]};
     qsort(sc, (size_t)nr, sizeof *sc, cmp_scored);
     for (int64_t r = 0; r < nr && k < n; r++) out[k++] = sc[r].t;
     if (k < n) {
-        const char *qid = cat_cell(&j->queries, i, 0);
-        int64_t sp = pl_find(&j->seeds, qid);
+        const char *qid = cat_cell(&j->cur->queries, i, 0);
+        int64_t sp = pl_find(&j->cur->seeds, qid);
         for (int64_t r = 0; r < k; r++) j->is_truth[out[r]] = 1;
         if (sp >= 0)
-            for (int64_t r = 0; r < pl_len(&j->seeds, sp); r++) {
-                int32_t t = pl_tracks(&j->seeds, sp)[r];
-                if (t >= 0 && t < j->m.ntracks) j->is_truth[t] = 1;
+            for (int64_t r = 0; r < pl_len(&j->cur->seeds, sp); r++) {
+                int32_t t = pl_tracks(&j->cur->seeds, sp)[r];
+                if (t >= 0 && t < j->cur->m.ntracks) j->is_truth[t] = 1;
             }
-        for (int64_t r = 0; r < j->m.ntracks && k < n; r++)
-            if (!j->is_truth[j->m.by_pop[r]]) out[k++] = j->m.by_pop[r];
-        memset(j->is_truth, 0, (size_t)j->m.ntracks);
+        for (int64_t r = 0; r < j->cur->m.ntracks && k < n; r++)
+            if (!j->is_truth[j->cur->m.by_pop[r]]) out[k++] = j->cur->m.by_pop[r];
+        memset(j->is_truth, 0, (size_t)j->cur->m.ntracks);
     }
     return k;
 }
@@ -854,61 +955,88 @@ static void km_print(const char *name, const kmeans *a, const kmeans *ref) {
 }
 
 static const int32_t *query_truth(job *j, int64_t i, int64_t *ng) {
-    int64_t tp = pl_find(&j->truth, cat_cell(&j->queries, i, 0));
-    *ng = tp >= 0 ? pl_len(&j->truth, tp) : 0;
-    return tp >= 0 ? pl_tracks(&j->truth, tp) : NULL;
+    int64_t tp = pl_find(&j->cur->truth, cat_cell(&j->cur->queries, i, 0));
+    *ng = tp >= 0 ? pl_len(&j->cur->truth, tp) : 0;
+    return tp >= 0 ? pl_tracks(&j->cur->truth, tp) : NULL;
 }
 
 /* the generators' and the trees' (after 1/4, 1/2, 3/4, all rounds) metrics
- * on the held-out queries; ratios to the generator named cooc (else the first) */
+ * on the held-out queries; ratios to the generator named cooc (else the
+ * first).  With several splits: each split's, then all of them together
+ * (every query scored against its own split's generators and truth) */
+#define HO_CUTS 4
 static void eval_holdout(job *j) {
     struct opts *o = j->o;
-    int ng = o->ngen, ref = 0;
-    for (int g = 0; g < ng; g++) if (!strcmp(o->gen_name[g], "cooc")) ref = g;
-    kmeans *gm = xalloc((size_t)ng, sizeof *gm);
+    int ng = o->ngen, ref = 0, ns = j->nsplit, all = ns;   /* slot ns: every split */
+    for (int g = 0; g < ng; g++) if (!strcmp(o->sp[0].gen_name[g], "cooc")) ref = g;
+    kmeans *gm = xalloc((size_t)(ns + 1) * (size_t)ng, sizeof *gm);     /* [split][generator] */
+    kmeans *tm = xalloc((size_t)(ns + 1) * HO_CUTS, sizeof *tm);         /* [split][cut] */
+    int64_t *nq = xalloc((size_t)ns + 1, sizeof *nq);
     for (int64_t h = 0; h < j->nhq; h++) {
         int64_t i = j->hq[h], nt;
+        int sk = j->hq_split[h];
+        j->cur = &j->sp[sk];
+        nq[sk]++;
         const int32_t *G = query_truth(j, i, &nt);
-        long k = strtol(cat_cell(&j->queries, i, j->kc), NULL, 10);
+        long k = strtol(cat_cell(&j->cur->queries, i, j->cur->kc), NULL, 10);
         for (int g = 0; g < ng; g++) {
-            int64_t p = pl_find(&j->gen[g], cat_cell(&j->queries, i, 0));
-            km_add(&gm[g], k, G, nt, pl_tracks(&j->gen[g], p), pl_len(&j->gen[g], p));
+            int64_t p = pl_find(&j->cur->gen[g], cat_cell(&j->cur->queries, i, 0));
+            km_add(&gm[sk * ng + g], k, G, nt, pl_tracks(&j->cur->gen[g], p), pl_len(&j->cur->gen[g], p));
+            if (ns > 1) km_add(&gm[all * ng + g], k, G, nt, pl_tracks(&j->cur->gen[g], p), pl_len(&j->cur->gen[g], p));
         }
     }
-    cli_warn("holdout: %" PRId64 " queries (--holdout %g of the playlists), R-prec/NDCG/clicks per K, (ratio to %s)",
-             j->nhq, o->holdout, o->gen_name[ref]);
-    for (int g = 0; g < ng; g++) km_print(o->gen_name[g], &gm[g], g == ref ? NULL : &gm[ref]);
     DMatrixHandle dh;
     xgb_check(XGDMatrixCreateFromMat(j->Xh, (bst_ulong)j->nh, (bst_ulong)j->nfeat, NAN, &dh), "the held-out matrix");
-    scored *sc = NULL;
     int64_t maxq = 0;
     for (int64_t h = 0; h < j->nhq; h++) if (j->hstart[h + 1] - j->hstart[h] > maxq) maxq = j->hstart[h + 1] - j->hstart[h];
-    sc = xalloc((size_t)maxq, sizeof *sc);
+    scored *sc = xalloc((size_t)maxq, sizeof *sc);
     int32_t *out = xalloc(RM_MAX_N, sizeof *out);
-    long last = 0;
-    for (int c = 1; c <= 4; c++) {
-        long it = o->trees * c / 4;
+    long cut_it[HO_CUTS], last = 0;
+    int ncut = 0;
+    for (int c = 1; c <= HO_CUTS; c++) {
+        long it = o->trees * c / HO_CUTS;
         if (it < 1 || it == last) continue;
-        last = it;
+        last = cut_it[ncut] = it;
         char cfg[160];
         snprintf(cfg, sizeof cfg, "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": %ld, \"strict_shape\": false}", it);
         bst_ulong const *shape;
         bst_ulong dim;
         const float *pred;
         xgb_check(XGBoosterPredictFromDMatrix(j->booster, dh, cfg, &shape, &dim, &pred), "prediction");
-        kmeans km = {0};
         for (int64_t h = 0; h < j->nhq; h++) {
             int64_t i = j->hq[h], nt, a = j->hstart[h], b = j->hstart[h + 1];
+            int sk = j->hq_split[h];
+            j->cur = &j->sp[sk];
             const int32_t *G = query_truth(j, i, &nt);
-            int64_t k = rank_query(j, i, pred + a, j->candh + a, b - a, sc, out, RM_MAX_N);
-            km_add(&km, strtol(cat_cell(&j->queries, i, j->kc), NULL, 10), G, nt, out, k);
+            int64_t n = rank_query(j, i, pred + a, j->candh + a, b - a, sc, out, RM_MAX_N);
+            long k = strtol(cat_cell(&j->cur->queries, i, j->cur->kc), NULL, 10);
+            km_add(&tm[sk * HO_CUTS + ncut], k, G, nt, out, n);
+            if (ns > 1) km_add(&tm[all * HO_CUTS + ncut], k, G, nt, out, n);
         }
-        char name[32];
-        snprintf(name, sizeof name, "rerank@%ld", it);
-        km_print(name, &km, &gm[ref]);
+        ncut++;
+    }
+    nq[all] = j->nhq;
+    for (int sk = ns > 1 ? 0 : all; sk <= all; sk++) {
+        int slot = ns > 1 ? sk : 0;
+        if (sk < all)
+            cli_warn("holdout, split %d (%s): %" PRId64 " queries, R-prec/NDCG/clicks per K, (ratio to %s)",
+                     sk + 1, j->sp[sk].o->queries, nq[sk], o->sp[0].gen_name[ref]);
+        else if (ns > 1)
+            cli_warn("holdout, all %d splits: %" PRId64 " queries (--holdout %g of the playlists), R-prec/NDCG/clicks per K, (ratio to %s)",
+                     ns, j->nhq, o->holdout, o->sp[0].gen_name[ref]);
+        else
+            cli_warn("holdout: %" PRId64 " queries (--holdout %g of the playlists), R-prec/NDCG/clicks per K, (ratio to %s)",
+                     j->nhq, o->holdout, o->sp[0].gen_name[ref]);
+        const kmeans *g0 = &gm[slot * ng];
+        for (int g = 0; g < ng; g++) km_print(o->sp[0].gen_name[g], &g0[g], g == ref ? NULL : &g0[ref]);
+        for (int c = 0; c < ncut; c++) {
+            char name[32];
+            snprintf(name, sizeof name, "rerank@%ld", cut_it[c]);
+            km_print(name, &tm[slot * HO_CUTS + c], &g0[ref]);
+        }
     }
     XGDMatrixFree(dh);
-    free(sc); free(out); free(gm);
+    free(sc); free(out); free(gm); free(tm); free(nq);
 }
 
 /* --holdout: a hash of (--seed, "holdout/PID") below F.  The prefix keeps
@@ -917,7 +1045,7 @@ static void eval_holdout(job *j) {
  * the split's seed, and a high one for the test split's) */
 static int held_out(job *j, int64_t i) {
     char key[TS_MAX_KEY + 16];
-    snprintf(key, sizeof key, "holdout/%s", cat_cell(&j->queries, i, j->pc));
+    snprintf(key, sizeof key, "holdout/%s", cat_cell(&j->cur->queries, i, j->cur->pc));
     return plmem_split_u((uint64_t)j->o->seed, key) < j->o->holdout;
 }
 
@@ -940,12 +1068,15 @@ static void hold_out(job *j, int64_t i, int64_t start) {
         int64_t *q = realloc(j->hq, (size_t)j->hqcap * sizeof *q), *st = realloc(j->hstart, (size_t)(j->hqcap + 1) * sizeof *st);
         if (q) j->hq = q;
         if (st) j->hstart = st;
-        if (!q || !st) cli_die("out of memory");
+        int *hs = realloc(j->hq_split, (size_t)j->hqcap * sizeof *hs);
+        if (hs) j->hq_split = hs;
+        if (!q || !st || !hs) cli_die("out of memory");
     }
     if (j->nhq == 0) j->hstart[0] = 0;
     memcpy(j->Xh + j->nh * j->nfeat, j->X + start * j->nfeat, (size_t)n * (size_t)j->nfeat * sizeof(float));
     memcpy(j->candh + j->nh, j->cand + start, (size_t)n * sizeof(int32_t));
     j->nh += n;
+    j->hq_split[j->nhq] = (int)(j->cur - j->sp);
     j->hq[j->nhq++] = i;
     j->hstart[j->nhq] = j->nh;
     j->nrows = start;
@@ -954,7 +1085,7 @@ static void hold_out(job *j, int64_t i, int64_t start) {
 /* --neg-sample: keeps the relevant rows of a query and each other row with
  * probability R (a hash of seed, qid and track); returns the rows kept */
 static int64_t sample_negatives(job *j, int64_t i, int64_t start) {
-    uint64_t hq = fnv1a64_str(cat_cell(&j->queries, i, 0)) ^ ((uint64_t)j->o->seed * 0x9E3779B97F4A7C15ull);
+    uint64_t hq = fnv1a64_str(cat_cell(&j->cur->queries, i, 0)) ^ ((uint64_t)j->o->seed * 0x9E3779B97F4A7C15ull);
     int64_t w = start;
     for (int64_t r = start; r < j->nrows; r++) {
         uint64_t z = hq ^ ((uint64_t)(uint32_t)j->cand[r] * 0xD6E8FEB86659FD93ull);
@@ -992,7 +1123,7 @@ static void write_features(job *j) {
     float *row = xalloc((size_t)nc, sizeof *row);
     int64_t r = 0;
     for (int64_t g = 0; g < j->ngroups; g++) {
-        const char *qid = cat_cell(&j->queries, j->group_q[g], 0);
+        const char *qid = cat_cell(&j->sp[j->group_split[g]].queries, j->group_q[g], 0);
         for (unsigned k = 0; k < j->group[g]; k++, r++) {
             memcpy(row, j->X + r * j->nfeat, (size_t)j->nfeat * sizeof *row);
             row[j->nfeat] = j->label[r];
@@ -1012,31 +1143,42 @@ static void fit(job *j) {
     cli_progress_init(&prog, 10);
     int64_t skipped = 0, pos = 0;
     double t0 = cli_now();
-    for (int64_t i = 0; i < j->queries.nrows; i++) {
-        int64_t start = j->nrows, hits;
-        int64_t nc = add_query(j, i, &hits);
-        if (o->holdout > 0 && held_out(j, i)) hold_out(j, i, start);
-        else if (hits == 0) { j->nrows = start; skipped++; }     /* no gradient from a list without a relevant track */
-        else {
-            if (o->neg_sample < 1) nc = sample_negatives(j, i, start);
-            if (j->ngroups == j->gcap) {
-                j->gcap = j->gcap ? 2 * j->gcap : 1024;
-                unsigned *g = realloc(j->group, (size_t)j->gcap * sizeof *g);
-                if (g) j->group = g;
-                int64_t *gq = realloc(j->group_q, (size_t)j->gcap * sizeof *gq);
-                if (gq) j->group_q = gq;
-                if (!g || !gq) cli_die("out of memory");
+    int64_t nq = 0, done = 0;
+    for (int k = 0; k < j->nsplit; k++) nq += j->sp[k].queries.nrows;
+    for (int k = 0; k < j->nsplit; k++) {
+        j->cur = &j->sp[k];
+        for (int64_t i = 0; i < j->cur->queries.nrows; i++) {
+            int64_t start = j->nrows, hits;
+            if (o->ks && !in_list(o->ks, cat_cell(&j->cur->queries, i, j->cur->kc))) { done++; continue; }
+            int64_t nc = add_query(j, i, &hits);
+            if (o->holdout > 0 && held_out(j, i)) hold_out(j, i, start);
+            else if (hits == 0) { j->nrows = start; skipped++; }     /* no gradient from a list without a relevant track */
+            else {
+                if (o->neg_sample < 1) nc = sample_negatives(j, i, start);
+                if (j->ngroups == j->gcap) {
+                    j->gcap = j->gcap ? 2 * j->gcap : 1024;
+                    unsigned *g = realloc(j->group, (size_t)j->gcap * sizeof *g);
+                    if (g) j->group = g;
+                    int64_t *gq = realloc(j->group_q, (size_t)j->gcap * sizeof *gq);
+                    if (gq) j->group_q = gq;
+                    int *gs = realloc(j->group_split, (size_t)j->gcap * sizeof *gs);
+                    if (gs) j->group_split = gs;
+                    if (!g || !gq || !gs) cli_die("out of memory");
+                }
+                j->group_q[j->ngroups] = i;
+                j->group_split[j->ngroups] = k;
+                j->group[j->ngroups++] = (unsigned)nc;
+                pos += hits;
             }
-            j->group_q[j->ngroups] = i;
-            j->group[j->ngroups++] = (unsigned)nc;
-            pos += hits;
+            done++;
+            cli_progress_update(&prog, "features: %" PRId64 "/%" PRId64 " queries, %" PRId64 " candidates, %s",
+                                done, nq, j->nrows, cli_progress_eta(&prog, (double)done, (double)nq, "queries"));
         }
-        cli_progress_update(&prog, "features: %" PRId64 "/%" PRId64 " queries, %" PRId64 " candidates, %s",
-                            i + 1, j->queries.nrows, j->nrows,
-                            cli_progress_eta(&prog, (double)(i + 1), (double)j->queries.nrows, "queries"));
     }
     cli_progress_done(&prog);
-    if (!j->ngroups) cli_die("%s: no query has a ground-truth track among the candidates; nothing to learn from", o->truth);
+    if (!j->ngroups && j->nsplit == 1) cli_die("%s: no query has a ground-truth track among the candidates; nothing to learn from", o->truth);
+    if (!j->ngroups) cli_die("no query of the %d splits has a ground-truth track among the candidates; nothing to learn from", j->nsplit);
+    if (j->nsplit > 1) cli_warn("%d splits: %" PRId64 " queries", j->nsplit, nq);
     cli_warn("features of %" PRId64 " candidates (%" PRId64 " relevant) of %" PRId64 " queries in %.1f s; %" PRId64
              " queries without a relevant candidate left out", j->nrows, pos, j->ngroups, cli_now() - t0, skipped);
     if (o->holdout > 0) cli_warn("%" PRId64 " queries (%" PRId64 " candidates) held out", j->nhq, j->nh);
@@ -1077,6 +1219,16 @@ static void fit(job *j) {
     snprintf(params, sizeof params, "{\"objective\":\"%s\",\"trees\":%ld,\"max_depth\":%ld,\"eta\":%.17g,\"min_child_weight\":%.17g,"
              "\"seed\":%ld,\"threads\":%ld,\"depth\":%ld,\"tree_method\":\"hist\",\"neg_sample\":%.17g,\"holdout\":%.17g}",
              o->objective, o->trees, o->max_depth, o->eta, o->min_child, o->seed, o->threads, o->depth, o->neg_sample, o->holdout);
+    if (j->nsplit > 1) {
+        /* the splits fitted on (a single split's model keeps the earlier bytes) */
+        size_t len = strlen(params);
+        snprintf(params + len - 1, sizeof params - (len - 1), ",\"splits\":%d}", j->nsplit);
+    }
+    if (o->ks) {
+        /* the K it learnt from (digits and commas: no escaping needed) */
+        size_t len = strlen(params);
+        snprintf(params + len - 1, sizeof params - (len - 1), ",\"ks\":\"%.64s\"}", o->ks);
+    }
     xgb_check(XGBoosterSetAttr(j->booster, "songpipe_params", params), "attributes");
     if (j->nhq) eval_holdout(j);
     bst_ulong len;
@@ -1148,7 +1300,7 @@ static void apply_batch(job *j, int64_t q0, int64_t q1, const int64_t *qstart, t
     for (int64_t i = q0; i < q1; i++) {
         int64_t a = qstart[i - q0], b = qstart[i - q0 + 1];
         int64_t k = rank_query(j, i, pred + a, j->cand + a, b - a, sc, j->out, j->o->n);
-        const char *qid = cat_cell(&j->queries, i, 0);
+        const char *qid = cat_cell(&j->cur->queries, i, 0);
         for (int64_t r = 0; r < k; r++) j->keys[r] = qid;
         if (k && ts_write_rows(w, k, j->keys, j->out)) cli_die("%s", ts_werror(w));
     }
@@ -1175,7 +1327,7 @@ static void apply(job *j) {
     xgb_check(XGBoosterGetAttr(j->booster, "songpipe_features", &feat, &ok), "attributes");
     cJSON_AddStringToObject(meta, "rerank_features", feat);
     cJSON *gens = cJSON_AddArrayToObject(meta, "generators");
-    for (int g = 0; g < o->ngen; g++) cJSON_AddItemToArray(gens, cJSON_CreateString(o->gen_name[g]));
+    for (int g = 0; g < o->ngen; g++) cJSON_AddItemToArray(gens, cJSON_CreateString(o->sp[0].gen_name[g]));
     cJSON_AddNumberToObject(meta, "depth", (double)o->depth);
     cJSON_AddNumberToObject(meta, "threads", (double)o->threads);
     int vmaj, vmin, vpat;
@@ -1192,7 +1344,7 @@ static void apply(job *j) {
     cli_progress prog;
     cli_progress_init(&prog, 10);
     double t0 = cli_now();
-    int64_t nq = j->queries.nrows;
+    int64_t nq = j->cur->queries.nrows;
     for (int64_t q0 = 0; q0 < nq; q0 += BATCH) {
         int64_t q1 = q0 + BATCH < nq ? q0 + BATCH : nq;
         j->nrows = 0;
@@ -1228,17 +1380,23 @@ int main(int argc, char **argv) {
     free(J.touched); free(J.rowt); free(J.cand_of); free(J.is_truth); free(J.is_seed);
     free(J.artist); free(J.album); free(J.art_cnt); free(J.alb_cnt);
     free(J.sim_max); free(J.sim_sum); free(J.sim_last3); free(J.cover);
-    free(J.art_off); free(J.plart_off); free(J.art_pl); free(J.plart); free(J.art_co); free(J.art_touched);
-    free(J.Xh); free(J.candh); free(J.hq); free(J.hstart); free(J.als_norm);
-    if (o.als) plm_als_free(&J.als);
-    for (int g = 0; g < o.ngen; g++) { pl_free(&J.gen[g]); free((char *)o.gen_name[g]); }
-    if (o.truth) pl_free(&J.truth);
-    pl_free(&J.seeds);
-    cat_free(&J.queries);
+    free(J.Xh); free(J.candh); free(J.hq); free(J.hstart); free(J.hq_split); free(J.group_split);
+    free(J.art_co); free(J.art_touched);
+    for (int k = 0; k < J.nsplit; k++) {
+        split *sp = &J.sp[k];
+        free(sp->art_off); free(sp->plart_off); free(sp->art_pl); free(sp->plart); free(sp->als_norm);
+        if (o.als) plm_als_free(&sp->als);
+        for (int g = 0; g < o.ngen; g++) pl_free(&sp->gen[g]);
+        if (o.truth) pl_free(&sp->truth);
+        pl_free(&sp->seeds);
+        cat_free(&sp->queries);
+        plm_free(&sp->m);
+        free(sp->titles);
+        cat_free(&sp->names);
+        pl_free(&sp->train);
+    }
+    for (int k = 0; k < o.nsplit; k++)
+        for (int g = 0; g < o.sp[k].ngen; g++) free((char *)o.sp[k].gen_name[g]);
     cat_free(&J.tracks);
-    plm_free(&J.m);
-    free(J.titles);
-    cat_free(&J.names);
-    pl_free(&J.train);
     return 0;
 }

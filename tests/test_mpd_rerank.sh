@@ -126,6 +126,71 @@ is "  the same numbers and model" "$(grep holdout "$T/.err" | cmp - <(grep holdo
 is "  the model learnt from the other queries only" "$(cmp -s "$T/mh.json" "$T/m.json" || echo differs)" differs
 fails "  --holdout is for fitting" 2 "--holdout and --neg-sample are for fitting" mpd-rerank "${tin[@]}" --holdout 0.3 --model "$T/m.json" -o "$T/x.ts"
 
+# several validation splits (--split), each with its own TRAIN, generators
+# and truth: the trees learn from the queries of all; each split's features
+# are those a fit on that split alone computes (from its own TRAIN)
+ok "a second validation split of the training playlists" split 3 w "$T/train.ts"
+for m in pop cooc; do
+  ok "$m on its queries, fitted on its training part" mpd-recommend --model $m --train "$T/wtrain.ts" --names "$T/nm.tsv" \
+     --tracks "$T/tr.tsv" --queries "$T/wq.tsv" --seeds "$T/ws.ts" -o "$T/w-$m.ts"
+done
+win=(--train "$T/wtrain.ts" --queries "$T/wq.tsv" --seeds "$T/ws.ts" --gen pop="$T/w-pop.ts" --gen cooc="$T/w-cooc.ts" --truth "$T/wt.ts")
+ok "fit on the second split alone" mpd-rerank --names "$T/nm.tsv" --tracks "$T/tr.tsv" "${win[@]}" "${fit[@]}" --features "$T/fw.ts" --save "$T/mw.json"
+read -r nw rw <<<"$(fc "$T/.err")"
+ok "fit on the first split alone" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" "${fit[@]}" --features "$T/fv.ts" --save "$T/mv.json"
+read -r nv rv <<<"$(fc "$T/.err")"
+ok "fit on both (--split)" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --split "${win[@]}" "${fit[@]}" --features "$T/f2.ts" --save "$T/m2s.json"
+read -r n2 r2 <<<"$(fc "$T/.err")"
+like "  both splits' queries reported" "$(cat "$T/.err")" "2 splits: $(($(wc -l < "$T/vq.tsv") + $(wc -l < "$T/wq.tsv") - 2)) queries"
+is "  its training matrix: the first split's rows, then the second's, as each alone" \
+   "$(cmp <(to-csv "$T/f2.ts") <(to-csv "$T/fv.ts"; to-csv --no-header "$T/fw.ts") && echo same)" same
+is "  the splits' matrices differ (each split's own TRAIN and lists)" "$(cmp -s <(to-csv --no-header "$T/fv.ts") <(to-csv --no-header "$T/fw.ts") || echo differ)" differ
+is "  candidates and relevant ones: the sums of the two" "$n2 $r2" "$((nv + nw)) $((rv + rw))"
+like "  the model records the splits" "$(grep -o 'songpipe_params":"[^}]*}' "$T/m2s.json")" '\\"splits\\":2'
+is "  a single split's model does not" "$(grep -c 'splits' "$T/mv.json")" 0
+is "  the same model as the single-split fit of the same queries: no" "$(cmp -s "$T/m2s.json" "$T/mv.json" || echo differs)" differs
+ok "  apply it to the test queries" mpd-rerank "${tin[@]}" --model "$T/m2s.json" -o "$T/r-2s.ts"
+ok "  rec-eval scores it" rec-eval --truth "$T/t.ts" --queries "$T/q.tsv" --tsv -o "$T/eval.tsv" "$T/r-cooc.ts" "$T/r-2s.ts"
+is "  over 1.3x cooc's R-precision ($(col rerank r_precision) against $(col cooc r_precision))" \
+   "$(awk -v r="$(col rerank r_precision)" -v b="$(col cooc r_precision)" 'BEGIN { print (r > 1.3 * b ? "yes" : "no") }')" yes
+ok "  fit on both again" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --split "${win[@]}" "${fit[@]}" --save "$T/m2s2.json"
+is "  the same model file" "$(cmp "$T/m2s.json" "$T/m2s2.json" && echo same)" same
+
+# --holdout over several splits: the playlists held out in every split by
+# the same hash; each split's held-out queries scored with its own lists
+ok "holdout on the first split alone" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" "${fit[@]}" --holdout 0.3 --features "$T/fhv.ts" --save "$T/mhv.json"
+ok "holdout on the second split alone" mpd-rerank --names "$T/nm.tsv" --tracks "$T/tr.tsv" "${win[@]}" "${fit[@]}" --holdout 0.3 --features "$T/fhw.ts" --save "$T/mhw.json"
+nhw=$(sed -n 's/.*holdout: \([0-9]*\) queries.*/\1/p' "$T/.err")
+ok "holdout on both" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --split "${win[@]}" "${fit[@]}" --holdout 0.3 --save "$T/mh2s.json"
+h2=$(cat "$T/.err")
+is "  per split the queries each alone holds out, then all" \
+   "$(sed -n 's/.*holdout, split \([0-9]\) (.*): \([0-9]*\) queries.*/\1:\2/p; s/.*holdout, all 2 splits: \([0-9]*\) queries.*/all:\1/p' <<<"$h2" | tr '\n' ' ')" \
+   "1:$nh 2:$nhw all:$((nh + nhw)) "
+like "  each block (2 splits, all): the generators and the trees" "$(grep -oE 'holdout [a-z][a-z@0-9]*' <<<"$h2" | tr '\n' ' ')" \
+  "^(holdout pop holdout cooc holdout rerank@5 holdout rerank@10 holdout rerank@15 holdout rerank@20 ){3}$"
+is "  the first split's generators score as in its single-split holdout" \
+   "$(grep -m2 -E 'holdout (pop|cooc) ' <<<"$h2" | sed 's/^[^:]*: //')" "$(grep -m2 -E 'holdout (pop|cooc) ' <<<"$herr" | sed 's/^[^:]*: //')"
+# a playlist in both splits is held out of both or of neither: the training
+# rows are those of the single-split holdout fits (one hash of the pid)
+ok "  (the training matrix of the holdout fit)" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --split "${win[@]}" "${fit[@]}" --holdout 0.3 \
+   --features "$T/fh2.ts" --save "$T/mh2s3.json"
+is "  its training rows: the first split's, then the second's, as each alone held out" \
+   "$(cmp <(to-csv "$T/fh2.ts") <(to-csv "$T/fhv.ts"; to-csv --no-header "$T/fhw.ts") && echo same)" same
+is "  the splits share playlists (the property is not empty)" \
+   "$(comm -12 <(cut -f2 "$T/vq.tsv" | tail -n +2 | sort -u) <(cut -f2 "$T/wq.tsv" | tail -n +2 | sort -u) | awk 'END { print (NR >= 3) ? "yes" : "no " NR }')" yes
+
+# --ks: a model of the queries of some K only (learnt from and held out)
+ok "fit on the K=1 queries of both splits" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --split "${win[@]}" "${fit[@]}" --ks 1 --holdout 0.3 \
+   --features "$T/fk1.ts" --save "$T/mk1.json"
+hk=$(cat "$T/.err")
+is "  every training row has K=1; as many queries as K=1 ones trained on in the full fit" \
+   "$(to-csv "$T/fk1.ts" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "k") c = i; next } { q[$1]; if ($c != 1) bad++ } END { print bad + 0, length(q) }')" \
+   "0 $(to-csv "$T/fh2.ts" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "k") c = i; next } $c == 1 { q[$1] } END { print length(q) }')"
+is "  held-out metrics of K=1 only" "$(grep -oE 'holdout rerank@20 .*' <<<"$hk" | grep -oE 'K=[0-9]+' | sort -u | tr '\n' ' ')" "K=1 "
+like "  the model records its K" "$(grep -o 'songpipe_params":"[^}]*}' "$T/mk1.json")" '\\"ks\\":\\"1\\"'
+fails "  a bad list" 2 "--ks '1,,5': give numbers" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --ks 1,,5 --save "$T/x.json"
+fails "  --ks is for fitting" 2 "--ks is for fitting" mpd-rerank "${tin[@]}" --ks 1 --model "$T/m.json" -o "$T/x.ts"
+
 # refusals
 fails "a generator over other queries" 1 "r-pop.ts: query .* is not in .*vq.tsv; every --gen must hold" \
   mpd-rerank "${vin[@]/#pop=*/pop=$T/r-pop.ts}" --truth "$T/vt.ts" --save "$T/x.json"
@@ -143,6 +208,18 @@ fails "generators other than the fit's" 1 "m.json: the model's features differ" 
   mpd-rerank "${tin[@]:0:10}" --gen cooc="$T/r-cooc.ts" --gen pop="$T/r-pop.ts" --model "$T/m.json" -o "$T/x.ts"
 fails "a missing model" 1 "nope.json: No such file" mpd-rerank "${tin[@]}" --model "$T/nope.json" -o "$T/x.ts"
 is "nothing written by the refusals" "$(cd "$T" && compgen -G 'x.*')" ""
+fails "--split: other generators" 2 "split 2: generator 1 is 'cooc', split 1's is 'pop'" \
+  mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --split "${win[@]:0:6}" --gen cooc="$T/w-cooc.ts" --gen pop="$T/w-pop.ts" --truth "$T/wt.ts" --save "$T/x.json"
+fails "--split: a split without truth" 2 "split 2: give --truth for every split or for none" \
+  mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --split "${win[@]:0:10}" --save "$T/x.json"
+fails "--split: a split without its TRAIN" 2 "split 2: --train, --queries and --seeds are required" \
+  mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --split "${win[@]:2}" --save "$T/x.json"
+fails "--split: a split given the truth of another" 1 "vt.ts: query .* is not in .*wq.tsv; give the truth of the same split" \
+  mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --split "${win[@]:0:10}" --truth "$T/vt.ts" --save "$T/x.json"
+fails "--split: apply re-ranks one split" 2 "--split is for fitting" mpd-rerank "${tin[@]}" --split "${tin[@]}" --model "$T/m.json" -o "$T/x.ts"
+fails "a split's option twice" 2 "--train given twice for split 1; begin the next split with --split" \
+  mpd-rerank "${vin[@]}" --train "$T/wtrain.ts" --truth "$T/vt.ts" --save "$T/x.json"
+is "nothing written by these" "$(cd "$T" && compgen -G 'x.*')" ""
 fails "fit without truth" 2 "--save needs --truth" mpd-rerank "${vin[@]}" --save "$T/x.json"
 fails "bad --gen" 2 "give NAME=FILE" mpd-rerank "${vin[@]}" --gen cooc --model "$T/m.json"
 fails "bad objective" 2 "not rank:pairwise or rank:ndcg" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --objective reg:squarederror --save "$T/x.json"
