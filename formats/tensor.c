@@ -690,6 +690,20 @@ static int table_hint(ts_reader *r, uint64_t *rows, uint64_t *keys, uint64_t *bl
     return 0;
 }
 
+/* pthread_create for the library's own threads: they take no signals but
+ * the faults (SIGINT and the rest stay with the caller, whose handler
+ * removes the .tmp files); 0 or pthread_create's error */
+static int spawn_quiet(pthread_t *th, void *(*fn)(void *), void *arg) {
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS};
+    sigset_t all, old;
+    sigfillset(&all);
+    for (size_t k = 0; k < sizeof faults / sizeof *faults; k++) sigdelset(&all, faults[k]);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int e = pthread_create(th, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return e;
+}
+
 /* ---------- whole tables, decoded in parallel ----------
  * A file whose block headers say the table's size (table_hint) is read by
  * this thread, record by record, while workers check, decompress and place
@@ -777,7 +791,7 @@ static int read_table_parallel(ts_reader *r, ts_table *t, uint64_t hr, uint64_t 
     if (nw < 2 || (!read_workers && hb < TP_MIN_BLOCKS)) return 0;
     /* in flight beyond the table: a raw buffer per worker, a record per slot */
     uint64_t held = hr * (t->h.row_bytes + 2 * sizeof(size_t)) + hk;
-    uint64_t extra = (uint64_t)nw * (hmr + 1 + (hmr / 2 + 1) * sizeof(char *)) + (uint64_t)(2 * nw) * (hmc + 4);
+    uint64_t extra = (uint64_t)nw * (hmr + 1 + (hmr / (t->h.row_bytes + 1) + 1) * sizeof(char *)) + (uint64_t)(2 * nw) * (hmc + 4);
     if (held + extra > ts_mem_limit()) return 0;
     struct tp *p = calloc(1, sizeof *p);
     struct tp_worker *w = calloc((size_t)nw, sizeof *w);
@@ -796,20 +810,13 @@ static int read_table_parallel(ts_reader *r, ts_table *t, uint64_t hr, uint64_t 
         rc = 0;
         goto out;
     }
-    /* the workers take no signals (SIGINT and the rest stay with the caller) */
-    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS};
-    sigset_t all, old;
-    sigfillset(&all);
-    for (size_t k = 0; k < sizeof faults / sizeof *faults; k++) sigdelset(&all, faults[k]);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     for (; started < nw; started++) {
         w[started].p = p;
-        if (!(w[started].dctx = ZSTD_createDCtx()) || pthread_create(&w[started].th, NULL, tp_main, &w[started])) {
+        if (!(w[started].dctx = ZSTD_createDCtx()) || spawn_quiet(&w[started].th, tp_main, &w[started])) {
             ZSTD_freeDCtx(w[started].dctx);
             break;
         }
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (started < 2) {          /* nothing read yet: the serial read instead */
         free(t->data); free(t->keybuf); free(t->keys);
         t->data = NULL, t->keybuf = NULL, t->keys = NULL;
@@ -1103,14 +1110,7 @@ int ts_writer_set_async(ts_writer *w) {
     if (w->async) return 0;
     if (pthread_mutex_init(&w->mu, NULL)) return -1;
     if (pthread_cond_init(&w->cv, NULL)) { pthread_mutex_destroy(&w->mu); return -1; }
-    /* signals stay with the calling thread (SIGINT removes the .tmp files) */
-    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS};
-    sigset_t all, old;
-    sigfillset(&all);
-    for (size_t k = 0; k < sizeof faults / sizeof *faults; k++) sigdelset(&all, faults[k]);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int e = pthread_create(&w->thread, NULL, async_main, w);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int e = spawn_quiet(&w->thread, async_main, w);
     if (e) {
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);

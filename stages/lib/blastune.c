@@ -33,14 +33,14 @@ void cli_blas_idle(void) {
     if (blas_thread_shutdown_) blas_thread_shutdown_();
 }
 
-void cli_blas_tune(char **argv) {
-    if (getenv("OPENBLAS_CORETYPE") || getenv("SONGPIPE_BLAS_TUNED")) { cli_blas_idle(); return; }
+/* when OpenBLAS fell back to generic kernels: exec again with
+ * OPENBLAS_CORETYPE set (returns only when it does not) */
+static void retune(char **argv) {
+    if (getenv("OPENBLAS_CORETYPE") || getenv("SONGPIPE_BLAS_TUNED")) return;
     const char *core = openblas_get_corename();
     if (!core || (strcasecmp(core, "prescott") != 0 && strcasecmp(core, "core2") != 0 &&
-                  strcasecmp(core, "nehalem") != 0 && strcasecmp(core, "sandybridge") != 0)) {
-        cli_blas_idle();
+                  strcasecmp(core, "nehalem") != 0 && strcasecmp(core, "sandybridge") != 0))
         return;
-    }
     __builtin_cpu_init();
     const char *want = NULL;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -48,10 +48,14 @@ void cli_blas_tune(char **argv) {
         want = "SkylakeX";
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         want = "Haswell";
-    if (!want || strcasecmp(core, want) == 0) { cli_blas_idle(); return; }
+    if (!want || strcasecmp(core, want) == 0) return;
     setenv("SONGPIPE_BLAS_TUNED", core, 1);
     setenv("OPENBLAS_CORETYPE", want, 1);
     execv("/proc/self/exe", argv);
     unsetenv("OPENBLAS_CORETYPE");   /* no /proc: go on with what OpenBLAS chose */
+}
+
+void cli_blas_tune(char **argv) {
+    retune(argv);
     cli_blas_idle();
 }
