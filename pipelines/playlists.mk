@@ -3,7 +3,7 @@
 # per model -> rec-eval.  The MPD may not be redistributed: it is read from
 # MPD_DIR (outside the repository) and the targets skip when it is absent.
 #   make eval-playlists [MPD_DIR=dir] [PL_MODELS='pop title cooc itemknn rp3beta ease als neural blend rerank'] [PL_TRAIN_OPTS=...] [PL_BLEND=w]
-#     [PL_RERANK_GENS='cooc itemknn rp3beta ease als'] [PL_RERANK_OPTS=...] [PL_VAL_SEEDS='2 3 4']
+#     [PL_RERANK_GENS='cooc itemknn rp3beta ease als'] [PL_RERANK_OPTS=...] [PL_VAL_SEEDS='2 3 4'] [PL_RERANK_KS='1']
 #   make continue PLAYLIST=pid | PLAYLIST='Title - Artist; spotify:track:ID; ...' [FORMAT=text|tsv|json]
 MPD_DIR        ?= ../shared/data/mpd/soundscout-followers10
 PL_MODELS      ?= pop title cooc itemknn rp3beta ease als neural blend rerank
@@ -14,6 +14,10 @@ PL_MODELS      ?= pop title cooc itemknn rp3beta ease als neural blend rerank
 PL_RERANK_GENS ?= cooc itemknn rp3beta ease als
 PL_RERANK_OPTS ?=
 PL_VAL_SEEDS   ?= 2 3 4
+# a model of its own for the queries of each K listed here (fitted on the
+# validation queries of that K only; mpd-rerank --ks), the other queries
+# re-ranked by the model of every K (playlists.md: K = 1 gains)
+PL_RERANK_KS   ?= 1
 PL_TRAIN_OPTS  ?=
 # blend = (1 - w) cooc + w neural (as distributions); w chosen on a
 # validation split of the training playlists (playlists.md)
@@ -30,6 +34,9 @@ $(if $(PL_VAL_SEED),$(call sp_bad,PL_VAL_SEED,replaced by PL_VAL_SEEDS (a list: 
 $(if $(PL_VAL_SEEDS),,$(call sp_bad,PL_VAL_SEEDS,empty))
 $(foreach s,$(PL_VAL_SEEDS),$(if $(call sp_strip,$(s),$(sp_digits)),$(call sp_bad,PL_VAL_SEEDS,'$(s)' is not a whole number)))
 $(if $(filter-out $(words $(PL_VAL_SEEDS)),$(words $(sort $(PL_VAL_SEEDS)))),$(call sp_bad,PL_VAL_SEEDS,a seed given twice))
+$(foreach k,$(PL_RERANK_KS),$(if $(call sp_strip,$(k),$(sp_digits)),$(call sp_bad,PL_RERANK_KS,'$(k)' is not a whole number)))
+$(if $(filter-out $(words $(PL_RERANK_KS)),$(words $(sort $(PL_RERANK_KS)))),$(call sp_bad,PL_RERANK_KS,a K given twice))
+$(if $(word 8,$(PL_RERANK_KS)),$(call sp_bad,PL_RERANK_KS,more than 7 K (mpd-rerank applies at most 8 models)))
 $(if $(word 17,$(PL_VAL_SEEDS)),$(call sp_bad,PL_VAL_SEEDS,more than 16 seeds (mpd-rerank fits on at most 16 splits)))
 # the split hashes (seed, pid): the test split's own seed would hold out nothing
 $(if $(filter $(PL_SEED),$(PL_VAL_SEEDS)),$(call sp_bad,PL_VAL_SEEDS,holds PL_SEED: that validation split of train.ts would hold no playlist; choose another))
@@ -41,7 +48,7 @@ $(foreach m,$(PL_RERANK_GENS),$(if $(filter $(m),pop title cooc itemknn rp3beta 
 
 P := $(OUTDIR)/playlists
 # user values reach recipes through the environment only (Makefile, top)
-export PLAYLIST MPD_DIR PL_TRAIN_OPTS PL_BLEND PL_KS PL_TEST_FRAC PL_MAX_TEST PL_SEED CONTINUE_MODEL CONTINUE_N PL_RERANK_OPTS PL_VAL_SEEDS
+export PLAYLIST MPD_DIR PL_TRAIN_OPTS PL_BLEND PL_KS PL_TEST_FRAC PL_MAX_TEST PL_SEED CONTINUE_MODEL CONTINUE_N PL_RERANK_OPTS PL_VAL_SEEDS PL_RERANK_KS
 # the MPD slices; MPD_DIR is read by the shell (its name may hold anything)
 pl_mpd_files = d=$$MPD_DIR; case $$d in -*) d=./$$d ;; esac; \
   find "$$d" -maxdepth 1 \( -name '*.json' -o -name '*.json.zst' \) -print0 2>/dev/null | LC_ALL=C sort -z
@@ -56,6 +63,8 @@ $(P)/blend.cfg: FORCE ; @printf '%s\n' "$$PL_BLEND" | $(sp_stamp)
 $(P)/val-%/split.cfg: FORCE ; @printf '%s\n' "$$PL_KS $$PL_TEST_FRAC $$PL_MAX_TEST $*" | $(sp_stamp)
 # the splits the trees learn from: removing one must refit them too
 $(P)/rerank.cfg: FORCE ; @printf '%s\n' "$$PL_RERANK_OPTS" "$$PL_VAL_SEEDS" | $(sp_stamp)
+# the K with a model of their own: the test lists change with the list
+$(P)/rerank-ks.cfg: FORCE ; @printf '%s\n' "$$PL_RERANK_KS" | $(sp_stamp)
 
 $(P)/playlists.ts $(P)/tracks.tsv $(P)/names.tsv &: $(IN)/MPD_DIR.path $(P)/ingest.cfg $(BIN)/mpd-ingest
 	$(BIN)/mpd-ingest --tracks $(P)/tracks.tsv --names $(P)/names.tsv -o $(P)/playlists.ts -- "$$MPD_DIR"
@@ -108,9 +117,15 @@ $(P)/rerank.json: $(foreach v,$(PL_VDIRS),$(PL_RERANK_GENS:%=$(v)/recs-%.ts) $(v
 	set -f; $(BIN)/mpd-rerank --names $(P)/names.tsv --tracks $(P)/tracks.tsv $(call pl_rerank_fit,$(firstword $(PL_VDIRS))) \
 	  $(foreach v,$(wordlist 2,16,$(PL_VDIRS)),--split $(call pl_rerank_fit,$(v))) $$PL_RERANK_OPTS --save $@
 
-$(P)/recs-rerank.ts: $(P)/rerank.json $(PL_RERANK_GENS:%=$(P)/recs-%.ts) $(BIN)/mpd-rerank
+# a model per K of PL_RERANK_KS (the K, digits only, is in the file's name)
+$(P)/rerank-k%.json: $(foreach v,$(PL_VDIRS),$(PL_RERANK_GENS:%=$(v)/recs-%.ts) $(v)/truth.ts) $(P)/rerank.cfg $(BIN)/mpd-rerank
+	set -f; $(BIN)/mpd-rerank --names $(P)/names.tsv --tracks $(P)/tracks.tsv $(call pl_rerank_fit,$(firstword $(PL_VDIRS))) \
+	  $(foreach v,$(wordlist 2,16,$(PL_VDIRS)),--split $(call pl_rerank_fit,$(v))) $$PL_RERANK_OPTS --ks $* --save $@
+
+# each test query re-ranked by the model of its K, else by rerank.json
+$(P)/recs-rerank.ts: $(P)/rerank.json $(PL_RERANK_KS:%=$(P)/rerank-k%.json) $(P)/rerank-ks.cfg $(PL_RERANK_GENS:%=$(P)/recs-%.ts) $(BIN)/mpd-rerank
 	set -f; $(BIN)/mpd-rerank --names $(P)/names.tsv --tracks $(P)/tracks.tsv $(call pl_rerank_split,$(P)) \
-	  $$PL_RERANK_OPTS --model $(P)/rerank.json -o $@
+	  $$PL_RERANK_OPTS --model $(P)/rerank.json $(PL_RERANK_KS:%=--model $(P)/rerank-k%.json) -o $@
 
 $(P)/eval.txt: $(PL_MODELS:%=$(P)/recs-%.ts) $(P)/truth.ts $(BIN)/rec-eval
 	$(BIN)/rec-eval --truth $(P)/truth.ts --queries $(P)/queries.tsv --tracks $(P)/tracks.tsv \

@@ -62,7 +62,9 @@ static const char HELP[] =
 "  -n N              tracks per query written (default 500)\n"
 "  --truth FILE      fit: the ground truth keyed by qid (mpd-split --truth)\n"
 "  --save FILE       fit: the model, XGBoost's JSON model format\n"
-"  --model FILE      apply: a model of --save\n"
+"  --model FILE      apply: a model of --save; repeat to route the queries by\n"
+"                    K: a model fitted with --ks re-ranks the queries of its\n"
+"                    K, the one fitted without (at most one) all others\n"
 "  --als FILE        ALS factors of TRAIN (mpd-train --model als -o FILE):\n"
 "                    also the features als_score (the folded-in query's\n"
 "                    factors . the candidate's, as mpd-recommend --model als\n"
@@ -104,6 +106,7 @@ static const char HELP[] =
 #define MAX_GEN 16
 #define MAX_SPLIT 16
 #define BATCH 256
+#define MAX_MODEL 8
 
 /* one split's inputs: a TRAIN, its queries, seeds and truth, the
  * generators' lists of those queries (fit: --split begins the next one) */
@@ -121,7 +124,9 @@ struct opts {
     double eta, min_child, holdout, neg_sample;
     const char *objective, *drop, *als;     /* als: the first split's (every split gives one or none) */
     const char *ks;                 /* fit: only the queries of these K (NULL: all) */
-    const char *names, *tracks, *truth, *save, *model, *out, *features;
+    const char *names, *tracks, *truth, *save, *out, *features;
+    int nmodel;                     /* apply: --model, in the order given */
+    const char *model[MAX_MODEL];
 };
 
 /* --gen NAME=FILE into split sp */
@@ -202,7 +207,10 @@ static struct opts parse_opts(int argc, char **argv) {
             break;
         case 'y': set_once(&sp->truth, "--truth", optarg, o.nsplit - 1); break;
         case 'S': o.save = optarg; break;
-        case 'M': o.model = optarg; break;
+        case 'M':
+            if (o.nmodel == MAX_MODEL) cli_usage("--model: at most %d models", MAX_MODEL);
+            o.model[o.nmodel++] = optarg;
+            break;
         case 't': set_once(&sp->train, "--train", optarg, o.nsplit - 1); break;
         case 'N': o.names = optarg; break;
         case 'k': o.tracks = optarg; break;
@@ -227,10 +235,10 @@ static struct opts parse_opts(int argc, char **argv) {
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
     if (!o.names || !o.tracks) cli_usage("--train, --names, --tracks, --queries and --seeds are required");
     check_splits(&o);
-    if (!!o.save == !!o.model) cli_usage("give either --truth and --save (fit) or --model (apply)");
+    if (!!o.save == !!o.nmodel) cli_usage("give either --truth and --save (fit) or --model (apply)");
     if (o.save && !o.truth) cli_usage("--save needs --truth (the fit learns from the ground truth)");
-    if (o.model && o.truth) cli_usage("--truth is for fitting (--save); apply takes --model only");
-    if (o.model && o.nsplit > 1) cli_usage("--split is for fitting (--save); apply re-ranks the queries of one split");
+    if (o.nmodel && o.truth) cli_usage("--truth is for fitting (--save); apply takes --model only");
+    if (o.nmodel && o.nsplit > 1) cli_usage("--split is for fitting (--save); apply re-ranks the queries of one split");
     if (o.save && o.out) cli_usage("-o is for apply; the fit writes --save");
     if (o.features && !o.save) cli_usage("--features is for fitting (--save)");
     if (!o.save && (o.holdout > 0 || o.neg_sample < 1)) cli_usage("--holdout and --neg-sample are for fitting (--save)");
@@ -300,7 +308,10 @@ typedef struct {
     int32_t *candh;
     int64_t nh, hcap, *hq, *hstart, nhq, hqcap;
     int *hq_split;
-    BoosterHandle booster;
+    BoosterHandle booster;          /* fit */
+    BoosterHandle mb[MAX_MODEL];    /* apply: --model's, in order */
+    char *mks[MAX_MODEL];           /* their --ks (NULL: fitted on every K) */
+    int route[BATCH];               /* apply: a batch query's model */
     DMatrixHandle dm;
     int32_t *out;
     const char **keys;
@@ -313,6 +324,12 @@ static void xgb_check(int rc, const char *what) {
 
 static void *xalloc(size_t n, size_t size) {
     void *p = calloc(n ? n : 1, size);
+    if (!p) cli_die("out of memory");
+    return p;
+}
+
+static char *xstrdup(const char *s) {
+    char *p = strdup(s);
     if (!p) cli_die("out of memory");
     return p;
 }
@@ -1243,8 +1260,10 @@ static void fit(job *j) {
 
 /* ---- apply ---- */
 
-static void load_model(job *j) {
-    const char *path = j->o->model;
+/* --model m into j->mb[m], checked against these inputs' features; its
+ * --ks into j->mks[m] */
+static void load_model(job *j, int m) {
+    const char *path = j->o->model[m];
     FILE *f = fopen(path, "rb");
     if (!f) cli_die("%s: %s; give a model of mpd-rerank --save", path, strerror(errno));
     char *buf = NULL;
@@ -1263,15 +1282,17 @@ static void load_model(job *j) {
     int bad = ferror(f);
     fclose(f);
     if (bad) { free(buf); cli_die("%s: read failed", path); }
-    xgb_check(XGBoosterCreate(NULL, 0, &j->booster), "creating the booster");
-    if (XGBoosterLoadModelFromBuffer(j->booster, buf, (bst_ulong)len)) {
+    BoosterHandle bh;
+    xgb_check(XGBoosterCreate(NULL, 0, &bh), "creating the booster");
+    j->mb[m] = bh;
+    if (XGBoosterLoadModelFromBuffer(bh, buf, (bst_ulong)len)) {
         free(buf);
         cli_die("%s: not a model XGBoost can read (%.300s); give a file mpd-rerank --save wrote, or fit again", path, XGBGetLastError());
     }
     free(buf);
     const char *feat = NULL;
     int ok = 0;
-    xgb_check(XGBoosterGetAttr(j->booster, "songpipe_features", &feat, &ok), "attributes");
+    xgb_check(XGBoosterGetAttr(bh, "songpipe_features", &feat, &ok), "attributes");
     if (!ok) cli_die("%s: an XGBoost model without songpipe_features; give a model of mpd-rerank --save", path);
     char *want = feature_list(j);
     if (strcmp(want, feat)) {
@@ -1281,25 +1302,76 @@ static void load_model(job *j) {
     }
     free(want);
     bst_ulong nf = 0;
-    xgb_check(XGBoosterGetNumFeature(j->booster, &nf), "the model's features");
+    xgb_check(XGBoosterGetNumFeature(bh, &nf), "the model's features");
     if ((int)nf != j->nfeat) cli_die("%s: the model has %d features, these inputs give %d; fit again", path, (int)nf, j->nfeat);
     char buf2[64];
     snprintf(buf2, sizeof buf2, "%ld", j->o->threads);
-    set_param(j->booster, "nthread", buf2);
+    set_param(bh, "nthread", buf2);
+    const char *params = NULL;
+    xgb_check(XGBoosterGetAttr(bh, "songpipe_params", &params, &ok), "attributes");
+    cJSON *pj = ok ? cJSON_Parse(params) : NULL;
+    const cJSON *ks = cJSON_GetObjectItemCaseSensitive(pj, "ks");
+    if (cJSON_IsString(ks)) j->mks[m] = xstrdup(ks->valuestring);
+    cJSON_Delete(pj);
+}
+
+/* every --model, and the routes by K: no K in two models' --ks, at most
+ * one model fitted on every K */
+static void load_models(job *j) {
+    int all = -1;
+    for (int m = 0; m < j->o->nmodel; m++) {
+        load_model(j, m);
+        if (!j->mks[m]) {
+            if (all >= 0) cli_die("%s and %s were both fitted on every K; give one of them, and models fitted with --ks for the others",
+                                  j->o->model[all], j->o->model[m]);
+            all = m;
+            continue;
+        }
+        for (int p = 0; p < m; p++) {
+            char *ks = xstrdup(j->mks[m]), *save = NULL;
+            for (char *k = strtok_r(ks, ",", &save); k; k = strtok_r(NULL, ",", &save))
+                if (in_list(j->mks[p], k)) {
+                    cli_warn("%s: fitted on K %s; %s: on K %s", j->o->model[p], j->mks[p], j->o->model[m], j->mks[m]);
+                    cli_die("K = %s is in two models' --ks; give each K to one model", k);
+                }
+            free(ks);
+        }
+    }
+}
+
+/* the model re-ranking query i: the one whose --ks holds its K, else the
+ * one fitted on every K */
+static int route_query(job *j, int64_t i) {
+    const char *k = cat_cell(&j->cur->queries, i, j->cur->kc);
+    int all = -1;
+    for (int m = 0; m < j->o->nmodel; m++) {
+        if (!j->mks[m]) all = m;
+        else if (in_list(j->mks[m], k)) return m;
+    }
+    if (all < 0)
+        cli_die("%s: query %s shows %s tracks, a K no --model was fitted on; give also a model fitted without --ks",
+                j->o->sp[0].queries, cat_cell(&j->cur->queries, i, 0), k);
+    return all;
 }
 
 static void apply_batch(job *j, int64_t q0, int64_t q1, const int64_t *qstart, ts_writer *w) {
-    bst_ulong const *shape;
-    bst_ulong dim;
-    const float *pred;
+    const float *pred[MAX_MODEL] = {0};
     xgb_check(XGDMatrixCreateFromMat(j->X, (bst_ulong)j->nrows, (bst_ulong)j->nfeat, NAN, &j->dm), "the candidate matrix");
-    xgb_check(XGBoosterPredictFromDMatrix(j->booster, j->dm,
-                                          "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, \"strict_shape\": false}",
-                                          &shape, &dim, &pred), "prediction");
+    /* every model the batch's queries use scores the whole batch (each
+     * booster keeps its own prediction buffer until its next call) */
+    for (int64_t i = q0; i < q1; i++) {
+        int m = j->route[i - q0];
+        if (pred[m]) continue;
+        bst_ulong const *shape;
+        bst_ulong dim;
+        xgb_check(XGBoosterPredictFromDMatrix(j->mb[m], j->dm,
+                                              "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, \"strict_shape\": false}",
+                                              &shape, &dim, &pred[m]), "prediction");
+    }
     scored *sc = xalloc((size_t)j->nrows, sizeof *sc);
     for (int64_t i = q0; i < q1; i++) {
         int64_t a = qstart[i - q0], b = qstart[i - q0 + 1];
-        int64_t k = rank_query(j, i, pred + a, j->cand + a, b - a, sc, j->out, j->o->n);
+        int64_t k = rank_query(j, i, pred[j->route[i - q0]] + a, j->cand + a, b - a, sc, j->out, j->o->n);
         const char *qid = cat_cell(&j->cur->queries, i, 0);
         for (int64_t r = 0; r < k; r++) j->keys[r] = qid;
         if (k && ts_write_rows(w, k, j->keys, j->out)) cli_die("%s", ts_werror(w));
@@ -1309,23 +1381,40 @@ static void apply_batch(job *j, int64_t q0, int64_t q1, const int64_t *qstart, t
     j->dm = NULL;
 }
 
+/* a model's options (songpipe_params) and features, for the metadata */
+static void model_meta(cJSON *into, const char *options, const char *features, BoosterHandle bh) {
+    const char *params = NULL, *feat = NULL;
+    int ok;
+    xgb_check(XGBoosterGetAttr(bh, "songpipe_params", &params, &ok), "attributes");
+    cJSON *pj = ok ? cJSON_Parse(params) : NULL;
+    if (pj) cJSON_AddItemToObject(into, options, pj);
+    xgb_check(XGBoosterGetAttr(bh, "songpipe_features", &feat, &ok), "attributes");
+    if (features) cJSON_AddStringToObject(into, features, feat);
+}
+
 static void apply(job *j) {
     struct opts *o = j->o;
-    load_model(j);
+    load_models(j);
     ts_header h;
     static const char *const cols[] = {"track"};
     if (ts_header_init(&h, "recs", TS_I32, 1, cols)) cli_die("out of memory");
     h.key_name = strdup("qid");
     cJSON *meta = ts_header_meta(&h);
     cJSON_AddStringToObject(meta, "model", "rerank");
-    cJSON_AddStringToObject(meta, "rerank_model", o->model);
-    const char *params = NULL, *feat = NULL;
-    int ok;
-    xgb_check(XGBoosterGetAttr(j->booster, "songpipe_params", &params, &ok), "attributes");
-    cJSON *pj = ok ? cJSON_Parse(params) : NULL;
-    if (pj) cJSON_AddItemToObject(meta, "rerank_options", pj);
-    xgb_check(XGBoosterGetAttr(j->booster, "songpipe_features", &feat, &ok), "attributes");
-    cJSON_AddStringToObject(meta, "rerank_features", feat);
+    cJSON_AddStringToObject(meta, "rerank_model", o->model[0]);
+    model_meta(meta, "rerank_options", "rerank_features", j->mb[0]);
+    if (o->nmodel > 1) {
+        /* the routes by K (one model keeps the earlier bytes) */
+        cJSON *routes = cJSON_AddArrayToObject(meta, "rerank_models");
+        for (int m = 0; m < o->nmodel; m++) {
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddItemToArray(routes, r);
+            cJSON_AddStringToObject(r, "model", o->model[m]);
+            if (j->mks[m]) cJSON_AddStringToObject(r, "ks", j->mks[m]);
+            else cJSON_AddNullToObject(r, "ks");
+            model_meta(r, "options", NULL, j->mb[m]);
+        }
+    }
     cJSON *gens = cJSON_AddArrayToObject(meta, "generators");
     for (int g = 0; g < o->ngen; g++) cJSON_AddItemToArray(gens, cJSON_CreateString(o->sp[0].gen_name[g]));
     cJSON_AddNumberToObject(meta, "depth", (double)o->depth);
@@ -1350,6 +1439,7 @@ static void apply(job *j) {
         j->nrows = 0;
         for (int64_t i = q0; i < q1; i++) {
             qstart[i - q0] = j->nrows;
+            j->route[i - q0] = route_query(j, i);
             add_query(j, i, NULL);
         }
         qstart[q1 - q0] = j->nrows;
@@ -1375,6 +1465,10 @@ int main(int argc, char **argv) {
     /* free everything (LeakSanitizer) */
     if (J.dm) XGDMatrixFree(J.dm);
     if (J.booster) XGBoosterFree(J.booster);
+    for (int m = 0; m < o.nmodel; m++) {
+        if (J.mb[m]) XGBoosterFree(J.mb[m]);
+        free(J.mks[m]);
+    }
     free(J.X); free(J.label); free(J.cand); free(J.group); free(J.group_q); free(J.out); free(J.keys);
     free(J.cooc); free(J.knn); free(J.rp3); free(J.last); free(J.title); free(J.row); free(J.rprow);
     free(J.touched); free(J.rowt); free(J.cand_of); free(J.is_truth); free(J.is_seed);

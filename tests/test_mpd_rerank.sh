@@ -191,6 +191,35 @@ like "  the model records its K" "$(grep -o 'songpipe_params":"[^}]*}' "$T/mk1.j
 fails "  a bad list" 2 "--ks '1,,5': give numbers" mpd-rerank "${vin[@]}" --truth "$T/vt.ts" --ks 1,,5 --save "$T/x.json"
 fails "  --ks is for fitting" 2 "--ks is for fitting" mpd-rerank "${tin[@]}" --ks 1 --model "$T/m.json" -o "$T/x.ts"
 
+# routing by K at apply: the K=1 queries to the K=1 model, the others to m.json
+ok "apply two models, routed by K" mpd-rerank "${tin[@]}" --model "$T/m.json" --model "$T/mk1.json" -o "$T/r-route.ts"
+ok "  the other order" mpd-rerank "${tin[@]}" --model "$T/mk1.json" --model "$T/m.json" -o "$T/r-route2.ts"
+is "  the same lists either way" "$(cmp <(to-csv "$T/r-route.ts") <(to-csv "$T/r-route2.ts") && echo same)" same
+kq() { to-csv --no-header "$1" | awk -F, -v want="$2" '{ split($1, q, "/") } (want == 1) == (q[2] == 1)'; }
+is "  K != 1: the lists of m.json alone" "$(cmp <(kq "$T/r-route.ts" 0) <(kq "$T/r-rerank.ts" 0) && echo same)" same
+# the K=1 queries alone: the same split made with --ks 1 (the same playlists
+# held out, the same seeds), its generators, re-ranked by the K=1 model alone
+ok "  the test split's K=1 queries alone" mpd-split --ks 1 --test-frac 0.25 --seed 1 --names "$T/nm.tsv" --queries "$T/q1.tsv" \
+   --seeds "$T/s1.ts" --truth "$T/t1.ts" -o "$T/train1.ts" "$T/pl.ts"
+is "  the same training playlists" "$(cmp "$T/train.ts" "$T/train1.ts" && echo same)" same
+for m in pop cooc; do
+  mpd-recommend --model $m --train "$T/train.ts" --names "$T/nm.tsv" --tracks "$T/tr.tsv" --queries "$T/q1.tsv" --seeds "$T/s1.ts" -o "$T/r1-$m.ts" 2>/dev/null
+done
+ok "  the K=1 queries by the K=1 model alone" mpd-rerank "${tin[@]:0:6}" --queries "$T/q1.tsv" --seeds "$T/s1.ts" \
+   --gen pop="$T/r1-pop.ts" --gen cooc="$T/r1-cooc.ts" --model "$T/mk1.json" -o "$T/r1-rerank.ts"
+is "  K = 1: the K=1 model's lists, not m.json's" \
+   "$(cmp <(kq "$T/r-route.ts" 1) <(to-csv --no-header "$T/r1-rerank.ts") && echo same) $(cmp -s <(kq "$T/r-route.ts" 1) <(kq "$T/r-rerank.ts" 1) || echo differ)" "same differ"
+like "  metadata: each model with its K" "$(inspect "$T/r-route.ts" 2>&1 | tr -d ' \n')" \
+   '"rerank_models":\[\{"model":"[^"]*/m.json","ks":null,"options":\{[^}]*\}\},\{"model":"[^"]*/mk1.json","ks":"1",'
+is "  one model: no routes in the metadata" "$(inspect "$T/r-rerank.ts" 2>&1 | grep -c rerank_models)" 0
+fails "  a K no model covers" 1 "q.tsv: query .*/0 shows 0 tracks, a K no --model was fitted on; give also a model fitted without --ks" \
+   mpd-rerank "${tin[@]}" --model "$T/mk1.json" -o "$T/x.ts"
+fails "  two models of every K" 1 "m.json and .*m2.json were both fitted on every K" \
+   mpd-rerank "${tin[@]}" --model "$T/m.json" --model "$T/m2.json" -o "$T/x.ts"
+fails "  a K in two models" 1 "K = 1 is in two models' --ks" \
+   mpd-rerank "${tin[@]}" --model "$T/m.json" --model "$T/mk1.json" --model "$T/mk1.json" -o "$T/x.ts"
+is "  nothing written by the refusals" "$(cd "$T" && compgen -G 'x.*')" ""
+
 # refusals
 fails "a generator over other queries" 1 "r-pop.ts: query .* is not in .*vq.tsv; every --gen must hold" \
   mpd-rerank "${vin[@]/#pop=*/pop=$T/r-pop.ts}" --truth "$T/vt.ts" --save "$T/x.json"
