@@ -1381,15 +1381,17 @@ static void apply_batch(job *j, int64_t q0, int64_t q1, const int64_t *qstart, t
     j->dm = NULL;
 }
 
-/* a model's options (songpipe_params) and features, for the metadata */
+/* a model's options (songpipe_params) into the metadata object, under
+ * the name given; with features, its feature list too */
 static void model_meta(cJSON *into, const char *options, const char *features, BoosterHandle bh) {
     const char *params = NULL, *feat = NULL;
     int ok;
     xgb_check(XGBoosterGetAttr(bh, "songpipe_params", &params, &ok), "attributes");
     cJSON *pj = ok ? cJSON_Parse(params) : NULL;
     if (pj) cJSON_AddItemToObject(into, options, pj);
+    if (!features) return;
     xgb_check(XGBoosterGetAttr(bh, "songpipe_features", &feat, &ok), "attributes");
-    if (features) cJSON_AddStringToObject(into, features, feat);
+    cJSON_AddStringToObject(into, features, feat);
 }
 
 static void apply(job *j) {
