@@ -312,6 +312,7 @@ typedef struct {
     BoosterHandle mb[MAX_MODEL];    /* apply: --model's, in order */
     char *mks[MAX_MODEL];           /* their --ks (NULL: fitted on every K) */
     int route[BATCH];               /* apply: a batch query's model */
+    float *Xg;                      /* apply: the rows of one model's queries, gathered */
     DMatrixHandle dm;
     int32_t *out;
     const char **keys;
@@ -1354,31 +1355,66 @@ static int route_query(job *j, int64_t i) {
     return all;
 }
 
-static void apply_batch(job *j, int64_t q0, int64_t q1, const int64_t *qstart, ts_writer *w) {
-    const float *pred[MAX_MODEL] = {0};
-    xgb_check(XGDMatrixCreateFromMat(j->X, (bst_ulong)j->nrows, (bst_ulong)j->nfeat, NAN, &j->dm), "the candidate matrix");
-    /* every model the batch's queries use scores the whole batch (each
-     * booster keeps its own prediction buffer until its next call) */
-    for (int64_t i = q0; i < q1; i++) {
-        int m = j->route[i - q0];
-        if (pred[m]) continue;
-        bst_ulong const *shape;
-        bst_ulong dim;
-        xgb_check(XGBoosterPredictFromDMatrix(j->mb[m], j->dm,
-                                              "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, \"strict_shape\": false}",
-                                              &shape, &dim, &pred[m]), "prediction");
+/* model m's scores of the rows of the batch's queries routed to it, into
+ * score at those rows; when other queries of the batch use another model
+ * (mixed), only its queries' rows are gathered and scored */
+static void predict_rows(job *j, int m, int64_t q0, int64_t q1, const int64_t *qstart, int mixed, float *score) {
+    size_t nf = (size_t)j->nfeat;
+    const float *x = j->X;
+    int64_t n = j->nrows;
+    if (mixed) {
+        n = 0;
+        for (int64_t i = q0; i < q1; i++)
+            if (j->route[i - q0] == m) n += qstart[i - q0 + 1] - qstart[i - q0];
+        float *g = xalloc((size_t)n * nf, sizeof *g);
+        int64_t r = 0;
+        for (int64_t i = q0; i < q1; i++) {
+            int64_t a = qstart[i - q0], b = qstart[i - q0 + 1];
+            if (j->route[i - q0] != m) continue;
+            memcpy(g + (size_t)r * nf, j->X + (size_t)a * nf, (size_t)(b - a) * nf * sizeof *g);
+            r += b - a;
+        }
+        j->Xg = g;
+        x = g;
     }
+    xgb_check(XGDMatrixCreateFromMat(x, (bst_ulong)n, (bst_ulong)nf, NAN, &j->dm), "the candidate matrix");
+    bst_ulong const *shape;
+    bst_ulong dim;
+    const float *pred;
+    xgb_check(XGBoosterPredictFromDMatrix(j->mb[m], j->dm,
+                                          "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, \"strict_shape\": false}",
+                                          &shape, &dim, &pred), "prediction");
+    if (!mixed) memcpy(score, pred, (size_t)n * sizeof *score);
+    else
+        for (int64_t i = q0, r = 0; i < q1; i++) {
+            int64_t a = qstart[i - q0], b = qstart[i - q0 + 1];
+            if (j->route[i - q0] != m) continue;
+            memcpy(score + a, pred + r, (size_t)(b - a) * sizeof *score);
+            r += b - a;
+        }
+    XGDMatrixFree(j->dm);
+    j->dm = NULL;
+    free(j->Xg);
+    j->Xg = NULL;
+}
+
+static void apply_batch(job *j, int64_t q0, int64_t q1, const int64_t *qstart, ts_writer *w) {
+    int used[MAX_MODEL] = {0}, nused = 0;
+    for (int64_t i = q0; i < q1; i++)
+        if (!used[j->route[i - q0]]++) nused++;
+    float *score = xalloc((size_t)j->nrows, sizeof *score);
+    for (int m = 0; m < j->o->nmodel; m++)
+        if (used[m]) predict_rows(j, m, q0, q1, qstart, nused > 1, score);
     scored *sc = xalloc((size_t)j->nrows, sizeof *sc);
     for (int64_t i = q0; i < q1; i++) {
         int64_t a = qstart[i - q0], b = qstart[i - q0 + 1];
-        int64_t k = rank_query(j, i, pred[j->route[i - q0]] + a, j->cand + a, b - a, sc, j->out, j->o->n);
+        int64_t k = rank_query(j, i, score + a, j->cand + a, b - a, sc, j->out, j->o->n);
         const char *qid = cat_cell(&j->cur->queries, i, 0);
         for (int64_t r = 0; r < k; r++) j->keys[r] = qid;
         if (k && ts_write_rows(w, k, j->keys, j->out)) cli_die("%s", ts_werror(w));
     }
     free(sc);
-    XGDMatrixFree(j->dm);
-    j->dm = NULL;
+    free(score);
 }
 
 /* a model's options (songpipe_params) into the metadata object, under
